@@ -1,0 +1,135 @@
+# vireo - a minimal KVM virtual machine monitor.
+#
+#   make            build build/vireo (static)
+#   make run        install what is needed, build vireo and the default
+#                   guest, boot it to a shell (inside the nested test host
+#                   when this machine's /dev/kvm cannot run Linux guests)
+#   make check      every test suite; ends with "N passed, N failed"
+#   make unit | integration | fuzz | bench
+#   make guest      the default guest kernel + initramfs (Debian packages)
+#   make testhost   the nested test host (QEMU TCG + kvm-amd)
+
+CC      ?= gcc
+CLANG   ?= clang
+BUILD   := build
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -Wformat=2 -Wvla
+CPPFLAGS := -std=c11 -D_GNU_SOURCE -I.
+LIBS    := -llz4 -lzstd -llzma -lz -lpthread
+
+SRC_DIRS := vmm boot devices virtio
+LIB_SRCS := $(filter-out vmm/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/vmm/main.o
+
+# Unit tests: the same sources under AddressSanitizer + UBSan.
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/san/%.o)
+
+DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
+	libfdt-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev liburing-dev \
+	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs \
+	device-tree-compiler acpica-tools binutils lz4
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps run check unit integration fuzz bench guest testhost clean
+all: $(BUILD)/vireo
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c -o $@ $<
+
+$(BUILD)/vireo: $(OBJS) $(MAIN_OBJ)
+	$(CC) -static -o $@ $^ $(LIBS)
+
+# The freestanding test guest for host-KVM integration tests.
+$(BUILD)/tiny.elf: tests/tiny/tiny.S tests/tiny/tiny.ld
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $(BUILD)/tiny.o tests/tiny/tiny.S
+	ld -m elf_x86_64 -T tests/tiny/tiny.ld -nostdlib -static \
+		--no-warn-rwx-segments -o $@ $(BUILD)/tiny.o
+
+$(BUILD)/unit-tests: $(SAN_OBJS) $(UNIT_OBJS)
+	$(CC) $(SAN) -o $@ $^ -lcheck -lsubunit -lm -lrt $(LIBS)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
+
+# Fuzz targets: libFuzzer + ASan + UBSan, built with clang.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS)
+FUZZ_SRCS := $(filter-out vmm/console.c vmm/machine.c vmm/vm.c,$(LIB_SRCS))
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c boot/decompress.c vmm/util.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 -o $@ $^ $(LIBS) -lcheck -lsubunit -lm -lrt
+.PHONY: fuzz-build
+fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices $(BUILD)/fuzz/mkseeds
+
+# ---- Debian packages ----------------------------------------------------
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing $$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	fi
+
+# ---- guest images -------------------------------------------------------
+$(BUILD)/tools/mkcpio: guest-images/tools/mkcpio.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+$(BUILD)/debs/.stamp: guest-images/fetch-debs.sh
+	guest-images/fetch-debs.sh $(BUILD)/debs kernel busybox-static
+	@touch $@
+
+GUEST_INPUTS := $(wildcard guest-images/guest/* guest-images/guest-tests/*) \
+		guest-images/build-guest.sh
+$(BUILD)/guest/initramfs.cpio: $(BUILD)/debs/.stamp $(BUILD)/tools/mkcpio $(GUEST_INPUTS)
+	guest-images/build-guest.sh $(BUILD)/debs $(BUILD)/guest
+guest: $(BUILD)/guest/initramfs.cpio
+
+TESTHOST_INPUTS := $(wildcard guest-images/testhost/*)
+$(BUILD)/testhost/initramfs.cpio: $(BUILD)/debs/.stamp $(BUILD)/tools/mkcpio $(TESTHOST_INPUTS)
+	guest-images/testhost/build.sh $(BUILD)/debs $(BUILD)/testhost
+testhost: $(BUILD)/testhost/initramfs.cpio
+
+# ---- running ------------------------------------------------------------
+run: deps
+	@$(MAKE) --no-print-directory all guest
+	@guest-images/boot-default.sh
+
+# ---- tests --------------------------------------------------------------
+unit: $(BUILD)/unit-tests
+	@tests/run-suite.sh unit $(BUILD)/unit-tests
+
+integration: all $(BUILD)/tiny.elf guest testhost
+	@tests/run-suite.sh integration tests/integration/run.sh
+
+fuzz:
+	@tests/run-suite.sh fuzz tests/fuzz/run.sh
+
+bench: all guest testhost
+	@tests/bench/run.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
+		guest testhost
+	@tests/check.sh
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/san $(BUILD)/vireo $(BUILD)/unit-tests \
+		$(BUILD)/guest $(BUILD)/testhost $(BUILD)/fuzz $(BUILD)/tools \
+		$(BUILD)/tiny.* $(BUILD)/payload* $(BUILD)/results

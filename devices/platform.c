@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "platform.h"
+
+#include <string.h>
+
+static void fire(const struct platform_hook *h, enum platform_event ev)
+{
+	if (h->event)
+		h->event(h->opaque, ev);
+}
+
+/* ---- i8042 ----------------------------------------------------------- */
+
+#define I8042_DATA	0	/* port 0x60 */
+#define I8042_CMD	4	/* port 0x64 */
+#define STS_OBF		0x01
+#define STS_SYS		0x04
+#define STS_CMD		0x08
+
+void i8042_init(struct i8042 *k, const struct platform_hook *hook)
+{
+	memset(k, 0, sizeof(*k));
+	pthread_mutex_init(&k->lock, NULL);
+	k->hook = *hook;
+	k->cmd_byte = 0x45;	/* kbd irq on, system flag, translate */
+}
+
+void i8042_destroy(struct i8042 *k)
+{
+	pthread_mutex_destroy(&k->lock);
+}
+
+static void i8042_reply(struct i8042 *k, uint8_t v)
+{
+	k->out = v;
+	k->out_full = true;
+}
+
+/* Returns true if the command pulsed the CPU reset line. */
+static bool i8042_command(struct i8042 *k, uint8_t cmd)
+{
+	switch (cmd) {
+	case 0x20:			/* read command byte */
+		i8042_reply(k, k->cmd_byte);
+		break;
+	case 0x60:			/* write command byte */
+	case 0xd1:			/* write output port */
+		k->pending = cmd;
+		break;
+	case 0xa7:
+		k->cmd_byte |= 0x20;	/* disable aux */
+		break;
+	case 0xa8:
+		k->cmd_byte &= (uint8_t)~0x20;
+		break;
+	case 0xa9:			/* aux interface test */
+	case 0xab:			/* kbd interface test */
+		i8042_reply(k, 0x00);
+		break;
+	case 0xaa:			/* controller self test */
+		i8042_reply(k, 0x55);
+		break;
+	case 0xad:
+		k->cmd_byte |= 0x10;	/* disable kbd */
+		break;
+	case 0xae:
+		k->cmd_byte &= (uint8_t)~0x10;
+		break;
+	case 0xd0:			/* read output port: no reset, A20 */
+		i8042_reply(k, 0x03);
+		break;
+	default:
+		/* 0xf0-0xff pulse output lines; bit 0 clear = CPU reset. */
+		if (cmd >= 0xf0 && !(cmd & 1))
+			return true;
+	}
+	return false;
+}
+
+static void i8042_io_read(void *opaque, uint64_t off, uint8_t *data,
+			  unsigned int len)
+{
+	struct i8042 *k = opaque;
+
+	memset(data, 0xff, len);
+	if (len != 1)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (off == I8042_CMD) {
+		data[0] = (uint8_t)((k->out_full ? STS_OBF : 0) | STS_SYS |
+				    (k->last_was_cmd ? STS_CMD : 0));
+	} else if (off == I8042_DATA) {
+		data[0] = k->out;
+		k->out_full = false;
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void i8042_io_write(void *opaque, uint64_t off, const uint8_t *data,
+			   unsigned int len)
+{
+	struct i8042 *k = opaque;
+	bool reset = false;
+
+	if (len != 1)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (off == I8042_CMD) {
+		k->last_was_cmd = true;
+		k->pending = 0;
+		reset = i8042_command(k, data[0]);
+	} else if (off == I8042_DATA) {
+		k->last_was_cmd = false;
+		if (k->pending == 0x60)
+			k->cmd_byte = data[0];
+		else if (k->pending == 0xd1 && !(data[0] & 1))
+			reset = true;
+		k->pending = 0;
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (reset)
+		fire(&k->hook, PLATFORM_RESET);
+}
+
+const struct bus_ops i8042_ops = {
+	.read = i8042_io_read,
+	.write = i8042_io_write,
+};
+
+/* ---- ACPI sleep and reset registers ---------------------------------- */
+
+#define PM_SLEEP_CTL	0
+#define PM_SLEEP_STS	1
+#define PM_RESET	2
+#define SLP_EN		0x20
+#define SLP_TYP_SHIFT	2
+#define SLP_TYP_MASK	0x1c
+
+void pm_init(struct pm *p, const struct platform_hook *hook,
+	     uint8_t slp_typ_s5, uint8_t reset_value)
+{
+	p->hook = *hook;
+	p->slp_typ_s5 = slp_typ_s5;
+	p->reset_value = reset_value;
+}
+
+static void pm_io_read(void *opaque, uint64_t off, uint8_t *data,
+		       unsigned int len)
+{
+	(void)opaque;
+	(void)off;
+	memset(data, 0, len);
+}
+
+static void pm_io_write(void *opaque, uint64_t off, const uint8_t *data,
+			unsigned int len)
+{
+	struct pm *p = opaque;
+	uint8_t v = data[0];
+
+	if (len != 1)
+		return;
+	if (off == PM_SLEEP_CTL && (v & SLP_EN) &&
+	    ((v & SLP_TYP_MASK) >> SLP_TYP_SHIFT) == p->slp_typ_s5)
+		fire(&p->hook, PLATFORM_POWEROFF);
+	else if (off == PM_RESET && v == p->reset_value)
+		fire(&p->hook, PLATFORM_RESET);
+}
+
+const struct bus_ops pm_ops = {
+	.read = pm_io_read,
+	.write = pm_io_write,
+};
+
+/* ---- pvpanic ---------------------------------------------------------- */
+
+void pvpanic_init(struct pvpanic *p, const struct platform_hook *hook)
+{
+	p->hook = *hook;
+}
+
+static void pvpanic_io_read(void *opaque, uint64_t off, uint8_t *data,
+			    unsigned int len)
+{
+	(void)opaque;
+	(void)off;
+	memset(data, 0, len);
+	data[0] = PVPANIC_PANICKED | PVPANIC_CRASH_LOADED;
+}
+
+static void pvpanic_io_write(void *opaque, uint64_t off, const uint8_t *data,
+			     unsigned int len)
+{
+	struct pvpanic *p = opaque;
+
+	(void)off;
+	if (len != 1)
+		return;
+	if (data[0] & PVPANIC_PANICKED)
+		fire(&p->hook, PLATFORM_PANIC);
+	else if (data[0] & PVPANIC_CRASH_LOADED)
+		fire(&p->hook, PLATFORM_CRASH_LOADED);
+}
+
+const struct bus_ops pvpanic_ops = {
+	.read = pvpanic_io_read,
+	.write = pvpanic_io_write,
+};

@@ -1,0 +1,68 @@
+#!/bin/sh
+# Run a script inside the nested test host (QEMU TCG, -cpu max carries AMD
+# SVM, so kvm-amd gives a real /dev/kvm inside).
+#
+# usage: run.sh [--shell|--interactive] [--timeout SEC] PAYLOAD_DIR [SCRIPT]
+#   PAYLOAD_DIR becomes a read-only ext4 disk mounted at /payload;
+#   SCRIPT (relative to it) runs and its exit status becomes ours.
+#   --interactive: SCRIPT runs on this terminal (Ctrl-A x quits QEMU).
+#   --shell: a shell in the test host instead of a script.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+th=${TESTHOST_DIR:-$here/../../build/testhost}
+shell=0
+interactive=0
+timeout=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--shell) shell=1; shift ;;
+	--interactive) interactive=1; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+payload=$1
+script=${2:-}
+
+for f in "$th/vmlinuz" "$th/initramfs.cpio"; do
+	[ -f "$f" ] || { echo "testhost: $f missing; run 'make testhost'" >&2; exit 1; }
+done
+img=$(mktemp "${TMPDIR:-/tmp}/vireo-payload.XXXXXX")
+trap 'rm -f "$img" "$img.log"' EXIT INT TERM
+kb=$(du -sk "$payload" | cut -f1)
+mkfs.ext4 -q -F -L payload -d "$payload" "$img" $((kb * 5 / 4 + 16384))k
+
+append="console=ttyS0 panic=-1 quiet"
+if [ "$shell" = 1 ]; then
+	append="$append testhost.shell"
+	serial="-nographic"
+elif [ "$interactive" = 1 ]; then
+	append="$append testhost.run=$script"
+	serial="-nographic"
+else
+	append="$append testhost.run=$script"
+	serial="-display none -monitor none -serial stdio"
+fi
+
+set -- qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -cpu max -m 3072 \
+	-no-reboot -kernel "$th/vmlinuz" -initrd "$th/initramfs.cpio" \
+	-append "$append" \
+	-drive "file=$img,if=virtio,format=raw,readonly=on" \
+	-nic none $serial
+
+if [ "$shell" = 1 ] || [ "$interactive" = 1 ]; then
+	"$@"
+	exit $?
+fi
+# Keep QEMU's stdin away from ours so callers can pipe into this script.
+if [ "$timeout" -gt 0 ]; then
+	timeout -k 10 "$timeout" "$@" < /dev/null | tee "$img.log" || true
+else
+	"$@" < /dev/null | tee "$img.log" || true
+fi
+rc=$(tr -d '\r' < "$img.log" | sed -n 's/^TESTHOST-EXIT=\([0-9]*\)$/\1/p' | tail -n 1)
+if [ -z "$rc" ]; then
+	echo "testhost: no exit status from the test host (timeout or crash)" >&2
+	exit 125
+fi
+exit "$rc"

@@ -1,0 +1,24 @@
+#!/bin/sh
+# make check: every suite, then one summary line over all of them.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+rm -rf build/results
+sh tests/run-suite.sh unit build/unit-tests
+sh tests/run-suite.sh fuzz sh tests/fuzz/run.sh --quick
+sh tests/run-suite.sh integration sh tests/integration/run.sh
+p=0
+f=0
+s=0
+summary=
+for r in build/results/*; do
+	case "$r" in *.log) continue ;; esac
+	read -r rp rf rs < "$r"
+	p=$((p + rp))
+	f=$((f + rf))
+	s=$((s + rs))
+	summary="$summary $(basename "$r")=$rp/$rf/$rs"
+done
+echo "suites (passed/failed/skipped):$summary"
+echo "$p passed, $f failed, $s skipped"
+[ "$f" = 0 ]

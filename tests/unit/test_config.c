@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <string.h>
+
+#include "unit.h"
+#include "vmm/config.h"
+
+#define ARGV(...) ((char *[]){ "vireo", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "vireo", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(cfg, err, ...) \
+	config_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), cfg, err, sizeof(err))
+
+START_TEST(defaults)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "--kernel", "bz"), CONFIG_RUN);
+	ck_assert_str_eq(cfg.kernel, "bz");
+	ck_assert_ptr_null(cfg.initrd);
+	ck_assert_str_eq(cfg.cmdline, CONFIG_DEFAULT_CMDLINE);
+	ck_assert_uint_eq(cfg.mem_size, 256ULL << 20);
+	ck_assert_uint_eq(cfg.cpus, 1);
+	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_EXIT);
+	ck_assert_int_eq(cfg.boot, BOOT_AUTO);
+	ck_assert(cfg.kernel_cache);
+}
+END_TEST
+
+START_TEST(all_options)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "-k", "k", "-i", "i", "-c",
+			       "console=ttyS0 quiet", "-m", "1G", "-p", "4",
+			       "--on-reboot", "restart", "--boot", "pvh",
+			       "--no-kernel-cache", "--kernel-cache-dir", "/c"),
+			 CONFIG_RUN);
+	ck_assert_str_eq(cfg.initrd, "i");
+	ck_assert_str_eq(cfg.cmdline, "console=ttyS0 quiet");
+	ck_assert_uint_eq(cfg.mem_size, 1ULL << 30);
+	ck_assert_uint_eq(cfg.cpus, 4);
+	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_RESTART);
+	ck_assert_int_eq(cfg.boot, BOOT_PVH);
+	ck_assert(!cfg.kernel_cache);
+	ck_assert_str_eq(cfg.cache_dir, "/c");
+	/* --opt=value works too. */
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "--kernel=x", "--memory=2048"),
+			 CONFIG_RUN);
+	ck_assert_uint_eq(cfg.mem_size, 2ULL << 30);
+}
+END_TEST
+
+START_TEST(help_and_version)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "--help"), CONFIG_HELP);
+	ck_assert_int_eq(PARSE(&cfg, err, "help"), CONFIG_HELP);
+	ck_assert_int_eq(PARSE(&cfg, err, "-V"), CONFIG_VERSION);
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "--help"), CONFIG_HELP);
+	ck_assert_ptr_nonnull(strstr(config_usage(), "--kernel"));
+	ck_assert_ptr_nonnull(strstr(config_usage(), "exit status"));
+}
+END_TEST
+
+/* Every error is one line that names the culprit. */
+static void expect_error(enum config_result r, const char *err,
+			 const char *needle)
+{
+	ck_assert_int_eq(r, CONFIG_ERROR);
+	ck_assert_msg(strstr(err, needle), "'%s' does not mention '%s'", err,
+		      needle);
+	ck_assert_ptr_null(strchr(err, '\n'));
+}
+
+START_TEST(errors_name_the_problem)
+{
+	struct vm_config cfg;
+	char err[256];
+	enum config_result r;
+
+	config_parse(1, (char *[]){ "vireo", NULL }, &cfg, err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(err, "no command"));
+	r = PARSE(&cfg, err, "frobnicate");
+	expect_error(r, err, "unknown command 'frobnicate'");
+	r = PARSE(&cfg, err, "run");
+	expect_error(r, err, "--kernel is required");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--bogus");
+	expect_error(r, err, "unknown option '--bogus'");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "-z");
+	expect_error(r, err, "unknown option '-z'");
+	r = PARSE(&cfg, err, "run", "--kernel");
+	expect_error(r, err, "'--kernel' needs a value");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--memory", "12Q");
+	expect_error(r, err, "--memory '12Q' is not a size");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--memory", "1M");
+	expect_error(r, err, "out of range");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--memory", "2T");
+	expect_error(r, err, "out of range");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--memory", "16385K");
+	expect_error(r, err, "multiple of 4K");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--cpus", "0");
+	expect_error(r, err, "--cpus '0'");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--cpus", "255");
+	expect_error(r, err, "--cpus '255'");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--cpus", "2x");
+	expect_error(r, err, "--cpus '2x'");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--cpus", "-1");
+	expect_error(r, err, "--cpus '-1'");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--on-reboot", "halt");
+	expect_error(r, err, "--on-reboot 'halt' is not one of: exit, restart");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "--boot", "efi");
+	expect_error(r, err, "--boot 'efi'");
+	r = PARSE(&cfg, err, "run", "--kernel", "k", "stray");
+	expect_error(r, err, "unexpected argument 'stray'");
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("cli");
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, all_options);
+	tcase_add_test(tc, help_and_version);
+	tcase_add_test(tc, errors_name_the_problem);
+	suite_add_tcase(s, tc);
+	return s;
+}

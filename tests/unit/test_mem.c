@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <string.h>
+
+#include "unit.h"
+#include "vmm/layout.h"
+#include "vmm/util.h"
+
+START_TEST(layout_small)
+{
+	struct guest_mem gm;
+
+	ck_assert_int_eq(gm_layout(&gm, 256 * MiB), 0);
+	ck_assert_uint_eq(gm.nr, 1);
+	ck_assert_uint_eq(gm.r[0].gpa, 0);
+	ck_assert_uint_eq(gm.r[0].size, 256 * MiB);
+	ck_assert_uint_eq(gm_low_end(&gm), 256 * MiB);
+}
+END_TEST
+
+START_TEST(layout_splits_at_hole)
+{
+	static const uint64_t sizes[] = { 3 * GiB, 3 * GiB + 512 * MiB, 4 * GiB,
+					  8 * GiB };
+	struct guest_mem gm;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		ck_assert_int_eq(gm_layout(&gm, sizes[i]), 0);
+		ck_assert_uint_eq(gm.r[0].size, MIN(sizes[i], LAYOUT_MMIO_HOLE));
+		ck_assert_uint_eq(gm.ram_size, sizes[i]);
+		if (sizes[i] <= LAYOUT_MMIO_HOLE) {
+			ck_assert_uint_eq(gm.nr, 1);
+			continue;
+		}
+		ck_assert_uint_eq(gm.nr, 2);
+		ck_assert_uint_eq(gm.r[1].gpa, LAYOUT_4G);
+		ck_assert_uint_eq(gm.r[1].size, sizes[i] - LAYOUT_MMIO_HOLE);
+		ck_assert_uint_eq(gm.r[1].fd_offset, LAYOUT_MMIO_HOLE);
+	}
+}
+END_TEST
+
+START_TEST(layout_rejects)
+{
+	struct guest_mem gm;
+
+	ck_assert_int_eq(gm_layout(&gm, 0), -EINVAL);
+	ck_assert_int_eq(gm_layout(&gm, 4097), -EINVAL);
+	ck_assert_int_eq(gm_layout(&gm, (1ULL << 40) + 4096), -EINVAL);
+}
+END_TEST
+
+START_TEST(ptr_bounds)
+{
+	struct guest_mem gm;
+
+	test_mem_init(&gm, 0x1000, 0x4000);
+	ck_assert_ptr_nonnull(gm_ptr(&gm, 0x1000, 0x4000));
+	/* The boundary: ends exactly at the top of RAM, and one past. */
+	ck_assert_ptr_nonnull(gm_ptr(&gm, 0x4fff, 1));
+	ck_assert_ptr_null(gm_ptr(&gm, 0x4fff, 2));
+	ck_assert_ptr_nonnull(gm_ptr(&gm, 0x5000, 0));
+	ck_assert_ptr_null(gm_ptr(&gm, 0x5001, 0));
+	ck_assert_ptr_null(gm_ptr(&gm, 0x0fff, 1));
+	ck_assert_ptr_null(gm_ptr(&gm, 0, 0x2000));
+	/* Overflow of gpa + len must not wrap into RAM. */
+	ck_assert_ptr_null(gm_ptr(&gm, 0x2000, UINT64_MAX));
+	ck_assert_ptr_null(gm_ptr(&gm, UINT64_MAX, 2));
+	test_mem_fini(&gm);
+}
+END_TEST
+
+START_TEST(ptr_never_spans_regions)
+{
+	struct guest_mem gm;
+
+	ck_assert_int_eq(gm_create(&gm, 3 * GiB + 64 * MiB), 0);
+	ck_assert_ptr_nonnull(gm_ptr(&gm, LAYOUT_MMIO_HOLE - 8, 8));
+	ck_assert_ptr_null(gm_ptr(&gm, LAYOUT_MMIO_HOLE - 8, 16));
+	ck_assert_ptr_null(gm_ptr(&gm, LAYOUT_MMIO_HOLE, 1));
+	ck_assert_ptr_null(gm_ptr(&gm, LAYOUT_IOAPIC, 4));
+	ck_assert_ptr_nonnull(gm_ptr(&gm, LAYOUT_4G, 64 * MiB));
+	ck_assert_ptr_null(gm_ptr(&gm, LAYOUT_4G, 64 * MiB + 1));
+	/* Both halves are the same memfd, at their offsets. */
+	*(uint32_t *)gm_ptr(&gm, LAYOUT_4G, 4) = 0xfeedf00d;
+	ck_assert_uint_eq(gm.r[1].fd_offset, LAYOUT_MMIO_HOLE);
+	gm_destroy(&gm);
+}
+END_TEST
+
+START_TEST(read_write_soft_fail)
+{
+	struct guest_mem gm;
+	uint8_t buf[16] = { 1, 2, 3 };
+
+	test_mem_init(&gm, 0, 4096);
+	ck_assert_int_eq(gm_write(&gm, 4090, buf, 6), 0);
+	ck_assert_int_eq(gm_write(&gm, 4091, buf, 6), -EFAULT);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(gm_read(&gm, buf, 4090, 3), 0);
+	ck_assert_uint_eq(buf[2], 3);
+	ck_assert_int_eq(gm_read(&gm, buf, 4095, 2), -EFAULT);
+	test_mem_fini(&gm);
+}
+END_TEST
+
+Suite *mem_suite(void)
+{
+	Suite *s = suite_create("mem");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, layout_small);
+	tcase_add_test(tc, layout_splits_at_hole);
+	tcase_add_test(tc, layout_rejects);
+	tcase_add_test(tc, ptr_bounds);
+	tcase_add_test(tc, ptr_never_spans_regions);
+	tcase_add_test(tc, read_write_soft_fail);
+	suite_add_tcase(s, tc);
+	return s;
+}

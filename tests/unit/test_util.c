@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+
+#include "unit.h"
+#include "vmm/util.h"
+
+START_TEST(size_suffixes)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(parse_size("256M", &v), 0);
+	ck_assert_uint_eq(v, 256ULL << 20);
+	ck_assert_int_eq(parse_size("2g", &v), 0);
+	ck_assert_uint_eq(v, 2ULL << 30);
+	ck_assert_int_eq(parse_size("4096K", &v), 0);
+	ck_assert_uint_eq(v, 4ULL << 20);
+	ck_assert_int_eq(parse_size("1T", &v), 0);
+	ck_assert_uint_eq(v, 1ULL << 40);
+	ck_assert_int_eq(parse_size("512MiB", &v), 0);
+	ck_assert_uint_eq(v, 512ULL << 20);
+	ck_assert_int_eq(parse_size("64MB", &v), 0);
+	ck_assert_uint_eq(v, 64ULL << 20);
+	/* A bare number is MiB, like QEMU's -m. */
+	ck_assert_int_eq(parse_size("128", &v), 0);
+	ck_assert_uint_eq(v, 128ULL << 20);
+}
+END_TEST
+
+START_TEST(size_garbage)
+{
+	uint64_t v = 7;
+
+	ck_assert_int_eq(parse_size("12Q", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("M", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("-1G", &v), -EINVAL);
+	ck_assert_int_eq(parse_size(" 1G", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("1G extra", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("1.5G", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("99999999999999999999", &v), -ERANGE);
+	ck_assert_int_eq(parse_size("17179869184T", &v), -ERANGE);
+	ck_assert_int_eq(parse_size(NULL, &v), -EINVAL);
+	ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
+START_TEST(access_round_trip)
+{
+	uint8_t b[8];
+	unsigned int len;
+
+	for (len = 1; len <= 8; len *= 2) {
+		uint64_t v = 0x1122334455667788ULL >> (64 - 8 * len);
+
+		put_access(b, len, v);
+		ck_assert_uint_eq(get_access(b, len), v);
+	}
+	put_le32(b, 0xdeadbeef);
+	ck_assert_uint_eq(b[0], 0xef);
+	ck_assert_uint_eq(b[3], 0xde);
+}
+END_TEST
+
+START_TEST(overflow_helper)
+{
+	uint64_t r;
+
+	ck_assert(!add_overflows(1, 2, &r));
+	ck_assert_uint_eq(r, 3);
+	ck_assert(add_overflows(UINT64_MAX, 1, &r));
+}
+END_TEST
+
+Suite *util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, size_suffixes);
+	tcase_add_test(tc, size_garbage);
+	tcase_add_test(tc, access_round_trip);
+	tcase_add_test(tc, overflow_helper);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "vm.h"
+
+static const char usage[] =
+"usage: vireo run --kernel FILE [options]\n"
+"       vireo --help | --version\n"
+"\n"
+"Boot a Linux guest on KVM. Its serial console (COM1) is this terminal;\n"
+"press Ctrl-A x to quit, Ctrl-A Ctrl-A to send Ctrl-A.\n"
+"\n"
+"options for 'run':\n"
+"  -k, --kernel FILE       bzImage or ELF vmlinux to boot (required). A\n"
+"                          bzImage's compressed payload (gzip, xz, lzma, lz4,\n"
+"                          zstd) is extracted on the host and cached\n"
+"  -i, --initrd FILE       initial ramdisk\n"
+"  -c, --cmdline STRING    kernel command line\n"
+"                          (default: \"" CONFIG_DEFAULT_CMDLINE "\")\n"
+"  -m, --memory SIZE       guest RAM, e.g. 512M or 2G; a bare number is MiB\n"
+"                          (default: 256M)\n"
+"  -p, --cpus N            number of vCPUs, 1-254 (default: 1)\n"
+"      --on-reboot ACTION  when the guest reboots: 'exit' (default) or\n"
+"                          'restart'\n"
+"      --boot PROTOCOL     'auto' (default: PVH for an ELF vmlinux that has\n"
+"                          a PVH note, else the 64-bit Linux entry),\n"
+"                          'linux' or 'pvh'\n"
+"      --no-kernel-cache   extract a bzImage's payload on every boot\n"
+"      --kernel-cache-dir DIR\n"
+"                          where extracted kernels are kept (default:\n"
+"                          $VIREO_CACHE_DIR, else $XDG_CACHE_HOME/vireo,\n"
+"                          else ~/.cache/vireo)\n"
+"  -h, --help              show this help\n"
+"  -V, --version           show the version\n"
+"\n"
+"exit status:\n"
+"  0  the guest powered off or rebooted, or Ctrl-A x was pressed\n"
+"  1  vireo could not set up or run the VM (the message says why)\n"
+"  2  the command line is wrong\n"
+"  3  the guest kernel panicked (reported through pvpanic)\n"
+"  4  a vCPU failed: triple fault, KVM internal or entry error; the vCPU\n"
+"     registers are printed on stderr\n"
+"  128+N  vireo was stopped by signal N\n";
+
+const char *config_usage(void)
+{
+	return usage;
+}
+
+enum {
+	OPT_ON_REBOOT = 256,
+	OPT_BOOT,
+	OPT_NO_CACHE,
+	OPT_CACHE_DIR,
+};
+
+static const struct option long_opts[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'c' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'p' },
+	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "no-kernel-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "kernel-cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_memory(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_size(s, &v)) {
+		errf(err, errlen, "--memory '%s' is not a size (use e.g. 512M "
+		     "or 2G)", s);
+		return -1;
+	}
+	if (v < CONFIG_MIN_MEMORY || v > CONFIG_MAX_MEMORY) {
+		errf(err, errlen, "--memory '%s' is out of range (16M to 1T)", s);
+		return -1;
+	}
+	if (!IS_ALIGNED(v, 4096)) {
+		errf(err, errlen, "--memory '%s' is not a multiple of 4K", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_cpus(const char *s, unsigned int *out, char *err,
+		      size_t errlen)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v < 1 ||
+	    v > VM_MAX_VCPUS) {
+		errf(err, errlen, "--cpus '%s' must be a number from 1 to %d", s,
+		     VM_MAX_VCPUS);
+		return -1;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int parse_choice(const char *opt, const char *s,
+			const char *const *names, unsigned int n, int *out,
+			char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	errf(err, errlen, "%s '%s' is not one of: %s%s%s%s%s", opt, s, names[0],
+	     n > 1 ? ", " : "", n > 1 ? names[1] : "", n > 2 ? ", " : "",
+	     n > 2 ? names[2] : "");
+	return -1;
+}
+
+enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
+				char *err, size_t errlen)
+{
+	static const char *const reboot_names[] = { "exit", "restart" };
+	static const char *const boot_names[] = { "auto", "linux", "pvh" };
+	int c, choice;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = CONFIG_DEFAULT_CMDLINE;
+	cfg->mem_size = CONFIG_DEFAULT_MEMORY;
+	cfg->cpus = 1;
+	cfg->kernel_cache = true;
+	cfg->boot = BOOT_AUTO;
+	if (err && errlen)
+		err[0] = '\0';
+
+	if (argc < 2) {
+		errf(err, errlen, "no command given (try 'vireo --help')");
+		return CONFIG_ERROR;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help"))
+		return CONFIG_HELP;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return CONFIG_VERSION;
+	if (strcmp(argv[1], "run")) {
+		errf(err, errlen, "unknown command '%s' (try 'vireo --help')",
+		     argv[1]);
+		return CONFIG_ERROR;
+	}
+
+	optind = 0;	/* glibc: reinitialise (parse may run more than once) */
+	opterr = 0;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, ":k:i:c:m:p:hV", long_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			cfg->kernel = optarg;
+			break;
+		case 'i':
+			cfg->initrd = optarg;
+			break;
+		case 'c':
+			cfg->cmdline = optarg;
+			break;
+		case 'm':
+			if (parse_memory(optarg, &cfg->mem_size, err, errlen))
+				return CONFIG_ERROR;
+			break;
+		case 'p':
+			if (parse_cpus(optarg, &cfg->cpus, err, errlen))
+				return CONFIG_ERROR;
+			break;
+		case OPT_ON_REBOOT:
+			if (parse_choice("--on-reboot", optarg, reboot_names, 2,
+					 &choice, err, errlen))
+				return CONFIG_ERROR;
+			cfg->on_reboot = (enum on_reboot)choice;
+			break;
+		case OPT_BOOT:
+			if (parse_choice("--boot", optarg, boot_names, 3,
+					 &choice, err, errlen))
+				return CONFIG_ERROR;
+			cfg->boot = (enum boot_protocol)choice;
+			break;
+		case OPT_NO_CACHE:
+			cfg->kernel_cache = false;
+			break;
+		case OPT_CACHE_DIR:
+			cfg->cache_dir = optarg;
+			break;
+		case 'h':
+			return CONFIG_HELP;
+		case 'V':
+			return CONFIG_VERSION;
+		case ':':
+			errf(err, errlen, "option '%s' needs a value",
+			     argv[optind - 1]);
+			return CONFIG_ERROR;
+		default:
+			errf(err, errlen, "unknown option '%s' (try 'vireo --help')",
+			     argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+	}
+	if (optind < argc) {
+		errf(err, errlen, "unexpected argument '%s' (try 'vireo --help')",
+		     argv[optind]);
+		return CONFIG_ERROR;
+	}
+	if (!cfg->kernel) {
+		errf(err, errlen, "--kernel is required (try 'vireo --help')");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}

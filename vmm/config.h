@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Command-line parsing into a vm_config; no side effects, unit-tested. */
+#ifndef VIREO_CONFIG_H
+#define VIREO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../boot/x86.h"
+
+#define VIREO_VERSION "0.1.0"
+#define CONFIG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+#define CONFIG_DEFAULT_MEMORY (256ULL << 20)
+#define CONFIG_MIN_MEMORY (16ULL << 20)
+#define CONFIG_MAX_MEMORY (1ULL << 40)
+
+enum on_reboot {
+	ON_REBOOT_EXIT,
+	ON_REBOOT_RESTART,
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned int cpus;
+	enum on_reboot on_reboot;
+	enum boot_protocol boot;
+	bool kernel_cache;
+	const char *cache_dir;
+};
+
+enum config_result {
+	CONFIG_RUN,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+	CONFIG_ERROR,
+};
+
+/* Parse argv (argv[0] is the program). On CONFIG_ERROR, err says why. */
+enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
+				char *err, size_t errlen);
+
+/* The --help text. */
+const char *config_usage(void);
+
+#endif

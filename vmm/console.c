@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char escape_help[] =
+	"\r\nvireo: Ctrl-A x  quit\r\n"
+	"vireo: Ctrl-A Ctrl-A  send Ctrl-A\r\n"
+	"vireo: Ctrl-A h  this help\r\n";
+
+/* For the fatal-signal path: the terminal to restore, if any. */
+static int raw_fd = -1;
+static struct termios raw_saved;
+
+static void restore_on_signal(int sig)
+{
+	if (raw_fd >= 0)
+		tcsetattr(raw_fd, TCSANOW, &raw_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void console_raw(struct console *c)
+{
+	struct termios t;
+	struct sigaction sa = { .sa_handler = restore_on_signal };
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	unsigned int i;
+
+	if (tcgetattr(c->in_fd, &c->saved) < 0)
+		return;
+	t = c->saved;
+	cfmakeraw(&t);
+	/* Keep output processing: guest "\n" still returns the carriage. */
+	t.c_oflag |= OPOST | ONLCR;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(c->in_fd, TCSANOW, &t) < 0)
+		return;
+	c->raw = true;
+	raw_fd = c->in_fd;
+	raw_saved = c->saved;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND;
+	for (i = 0; i < ARRAY_SIZE(fatal); i++)
+		sigaction(fatal[i], &sa, NULL);
+}
+
+size_t console_filter(struct console *c, const uint8_t *in, size_t len,
+		      uint8_t *out, bool *quit)
+{
+	size_t i, n = 0;
+
+	*quit = false;
+	for (i = 0; i < len; i++) {
+		uint8_t b = in[i];
+
+		if (!c->escape) {
+			if (b == CONSOLE_ESCAPE)
+				c->escape = true;
+			else
+				out[n++] = b;
+			continue;
+		}
+		c->escape = false;
+		switch (b) {
+		case 'x':
+		case 'X':
+			*quit = true;
+			return n;
+		case CONSOLE_ESCAPE:
+			out[n++] = CONSOLE_ESCAPE;
+			break;
+		case 'h':
+		case 'H':
+		case '?':
+			console_write(c, escape_help, sizeof(escape_help) - 1);
+			break;
+		default:
+			out[n++] = CONSOLE_ESCAPE;
+			out[n++] = b;
+		}
+	}
+	return n;
+}
+
+static void console_set_input(struct console *c, bool on)
+{
+	if (!c->in_watched || c->in_paused == !on)
+		return;
+	c->in_paused = !on;
+	ev_mod(c->loop, &c->in_h, on ? EPOLLIN : 0);
+}
+
+/* Offer pending input to the device; pause stdin while it is full. */
+static void console_flush_pending(struct console *c)
+{
+	size_t taken;
+
+	if (!c->pending_len)
+		return;
+	taken = c->rx ? c->rx(c->rx_opaque, c->pending, c->pending_len) :
+			c->pending_len;
+	memmove(c->pending, c->pending + taken, c->pending_len - taken);
+	c->pending_len -= taken;
+	console_set_input(c, c->pending_len == 0);
+}
+
+static void console_stop_input(struct console *c)
+{
+	if (!c->in_watched)
+		return;
+	ev_del(c->loop, &c->in_h);
+	c->in_watched = false;
+	if (c->in_pumped) {
+		close(c->in_h.fd);
+		c->in_pumped = false;
+	}
+}
+
+static void console_on_input(struct ev_handler *h, uint32_t events)
+{
+	struct console *c = container_of(h, struct console, in_h);
+	uint8_t buf[sizeof(c->pending) / 2];
+	bool quit;
+	ssize_t n;
+
+	(void)events;
+	if (c->pending_len)
+		return;
+	n = read(h->fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* EOF or error: the guest keeps running without input. */
+		console_stop_input(c);
+		return;
+	}
+	c->pending_len = console_filter(c, buf, (size_t)n, c->pending, &quit);
+	console_flush_pending(c);
+	if (quit && c->quit)
+		c->quit(c->quit_opaque);
+}
+
+static void console_on_wake(struct ev_handler *h, uint32_t events)
+{
+	struct console *c = container_of(h, struct console, wake_h);
+
+	(void)events;
+	eventfd_drain(h->fd);
+	console_flush_pending(c);
+}
+
+/*
+ * Regular files cannot be polled: a thread copies them into a pipe the
+ * loop can watch. It blocks when the pipe is full, so input still waits
+ * for the guest, and ends at EOF or when the pipe's reader goes away.
+ */
+static void *file_pump(void *arg)
+{
+	int *fds = arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+		if (write_full(fds[1], buf, (size_t)n) < 0)
+			break;
+	close(fds[1]);
+	free(fds);
+	return NULL;
+}
+
+static int pump_file(int in_fd)
+{
+	pthread_t t;
+	int p[2], *fds;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fds = malloc(2 * sizeof(*fds));
+	if (!fds)
+		goto err;
+	fds[0] = in_fd;
+	fds[1] = p[1];
+	if (pthread_create(&t, NULL, file_pump, fds)) {
+		free(fds);
+		goto err;
+	}
+	pthread_detach(t);
+	return p[0];
+err:
+	close(p[0]);
+	close(p[1]);
+	return -ENOMEM;
+}
+
+int console_init(struct console *c, struct ev_loop *loop, int in_fd,
+		 int out_fd)
+{
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->out_lock, NULL);
+	c->loop = loop;
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->wake_h.fn = console_on_wake;
+	c->wake_h.fd = eventfd_new();
+	if (c->wake_h.fd < 0)
+		return c->wake_h.fd;
+	ret = ev_add(loop, &c->wake_h, EPOLLIN);
+	if (ret)
+		return ret;
+	c->in_h.fn = console_on_input;
+	c->in_h.fd = in_fd;
+	ret = ev_add(loop, &c->in_h, EPOLLIN);
+	if (ret == -EPERM) {
+		c->in_h.fd = pump_file(in_fd);
+		if (c->in_h.fd < 0)
+			return c->in_h.fd;
+		c->in_pumped = true;
+		ret = ev_add(loop, &c->in_h, EPOLLIN);
+	}
+	if (ret)
+		return ret;
+	c->in_watched = true;
+	c->tty = isatty(in_fd);
+	if (c->tty)
+		console_raw(c);
+	return 0;
+}
+
+void console_fini(struct console *c)
+{
+	if (c->raw) {
+		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+		c->raw = false;
+		raw_fd = -1;
+	}
+	console_stop_input(c);
+	if (c->wake_h.fd > 0) {
+		ev_del(c->loop, &c->wake_h);
+		close(c->wake_h.fd);
+		c->wake_h.fd = -1;
+	}
+}
+
+void console_attach(struct console *c,
+		    size_t (*rx)(void *opaque, const uint8_t *buf, size_t len),
+		    void *opaque)
+{
+	c->rx = rx;
+	c->rx_opaque = opaque;
+}
+
+void console_set_quit(struct console *c, void (*quit)(void *opaque),
+		      void *opaque)
+{
+	c->quit = quit;
+	c->quit_opaque = opaque;
+}
+
+void console_write(struct console *c, const void *buf, size_t len)
+{
+	pthread_mutex_lock(&c->out_lock);
+	/* A closed or broken stdout drops guest output; the guest goes on. */
+	write_full(c->out_fd, buf, len);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+void console_rx_room(struct console *c)
+{
+	if (c->wake_h.fd >= 0)
+		eventfd_signal(c->wake_h.fd);
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "loop.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+int ev_init(struct ev_loop *loop)
+{
+	loop->stop = false;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return loop->epfd < 0 ? -errno : 0;
+}
+
+void ev_fini(struct ev_loop *loop)
+{
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	loop->epfd = -1;
+}
+
+static int ev_ctl(struct ev_loop *loop, int op, struct ev_handler *h,
+		  uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	return epoll_ctl(loop->epfd, op, h->fd, &ev) < 0 ? -errno : 0;
+}
+
+int ev_add(struct ev_loop *loop, struct ev_handler *h, uint32_t events)
+{
+	return ev_ctl(loop, EPOLL_CTL_ADD, h, events);
+}
+
+int ev_mod(struct ev_loop *loop, struct ev_handler *h, uint32_t events)
+{
+	return ev_ctl(loop, EPOLL_CTL_MOD, h, events);
+}
+
+void ev_del(struct ev_loop *loop, struct ev_handler *h)
+{
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+}
+
+int ev_run(struct ev_loop *loop)
+{
+	struct epoll_event evs[16];
+
+	while (!loop->stop) {
+		int i, n = epoll_wait(loop->epfd, evs, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n && !loop->stop; i++) {
+			struct ev_handler *h = evs[i].data.ptr;
+
+			h->fn(h, evs[i].events);
+		}
+	}
+	return 0;
+}
+
+int eventfd_new(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	return fd < 0 ? -errno : fd;
+}
+
+void eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+void eventfd_drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+}

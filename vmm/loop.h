@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One epoll loop with typed handlers: each source embeds a struct
+ * ev_handler and gets its own callback (container_of to reach its owner).
+ */
+#ifndef VIREO_LOOP_H
+#define VIREO_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ev_handler {
+	void (*fn)(struct ev_handler *h, uint32_t events);
+	int fd;
+};
+
+struct ev_loop {
+	int epfd;
+	bool stop;
+};
+
+int ev_init(struct ev_loop *loop);
+void ev_fini(struct ev_loop *loop);
+/* Watch h->fd for events (EPOLLIN, ...). -errno. */
+int ev_add(struct ev_loop *loop, struct ev_handler *h, uint32_t events);
+int ev_mod(struct ev_loop *loop, struct ev_handler *h, uint32_t events);
+void ev_del(struct ev_loop *loop, struct ev_handler *h);
+/* Dispatch events until a handler sets loop->stop. */
+int ev_run(struct ev_loop *loop);
+
+/* Create a non-blocking eventfd; -errno. */
+int eventfd_new(void);
+void eventfd_signal(int fd);
+void eventfd_drain(int fd);
+
+#endif

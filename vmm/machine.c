@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../boot/acpi.h"
+#include "../boot/kernel.h"
+#include "layout.h"
+#include "util.h"
+
+static void machine_irq_set(void *opaque, unsigned int gsi, bool level)
+{
+	vm_irq_line(opaque, gsi, level);
+}
+
+static void machine_event(void *opaque, enum platform_event ev)
+{
+	struct machine *m = opaque;
+
+	switch (ev) {
+	case PLATFORM_POWEROFF:
+		vm_request_exit(&m->vm, VM_EXIT_POWEROFF, "guest powered off");
+		break;
+	case PLATFORM_RESET:
+		vm_request_exit(&m->vm, VM_EXIT_REBOOT, "guest rebooted");
+		break;
+	case PLATFORM_PANIC:
+		vm_request_exit(&m->vm, VM_EXIT_PANIC,
+				"the guest kernel panicked (reported through pvpanic)");
+		break;
+	case PLATFORM_CRASH_LOADED:
+		break;
+	}
+}
+
+static void serial_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	console_write(opaque, buf, len);
+}
+
+static void serial_rx_room(void *opaque)
+{
+	console_rx_room(opaque);
+}
+
+static size_t console_to_serial(void *opaque, const uint8_t *buf, size_t len)
+{
+	return serial_receive(opaque, buf, len);
+}
+
+static void machine_devices_init(struct machine *m)
+{
+	struct vm *vm = &m->vm;
+	struct irq_line com1_irq = { machine_irq_set, vm, IRQ_COM1 };
+	struct serial_host host = { serial_tx, serial_rx_room, m->con };
+	struct platform_hook hook = { machine_event, m };
+
+	serial_init(&m->com1, &com1_irq, &host);
+	rtc_init(&m->rtc);
+	i8042_init(&m->i8042, &hook);
+	pm_init(&m->pm, &hook, PM_SLP_TYP_S5, PM_RESET_VALUE);
+	pvpanic_init(&m->pvpanic, &hook);
+	m->devices_ready = true;
+
+	vm_register_pio(vm, PORT_COM1, 8, &serial_ops, &m->com1, "com1");
+	vm_register_pio(vm, PORT_CMOS, 2, &rtc_ops, &m->rtc, "cmos");
+	vm_register_pio(vm, PORT_I8042_DATA, 5, &i8042_ops, &m->i8042, "i8042");
+	vm_register_pio(vm, PORT_PM, 3, &pm_ops, &m->pm, "acpi-pm");
+	vm_register_pio(vm, PORT_PVPANIC, 1, &pvpanic_ops, &m->pvpanic, "pvpanic");
+	/* Port 0x80 delays: absorbed in the kernel, no exit to vireo. */
+	vm_ignore_pio_writes(vm, PORT_POST, 1);
+}
+
+static void machine_devices_fini(struct machine *m)
+{
+	if (!m->devices_ready)
+		return;
+	serial_destroy(&m->com1);
+	rtc_destroy(&m->rtc);
+	i8042_destroy(&m->i8042);
+	m->devices_ready = false;
+}
+
+static int load_initrd(struct machine *m, const struct setup_header *hdr,
+		       uint64_t kernel_end, uint64_t *gpa, uint64_t *size,
+		       char *err, size_t errlen)
+{
+	const char *path = m->cfg->initrd;
+	struct stat st;
+	void *dst;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "--initrd '%s': %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		errf(err, errlen, "--initrd '%s': not a regular file", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	*size = (uint64_t)st.st_size;
+	ret = initrd_place(&m->vm.mem, hdr, kernel_end, *size, gpa);
+	if (ret) {
+		errf(err, errlen, "--initrd '%s' (%llu MiB) does not fit in "
+		     "guest RAM below the kernel's limit; try a larger --memory",
+		     path, (unsigned long long)(*size >> 20));
+		goto out;
+	}
+	dst = gm_ptr(&m->vm.mem, *gpa, *size);
+	n = pread_full(fd, dst, *size, 0);
+	if (n != (ssize_t)*size) {
+		errf(err, errlen, "--initrd '%s': short read", path);
+		ret = -EIO;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+static int machine_load(struct machine *m, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = m->cfg;
+	struct kernel_opts kopts = {
+		.use_cache = cfg->kernel_cache,
+		.cache_dir = cfg->cache_dir,
+	};
+	struct acpi_config acpi = {
+		.nr_cpus = cfg->cpus,
+		.pm_port = PORT_PM,
+		.reset_value = PM_RESET_VALUE,
+		.s5_slp_typ = PM_SLP_TYP_S5,
+		.pvpanic_port = PORT_PVPANIC,
+		.nr_isa = 2,
+		.isa = {
+			{ "COM1", "PNP0501", PORT_COM1, 8, IRQ_COM1 },
+			{ "RTC_", "PNP0B00", PORT_CMOS, 2, IRQ_RTC },
+		},
+	};
+	struct boot_info bi = { .cmdline = cfg->cmdline };
+	struct vcpu_boot_state bsp;
+	struct kernel k;
+	char why[512];
+	int ret;
+
+	ret = kernel_open(&k, cfg->kernel, &kopts, why, sizeof(why));
+	if (ret) {
+		errf(err, errlen, "--kernel '%s': %s", cfg->kernel, why);
+		return ret;
+	}
+	bi.protocol = cfg->boot;
+	if (bi.protocol == BOOT_AUTO)
+		bi.protocol = (!k.is_bzimage && k.info.has_pvh) ? BOOT_PVH :
+								  BOOT_LINUX64;
+	if (bi.protocol == BOOT_PVH && !k.info.has_pvh) {
+		errf(err, errlen, "--boot pvh: '%s' has no PVH entry note "
+		     "(XEN_ELFNOTE_PHYS32_ENTRY)", cfg->kernel);
+		ret = -EINVAL;
+		goto out;
+	}
+	bi.entry = k.info.entry;
+	bi.pvh_entry = k.info.pvh_entry;
+	if (k.is_bzimage) {
+		bi.hdr = &k.bz.hdr;
+		bi.hdr_len = k.bz.hdr_len;
+	}
+	ret = elf_load(k.elf, &k.info, &m->vm.mem, why, sizeof(why));
+	if (ret) {
+		errf(err, errlen, "--kernel '%s': %s", cfg->kernel, why);
+		goto out;
+	}
+	if (cfg->initrd) {
+		ret = load_initrd(m, bi.hdr, k.info.hi, &bi.initrd_gpa,
+				  &bi.initrd_size, err, errlen);
+		if (ret)
+			goto out;
+	}
+	ret = acpi_install(&m->vm.mem, &acpi, &bi.rsdp);
+	if (ret) {
+		errf(err, errlen, "cannot build the ACPI tables: %s",
+		     strerror(-ret));
+		goto out;
+	}
+	ret = boot_reset_vector(&m->vm.mem, PORT_PM_RESET, PM_RESET_VALUE);
+	if (!ret)
+		ret = boot_setup(&m->vm.mem, &bi, &bsp, why, sizeof(why));
+	if (ret) {
+		errf(err, errlen, "%s", why);
+		goto out;
+	}
+	ret = vm_start(&m->vm, &bsp, err, errlen);
+out:
+	/* The guest has its copy; drop ours (and its resident pages). */
+	kernel_close(&k);
+	return ret;
+}
+
+static void machine_on_exit(struct ev_handler *h, uint32_t events)
+{
+	struct machine *m = container_of(h, struct machine, exit_h);
+
+	(void)events;
+	eventfd_drain(h->fd);
+	m->loop->stop = true;
+}
+
+int machine_create(struct machine *m, const struct vm_config *cfg,
+		   struct console *con, struct ev_loop *loop, char *err,
+		   size_t errlen)
+{
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->con = con;
+	m->loop = loop;
+	ret = vm_create(&m->vm, cfg->mem_size, cfg->cpus, err, errlen);
+	if (ret)
+		return ret;
+	m->vm_created = true;
+	machine_devices_init(m);
+	console_attach(con, console_to_serial, &m->com1);
+
+	m->exit_h.fn = machine_on_exit;
+	m->exit_h.fd = m->vm.exit_fd;
+	ret = ev_add(loop, &m->exit_h, EPOLLIN);
+	if (ret) {
+		errf(err, errlen, "epoll: %s", strerror(-ret));
+		goto err;
+	}
+	m->exit_watched = true;
+	ret = machine_load(m, err, errlen);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	machine_destroy(m);
+	return ret;
+}
+
+enum vm_exit_reason machine_run(struct machine *m)
+{
+	int ret;
+
+	m->loop->stop = false;
+	ret = ev_run(m->loop);
+	if (ret)
+		vm_request_exit(&m->vm, VM_EXIT_ERROR, "event loop failed: %s",
+				strerror(-ret));
+	vm_stop(&m->vm);
+	return m->vm.exit_reason;
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (m->vm_created)
+		vm_stop(&m->vm);
+	console_attach(m->con, NULL, NULL);
+	if (m->exit_watched) {
+		ev_del(m->loop, &m->exit_h);
+		m->exit_watched = false;
+	}
+	machine_devices_fini(m);
+	if (m->vm_created) {
+		vm_destroy(&m->vm);
+		m->vm_created = false;
+	}
+}

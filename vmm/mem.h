@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Guest memory: memfd-backed MAP_SHARED regions (shareable with vhost-user
+ * backends and snapshots). The only way any code touches guest memory is
+ * gm_ptr()/gm_read()/gm_write(), which check the whole range, with
+ * overflow, against a single RAM region and fail softly.
+ */
+#ifndef VIREO_MEM_H
+#define VIREO_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MAX_REGIONS 4
+
+struct gm_region {
+	uint64_t gpa;		/* guest-physical start */
+	uint64_t size;
+	uint8_t *hva;		/* host mapping */
+	uint64_t fd_offset;	/* offset of this region in the memfd */
+};
+
+struct guest_mem {
+	int fd;			/* memfd, -1 for test memory */
+	uint64_t ram_size;	/* total RAM over all regions */
+	unsigned int nr;
+	struct gm_region r[GM_MAX_REGIONS];
+};
+
+/*
+ * Split ram_size into regions around the 32-bit MMIO hole (the layout
+ * alone, no allocation): fills gm->r and gm->nr. Returns -EINVAL if
+ * ram_size is zero, not page-aligned or larger than 1 TiB.
+ */
+int gm_layout(struct guest_mem *gm, uint64_t ram_size);
+
+/* gm_layout() plus a memfd of ram_size mapped MAP_SHARED. -errno. */
+int gm_create(struct guest_mem *gm, uint64_t ram_size);
+void gm_destroy(struct guest_mem *gm);
+
+/*
+ * Host pointer to [gpa, gpa + len) if the whole range lies in one RAM
+ * region, else NULL. len == 0 is allowed (a pointer at gpa if gpa is RAM
+ * or the end of a region).
+ */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy to/from guest memory; -EFAULT if any byte is outside RAM. */
+int gm_read(const struct guest_mem *gm, void *dst, uint64_t gpa, size_t len);
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
+	     size_t len);
+
+/* End of the RAM region below 4 GiB (the first region's end). */
+uint64_t gm_low_end(const struct guest_mem *gm);
+
+#endif

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void vpr(const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n < 0)
+		return;
+	/* One write so lines from different threads do not interleave. */
+	fprintf(stderr, "vireo: %s\n", buf);
+}
+
+void pr_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vpr(fmt, ap);
+	va_end(ap);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vpr(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  off + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t write_full(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int file_map(const char *path, size_t max, struct file_map *fm)
+{
+	struct stat st;
+	void *p;
+	int fd, ret = 0;
+
+	fm->data = NULL;
+	fm->len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = -EFBIG;
+		goto out;
+	}
+	if (st.st_size == 0)
+		goto out;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto out;
+	}
+	fm->data = p;
+	fm->len = (size_t)st.st_size;
+out:
+	close(fd);
+	return ret;
+}
+
+void file_unmap(struct file_map *fm)
+{
+	if (fm->data)
+		munmap((void *)fm->data, fm->len);
+	fm->data = NULL;
+	fm->len = 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 20;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* Accept "M", "MB" and "MiB" spellings. */
+	if (*end == 'i')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+uint64_t get_access(const void *data, unsigned int len)
+{
+	switch (len) {
+	case 1:
+		return *(const uint8_t *)data;
+	case 2:
+		return get_le16(data);
+	case 4:
+		return get_le32(data);
+	case 8:
+		return get_le64(data);
+	}
+	return 0;
+}
+
+void put_access(void *data, unsigned int len, uint64_t v)
+{
+	switch (len) {
+	case 1:
+		*(uint8_t *)data = (uint8_t)v;
+		break;
+	case 2:
+		put_le16(data, (uint16_t)v);
+		break;
+	case 4:
+		put_le32(data, (uint32_t)v);
+		break;
+	case 8:
+		put_le64(data, v);
+		break;
+	default:
+		memset(data, 0xff, len);
+	}
+}

@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../boot/cpuid.h"
+#include "layout.h"
+#include "loop.h"
+#include "util.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+#define CPUID_MAX_ENTRIES 256
+
+static int kvm_open(char *err, size_t errlen)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	switch (errno) {
+	case ENOENT:
+		errf(err, errlen, "/dev/kvm does not exist: load the kvm_intel "
+		     "or kvm_amd module, or enable virtualization in the firmware");
+		break;
+	case EACCES:
+	case EPERM:
+		errf(err, errlen, "cannot open /dev/kvm: permission denied "
+		     "(join the 'kvm' group or run as root)");
+		break;
+	default:
+		errf(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
+	}
+	return -errno;
+}
+
+static int kvm_check_caps(int kvm_fd, char *err, size_t errlen)
+{
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
+		{ KVM_CAP_IRQCHIP, "IRQCHIP" },
+		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
+		{ KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
+		{ KVM_CAP_PIT2, "PIT2" },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" },
+		{ KVM_CAP_IRQFD, "IRQFD" },
+	};
+	unsigned int i;
+	int v;
+
+	v = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION) {
+		errf(err, errlen, "KVM API version %d, vireo needs %d", v,
+		     KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+			errf(err, errlen, "this KVM lacks KVM_CAP_%s",
+			     caps[i].name);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+static int vm_set_memory(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->mem.nr; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = i,
+			.guest_phys_addr = vm->mem.r[i].gpa,
+			.memory_size = vm->mem.r[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.r[i].hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int vcpus_create(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned int i;
+	int ret;
+
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		void *run;
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (v->fd < 0) {
+			ret = -errno;
+			errf(err, errlen, "cannot create vCPU %u: %s", i,
+			     strerror(errno));
+			return ret;
+		}
+		run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, v->fd, 0);
+		if (run == MAP_FAILED) {
+			ret = -errno;
+			errf(err, errlen, "cannot map vCPU %u: %s", i,
+			     strerror(errno));
+			return ret;
+		}
+		v->run = run;
+	}
+	return 0;
+}
+
+static void vcpus_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	if (!vm->vcpus)
+		return;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd > 0)
+			close(vm->vcpus[i].fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+}
+
+static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+{
+	struct kvm_cpuid2 *c;
+
+	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
+	if (!c)
+		return NULL;
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
+	      char *err, size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t ident = LAYOUT_KVM_IDENT_MAP;
+	int ret, max_vcpus;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
+	vm->mem.fd = -1;
+	pthread_mutex_init(&vm->exit_lock, NULL);
+
+	vm->kvm_fd = kvm_open(err, errlen);
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	ret = kvm_check_caps(vm->kvm_fd, err, errlen);
+	if (ret)
+		goto err;
+	max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = 4;
+	if (nr_vcpus > (unsigned int)max_vcpus) {
+		errf(err, errlen, "--cpus %u: this KVM allows at most %d vCPUs",
+		     nr_vcpus, max_vcpus);
+		ret = -EINVAL;
+		goto err;
+	}
+	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
+		goto err;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot place KVM's TSS: %s", strerror(errno));
+		goto err;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot create the in-kernel irqchip/PIT: %s",
+		     strerror(errno));
+		goto err;
+	}
+	ret = gm_create(&vm->mem, ram_size);
+	if (ret) {
+		errf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
+		     (unsigned long long)(ram_size >> 20), strerror(-ret));
+		goto err;
+	}
+	ret = vm_set_memory(vm);
+	if (ret) {
+		errf(err, errlen, "KVM refused the guest memory: %s",
+		     strerror(-ret));
+		goto err;
+	}
+	vm->cpuid = kvm_supported_cpuid(vm->kvm_fd);
+	if (!vm->cpuid) {
+		ret = -errno ? -errno : -ENOMEM;
+		errf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
+		goto err;
+	}
+	vm->exit_fd = eventfd_new();
+	if (vm->exit_fd < 0) {
+		ret = vm->exit_fd;
+		errf(err, errlen, "eventfd: %s", strerror(-ret));
+		goto err;
+	}
+	vm->nr_vcpus = nr_vcpus;
+	ret = vcpus_create(vm, err, errlen);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	vm_destroy(vm);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vcpus_destroy(vm);
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+	gm_destroy(&vm->mem);
+	if (vm->exit_fd >= 0)
+		close(vm->exit_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->exit_fd = vm->vm_fd = vm->kvm_fd = -1;
+	pthread_mutex_destroy(&vm->exit_lock);
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	if (vm->exit_reason == VM_EXIT_NONE) {
+		vm->exit_reason = reason;
+		va_start(ap, fmt);
+		vsnprintf(vm->exit_detail, sizeof(vm->exit_detail), fmt, ap);
+		va_end(ap);
+		eventfd_signal(vm->exit_fd);
+	}
+	pthread_mutex_unlock(&vm->exit_lock);
+}
+
+int vm_irq_line(struct vm *vm, unsigned int gsi, bool level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+void vm_register_pio(struct vm *vm, uint16_t port, uint16_t len,
+		     const struct bus_ops *ops, void *opaque, const char *name)
+{
+	if (bus_register(&vm->pio, port, len, ops, opaque, name))
+		die("internal error: port range %#x+%u (%s) conflicts", port,
+		    len, name);
+}
+
+void vm_register_mmio(struct vm *vm, uint64_t addr, uint64_t len,
+		      const struct bus_ops *ops, void *opaque, const char *name)
+{
+	if (bus_register(&vm->mmio, addr, len, ops, opaque, name))
+		die("internal error: MMIO range %#llx+%llu (%s) conflicts",
+		    (unsigned long long)addr, (unsigned long long)len, name);
+}
+
+int vm_ignore_pio_writes(struct vm *vm, uint16_t port, unsigned int len)
+{
+	struct kvm_ioeventfd io = {
+		.addr = port,
+		.len = len,
+		.flags = KVM_IOEVENTFD_FLAG_PIO,
+	};
+	int fd = eventfd_new();
+
+	if (fd < 0)
+		return fd;
+	io.fd = fd;
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	/* KVM holds its own reference; the counter is never read. */
+	close(fd);
+	return 0;
+}
+
+/* ---- vCPUs ------------------------------------------------------------ */
+
+static void vcpu_dump(struct vcpu *v, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		snprintf(buf, len, "  (registers unavailable)");
+		return;
+	}
+	snprintf(buf, len,
+		 "  rip %016llx rsp %016llx rflags %016llx\n"
+		 "  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+		 "  rsi %016llx rdi %016llx rbp %016llx\n"
+		 "  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
+		 "  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n"
+		 "  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx\n"
+		 "  efer %016llx cs %04x/%016llx ss %04x idt %016llx/%x",
+		 r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi,
+		 r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14,
+		 r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector,
+		 s.cs.base, s.ss.selector, s.idt.base, s.idt.limit);
+}
+
+void vm_vcpu_positions(struct vm *vm, char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < vm->nr_vcpus && used < len; i++) {
+		struct kvm_regs r;
+		int n;
+
+		if (ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &r) < 0)
+			continue;
+		n = snprintf(buf + used, len - used, "%svCPU %u at rip %#llx",
+			     i ? ", " : "", i, r.rip);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void vcpu_fault(struct vcpu *v, const char *what)
+{
+	char regs[1536];
+
+	vcpu_dump(v, regs, sizeof(regs));
+	vm_request_exit(v->vm, VM_EXIT_FAULT, "vCPU %u: %s\n%s", v->id, what,
+			regs);
+}
+
+static void vcpu_handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint64_t off = run->io.data_offset;
+	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+	uint8_t *p = (uint8_t *)run + off;
+	uint32_t i;
+
+	if (off > v->vm->run_size || bytes > v->vm->run_size - off)
+		return;
+	for (i = 0; i < run->io.count; i++, p += run->io.size)
+		bus_access(&v->vm->pio, run->io.port, p, run->io.size,
+			   run->io.direction == KVM_EXIT_IO_OUT);
+}
+
+/* Returns false when the thread should leave its loop. */
+static bool vcpu_handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char what[160];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
+			   MIN(run->mmio.len, 8), run->mmio.is_write);
+		return true;
+	case KVM_EXIT_INTR:
+	case KVM_EXIT_HLT:
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_fault(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what),
+			 "KVM internal error, suberror %u%s", run->internal.suberror,
+			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+			 " (instruction emulation failed)" : "");
+		vcpu_fault(v, what);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what),
+			 "VM entry failed, hardware reason %#llx",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vcpu_fault(v, what);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vm_request_exit(v->vm, VM_EXIT_POWEROFF, "guest powered off");
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			vm_request_exit(v->vm, VM_EXIT_REBOOT, "guest rebooted");
+			break;
+		default:
+			vm_request_exit(v->vm, VM_EXIT_PANIC,
+					"guest crashed (system event %u)",
+					run->system_event.type);
+		}
+		return false;
+	default:
+		snprintf(what, sizeof(what), "unexpected KVM exit reason %u",
+			 run->exit_reason);
+		vcpu_fault(v, what);
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t set;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			vm_request_exit(vm, VM_EXIT_FAULT,
+					"vCPU %u: KVM_RUN failed: %s", v->id,
+					strerror(errno));
+			break;
+		}
+		if (!vcpu_handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static int vcpu_set_lint(struct vcpu *v)
+{
+	struct kvm_lapic_state lapic;
+	uint32_t lvt;
+
+	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	/* LINT0 = ExtINT (the PIC), LINT1 = NMI, as firmware leaves them. */
+	lvt = get_le32(&lapic.regs[0x350]);
+	put_le32(&lapic.regs[0x350], (lvt & ~0x700U) | 0x700);
+	lvt = get_le32(&lapic.regs[0x360]);
+	put_le32(&lapic.regs[0x360], (lvt & ~0x700U) | 0x400);
+	return ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0 ? -errno : 0;
+}
+
+static int vcpu_configure(struct vcpu *v, char *err, size_t errlen)
+{
+	struct vm *vm = v->vm;
+	struct kvm_cpuid2 *c;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[16];
+	} msrs;
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	unsigned int i, n;
+	int ret;
+
+	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
+	if (!c)
+		return -ENOMEM;
+	ret = cpuid_build(vm->cpuid, v->id, vm->nr_vcpus, c, CPUID_MAX_ENTRIES);
+	if (ret >= 0 && ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
+		ret = -errno;
+	free(c);
+	if (ret < 0) {
+		errf(err, errlen, "vCPU %u: cannot set CPUID: %s", v->id,
+		     strerror(-ret));
+		return ret;
+	}
+	/* Set MSRs one by one: a vendor may lack some, which is harmless. */
+	n = msr_boot_entries(msrs.e, ARRAY_SIZE(msrs.e));
+	for (i = 0; i < n; i++) {
+		struct {
+			struct kvm_msrs hdr;
+			struct kvm_msr_entry e;
+		} one = { .hdr.nmsrs = 1, .e = msrs.e[i] };
+
+		ioctl(v->fd, KVM_SET_MSRS, &one);
+	}
+	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
+		errf(err, errlen, "vCPU %u: KVM_SET_FPU: %s", v->id,
+		     strerror(errno));
+		return -errno;
+	}
+	ret = vcpu_set_lint(v);
+	if (ret) {
+		errf(err, errlen, "vCPU %u: cannot set up the LAPIC: %s", v->id,
+		     strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
+	     size_t errlen)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	struct kvm_sregs sregs;
+	unsigned int i;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+	atomic_store(&vm->stopping, false);
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_configure(&vm->vcpus[i], err, errlen);
+		if (ret)
+			return ret;
+	}
+	/* Merge the boot state into what KVM holds (keeps apic_base etc). */
+	if (ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs) < 0)
+		goto err_regs;
+	sregs.cs = bsp->sregs.cs;
+	sregs.ds = bsp->sregs.ds;
+	sregs.es = bsp->sregs.es;
+	sregs.fs = bsp->sregs.fs;
+	sregs.gs = bsp->sregs.gs;
+	sregs.ss = bsp->sregs.ss;
+	sregs.tr = bsp->sregs.tr;
+	sregs.ldt = bsp->sregs.ldt;
+	sregs.gdt = bsp->sregs.gdt;
+	sregs.idt = bsp->sregs.idt;
+	sregs.cr0 = bsp->sregs.cr0;
+	sregs.cr3 = bsp->sregs.cr3;
+	sregs.cr4 = bsp->sregs.cr4;
+	sregs.efer = bsp->sregs.efer;
+	if (ioctl(vm->vcpus[0].fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(vm->vcpus[0].fd, KVM_SET_REGS, &bsp->regs) < 0)
+		goto err_regs;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (ret) {
+			errf(err, errlen, "cannot start vCPU thread: %s",
+			     strerror(ret));
+			vm_stop(vm);
+			return -ret;
+		}
+		v->started = true;
+	}
+	return 0;
+err_regs:
+	ret = -errno;
+	errf(err, errlen, "cannot set the boot vCPU's registers: %s",
+	     strerror(errno));
+	return ret;
+}
+
+void vm_stop(struct vm *vm)
+{
+	unsigned int i;
+
+	atomic_store(&vm->stopping, true);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		v->run->immediate_exit = 1;
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		pthread_join(v->thread, NULL);
+		v->started = false;
+	}
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The VM: KVM fds, guest memory, the I/O buses and the vCPU threads.
+ *
+ * Life cycle: vm_create() -> devices register on vm->pio / vm->mmio ->
+ * the boot code writes guest memory -> vm_start() -> the event loop waits
+ * on vm->exit_fd -> vm_stop() -> vm_destroy(). Anything (a device on a
+ * vCPU thread, the console, a signal) ends the run with vm_request_exit();
+ * the first request wins.
+ */
+#ifndef VIREO_VM_H
+#define VIREO_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../boot/x86.h"
+#include "bus.h"
+#include "mem.h"
+
+#define VM_MAX_VCPUS 254	/* xAPIC IDs 0..253 in the MADT */
+
+enum vm_exit_reason {
+	VM_EXIT_NONE = 0,
+	VM_EXIT_POWEROFF,	/* ACPI S5 */
+	VM_EXIT_REBOOT,		/* ACPI reset register, i8042 pulse */
+	VM_EXIT_PANIC,		/* the guest reported a panic (pvpanic) */
+	VM_EXIT_FAULT,		/* triple fault, KVM internal error, ... */
+	VM_EXIT_USER,		/* console escape (Ctrl-A x) */
+	VM_EXIT_SIGNAL,		/* SIGTERM, SIGINT, SIGHUP */
+	VM_EXIT_ERROR,		/* host-side failure while running */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	unsigned int nr_vcpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *cpuid;	/* what KVM supports */
+
+	int exit_fd;			/* eventfd: an exit was requested */
+	atomic_bool stopping;		/* vCPU threads must leave KVM_RUN */
+	pthread_mutex_t exit_lock;
+	enum vm_exit_reason exit_reason;
+	int exit_signal;
+	char exit_detail[2048];		/* reason line + register dump */
+};
+
+/* Open KVM, create the VM, irqchip, PIT, memory and vCPUs. -errno. */
+int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
+	      char *err, size_t errlen);
+void vm_destroy(struct vm *vm);
+
+/* Configure every vCPU (CPUID, MSRs, LAPIC) and start the threads. */
+int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
+	     size_t errlen);
+/* Make every vCPU thread leave KVM_RUN and join it. */
+void vm_stop(struct vm *vm);
+
+/*
+ * Ask the VM to stop. The first request sets the reason and detail;
+ * later ones are ignored. Safe from any thread.
+ */
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * "vCPU 0 at rip 0x..., vCPU 1 at rip 0x..." into buf: where a stopped
+ * guest was, for diagnosing hangs.
+ */
+void vm_vcpu_positions(struct vm *vm, char *buf, size_t len);
+
+/* Drive an interrupt line of the in-kernel PIC/IOAPIC. -errno. */
+int vm_irq_line(struct vm *vm, unsigned int gsi, bool level);
+
+/* Register a device range; die()s on conflicts (a vireo bug). */
+void vm_register_pio(struct vm *vm, uint16_t port, uint16_t len,
+		     const struct bus_ops *ops, void *opaque, const char *name);
+void vm_register_mmio(struct vm *vm, uint64_t addr, uint64_t len,
+		      const struct bus_ops *ops, void *opaque,
+		      const char *name);
+
+/*
+ * Let KVM absorb guest writes to a port that need no emulation (port 0x80
+ * delays) without leaving the kernel. -errno.
+ */
+int vm_ignore_pio_writes(struct vm *vm, uint16_t port, unsigned int len);
+
+#endif
