@@ -53,15 +53,24 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* Ours, and nobody else may write it. */
+static bool private_to_us(const struct stat *st)
+{
+	return st->st_uid == geteuid() && !(st->st_mode & 022);
+}
+
 static bool cache_path(const struct kernel_opts *opts, const struct kernel *k,
 		       char *path, size_t len)
 {
 	const char *dir = kernel_cache_dir(opts);
+	struct stat st;
 	uint8_t h[32];
 	char hex[65];
 	int i;
 
-	if (!dir)
+	if (!dir || mkdir_p(dir))
+		return false;
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !private_to_us(&st))
 		return false;
 	sha256(k->file.data, k->file.len, h);
 	for (i = 0; i < 32; i++)
@@ -81,8 +90,6 @@ static void cache_store(const char *path, const uint8_t *elf, size_t len)
 	if (!slash)
 		return;
 	*slash = '\0';
-	if (mkdir_p(dir))
-		return;
 	if (snprintf(tmp, sizeof(tmp), "%s/.tmp-XXXXXX", dir) >= (int)sizeof(tmp))
 		return;
 	fd = mkstemp(tmp);
@@ -92,6 +99,33 @@ static void cache_store(const char *path, const uint8_t *elf, size_t len)
 	    rename(tmp, path) < 0)
 		unlink(tmp);
 	close(fd);
+}
+
+/* A cache hit: our own file, not a symlink, and a valid ELF. */
+static bool cache_lookup(struct kernel *k, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || !private_to_us(&st) ||
+	    file_map_fd(fd, KERNEL_ELF_MAX, &k->cached) || !k->cached.len) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	/* A cache entry is input like any other: validate it. */
+	if (elf_parse(k->cached.data, k->cached.len, &k->info, NULL, 0)) {
+		file_unmap(&k->cached);
+		unlink(path);
+		return false;
+	}
+	k->elf = k->cached.data;
+	k->elf_len = k->cached.len;
+	k->cache_hit = true;
+	return true;
 }
 
 static int kernel_extract(struct kernel *k, const struct kernel_opts *opts,
@@ -108,25 +142,16 @@ static int kernel_extract(struct kernel *k, const struct kernel_opts *opts,
 		return 0;
 	}
 	cacheable = opts->use_cache && cache_path(opts, k, path, sizeof(path));
-	if (cacheable && !file_map(path, KERNEL_ELF_MAX, &k->cached) &&
-	    k->cached.len) {
-		/* A cache entry is input like any other: validate it. */
-		if (!elf_parse(k->cached.data, k->cached.len, &k->info, NULL, 0)) {
-			k->elf = k->cached.data;
-			k->elf_len = k->cached.len;
-			k->cache_hit = true;
-			return 0;
-		}
-		file_unmap(&k->cached);
-		unlink(path);
-	}
+	if (cacheable && cache_lookup(k, path))
+		return 0;
 	ret = payload_decompress(k->bz.payload, k->bz.payload_len,
 				 KERNEL_ELF_MAX, &k->extracted, &k->elf_len,
 				 err, errlen);
 	if (ret)
 		return ret;
 	k->elf = k->extracted;
-	if (cacheable && elf_probe(k->elf, k->elf_len))
+	/* Only a kernel that parses is worth keeping. */
+	if (cacheable && !elf_parse(k->elf, k->elf_len, &k->info, NULL, 0))
 		cache_store(path, k->elf, k->elf_len);
 	return 0;
 }
@@ -142,6 +167,10 @@ int kernel_open(struct kernel *k, const char *path,
 	if (ret == -EFBIG) {
 		errf(err, errlen, "larger than %llu MiB; not a kernel?",
 		     KERNEL_FILE_MAX >> 20);
+		return ret;
+	}
+	if (ret == -EINVAL) {
+		errf(err, errlen, "not a regular file");
 		return ret;
 	}
 	if (ret) {

@@ -2,6 +2,10 @@
 /*
  * Opening a kernel image: a bzImage (its compressed vmlinux is extracted
  * on the host, once, and cached by content hash) or an ELF vmlinux.
+ *
+ * Only a valid ELF is cached. The cache is trusted only if the directory
+ * and entry belong to the user and nobody else can write them; entries are
+ * opened without following symlinks and re-validated on every use.
  */
 #ifndef VIREO_KERNEL_H
 #define VIREO_KERNEL_H
@@ -15,8 +19,8 @@
 #include "decompress.h"
 #include "elf.h"
 
-#define KERNEL_FILE_MAX		(512ULL << 20)
-#define KERNEL_ELF_MAX		(1ULL << 30)
+#define KERNEL_FILE_MAX		(2ULL << 30)	/* an unstripped vmlinux */
+#define KERNEL_ELF_MAX		(256ULL << 20)	/* a bzImage's stripped one */
 
 struct kernel_opts {
 	bool use_cache;

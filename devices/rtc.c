@@ -26,6 +26,7 @@
 
 #define NSEC		1000000000LL
 #define UIP_WINDOW_NS	2000000LL	/* UIP is set 2 ms before a tick */
+#define RTC_MAX_OFFSET_S (200LL * 366 * 86400)
 
 static void host_now(struct timespec *ts)
 {
@@ -47,9 +48,21 @@ void rtc_destroy(struct rtc *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
+/* The clock's fields; the alarm registers (1, 3, 5) are plain storage. */
 static bool is_time_reg(unsigned int reg)
 {
-	return reg <= REG_YEAR || reg == REG_CENTURY;
+	switch (reg) {
+	case REG_SEC:
+	case REG_MIN:
+	case REG_HOUR:
+	case REG_WDAY:
+	case REG_MDAY:
+	case REG_MON:
+	case REG_YEAR:
+	case REG_CENTURY:
+		return true;
+	}
+	return false;
 }
 
 static uint8_t to_bcd(unsigned int v)
@@ -149,10 +162,18 @@ static void rtc_commit(struct rtc *r)
 	tm.tm_mon = (int)dec(r, r->cmos[REG_MON]) - 1;
 	tm.tm_year = (int)(dec(r, r->cmos[REG_CENTURY]) * 100 +
 			   dec(r, r->cmos[REG_YEAR])) - 1900;
+	/* Out-of-range fields (bad BCD included) leave the clock alone. */
+	if (tm.tm_sec > 59 || tm.tm_min > 59 || tm.tm_hour > 23 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_mon < 0 || tm.tm_mon > 11)
+		return;
 	t = timegm(&tm);
 	if (t == (time_t)-1)
 		return;
 	r->now(&now);
+	/* Beyond ±200 years the offset would not fit: keep the old clock. */
+	if ((int64_t)t - now.tv_sec > RTC_MAX_OFFSET_S ||
+	    now.tv_sec - (int64_t)t > RTC_MAX_OFFSET_S)
+		return;
 	r->offset_ns = ((int64_t)t - now.tv_sec) * NSEC - now.tv_nsec;
 	r->latched_at.tv_sec = 0;
 }

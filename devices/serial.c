@@ -118,7 +118,8 @@ static void serial_update_msr(struct serial *s)
 		s->msr |= MSR_TERI;
 }
 
-static void serial_write_reg(struct serial *s, unsigned int reg, uint8_t v)
+/* Returns the byte to transmit, or -1. */
+static int serial_write_reg(struct serial *s, unsigned int reg, uint8_t v)
 {
 	uint8_t old;
 
@@ -128,12 +129,11 @@ static void serial_write_reg(struct serial *s, unsigned int reg, uint8_t v)
 			s->dll = v;
 			break;
 		}
-		if (s->mcr & MCR_LOOP)
-			rx_push(s, v);
-		else if (s->host.tx)
-			s->host.tx(s->host.opaque, &v, 1);
 		/* Sent at once: the holding register is empty again. */
 		s->thre_pending = true;
+		if (!(s->mcr & MCR_LOOP))
+			return v;
+		rx_push(s, v);
 		break;
 	case UART_IER:
 		if (s->lcr & LCR_DLAB) {
@@ -163,6 +163,7 @@ static void serial_write_reg(struct serial *s, unsigned int reg, uint8_t v)
 		s->scr = v;
 		break;
 	}
+	return -1;
 }
 
 static uint8_t serial_read_reg(struct serial *s, unsigned int reg)
@@ -228,13 +229,23 @@ static void serial_io_write(void *opaque, uint64_t off, const uint8_t *data,
 			    unsigned int len)
 {
 	struct serial *s = opaque;
+	uint8_t byte;
+	int tx;
 
 	if (len != 1 || off > 7)
 		return;
 	pthread_mutex_lock(&s->lock);
-	serial_write_reg(s, (unsigned int)off, data[0]);
+	tx = serial_write_reg(s, (unsigned int)off, data[0]);
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	/*
+	 * Host output may block (a slow terminal throttles the guest): never
+	 * while holding the lock the event loop needs for input.
+	 */
+	if (tx >= 0 && s->host.tx) {
+		byte = (uint8_t)tx;
+		s->host.tx(s->host.opaque, &byte, 1);
+	}
 }
 
 const struct bus_ops serial_ops = {

@@ -18,7 +18,7 @@
 #define SERIAL_RX_BUF 1024
 
 struct serial_host {
-	/* Bytes the guest transmitted. */
+	/* Bytes the guest transmitted (called without the device lock). */
 	void (*tx)(void *opaque, const uint8_t *buf, size_t len);
 	/* The receive buffer was full and has room again. */
 	void (*rx_room)(void *opaque);

@@ -132,6 +132,17 @@ static int parse_choice(const char *opt, const char *s,
 	return -1;
 }
 
+static bool long_form(const char *arg)
+{
+	return arg && !strncmp(arg, "--", 2);
+}
+
+/* "--name=value" is reported as "--name". */
+static int long_len(const char *arg)
+{
+	return (int)strcspn(arg, "=");
+}
+
 enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				char *err, size_t errlen)
 {
@@ -210,12 +221,22 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		case 'V':
 			return CONFIG_VERSION;
 		case ':':
-			errf(err, errlen, "option '%s' needs a value",
-			     argv[optind - 1]);
+			if (long_form(argv[optind - 1]))
+				errf(err, errlen, "option '%.*s' needs a value",
+				     long_len(argv[optind - 1]), argv[optind - 1]);
+			else
+				errf(err, errlen, "option '-%c' needs a value",
+				     optopt);
 			return CONFIG_ERROR;
 		default:
-			errf(err, errlen, "unknown option '%s' (try 'vireo --help')",
-			     argv[optind - 1]);
+			/* In a cluster of short options, name the letter. */
+			if (long_form(argv[optind - 1]))
+				errf(err, errlen, "unknown option '%.*s' (try "
+				     "'vireo --help')", long_len(argv[optind - 1]),
+				     argv[optind - 1]);
+			else
+				errf(err, errlen, "unknown option '-%c' (try "
+				     "'vireo --help')", optopt);
 			return CONFIG_ERROR;
 		}
 	}

@@ -3,14 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
+
+#define FLUSH_TIMEOUT_S 3
 
 static const char escape_help[] =
 	"\r\nvireo: Ctrl-A x  quit\r\n"
@@ -93,38 +95,47 @@ size_t console_filter(struct console *c, const uint8_t *in, size_t len,
 	return n;
 }
 
+/* ---- input ------------------------------------------------------------- */
+
+/* Stop or resume reading input: the fd leaves or rejoins the epoll set. */
 static void console_set_input(struct console *c, bool on)
 {
-	if (!c->in_watched || c->in_paused == !on)
+	if (!c->in_open || c->in_paused == !on)
 		return;
+	if (on) {
+		if (ev_add(c->loop, &c->in_h, EPOLLIN))
+			return;
+	} else {
+		ev_del(c->loop, &c->in_h);
+	}
 	c->in_paused = !on;
-	ev_mod(c->loop, &c->in_h, on ? EPOLLIN : 0);
-}
-
-/* Offer pending input to the device; pause stdin while it is full. */
-static void console_flush_pending(struct console *c)
-{
-	size_t taken;
-
-	if (!c->pending_len)
-		return;
-	taken = c->rx ? c->rx(c->rx_opaque, c->pending, c->pending_len) :
-			c->pending_len;
-	memmove(c->pending, c->pending + taken, c->pending_len - taken);
-	c->pending_len -= taken;
-	console_set_input(c, c->pending_len == 0);
 }
 
 static void console_stop_input(struct console *c)
 {
-	if (!c->in_watched)
+	if (!c->in_open)
 		return;
-	ev_del(c->loop, &c->in_h);
-	c->in_watched = false;
+	if (!c->in_paused)
+		ev_del(c->loop, &c->in_h);
+	c->in_open = false;
+	c->in_paused = false;
 	if (c->in_pumped) {
 		close(c->in_h.fd);
 		c->in_pumped = false;
 	}
+}
+
+/* Offer pending input to the device; pause input while it is full. */
+static void console_flush_pending(struct console *c)
+{
+	size_t taken;
+
+	if (c->pending_len && c->rx) {
+		taken = c->rx(c->rx_opaque, c->pending, c->pending_len);
+		memmove(c->pending, c->pending + taken, c->pending_len - taken);
+		c->pending_len -= taken;
+	}
+	console_set_input(c, c->pending_len == 0);
 }
 
 static void console_on_input(struct ev_handler *h, uint32_t events)
@@ -135,13 +146,15 @@ static void console_on_input(struct ev_handler *h, uint32_t events)
 	ssize_t n;
 
 	(void)events;
-	if (c->pending_len)
+	if (c->pending_len) {		/* cannot happen: paused meanwhile */
+		console_set_input(c, false);
 		return;
+	}
 	n = read(h->fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		/* EOF or error: the guest keeps running without input. */
+		/* EOF, hang-up or error: the guest runs on without input. */
 		console_stop_input(c);
 		return;
 	}
@@ -203,6 +216,106 @@ err:
 	return -ENOMEM;
 }
 
+/* ---- output ------------------------------------------------------------ */
+
+static void *output_writer(void *arg)
+{
+	struct console *c = arg;
+
+	pthread_mutex_lock(&c->out_lock);
+	for (;;) {
+		size_t chunk;
+		ssize_t n;
+
+		while (!c->out_len && !c->out_quit)
+			pthread_cond_wait(&c->out_cond, &c->out_lock);
+		if (!c->out_len)
+			break;
+		chunk = MIN(c->out_len, CONSOLE_OUT_BUF - c->out_head);
+		/* Only this thread frees ring space: the bytes stay put. */
+		pthread_mutex_unlock(&c->out_lock);
+		n = write(c->out_fd, c->out_buf + c->out_head, chunk);
+		pthread_mutex_lock(&c->out_lock);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			c->out_broken = true;	/* stdout is gone: drop */
+			c->out_len = 0;
+		} else {
+			c->out_head = (c->out_head + (size_t)n) % CONSOLE_OUT_BUF;
+			c->out_len -= (size_t)n;
+		}
+		pthread_cond_broadcast(&c->out_cond);
+	}
+	c->out_done = true;
+	pthread_cond_broadcast(&c->out_cond);
+	pthread_mutex_unlock(&c->out_lock);
+	return NULL;
+}
+
+void console_write(struct console *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	pthread_mutex_lock(&c->out_lock);
+	while (len && !c->out_broken && !c->out_quit) {
+		size_t room = CONSOLE_OUT_BUF - c->out_len, tail, n;
+
+		if (!room) {
+			if (c->out_release)
+				break;		/* the VM is stopping: drop */
+			pthread_cond_wait(&c->out_cond, &c->out_lock);
+			continue;
+		}
+		tail = (c->out_head + c->out_len) % CONSOLE_OUT_BUF;
+		n = MIN(MIN(room, len), CONSOLE_OUT_BUF - tail);
+		memcpy(c->out_buf + tail, p, n);
+		c->out_len += n;
+		p += n;
+		len -= n;
+		pthread_cond_broadcast(&c->out_cond);
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+void console_release_writers(struct console *c, bool release)
+{
+	pthread_mutex_lock(&c->out_lock);
+	c->out_release = release;
+	pthread_cond_broadcast(&c->out_cond);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+static void output_stop(struct console *c)
+{
+	struct timespec deadline;
+	bool done;
+
+	if (!c->out_thread_started)
+		return;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += FLUSH_TIMEOUT_S;
+	pthread_mutex_lock(&c->out_lock);
+	c->out_quit = true;
+	pthread_cond_broadcast(&c->out_cond);
+	while (!c->out_done &&
+	       pthread_cond_timedwait(&c->out_cond, &c->out_lock, &deadline) == 0)
+		;
+	done = c->out_done;
+	pthread_mutex_unlock(&c->out_lock);
+	c->out_thread_started = false;
+	/* A writer stuck on a dead stdout is left to process exit. */
+	if (!done) {
+		pthread_detach(c->out_thread);
+		return;
+	}
+	pthread_join(c->out_thread, NULL);
+	free(c->out_buf);
+	c->out_buf = NULL;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
 int console_init(struct console *c, struct ev_loop *loop, int in_fd,
 		 int out_fd)
 {
@@ -210,9 +323,17 @@ int console_init(struct console *c, struct ev_loop *loop, int in_fd,
 
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->out_lock, NULL);
+	pthread_cond_init(&c->out_cond, NULL);
 	c->loop = loop;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
+	c->out_buf = malloc(CONSOLE_OUT_BUF);
+	if (!c->out_buf)
+		return -ENOMEM;
+	ret = pthread_create(&c->out_thread, NULL, output_writer, c);
+	if (ret)
+		return -ret;
+	c->out_thread_started = true;
 	c->wake_h.fn = console_on_wake;
 	c->wake_h.fd = eventfd_new();
 	if (c->wake_h.fd < 0)
@@ -232,7 +353,7 @@ int console_init(struct console *c, struct ev_loop *loop, int in_fd,
 	}
 	if (ret)
 		return ret;
-	c->in_watched = true;
+	c->in_open = true;
 	c->tty = isatty(in_fd);
 	if (c->tty)
 		console_raw(c);
@@ -241,6 +362,7 @@ int console_init(struct console *c, struct ev_loop *loop, int in_fd,
 
 void console_fini(struct console *c)
 {
+	output_stop(c);
 	if (c->raw) {
 		tcsetattr(c->in_fd, TCSANOW, &c->saved);
 		c->raw = false;
@@ -260,6 +382,9 @@ void console_attach(struct console *c,
 {
 	c->rx = rx;
 	c->rx_opaque = opaque;
+	/* A new device (after a restart) may take what the old one left. */
+	if (rx)
+		console_flush_pending(c);
 }
 
 void console_set_quit(struct console *c, void (*quit)(void *opaque),
@@ -267,14 +392,6 @@ void console_set_quit(struct console *c, void (*quit)(void *opaque),
 {
 	c->quit = quit;
 	c->quit_opaque = opaque;
-}
-
-void console_write(struct console *c, const void *buf, size_t len)
-{
-	pthread_mutex_lock(&c->out_lock);
-	/* A closed or broken stdout drops guest output; the guest goes on. */
-	write_full(c->out_fd, buf, len);
-	pthread_mutex_unlock(&c->out_lock);
 }
 
 void console_rx_room(struct console *c)

@@ -44,22 +44,28 @@ void ev_del(struct ev_loop *loop, struct ev_handler *h)
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, h->fd, NULL);
 }
 
-int ev_run(struct ev_loop *loop)
+int ev_run_once(struct ev_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[16];
+	int i, n = epoll_wait(loop->epfd, evs, 16, timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n && !loop->stop; i++) {
+		struct ev_handler *h = evs[i].data.ptr;
+
+		h->fn(h, evs[i].events);
+	}
+	return n;
+}
+
+int ev_run(struct ev_loop *loop)
+{
 	while (!loop->stop) {
-		int i, n = epoll_wait(loop->epfd, evs, 16, -1);
+		int n = ev_run_once(loop, -1);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		for (i = 0; i < n && !loop->stop; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			h->fn(h, evs[i].events);
-		}
+			return n;
 	}
 	return 0;
 }

@@ -27,6 +27,8 @@ int ev_mod(struct ev_loop *loop, struct ev_handler *h, uint32_t events);
 void ev_del(struct ev_loop *loop, struct ev_handler *h);
 /* Dispatch events until a handler sets loop->stop. */
 int ev_run(struct ev_loop *loop);
+/* Wait up to timeout_ms (-1: forever) once; returns events dispatched. */
+int ev_run_once(struct ev_loop *loop, int timeout_ms);
 
 /* Create a non-blocking eventfd; -errno. */
 int eventfd_new(void);

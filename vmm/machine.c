@@ -222,6 +222,7 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 	m->cfg = cfg;
 	m->con = con;
 	m->loop = loop;
+	console_release_writers(con, false);
 	ret = vm_create(&m->vm, cfg->mem_size, cfg->cpus, err, errlen);
 	if (ret)
 		return ret;
@@ -255,14 +256,18 @@ enum vm_exit_reason machine_run(struct machine *m)
 	if (ret)
 		vm_request_exit(&m->vm, VM_EXIT_ERROR, "event loop failed: %s",
 				strerror(-ret));
+	/* vCPUs waiting for console room must not hold up the stop. */
+	console_release_writers(m->con, true);
 	vm_stop(&m->vm);
 	return m->vm.exit_reason;
 }
 
 void machine_destroy(struct machine *m)
 {
-	if (m->vm_created)
+	if (m->vm_created) {
+		console_release_writers(m->con, true);
 		vm_stop(&m->vm);
+	}
 	console_attach(m->con, NULL, NULL);
 	if (m->exit_watched) {
 		ev_del(m->loop, &m->exit_h);

@@ -106,39 +106,39 @@ ssize_t write_full(int fd, const void *buf, size_t len)
 	return (ssize_t)done;
 }
 
-int file_map(const char *path, size_t max, struct file_map *fm)
+int file_map_fd(int fd, size_t max, struct file_map *fm)
 {
 	struct stat st;
 	void *p;
-	int fd, ret = 0;
+
+	fm->data = NULL;
+	fm->len = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	if (st.st_size == 0)
+		return 0;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	fm->data = p;
+	fm->len = (size_t)st.st_size;
+	return 0;
+}
+
+int file_map(const char *path, size_t max, struct file_map *fm)
+{
+	int fd, ret;
 
 	fm->data = NULL;
 	fm->len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		ret = -EFBIG;
-		goto out;
-	}
-	if (st.st_size == 0)
-		goto out;
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		goto out;
-	}
-	fm->data = p;
-	fm->len = (size_t)st.st_size;
-out:
+	ret = file_map_fd(fd, max, fm);
 	close(fd);
 	return ret;
 }

@@ -53,6 +53,8 @@ struct file_map {
 	size_t len;
 };
 int file_map(const char *path, size_t max, struct file_map *fm);
+/* The same for an open regular file; the fd stays the caller's. */
+int file_map_fd(int fd, size_t max, struct file_map *fm);
 void file_unmap(struct file_map *fm);
 
 /* Parse "512M", "2G", "4096K", "1T" (bare numbers are MiB). */

@@ -113,6 +113,15 @@ START_TEST(errors_name_the_problem)
 	expect_error(r, err, "--on-reboot 'halt' is not one of: exit, restart");
 	r = PARSE(&cfg, err, "run", "--kernel", "k", "--boot", "efi");
 	expect_error(r, err, "--boot 'efi'");
+	/* Inside a cluster of short options, the letter is named. */
+	r = PARSE(&cfg, err, "run", "-xy");
+	expect_error(r, err, "unknown option '-x'");
+	r = PARSE(&cfg, err, "run", "-k", "x", "-zk");
+	expect_error(r, err, "unknown option '-z'");
+	r = PARSE(&cfg, err, "run", "-k", "x", "--frob=3");
+	expect_error(r, err, "unknown option '--frob'");
+	r = PARSE(&cfg, err, "run", "-k");
+	expect_error(r, err, "option '-k' needs a value");
 	r = PARSE(&cfg, err, "run", "--kernel", "k", "stray");
 	expect_error(r, err, "unexpected argument 'stray'");
 }

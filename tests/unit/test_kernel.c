@@ -214,6 +214,76 @@ START_TEST(bzimage_with_bad_payload)
 }
 END_TEST
 
+START_TEST(cache_trusts_only_private_entries)
+{
+	struct kernel_opts o = { .use_cache = true };
+	char cache[128], entry[512], link[600], err[256];
+	struct kernel k;
+	size_t elf_len;
+	uint8_t *elf;
+	const char *path = write_bzimage(PAYLOAD_LZ4, &elf, &elf_len);
+
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	o.cache_dir = cache;
+	ck_assert_int_eq(kernel_open(&k, path, &o, err, sizeof(err)), 0);
+	kernel_close(&k);
+	cache_entry(cache, entry, sizeof(entry));
+	ck_assert_str_ne(entry, "");
+
+	/* Writable by others: not trusted (re-extracted, rewritten). */
+	ck_assert_int_eq(chmod(entry, 0666), 0);
+	ck_assert_int_eq(kernel_open(&k, path, &o, err, sizeof(err)), 0);
+	ck_assert(!k.cache_hit);
+	kernel_close(&k);
+	ck_assert_int_eq(kernel_open(&k, path, &o, err, sizeof(err)), 0);
+	ck_assert(k.cache_hit);
+	kernel_close(&k);
+
+	/* A symlink planted in place of the entry is not followed. */
+	snprintf(link, sizeof(link), "%s/elsewhere", cache);
+	ck_assert_int_eq(rename(entry, link), 0);
+	ck_assert_int_eq(symlink(link, entry), 0);
+	ck_assert_int_eq(kernel_open(&k, path, &o, err, sizeof(err)), 0);
+	ck_assert(!k.cache_hit);
+	kernel_close(&k);
+
+	/* A cache directory others may write is not used at all. */
+	ck_assert_int_eq(chmod(cache, 0777), 0);
+	ck_assert_int_eq(unlink(entry), 0);
+	ck_assert_int_eq(kernel_open(&k, path, &o, err, sizeof(err)), 0);
+	kernel_close(&k);
+	cache_entry(cache, entry, sizeof(entry));
+	ck_assert_str_eq(entry, "");
+	free(elf);
+}
+END_TEST
+
+START_TEST(invalid_payload_not_cached)
+{
+	struct kernel_opts o = { .use_cache = true };
+	char cache[128], entry[512], path[128], err[256];
+	struct kernel k;
+	uint8_t junk[4096];
+	size_t clen, blen;
+	uint8_t *c, *bz;
+
+	/* "\x7fELF" then zeros: the magic alone must not get it cached. */
+	memset(junk, 0, sizeof(junk));
+	memcpy(junk, "\x7f" "ELF", 4);
+	c = compress_payload(PAYLOAD_GZIP, junk, sizeof(junk), &clen);
+	bz = make_bzimage(c, clen, &blen);
+	snprintf(path, sizeof(path), "%s/fake", dir);
+	write_file(path, bz, blen);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	o.cache_dir = cache;
+	ck_assert_int_ne(kernel_open(&k, path, &o, err, sizeof(err)), 0);
+	cache_entry(cache, entry, sizeof(entry));
+	ck_assert_str_eq(entry, "");
+	free(c);
+	free(bz);
+}
+END_TEST
+
 Suite *kernel_suite(void)
 {
 	Suite *s = suite_create("kernel");
@@ -225,6 +295,8 @@ Suite *kernel_suite(void)
 	tcase_add_test(tc, plain_elf);
 	tcase_add_test(tc, bad_files);
 	tcase_add_test(tc, bzimage_with_bad_payload);
+	tcase_add_test(tc, cache_trusts_only_private_entries);
+	tcase_add_test(tc, invalid_payload_not_cached);
 	suite_add_tcase(s, tc);
 	return s;
 }

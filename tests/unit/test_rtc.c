@@ -127,6 +127,37 @@ START_TEST(nvram_and_index)
 }
 END_TEST
 
+START_TEST(alarm_registers_are_storage)
+{
+	/* Linux's cmos_set_alarm writes 1, 3, 5: the clock must not move. */
+	ck_assert_uint_eq(cmos_read(0x00), 0x43);
+	cmos_write(0x01, 0x30);
+	cmos_write(0x03, 0x15);
+	cmos_write(0x05, 0x07);
+	ck_assert_int_eq(r.offset_ns, 0);
+	ck_assert_uint_eq(cmos_read(0x01), 0x30);
+	ck_assert_uint_eq(cmos_read(0x05), 0x07);
+	ck_assert_uint_eq(cmos_read(0x00), 0x43);
+}
+END_TEST
+
+START_TEST(far_future_is_refused)
+{
+	/* Year 9999: the offset would overflow 64-bit nanoseconds. */
+	cmos_write(0x0b, 0x82);
+	cmos_write(0x09, 0x99);
+	cmos_write(0x32, 0x99);
+	cmos_write(0x0b, 0x02);
+	ck_assert_int_eq(r.offset_ns, 0);
+	ck_assert_uint_eq(cmos_read(0x32), 0x20);
+	/* Garbage BCD (0xff) does not break the clock either. */
+	cmos_write(0x0b, 0x82);
+	cmos_write(0x08, 0xff);
+	cmos_write(0x0b, 0x02);
+	ck_assert_uint_eq(cmos_read(0x09), 0x26);
+}
+END_TEST
+
 Suite *rtc_suite(void)
 {
 	Suite *s = suite_create("rtc");
@@ -138,6 +169,8 @@ Suite *rtc_suite(void)
 	tcase_add_test(tc, uip_window);
 	tcase_add_test(tc, guest_sets_the_clock);
 	tcase_add_test(tc, nvram_and_index);
+	tcase_add_test(tc, alarm_registers_are_storage);
+	tcase_add_test(tc, far_future_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -187,6 +187,25 @@ START_TEST(odd_accesses_ignored)
 }
 END_TEST
 
+/* A host whose output path feeds input back: must not deadlock. */
+static void echo_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	serial_receive(&s, buf, len);
+}
+
+START_TEST(tx_runs_outside_the_lock)
+{
+	struct irq_line irq = { fake_irq, &f, 4 };
+	struct serial_host host = { echo_tx, NULL, NULL };
+
+	serial_destroy(&s);
+	serial_init(&s, &irq, &host);
+	out(0, 'e');		/* would self-deadlock if tx held the lock */
+	ck_assert_uint_eq(in(0), 'e');
+}
+END_TEST
+
 Suite *serial_suite(void)
 {
 	Suite *su = suite_create("serial");
@@ -200,6 +219,8 @@ Suite *serial_suite(void)
 	tcase_add_test(tc, rx_interrupt_and_out2_gate);
 	tcase_add_test(tc, rx_buffer_bounded);
 	tcase_add_test(tc, odd_accesses_ignored);
+	tcase_add_test(tc, tx_runs_outside_the_lock);
+	tcase_set_timeout(tc, 10);
 	suite_add_tcase(su, tc);
 	return su;
 }
