@@ -64,15 +64,22 @@ $(BUILD)/unit-tests: $(SAN_OBJS) $(UNIT_OBJS)
 
 # Fuzz targets: libFuzzer + ASan + UBSan, built with clang.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS)
-FUZZ_SRCS := $(filter-out vmm/console.c vmm/machine.c vmm/vm.c,$(LIB_SRCS))
+FUZZ_SRCS := $(filter-out vmm/console.c vmm/machine.c vmm/vm.c vmm/irq.c,$(LIB_SRCS))
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c boot/decompress.c vmm/util.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -o $@ $^ $(LIBS) -lcheck -lsubunit -lm -lrt
+# The in-process virtqueue benchmark (optimised, no sanitizers).
+$(BUILD)/vq-bench: tests/bench/vq-bench.c tests/unit/vring.c tests/unit/testmem.c \
+		virtio/queue.c vmm/mem.c vmm/util.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 -o $@ $^
+
 .PHONY: fuzz-build
-fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices $(BUILD)/fuzz/mkseeds
+fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices \
+	$(BUILD)/fuzz/fuzz_vring $(BUILD)/fuzz/fuzz_transport $(BUILD)/fuzz/mkseeds
 
 # ---- Debian packages ----------------------------------------------------
 deps:
@@ -121,7 +128,8 @@ integration: all $(BUILD)/tiny.elf guest testhost
 fuzz:
 	@tests/run-suite.sh fuzz tests/fuzz/run.sh
 
-bench: all guest testhost
+bench: all guest testhost $(BUILD)/vq-bench
+	@$(BUILD)/vq-bench
 	@tests/bench/run.sh
 
 check: deps

@@ -250,7 +250,8 @@ static long build_dsdt(struct tables *t, const struct acpi_config *cfg)
 		aml_name_string(&a, "_HID", "LNRO0005");
 		aml_name_int(&a, "_UID", i);
 		res_mem32_fixed(&res, (uint32_t)cfg->mmio[i].addr, cfg->mmio[i].len);
-		res_irq(&res, cfg->mmio[i].gsi, false, false);
+		/* Level-triggered: the line follows InterruptStatus. */
+		res_irq(&res, cfg->mmio[i].gsi, true, false);
 		aml_name_resources(&a, "_CRS", &res);
 		aml_pkg_end(&a, dev);
 	}

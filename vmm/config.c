@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,16 @@ static const char usage[] =
 "      --boot PROTOCOL     'auto' (default: PVH for an ELF vmlinux that has\n"
 "                          a PVH note, else the 64-bit Linux entry),\n"
 "                          'linux' or 'pvh'\n"
+"  -d, --device SPEC       add a virtio device (repeatable), e.g.\n"
+"                          rng,transport=pci,ring=packed,features=-event_idx\n"
+"                          types: rng\n"
+"                          transport=pci (default), mmio or mmio-legacy\n"
+"                          ring=split (default) or packed (modern only)\n"
+"                          features=-event_idx,-indirect_desc: do not offer\n"
+"      --virtio-mmio-cmdline\n"
+"                          also list virtio-mmio devices on the kernel\n"
+"                          command line (virtio_mmio.device=); they are\n"
+"                          always in the ACPI DSDT\n"
 "      --no-kernel-cache   extract a bzImage's payload on every boot\n"
 "      --kernel-cache-dir DIR\n"
 "                          where extracted kernels are kept (default:\n"
@@ -58,6 +69,7 @@ enum {
 	OPT_BOOT,
 	OPT_NO_CACHE,
 	OPT_CACHE_DIR,
+	OPT_MMIO_CMDLINE,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +82,8 @@ static const struct option long_opts[] = {
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "no-kernel-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "kernel-cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+	{ "device", required_argument, NULL, 'd' },
+	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_MMIO_CMDLINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -132,6 +146,94 @@ static int parse_choice(const char *opt, const char *s,
 	return -1;
 }
 
+static int device_feature(const char *spec, const char *tok,
+			  struct device_config *dev, char *err, size_t errlen)
+{
+	bool off = tok[0] == '-';
+
+	if (tok[0] != '-' && tok[0] != '+') {
+		errf(err, errlen, "--device '%s': feature '%s' needs a + or - "
+		     "in front", spec, tok);
+		return -1;
+	}
+	if (!strcmp(tok + 1, "event_idx")) {
+		dev->virtio.no_event_idx = off;
+	} else if (!strcmp(tok + 1, "indirect_desc")) {
+		dev->virtio.no_indirect = off;
+	} else {
+		errf(err, errlen, "--device '%s': unknown feature '%s' (known: "
+		     "event_idx, indirect_desc)", spec, tok + 1);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_device(const char *spec, struct device_config *dev,
+			char *err, size_t errlen)
+{
+	static const char *const transports[] = { "pci", "mmio", "mmio-legacy" };
+	static const char *const rings[] = { "split", "packed" };
+	char buf[256], *tok, *save = NULL, opt[300];
+	bool in_features = false;
+	int choice;
+
+	memset(dev, 0, sizeof(*dev));
+	if (strlen(spec) >= sizeof(buf)) {
+		errf(err, errlen, "--device: the value is too long");
+		return -1;
+	}
+	strcpy(buf, spec);
+	tok = strtok_r(buf, ",", &save);
+	if (!tok || strcmp(tok, "rng")) {
+		errf(err, errlen, "--device '%s': unknown device type '%s' "
+		     "(known: rng)", spec, tok ? tok : "");
+		return -1;
+	}
+	dev->kind = DEVICE_RNG;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq && in_features) {
+			if (device_feature(spec, tok, dev, err, errlen))
+				return -1;
+			continue;
+		}
+		if (!eq) {
+			errf(err, errlen, "--device '%s': '%s' is not KEY=VALUE",
+			     spec, tok);
+			return -1;
+		}
+		*eq = '\0';
+		in_features = false;
+		snprintf(opt, sizeof(opt), "--device '%s': %s", spec, tok);
+		if (!strcmp(tok, "transport")) {
+			if (parse_choice(opt, eq + 1, transports, 3, &choice, err,
+					 errlen))
+				return -1;
+			dev->virtio.transport = (enum virtio_transport)choice;
+		} else if (!strcmp(tok, "ring")) {
+			if (parse_choice(opt, eq + 1, rings, 2, &choice, err,
+					 errlen))
+				return -1;
+			dev->virtio.packed = choice == 1;
+		} else if (!strcmp(tok, "features")) {
+			in_features = true;
+			if (device_feature(spec, eq + 1, dev, err, errlen))
+				return -1;
+		} else {
+			errf(err, errlen, "--device '%s': unknown option '%s' "
+			     "(known: transport, ring, features)", spec, tok);
+			return -1;
+		}
+	}
+	if (dev->virtio.packed && dev->virtio.transport == VIRTIO_MMIO_LEGACY) {
+		errf(err, errlen, "--device '%s': ring=packed needs a modern "
+		     "transport (mmio-legacy has split rings only)", spec);
+		return -1;
+	}
+	return 0;
+}
+
 static bool long_form(const char *arg)
 {
 	return arg && !strncmp(arg, "--", 2);
@@ -178,7 +280,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 	opterr = 0;
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, ":k:i:c:m:p:hV", long_opts,
+	while ((c = getopt_long(argc, argv, ":k:i:c:m:p:d:hV", long_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -215,6 +317,21 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_CACHE_DIR:
 			cfg->cache_dir = optarg;
+			break;
+		case 'd':
+			if (cfg->nr_devices == CONFIG_MAX_DEVICES) {
+				errf(err, errlen, "at most %d --device options",
+				     CONFIG_MAX_DEVICES);
+				return CONFIG_ERROR;
+			}
+			if (config_parse_device(optarg,
+						&cfg->devices[cfg->nr_devices],
+						err, errlen))
+				return CONFIG_ERROR;
+			cfg->nr_devices++;
+			break;
+		case OPT_MMIO_CMDLINE:
+			cfg->mmio_cmdline = true;
 			break;
 		case 'h':
 			return CONFIG_HELP;

@@ -8,12 +8,25 @@
 #include <stdint.h>
 
 #include "../boot/x86.h"
+#include "../virtio/virtio.h"
 
 #define VIREO_VERSION "0.1.0"
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
 #define CONFIG_MIN_MEMORY (16ULL << 20)
 #define CONFIG_MAX_MEMORY (1ULL << 40)
+
+#define CONFIG_MAX_DEVICES 16
+
+enum device_kind {
+	DEVICE_RNG,
+};
+
+/* One --device: its class and the virtio options every device takes. */
+struct device_config {
+	enum device_kind kind;
+	struct virtio_opts virtio;
+};
 
 enum on_reboot {
 	ON_REBOOT_EXIT,
@@ -30,7 +43,17 @@ struct vm_config {
 	enum boot_protocol boot;
 	bool kernel_cache;
 	const char *cache_dir;
+	bool mmio_cmdline;		/* also announce mmio devices on the cmdline */
+	unsigned int nr_devices;
+	struct device_config devices[CONFIG_MAX_DEVICES];
 };
+
+/*
+ * Parse one --device value, "rng,transport=pci,ring=packed,
+ * features=-event_idx,-indirect_desc", into *dev. -1 with err set.
+ */
+int config_parse_device(const char *s, struct device_config *dev, char *err,
+			size_t errlen);
 
 enum config_result {
 	CONFIG_RUN,

@@ -60,5 +60,8 @@
 /* ISA interrupt lines (GSI = IRQ on the in-kernel IOAPIC). */
 #define IRQ_COM1		4
 #define IRQ_RTC			8
+#define IRQ_PCI_INTX		16	/* INTA of slot s: 16 + s % 4 */
+/* virtio-mmio lines: IOAPIC pins 20-23, then free ISA lines. */
+#define IRQ_VIRTIO_MMIO_LIST	{ 20, 21, 22, 23, 5, 7, 9, 10, 11, 12, 14, 15 }
 
 #endif

@@ -2,6 +2,8 @@
 #include "machine.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -76,6 +78,143 @@ static void machine_devices_init(struct machine *m)
 	vm_ignore_pio_writes(vm, PORT_POST, 1);
 }
 
+static void pci_reset_request(void *opaque)
+{
+	machine_event(opaque, PLATFORM_RESET);
+}
+
+static void machine_pci_init(struct machine *m)
+{
+	struct vm *vm = &m->vm;
+
+	pci_host_init(&m->pci, LAYOUT_PCI_MMIO32, LAYOUT_PCI_MMIO32_SIZE);
+	m->pci.reset = pci_reset_request;
+	m->pci.reset_opaque = m;
+	vm_register_pio(vm, 0xcf8, 8, &pci_host_pio_ops, &m->pci, "pci-cf8");
+	vm_register_mmio(vm, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE,
+			 &pci_host_ecam_ops, &m->pci, "pci-ecam");
+	vm_register_mmio(vm, LAYOUT_PCI_MMIO32, LAYOUT_PCI_MMIO32_SIZE,
+			 &pci_host_mmio_ops, &m->pci, "pci-window");
+	m->pci_ready = true;
+}
+
+static int vdev_add(struct machine *m, const struct device_config *dc,
+		    char *err, size_t errlen)
+{
+	static const unsigned int mmio_gsis[] = IRQ_VIRTIO_MMIO_LIST;
+	struct vm_notify notify = vm_notifier(&m->vm);
+	struct machine_vdev *md;
+	unsigned int i, nr_mmio = 0;
+	int ret;
+
+	for (i = 0; i < m->nr_vdevs; i++)
+		nr_mmio += m->vdevs[i]->transport != VIRTIO_PCI;
+	md = calloc(1, sizeof(*md));
+	if (!md)
+		return -ENOMEM;
+	md->transport = dc->virtio.transport;
+	md->vdev = &md->u.rng.vdev;
+	m->vdevs[m->nr_vdevs++] = md;
+	ret = virtio_rng_init(&md->u.rng, &m->vm.mem, &dc->virtio, &notify);
+	if (ret) {
+		errf(err, errlen, "cannot set up the rng device: %s",
+		     strerror(-ret));
+		return ret;
+	}
+
+	if (md->transport != VIRTIO_PCI) {
+		if (nr_mmio >= ARRAY_SIZE(mmio_gsis)) {
+			errf(err, errlen, "at most %zu virtio-mmio devices",
+			     ARRAY_SIZE(mmio_gsis));
+			return -ENOSPC;
+		}
+		md->mmio_base = LAYOUT_VIRTIO_MMIO +
+				nr_mmio * LAYOUT_VIRTIO_MMIO_SIZE;
+		md->gsi = mmio_gsis[nr_mmio];
+		ret = virtio_mmio_init(&md->mmio, md->vdev, md->mmio_base, md->gsi,
+				       md->transport == VIRTIO_MMIO_LEGACY, &notify);
+		if (ret)
+			goto err;
+		md->wired = true;
+		vm_register_mmio(&m->vm, md->mmio_base, VIRTIO_MMIO_SIZE,
+				 &virtio_mmio_ops, &md->mmio,
+				 md->vdev->ops->name);
+		return 0;
+	}
+	if (!m->pci_ready)
+		machine_pci_init(m);
+	virtio_pci_init(&md->pci, md->vdev, md->vdev->ops->pci_class, &notify);
+	ret = pci_host_add(&m->pci, &md->pci.f);
+	if (ret) {
+		errf(err, errlen, "no room for another PCI device (%s)",
+		     strerror(-ret));
+		return ret;
+	}
+	md->gsi = IRQ_PCI_INTX + md->pci.f.slot % 4;
+	ret = virtio_pci_wire(&md->pci, md->gsi);
+	if (ret)
+		goto err;
+	md->wired = true;
+	return 0;
+err:
+	errf(err, errlen, "cannot wire the %s device's notifications: %s",
+	     md->vdev->ops->name, strerror(-ret));
+	return ret;
+}
+
+static void machine_vdevs_fini(struct machine *m)
+{
+	while (m->nr_vdevs) {
+		struct machine_vdev *md = m->vdevs[--m->nr_vdevs];
+
+		if (md->wired && md->transport == VIRTIO_PCI)
+			virtio_pci_fini(&md->pci);
+		else if (md->wired)
+			virtio_mmio_fini(&md->mmio);
+		virtio_rng_fini(&md->u.rng);
+		free(md);
+	}
+	if (m->pci_ready) {
+		pci_host_fini(&m->pci);
+		m->pci_ready = false;
+	}
+}
+
+/* How the guest finds the devices: ACPI (and optionally the cmdline). */
+static void machine_describe_vdevs(struct machine *m, struct acpi_config *acpi,
+				   struct acpi_pci_host *pci, char *cmdline,
+				   size_t len)
+{
+	unsigned int i, max_slot = 0;
+	size_t used = strlen(cmdline);
+
+	for (i = 0; i < m->nr_vdevs; i++) {
+		struct machine_vdev *md = m->vdevs[i];
+
+		if (md->transport == VIRTIO_PCI) {
+			max_slot = MAX(max_slot, md->pci.f.slot);
+			continue;
+		}
+		acpi->mmio[acpi->nr_mmio++] = (struct acpi_mmio_dev){
+			md->mmio_base, VIRTIO_MMIO_SIZE, md->gsi,
+		};
+		if (m->cfg->mmio_cmdline && used < len)
+			used += (size_t)snprintf(cmdline + used, len - used,
+				" virtio_mmio.device=%#x@%#llx:%u",
+				VIRTIO_MMIO_SIZE,
+				(unsigned long long)md->mmio_base, md->gsi);
+	}
+	if (!m->pci_ready)
+		return;
+	pci->ecam = LAYOUT_PCI_ECAM;
+	pci->mmio32_base = (uint32_t)LAYOUT_PCI_MMIO32;
+	pci->mmio32_size = (uint32_t)LAYOUT_PCI_MMIO32_SIZE;
+	for (i = 0; i < 4; i++)
+		pci->intx_gsi[i] = IRQ_PCI_INTX + i;
+	pci->nr_slots = max_slot + 1;
+	acpi->pci = pci;
+}
+
 static void machine_devices_fini(struct machine *m)
 {
 	if (!m->devices_ready)
@@ -145,11 +284,21 @@ static int machine_load(struct machine *m, char *err, size_t errlen)
 			{ "RTC_", "PNP0B00", PORT_CMOS, 2, IRQ_RTC },
 		},
 	};
-	struct boot_info bi = { .cmdline = cfg->cmdline };
+	struct boot_info bi = { 0 };
+	struct acpi_pci_host pci;
 	struct vcpu_boot_state bsp;
 	struct kernel k;
-	char why[512];
+	char why[512], cmdline[LAYOUT_CMDLINE_MAX];
 	int ret;
+
+	if (snprintf(cmdline, sizeof(cmdline), "%s", cfg->cmdline) >=
+	    (int)sizeof(cmdline)) {
+		errf(err, errlen, "--cmdline is longer than %llu bytes",
+		     LAYOUT_CMDLINE_MAX - 1);
+		return -E2BIG;
+	}
+	machine_describe_vdevs(m, &acpi, &pci, cmdline, sizeof(cmdline));
+	bi.cmdline = cmdline;
 
 	ret = kernel_open(&k, cfg->kernel, &kopts, why, sizeof(why));
 	if (ret) {
@@ -216,6 +365,7 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 		   struct console *con, struct ev_loop *loop, char *err,
 		   size_t errlen)
 {
+	unsigned int i;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
@@ -227,7 +377,13 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 	if (ret)
 		return ret;
 	m->vm_created = true;
+	m->vm.loop = loop;
 	machine_devices_init(m);
+	for (i = 0; i < cfg->nr_devices; i++) {
+		ret = vdev_add(m, &cfg->devices[i], err, errlen);
+		if (ret)
+			goto err;
+	}
 	console_attach(con, console_to_serial, &m->com1);
 
 	m->exit_h.fn = machine_on_exit;
@@ -273,6 +429,7 @@ void machine_destroy(struct machine *m)
 		ev_del(m->loop, &m->exit_h);
 		m->exit_watched = false;
 	}
+	machine_vdevs_fini(m);
 	machine_devices_fini(m);
 	if (m->vm_created) {
 		vm_destroy(&m->vm);

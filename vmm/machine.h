@@ -11,10 +11,27 @@
 #include "../devices/platform.h"
 #include "../devices/rtc.h"
 #include "../devices/serial.h"
+#include "../devices/virtio-rng.h"
+#include "../virtio/mmio.h"
+#include "../virtio/pci.h"
 #include "config.h"
 #include "console.h"
 #include "loop.h"
 #include "vm.h"
+
+/* A virtio device: its class instance and its transport. */
+struct machine_vdev {
+	union {
+		struct virtio_rng rng;
+	} u;
+	struct virtio_dev *vdev;
+	enum virtio_transport transport;
+	bool wired;
+	uint64_t mmio_base;
+	unsigned int gsi;
+	struct virtio_mmio mmio;
+	struct virtio_pci pci;
+};
 
 struct machine {
 	const struct vm_config *cfg;
@@ -30,6 +47,10 @@ struct machine {
 	struct i8042 i8042;
 	struct pm pm;
 	struct pvpanic pvpanic;
+	bool pci_ready;
+	struct pci_host pci;
+	unsigned int nr_vdevs;
+	struct machine_vdev *vdevs[CONFIG_MAX_DEVICES];
 };
 
 int machine_create(struct machine *m, const struct vm_config *cfg,

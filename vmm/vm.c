@@ -170,6 +170,7 @@ int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
 	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->routes_lock, NULL);
 
 	vm->kvm_fd = kvm_open(err, errlen);
 	if (vm->kvm_fd < 0)
@@ -245,6 +246,8 @@ void vm_destroy(struct vm *vm)
 	vcpus_destroy(vm);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	free(vm->routes);
+	vm->routes = NULL;
 	gm_destroy(&vm->mem);
 	if (vm->exit_fd >= 0)
 		close(vm->exit_fd);
@@ -254,6 +257,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	vm->exit_fd = vm->vm_fd = vm->kvm_fd = -1;
 	pthread_mutex_destroy(&vm->exit_lock);
+	pthread_mutex_destroy(&vm->routes_lock);
 }
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,

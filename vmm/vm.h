@@ -19,6 +19,7 @@
 
 #include "../boot/x86.h"
 #include "bus.h"
+#include "irq.h"
 #include "mem.h"
 
 #define VM_MAX_VCPUS 254	/* xAPIC IDs 0..253 in the MADT */
@@ -55,6 +56,11 @@ struct vm {
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports */
+
+	struct ev_loop *loop;		/* where notification fds are watched */
+	pthread_mutex_t routes_lock;	/* GSI routing table */
+	struct kvm_irq_routing *routes;
+	unsigned int next_msi_gsi;
 
 	int exit_fd;			/* eventfd: an exit was requested */
 	atomic_bool stopping;		/* vCPU threads must leave KVM_RUN */
@@ -97,6 +103,9 @@ void vm_register_pio(struct vm *vm, uint16_t port, uint16_t len,
 void vm_register_mmio(struct vm *vm, uint64_t addr, uint64_t len,
 		      const struct bus_ops *ops, void *opaque,
 		      const char *name);
+
+/* The vm_notify interface (ioeventfd, irqfd, MSI routes) on this VM. */
+struct vm_notify vm_notifier(struct vm *vm);
 
 /*
  * Let KVM absorb guest writes to a port that need no emulation (port 0x80

@@ -6,7 +6,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build/fuzz
 secs=120
-[ "${1:-}" = --quick ] && secs=20
+[ "${1:-}" = --quick ] && secs=15
 if ! command -v clang > /dev/null; then
 	echo "SKIP fuzz: clang is not installed (run 'make deps')"
 	exit 0
@@ -14,7 +14,7 @@ fi
 mkdir -p "$out"
 make -s -C "$top" fuzz-build || { echo "FAIL fuzz-build: the fuzz targets do not build"; exit 1; }
 "$out/mkseeds" "$out/seeds"
-for t in kernel devices; do
+for t in kernel devices vring transport; do
 	mkdir -p "$out/corpus-$t"
 	if "$out/fuzz_$t" -max_total_time=$secs -rss_limit_mb=2048 -timeout=10 \
 		-artifact_prefix="$out/crash-$t-" -print_final_stats=1 \

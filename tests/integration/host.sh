@@ -13,7 +13,8 @@ trap 'rm -rf "$work"' EXIT
 
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	for t in exit_statuses fault_dump cmos_date serial_input escape_quit \
-		 sigterm restart_on_reboot file_errors bzimage_extraction; do
+		 sigterm restart_on_reboot mmio_cmdline file_errors \
+		 bzimage_extraction; do
 		skip "$t" "no usable /dev/kvm on this machine"
 	done
 	exit 0
@@ -114,6 +115,16 @@ if [ "$rc" = 143 ] && [ "$boots" -ge 3 ]; then
 	pass $t
 else
 	fail $t "rc=$rc, $boots boots (want >= 3 restarts before SIGTERM)"
+fi
+
+t=mmio_cmdline
+run $t cmdline --device rng,transport=mmio --device rng,transport=pci \
+	--device rng,transport=mmio-legacy --virtio-mmio-cmdline
+if [ "$rc" = 0 ] &&
+   grep -q "^cmdline virtio_mmio.device=0x200@0xd0000000:20 virtio_mmio.device=0x200@0xd0001000:21" "$work/$t.out"; then
+	pass $t
+else
+	fail $t "rc=$rc: $(grep -a '^cmdline' "$work/$t.out")"
 fi
 
 t=file_errors

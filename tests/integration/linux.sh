@@ -147,6 +147,63 @@ else
 	fail $t "$(why $t)"
 fi
 
+# virtio-rng on every transport x ring: the guest binds it, reads
+# /dev/hwrng, and the negotiated features say what was agreed.
+feature() { # feature BITSTRING N: bit N of the sysfs features string
+	echo "$1" | cut -c$(($2 + 1))
+}
+for combo in pci:split pci:packed mmio:split mmio:packed mmio-legacy:split \
+	     pci:split:-event_idx,-indirect_desc; do
+	tr=${combo%%:*}
+	rest=${combo#*:}
+	ring=${rest%%:*}
+	feat=${rest#"$ring"}
+	feat=${feat#:}
+	t=rng_$(echo "$tr-$ring${feat:+-plain}" | tr -d ',')
+	dev="rng,transport=$tr,ring=$ring${feat:+,features=$feat}"
+	boot "$t" rng --device "$dev"
+	line=$(grep '^RESULT rng dev' "$work/$t.out" | tr -d '\r')
+	hw=$(grep '^RESULT hwrng bytes' "$work/$t.out" | tr -d '\r')
+	f=$(field features "$line")
+	parent=$(field parent "$line")
+	bad=
+	guest_ok "$t" || bad="$(why "$t")"
+	case "$tr" in
+	pci) case "$parent" in 0000:00:*) ;; *) bad="$bad parent=$parent" ;; esac
+	     [ "$(field msix_lines "$hw")" -ge 1 ] || bad="$bad no MSI-X" ;;
+	*) [ "${parent#LNRO0005}" != "$parent" ] || bad="$bad parent=$parent" ;;
+	esac
+	want_packed=0
+	[ "$ring" = packed ] && want_packed=1
+	[ "$(feature "$f" 34)" = $want_packed ] || bad="$bad RING_PACKED=$(feature "$f" 34)"
+	want_v1=1
+	[ "$tr" = mmio-legacy ] && want_v1=0
+	[ "$(feature "$f" 32)" = $want_v1 ] || bad="$bad VERSION_1=$(feature "$f" 32)"
+	want_ev=1
+	[ -n "$feat" ] && want_ev=0
+	[ "$(feature "$f" 29)" = $want_ev ] || bad="$bad EVENT_IDX=$(feature "$f" 29)"
+	[ "$(feature "$f" 28)" = $want_ev ] || bad="$bad INDIRECT=$(feature "$f" 28)"
+	[ "$(field bytes "$hw")" = 4096 ] && [ "$(field distinct "$hw")" -gt 200 ] ||
+		bad="$bad hwrng: $hw"
+	[ -z "$bad" ] && pass "$t" || fail "$t" "$bad"
+done
+
+# INTx: with MSI off in the guest, virtio-pci falls back to its level-
+# triggered INTx line (irqfd with resample).
+t=rng_pci_intx
+timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "console=ttyS0 panic=-1 pci=nomsi vireo.test=rng" \
+	--device rng,transport=pci < /dev/null > "$work/$t.out" 2>&1
+rc=$?
+hw=$(grep '^RESULT hwrng bytes' "$work/$t.out" | tr -d '\r')
+if guest_ok $t && [ "$(field bytes "$hw")" = 4096 ] &&
+   [ "$(field msix_lines "$hw")" = 0 ] &&
+   grep -q 'IO-APIC.*fasteoi.*virtio' "$work/$t.out"; then
+	pass $t
+else
+	fail $t "$(why $t) $hw"
+fi
+
 t=bad_kernels
 bad=
 head -c 5000000 "$kernel" > "$work/truncated"

@@ -10,6 +10,7 @@
  *   triple    load an empty IDT and fault: a triple fault
  *   cmos      print CMOS date registers, then power off
  *   echo      echo COM1 input back until it reads 'q', then power off
+ *   cmdline   print the command line, then power off
  */
 	.code64
 	.section .text
@@ -41,6 +42,9 @@ _start:
 	lea	w_echo(%rip), %rdi
 	call	starts
 	jz	do_echo
+	lea	w_cmdline(%rip), %rdi
+	call	starts
+	jz	do_cmdline
 	lea	unknown(%rip), %rsi
 	call	puts
 	jmp	do_poweroff
@@ -96,6 +100,11 @@ do_cmos:
 	call	putc
 	mov	$0x00, %cl
 	call	cmos_bcd
+	mov	$0x0a, %al
+	call	putc
+	jmp	do_poweroff
+do_cmdline:
+	call	puts				/* %rsi: the command line */
 	mov	$0x0a, %al
 	call	putc
 	jmp	do_poweroff
@@ -171,6 +180,7 @@ w_panic:	.asciz "panic"
 w_triple:	.asciz "triple"
 w_cmos:		.asciz "cmos"
 w_echo:		.asciz "echo"
+w_cmdline:	.asciz "cmdline"
 	.balign 16
 null_idt:	.word 0
 		.quad 0

@@ -280,6 +280,7 @@ START_TEST(dsdt_disassembles)
 	ck_assert_ptr_nonnull(strstr(text, "\"LNRO0005\""));
 	ck_assert_ptr_nonnull(strstr(text, "Memory32Fixed (ReadWrite"));
 	ck_assert_ptr_nonnull(strstr(text, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"));
+	ck_assert_ptr_nonnull(strstr(text, "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive"));
 	ck_assert_ptr_nonnull(strstr(text, "WordBusNumber (ResourceProducer"));
 	ck_assert_ptr_null(strstr(text, "Unknown"));
 	free(text);

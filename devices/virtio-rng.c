@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "virtio-rng.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "../vmm/util.h"
+
+#define VIRTIO_ID_RNG 4
+
+/*
+ * Fill the writable part of e with random bytes. Returns the count, 0 if
+ * the host pool is not initialised yet (EAGAIN) before anything was read.
+ */
+static uint32_t rng_fill(const struct vq_elem *e)
+{
+	uint64_t want = MIN(e->in_len, (uint64_t)RNG_MAX_REQUEST);
+	uint32_t done = 0;
+	unsigned int i;
+
+	for (i = e->nr_out; i < e->nr_out + e->nr_in && done < want; i++) {
+		uint8_t *p = e->iov[i].iov_base;
+		size_t len = MIN(e->iov[i].iov_len, want - done), got = 0;
+
+		while (got < len) {
+			ssize_t n = getrandom(p + got, len - got, GRND_NONBLOCK);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return done + (uint32_t)got;
+			got += (size_t)n;
+		}
+		done += (uint32_t)got;
+	}
+	return done;
+}
+
+/* Blocks until the host's pool is ready, once, then wakes the device. */
+static void *entropy_waiter(void *arg)
+{
+	struct virtio_rng *r = arg;
+	uint8_t b;
+
+	while (getrandom(&b, 1, 0) < 0 && errno == EINTR)
+		;
+	eventfd_signal(r->ready_h.fd);
+	return NULL;
+}
+
+static void rng_process(struct virtio_rng *r)
+{
+	struct virtio_dev *d = &r->vdev;
+	struct virtq *vq = &d->vq[0];
+	bool pushed = false;
+	int ret = 1;
+
+	for (;;) {
+		uint32_t n;
+
+		if (!r->elem_pending) {
+			ret = vq_pop(vq, &r->elem);
+			if (ret <= 0)
+				break;
+			r->elem_pending = true;
+		}
+		n = r->elem.in_len ? rng_fill(&r->elem) : 0;
+		if (r->elem.in_len && !n) {
+			/* No entropy yet: keep the request until there is. */
+			if (!r->waiter_started &&
+			    !pthread_create(&r->waiter, NULL, entropy_waiter, r))
+				r->waiter_started = true;
+			break;
+		}
+		vq_push(vq, &r->elem, n);
+		r->elem_pending = false;
+		pushed = true;
+		r->requests++;
+		r->bytes += n;
+	}
+	if (ret < 0) {
+		virtio_dev_broken(d);
+		return;
+	}
+	if (pushed)
+		virtio_queue_notify(d, 0);
+}
+
+static void rng_kick(struct virtio_dev *d, unsigned int q)
+{
+	(void)q;
+	rng_process(d->priv);
+}
+
+static void rng_reset(struct virtio_dev *d)
+{
+	struct virtio_rng *r = d->priv;
+
+	r->elem_pending = false;	/* the ring is gone with the reset */
+}
+
+static void rng_ready(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_rng *r = container_of(h, struct virtio_rng, ready_h);
+
+	(void)events;
+	eventfd_drain(h->fd);
+	virtio_kick(&r->vdev, 0);
+}
+
+const struct virtio_dev_ops virtio_rng_ops = {
+	.name = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.num_queues = 1,
+	.queue_size = 256,
+	.config_size = 0,
+	.pci_class = 0xff0000,		/* unclassified device */
+	.features = 0,
+	.reset = rng_reset,
+	.queue_kick = rng_kick,
+};
+
+int virtio_rng_init(struct virtio_rng *r, const struct guest_mem *gm,
+		    const struct virtio_opts *opts,
+		    const struct vm_notify *notify)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	virtio_dev_init(&r->vdev, &virtio_rng_ops, r, gm, opts);
+	r->notify = *notify;
+	r->ready_h.fn = rng_ready;
+	r->ready_h.fd = eventfd_new();
+	if (r->ready_h.fd < 0)
+		return r->ready_h.fd;
+	ret = notify->ops->watch(notify->ctx, &r->ready_h);
+	if (ret)
+		return ret;
+	r->ready_watched = true;
+	return 0;
+}
+
+void virtio_rng_fini(struct virtio_rng *r)
+{
+	if (r->ready_watched)
+		r->notify.ops->unwatch(r->notify.ctx, &r->ready_h);
+	r->ready_watched = false;
+	/* A waiter still blocked on the host pool is left to process exit. */
+	if (r->waiter_started)
+		pthread_detach(r->waiter);
+	r->waiter_started = false;
+	if (r->ready_h.fd >= 0)
+		close(r->ready_h.fd);
+	r->ready_h.fd = -1;
+	virtio_dev_destroy(&r->vdev);
+}

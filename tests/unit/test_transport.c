@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-mmio and virtio-pci register state machines against fake guest
+ * memory and a fake VMM that records ioeventfds, irqfds and MSI routes.
+ * BAD-INPUTS items 3-6 and 22.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "virtio/mmio.h"
+#include "virtio/pci.h"
+#include "vmm/util.h"
+#include "vring.h"
+
+/* ---- a fake VMM ------------------------------------------------------- */
+
+struct fake_vmm {
+	int ioeventfds;			/* currently assigned */
+	uint64_t last_ioeventfd_addr;
+	int irqfds;
+	int last_resample;
+	int msi_routes;
+	uint64_t msi_addr[64];
+	uint32_t msi_data[64];
+	int next_gsi;
+	int watched;
+};
+
+static struct fake_vmm vmm;
+
+static int f_ioeventfd(void *ctx, int fd, uint64_t addr, unsigned int len,
+		       bool pio, int64_t dm, bool assign)
+{
+	(void)ctx; (void)fd; (void)len; (void)pio; (void)dm;
+	vmm.ioeventfds += assign ? 1 : -1;
+	if (assign)
+		vmm.last_ioeventfd_addr = addr;
+	return 0;
+}
+
+static int f_irqfd(void *ctx, int fd, unsigned int gsi, int resample, bool assign)
+{
+	(void)ctx; (void)fd; (void)gsi;
+	vmm.irqfds += assign ? 1 : -1;
+	vmm.last_resample = resample;
+	return 0;
+}
+
+static int f_msi_alloc(void *ctx)
+{
+	(void)ctx;
+	return vmm.next_gsi++;
+}
+
+static int f_msi_route(void *ctx, unsigned int gsi, uint64_t addr, uint32_t data)
+{
+	(void)ctx;
+	vmm.msi_routes++;
+	vmm.msi_addr[gsi % 64] = addr;
+	vmm.msi_data[gsi % 64] = data;
+	return 0;
+}
+
+static int f_watch(void *ctx, struct ev_handler *h)
+{
+	(void)ctx; (void)h;
+	vmm.watched++;
+	return 0;
+}
+
+static void f_unwatch(void *ctx, struct ev_handler *h)
+{
+	(void)ctx; (void)h;
+	vmm.watched--;
+}
+
+static const struct vm_notify_ops fake_ops = {
+	f_ioeventfd, f_irqfd, f_msi_alloc, f_msi_route, f_watch, f_unwatch,
+};
+static const struct vm_notify fake = { &fake_ops, NULL };
+
+/* Was an eventfd signalled (and how often)? Drains it. */
+static uint64_t fired(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* ---- a test device class ---------------------------------------------- */
+
+static int kicks, resets, activations;
+static uint8_t cfg_space[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+static void t_cfg_read(struct virtio_dev *d, uint32_t off, uint8_t *b, uint32_t len)
+{
+	(void)d;
+	memcpy(b, cfg_space + off, len);
+}
+
+static void t_cfg_write(struct virtio_dev *d, uint32_t off, const uint8_t *b,
+			uint32_t len)
+{
+	(void)d;
+	memcpy(cfg_space + off, b, len);
+}
+
+static int t_activate(struct virtio_dev *d)
+{
+	(void)d;
+	activations++;
+	return 0;
+}
+
+static void t_reset(struct virtio_dev *d)
+{
+	(void)d;
+	resets++;
+}
+
+/* Consume buffers like a device would; corrupt rings break the device. */
+static void t_kick(struct virtio_dev *d, unsigned int q)
+{
+	static struct vq_elem e;
+	int ret;
+
+	kicks++;
+	while ((ret = vq_pop(&d->vq[q], &e)) > 0)
+		vq_push(&d->vq[q], &e, 0);
+	if (ret < 0) {
+		virtio_dev_broken(d);
+		return;
+	}
+	virtio_queue_notify(d, q);
+}
+
+static const struct virtio_dev_ops test_ops = {
+	.name = "test",
+	.device_id = 42,
+	.num_queues = 2,
+	.queue_size = 64,
+	.config_size = sizeof(cfg_space),
+	.pci_class = 0xff0000,
+	.features = 1ULL << 5,
+	.config_read = t_cfg_read,
+	.config_write = t_cfg_write,
+	.activate = t_activate,
+	.reset = t_reset,
+	.queue_kick = t_kick,
+};
+
+static struct drv drv;		/* only its fake RAM is used here */
+static struct virtio_dev dev;
+
+static void common_setup(void)
+{
+	memset(&vmm, 0, sizeof(vmm));
+	vmm.next_gsi = 24;
+	kicks = resets = activations = 0;
+	test_mem_init(&drv.gm, 0, DRV_RAM);
+}
+
+static void common_teardown(void)
+{
+	virtio_dev_destroy(&dev);
+	test_mem_fini(&drv.gm);
+}
+
+/* ---- virtio-mmio -------------------------------------------------------- */
+
+static struct virtio_mmio m;
+
+static uint32_t mr(uint64_t off)
+{
+	uint8_t b[4];
+
+	virtio_mmio_ops.read(&m, off, b, 4);
+	return get_le32(b);
+}
+
+static void mw(uint64_t off, uint32_t v)
+{
+	uint8_t b[4];
+
+	put_le32(b, v);
+	virtio_mmio_ops.write(&m, off, b, 4);
+}
+
+static void mmio_open(bool legacy, bool packed)
+{
+	struct virtio_opts o = { .transport = legacy ? VIRTIO_MMIO_LEGACY : VIRTIO_MMIO,
+				 .packed = packed };
+
+	common_setup();
+	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
+	ck_assert_int_eq(virtio_mmio_init(&m, &dev, 0xd0000000, 20, legacy, &fake), 0);
+}
+
+static void mmio_close(void)
+{
+	virtio_mmio_fini(&m);
+	ck_assert_int_eq(vmm.ioeventfds, 0);
+	ck_assert_int_eq(vmm.irqfds, 0);
+	ck_assert_int_eq(vmm.watched, 0);
+	common_teardown();
+}
+
+/* Negotiate and set up queue q the way Linux does. */
+static void mmio_driver_up(bool packed)
+{
+	uint64_t feat = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 5);
+
+	if (packed)
+		feat |= 1ULL << VIRTIO_F_RING_PACKED;
+	mw(0x070, 1);
+	mw(0x070, 3);
+	mw(0x024, 0);
+	mw(0x020, (uint32_t)feat);
+	mw(0x024, 1);
+	mw(0x020, (uint32_t)(feat >> 32));
+	mw(0x070, 0xb);
+	ck_assert_uint_eq(mr(0x070), 0xb);
+	mw(0x030, 0);
+	mw(0x038, 8);
+	mw(0x080, DRV_DESC);
+	mw(0x090, DRV_DRIVER);
+	mw(0x0a0, DRV_DEVICE);
+	mw(0x044, 1);
+	ck_assert_uint_eq(mr(0x044), 1);
+	mw(0x070, 0xf);
+}
+
+START_TEST(mmio_identity_and_wiring)
+{
+	mmio_open(false, false);
+	ck_assert_uint_eq(mr(0x000), 0x74726976);
+	ck_assert_uint_eq(mr(0x004), 2);
+	ck_assert_uint_eq(mr(0x008), 42);
+	/* Wired: a level irqfd with resample, one ioeventfd per queue. */
+	ck_assert_int_eq(vmm.irqfds, 1);
+	ck_assert_int_ge(vmm.last_resample, 0);
+	ck_assert_int_eq(vmm.ioeventfds, 2);
+	ck_assert_uint_eq(vmm.last_ioeventfd_addr, 0xd0000050);
+	/* Registers are 32-bit only; other widths read 0. */
+	{
+		uint8_t b[2] = { 0xaa, 0xaa };
+
+		virtio_mmio_ops.read(&m, 0, b, 2);
+		ck_assert_uint_eq(b[0], 0);
+	}
+	mmio_close();
+	mmio_open(true, false);
+	ck_assert_uint_eq(mr(0x004), 1);
+	mmio_close();
+}
+END_TEST
+
+START_TEST(mmio_feature_negotiation)
+{
+	mmio_open(false, true);
+	mw(0x014, 0);
+	ck_assert_uint_eq(mr(0x010) & (1U << 5), 1U << 5);
+	mw(0x014, 1);
+	ck_assert_uint_eq(mr(0x010) & 5, 5);		/* VERSION_1 | RING_PACKED */
+	mw(0x014, 2);
+	ck_assert_uint_eq(mr(0x010), 0);
+	/* An unoffered bit: FEATURES_OK does not stick. */
+	mw(0x070, 3);
+	mw(0x024, 0);
+	mw(0x020, 1U << 6);
+	mw(0x024, 1);
+	mw(0x020, 1);
+	mw(0x070, 0xb);
+	ck_assert_uint_eq(mr(0x070) & 8, 0);
+	/* Without VERSION_1 on a modern transport: not either. */
+	mw(0x070, 0);
+	mw(0x070, 3);
+	mw(0x024, 0);
+	mw(0x020, 1U << 5);
+	mw(0x070, 0xb);
+	ck_assert_uint_eq(mr(0x070) & 8, 0);
+	/* DRIVER_OK without FEATURES_OK is not latched either. */
+	mw(0x070, 0x7);
+	ck_assert_uint_eq(mr(0x070) & 4, 0);
+	ck_assert_int_eq(activations, 0);
+	/* Proper: accepted; later feature writes are ignored. */
+	mw(0x070, 0);
+	mw(0x070, 3);
+	mw(0x024, 1);
+	mw(0x020, 1);
+	mw(0x070, 0xb);
+	ck_assert_uint_eq(mr(0x070), 0xb);
+	mw(0x024, 0);
+	mw(0x020, 1U << 5);
+	ck_assert_uint_eq(dev.acked, 1ULL << 32);
+	/* Status bits cannot be cleared without a reset. */
+	mw(0x070, 0x3);
+	ck_assert_uint_eq(mr(0x070), 0xb);
+	mmio_close();
+}
+END_TEST
+
+START_TEST(mmio_queue_setup_rules)
+{
+	mmio_open(false, false);
+	/* A queue past the device's count: reads 0, writes go nowhere. */
+	mw(0x030, 7);
+	ck_assert_uint_eq(mr(0x034), 0);
+	mw(0x038, 8);
+	mw(0x044, 1);
+	ck_assert_uint_eq(mr(0x044), 0);
+	mw(0x050, 7);				/* notify: ignored */
+	mmio_driver_up(false);
+	ck_assert_int_eq(activations, 1);
+	/* After enable and DRIVER_OK, size/address writes are ignored. */
+	mw(0x030, 0);
+	mw(0x038, 4);
+	mw(0x080, 0x1234000);
+	ck_assert_uint_eq(dev.vq[0].size, 8);
+	ck_assert_uint_eq(dev.vq[0].desc_gpa, DRV_DESC);
+	/* A ring outside RAM cannot be enabled. */
+	mw(0x030, 1);
+	mw(0x038, 8);
+	mw(0x080, 0xfee00000);
+	mw(0x044, 1);
+	ck_assert_uint_eq(mr(0x044), 0);
+	/* Notify of a not-ready queue: no device call. */
+	mw(0x050, 1);
+	virtio_kick(&dev, 1);
+	ck_assert_int_eq(kicks, 1);		/* only DRIVER_OK's own look */
+	mmio_close();
+}
+END_TEST
+
+START_TEST(mmio_interrupts_and_reset)
+{
+	struct drv_buf b = { DRV_BUFS, 8, true };
+
+	mmio_open(false, false);
+	mmio_driver_up(false);
+	/* A kick through the register reaches the kick eventfd. */
+	mw(0x050, 0);
+	ck_assert_uint_eq(fired(m.kick[0].h.fd), 1);
+	/* Work -> used buffer -> InterruptStatus bit 0 and the irqfd. */
+	memcpy(&drv.vq, &dev.vq[0], sizeof(drv.vq));
+	drv.size = 8;
+	drv.next[0] = 1;
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	ck_assert_uint_eq(mr(0x060), 1);
+	ck_assert_uint_ge(fired(m.irq_fd), 1);
+	mw(0x064, 1);				/* ack */
+	ck_assert_uint_eq(mr(0x060), 0);
+	/* Reset: the device is told, queues and interrupt state go. */
+	mw(0x070, 0);
+	ck_assert_int_eq(resets, 1);
+	ck_assert_uint_eq(mr(0x070), 0);
+	ck_assert(!dev.vq[0].ready);
+	/* After reset nothing reaches guest memory or the irq line. */
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	ck_assert_uint_eq(fired(m.irq_fd), 0);
+	ck_assert_uint_eq(drv_used_idx(&drv), 1);
+	mmio_close();
+}
+END_TEST
+
+START_TEST(mmio_needs_reset_then_recovers)
+{
+	mmio_open(false, false);
+	mmio_driver_up(false);
+	/* A corrupt ring: NEEDS_RESET and a config interrupt. */
+	put_le16(drv_mem(&drv, DRV_DRIVER + 2), 100);
+	virtio_kick(&dev, 0);
+	ck_assert_uint_eq(mr(0x070) & 0x40, 0x40);
+	ck_assert_uint_eq(mr(0x060) & 2, 2);
+	ck_assert_uint_ge(fired(m.irq_fd), 1);
+	/* The device does nothing more until reset. */
+	kicks = 0;
+	virtio_kick(&dev, 0);
+	ck_assert_int_eq(kicks, 0);
+	/* The driver resets and sets up again: it works. */
+	mw(0x070, 0);
+	ck_assert_uint_eq(mr(0x070), 0);
+	put_le16(drv_mem(&drv, DRV_DRIVER + 2), 0);
+	mmio_driver_up(false);
+	ck_assert_uint_eq(mr(0x070) & 0x40, 0);
+	virtio_kick(&dev, 0);
+	ck_assert_int_ge(kicks, 1);
+	mmio_close();
+}
+END_TEST
+
+START_TEST(mmio_config_bounds)
+{
+	uint8_t b[8];
+
+	mmio_open(false, false);
+	virtio_mmio_ops.read(&m, 0x100 + 6, b, 2);
+	ck_assert_uint_eq(b[0], 7);
+	memset(b, 0xaa, sizeof(b));
+	virtio_mmio_ops.read(&m, 0x100 + 6, b, 4);	/* past the end */
+	ck_assert_uint_eq(b[0], 0);
+	virtio_mmio_ops.read(&m, 0x100 + 200, b, 1);
+	ck_assert_uint_eq(b[0], 0);
+	b[0] = 0x55;
+	virtio_mmio_ops.write(&m, 0x100 + 7, b, 2);	/* dropped */
+	ck_assert_uint_eq(cfg_space[7], 8);
+	virtio_mmio_ops.write(&m, 0x100 + 7, b, 1);
+	ck_assert_uint_eq(cfg_space[7], 0x55);
+	cfg_space[7] = 8;
+	mmio_close();
+}
+END_TEST
+
+START_TEST(mmio_legacy_pfn)
+{
+	mmio_open(true, false);
+	/* Legacy: no VERSION_1 offered, no FEATURES_OK needed. */
+	mw(0x014, 1);
+	ck_assert_uint_eq(mr(0x010), 0);
+	mw(0x070, 3);
+	mw(0x020, 1U << 5);
+	mw(0x028, 4096);				/* GuestPageSize */
+	mw(0x030, 0);
+	mw(0x038, 8);
+	mw(0x03c, 4096);				/* QueueAlign */
+	mw(0x040, DRV_DESC >> 12);			/* QueuePFN */
+	ck_assert_uint_eq(mr(0x040), DRV_DESC >> 12);
+	ck_assert(dev.vq[0].ready);
+	ck_assert_uint_eq(dev.vq[0].driver_gpa, DRV_DESC + 16 * 8);
+	ck_assert_uint_eq(dev.vq[0].device_gpa, DRV_DESC + 4096);
+	mw(0x070, 7);
+	ck_assert_uint_eq(mr(0x070), 7);
+	ck_assert_int_eq(activations, 1);
+	/* A page size of 0 makes no ring. */
+	mw(0x070, 0);
+	mw(0x028, 0);
+	mw(0x038, 8);
+	mw(0x040, 0x100);
+	ck_assert(!dev.vq[0].ready);
+	mmio_close();
+}
+END_TEST
+
+/* ---- PCI ----------------------------------------------------------------- */
+
+static struct pci_host host;
+static struct virtio_pci p;
+
+static uint32_t cfg_read(unsigned int slot, uint32_t off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	pci_config_access(&host, slot, off, b, len, false);
+	return (uint32_t)get_access(b, len);
+}
+
+static void cfg_write(unsigned int slot, uint32_t off, unsigned int len,
+		      uint32_t v)
+{
+	uint8_t b[4];
+
+	put_access(b, len, v);
+	pci_config_access(&host, slot, off, b, len, true);
+}
+
+static uint64_t bar(void)
+{
+	return pci_bar_base(&p.f, 0);
+}
+
+static uint32_t br(uint64_t off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	pci_host_mmio_ops.read(&host, bar() + off - host.mmio_base, b, len);
+	return (uint32_t)get_access(b, len);
+}
+
+static void bw(uint64_t off, unsigned int len, uint32_t v)
+{
+	uint8_t b[4];
+
+	put_access(b, len, v);
+	pci_host_mmio_ops.write(&host, bar() + off - host.mmio_base, b, len);
+}
+
+static void pci_open(void)
+{
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+
+	common_setup();
+	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
+	pci_host_init(&host, 0xc0000000, 0x10000000);
+	virtio_pci_init(&p, &dev, test_ops.pci_class, &fake);
+	ck_assert_int_eq(pci_host_add(&host, &p.f), 0);
+	ck_assert_int_eq(virtio_pci_wire(&p, 16 + p.f.slot % 4), 0);
+}
+
+static void pci_close(void)
+{
+	virtio_pci_fini(&p);
+	ck_assert_int_eq(vmm.ioeventfds, 0);
+	ck_assert_int_eq(vmm.irqfds, 0);
+	ck_assert_int_eq(vmm.watched, 0);
+	pci_host_fini(&host);
+	common_teardown();
+}
+
+START_TEST(pci_config_space)
+{
+	unsigned int s;
+	uint8_t cap, types = 0;
+	bool msix = false;
+
+	pci_open();
+	s = p.f.slot;
+	ck_assert_uint_eq(s, 1);
+	ck_assert_uint_eq(cfg_read(s, 0, 2), 0x1af4);
+	ck_assert_uint_eq(cfg_read(s, 2, 2), 0x1040 + 42);
+	ck_assert_uint_eq(cfg_read(s, 0x0b, 1), 0xff);
+	ck_assert_uint_eq(cfg_read(s, 6, 2) & 0x10, 0x10);
+	/* Absent functions read all ones. */
+	ck_assert_uint_eq(cfg_read(7, 0, 4), 0xffffffff);
+	/* Misaligned and odd-sized accesses read 0, writes are dropped. */
+	ck_assert_uint_eq(cfg_read(s, 1, 2), 0);
+	ck_assert_uint_eq(cfg_read(s, 2, 4), 0);
+	cfg_write(s, 0x3d, 2, 0xffff);
+	ck_assert_uint_eq(cfg_read(s, 0x3d, 1), 1);
+	/* Read-only identity. */
+	cfg_write(s, 0, 4, 0);
+	ck_assert_uint_eq(cfg_read(s, 0, 2), 0x1af4);
+	/* Walk the capability list. */
+	for (cap = (uint8_t)cfg_read(s, 0x34, 1); cap; cap = (uint8_t)cfg_read(s, cap + 1, 1)) {
+		ck_assert_uint_ge(cap, 0x40);
+		if (cfg_read(s, cap, 1) == 0x11)
+			msix = true;
+		else
+			types |= (uint8_t)(1 << cfg_read(s, cap + 3, 1));
+	}
+	ck_assert(msix);
+	ck_assert_uint_eq(types, 0x3e);		/* common, notify, isr, device, pci */
+	/* CF8/CFC sees the same space. */
+	{
+		uint8_t b[4];
+
+		put_le32(b, 0x80000000u | s << 11 | 0);
+		pci_host_pio_ops.write(&host, 0, b, 4);
+		pci_host_pio_ops.read(&host, 4, b, 4);
+		ck_assert_uint_eq(get_le32(b), 0x1af4 | (0x1040 + 42) << 16);
+		pci_host_pio_ops.read(&host, 6, b, 2);	/* 0xCFE: device ID */
+		ck_assert_uint_eq(get_le16(b), 0x1040 + 42);
+		/* and ECAM */
+		pci_host_ecam_ops.read(&host, (uint64_t)s << 15, b, 4);
+		ck_assert_uint_eq(get_le16(b), 0x1af4);
+		pci_host_ecam_ops.read(&host, (uint64_t)s << 15 | 0x100, b, 4);
+		ck_assert_uint_eq(get_le32(b), 0);	/* no extended caps */
+	}
+	pci_close();
+}
+END_TEST
+
+START_TEST(pci_bar_sizing_and_moves)
+{
+	unsigned int s;
+	uint32_t old;
+
+	pci_open();
+	s = p.f.slot;
+	old = cfg_read(s, 0x10, 4);
+	ck_assert_uint_eq(old % VPCI_BAR_SIZE, 0);
+	ck_assert_uint_eq(vmm.last_ioeventfd_addr, old + VPCI_NOTIFY + 4);
+	/* Sizing: all ones reads back the size mask. */
+	cfg_write(s, 4, 2, 0);				/* decode off */
+	ck_assert_int_eq(vmm.ioeventfds, 0);		/* kicks follow decode */
+	cfg_write(s, 0x10, 4, 0xffffffff);
+	ck_assert_uint_eq(cfg_read(s, 0x10, 4), ~(uint32_t)(VPCI_BAR_SIZE - 1));
+	/* Move it, decode on: the notify ioeventfds follow. */
+	cfg_write(s, 0x10, 4, 0xc8000000);
+	cfg_write(s, 4, 2, 2);
+	ck_assert_int_eq(vmm.ioeventfds, 2);
+	ck_assert_uint_eq(vmm.last_ioeventfd_addr, 0xc8000000 + VPCI_NOTIFY + 4);
+	ck_assert_uint_eq(br(0x12, 2), 2);		/* num_queues */
+	/* The old place decodes nothing now. */
+	{
+		uint8_t b[2];
+
+		pci_host_mmio_ops.read(&host, old + 0x12 - host.mmio_base, b, 2);
+		ck_assert_uint_eq(get_le16(b), 0xffff);
+	}
+	pci_close();
+}
+END_TEST
+
+static void pci_driver_up(void)
+{
+	bw(0x14, 1, 1);
+	bw(0x14, 1, 3);
+	bw(0x08, 4, 1);
+	bw(0x0c, 4, 1);				/* VERSION_1 */
+	bw(0x14, 1, 0xb);
+	ck_assert_uint_eq(br(0x14, 1), 0xb);
+	bw(0x16, 2, 0);
+	bw(0x18, 2, 8);
+	bw(0x20, 4, DRV_DESC);
+	bw(0x24, 4, 0);
+	bw(0x28, 4, DRV_DRIVER);
+	bw(0x30, 4, DRV_DEVICE);
+	bw(0x1a, 2, 1);				/* MSI-X vector 1 */
+	bw(0x1c, 2, 1);
+	ck_assert_uint_eq(br(0x1c, 2), 1);
+	bw(0x14, 1, 0xf);
+}
+
+START_TEST(pci_common_config)
+{
+	pci_open();
+	ck_assert_uint_eq(br(0x12, 2), 2);
+	bw(0x00, 4, 1);
+	ck_assert_uint_eq(br(0x04, 4), 1);		/* VERSION_1 in word 1 */
+	/* A vector beyond the table reads back as NO_VECTOR. */
+	bw(0x16, 2, 0);
+	bw(0x1a, 2, 9);
+	ck_assert_uint_eq(br(0x1a, 2), 0xffff);
+	bw(0x10, 2, 77);
+	ck_assert_uint_eq(br(0x10, 2), 0xffff);
+	/* A queue index past the count reads size 0. */
+	bw(0x16, 2, 5);
+	ck_assert_uint_eq(br(0x18, 2), 0);
+	/* Wrong widths on common fields read 0. */
+	ck_assert_uint_eq(br(0x12, 4), 0);
+	pci_driver_up();
+	ck_assert_int_eq(activations, 1);
+	/* queue_enable 0 is not allowed: ignored. */
+	bw(0x16, 2, 0);
+	bw(0x1c, 2, 0);
+	ck_assert_uint_eq(br(0x1c, 2), 1);
+	/* Reset returns vectors to NO_VECTOR. */
+	bw(0x14, 1, 0);
+	ck_assert_uint_eq(br(0x1a, 2), 0xffff);
+	ck_assert_int_eq(resets, 1);
+	pci_close();
+}
+END_TEST
+
+START_TEST(pci_msix_masking)
+{
+	struct drv_buf b = { DRV_BUFS, 8, true };
+	unsigned int s;
+	uint16_t ctrl;
+
+	pci_open();
+	s = p.f.slot;
+	pci_driver_up();
+	/* Enable MSI-X; program vector 1; it starts masked. */
+	ctrl = (uint16_t)cfg_read(s, VPCI_CAP_MSIX + 2, 2);
+	ck_assert_uint_eq(ctrl & 0x7ff, 2);		/* 3 vectors */
+	cfg_write(s, VPCI_CAP_MSIX + 2, 2, ctrl | 0x8000);
+	bw(VPCI_MSIX_TABLE + 16, 4, 0xfee00000);
+	bw(VPCI_MSIX_TABLE + 24, 4, 0x41);
+	ck_assert_uint_eq(br(VPCI_MSIX_TABLE + 28, 4), 1);
+	memcpy(&drv.vq, &dev.vq[0], sizeof(drv.vq));
+	drv.size = 8;
+	for (int i = 0; i < 8; i++)
+		drv.next[i] = (uint16_t)(i + 1);
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	/* Masked: pending bit, nothing sent. */
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 2);
+	ck_assert_int_eq(vmm.msi_routes, 0);
+	ck_assert_uint_eq(fired(p.vec[1].fd), 0);
+	/* Unmask: the route is made and the pending message delivered. */
+	bw(VPCI_MSIX_TABLE + 28, 4, 0);
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 0);
+	ck_assert_int_eq(vmm.msi_routes, 1);
+	ck_assert_uint_eq(vmm.msi_data[24], 0x41);
+	ck_assert_uint_eq(fired(p.vec[1].fd), 1);
+	/* The function mask holds everything back too. */
+	cfg_write(s, VPCI_CAP_MSIX + 2, 2, ctrl | 0xc000);
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	ck_assert_uint_eq(fired(p.vec[1].fd), 0);
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 2);
+	cfg_write(s, VPCI_CAP_MSIX + 2, 2, ctrl | 0x8000);
+	ck_assert_uint_eq(fired(p.vec[1].fd), 1);
+	/* Table entries past the count read 0; odd widths too. */
+	ck_assert_uint_eq(br(VPCI_MSIX_TABLE + 16 * 5, 4), 0);
+	ck_assert_uint_eq(br(VPCI_MSIX_TABLE + 16, 2), 0);
+	pci_close();
+}
+END_TEST
+
+START_TEST(pci_intx_fallback)
+{
+	struct drv_buf b = { DRV_BUFS, 8, true };
+
+	pci_open();
+	pci_driver_up();
+	memcpy(&drv.vq, &dev.vq[0], sizeof(drv.vq));
+	drv.size = 8;
+	for (int i = 0; i < 8; i++)
+		drv.next[i] = (uint16_t)(i + 1);
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	/* MSI-X off: ISR bit 0 and the level INTx irqfd. */
+	ck_assert_uint_ge(fired(p.intx_fd), 1);
+	ck_assert_uint_eq(br(VPCI_ISR, 1), 1);
+	ck_assert_uint_eq(br(VPCI_ISR, 1), 0);		/* read clears */
+	/* A kick through the notify region (no ioeventfd) still arrives. */
+	bw(VPCI_NOTIFY + 4, 2, 1);
+	ck_assert_uint_eq(fired(p.kick[1].h.fd), 1);
+	bw(VPCI_NOTIFY + 4 * 9, 2, 9);			/* no such queue */
+	pci_close();
+}
+END_TEST
+
+START_TEST(pci_cfg_access_window)
+{
+	unsigned int s;
+	uint32_t c = VPCI_CAP_PCI_CFG;
+
+	pci_open();
+	s = p.f.slot;
+	/* Read num_queues through VIRTIO_PCI_CAP_PCI_CFG. */
+	cfg_write(s, c + 4, 1, 0);
+	cfg_write(s, c + 8, 4, 0x12);
+	cfg_write(s, c + 12, 4, 2);
+	ck_assert_uint_eq(cfg_read(s, c + 16, 2), 2);
+	/* A bad length or BAR does nothing. */
+	cfg_write(s, c + 12, 4, 3);
+	ck_assert_uint_eq(cfg_read(s, c + 16, 2), 2);	/* unchanged image */
+	/* Write status through the window. */
+	cfg_write(s, c + 8, 4, 0x14);
+	cfg_write(s, c + 12, 4, 1);
+	cfg_write(s, c + 16, 1, 1);
+	ck_assert_uint_eq(dev.status, 1);
+	pci_close();
+}
+END_TEST
+
+Suite *transport_suite(void)
+{
+	Suite *s = suite_create("transport");
+	TCase *tc = tcase_create("mmio");
+
+	tcase_add_test(tc, mmio_identity_and_wiring);
+	tcase_add_test(tc, mmio_feature_negotiation);
+	tcase_add_test(tc, mmio_queue_setup_rules);
+	tcase_add_test(tc, mmio_interrupts_and_reset);
+	tcase_add_test(tc, mmio_needs_reset_then_recovers);
+	tcase_add_test(tc, mmio_config_bounds);
+	tcase_add_test(tc, mmio_legacy_pfn);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("pci");
+	tcase_add_test(tc, pci_config_space);
+	tcase_add_test(tc, pci_bar_sizing_and_moves);
+	tcase_add_test(tc, pci_common_config);
+	tcase_add_test(tc, pci_msix_masking);
+	tcase_add_test(tc, pci_intx_fallback);
+	tcase_add_test(tc, pci_cfg_access_window);
+	suite_add_tcase(s, tc);
+	return s;
+}

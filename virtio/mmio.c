@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "mmio.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../vmm/util.h"
+
+#define REG_MAGIC		0x000
+#define REG_VERSION		0x004
+#define REG_DEVICE_ID		0x008
+#define REG_VENDOR_ID		0x00c
+#define REG_DEVICE_FEATURES	0x010
+#define REG_DEVICE_FEATURES_SEL	0x014
+#define REG_DRIVER_FEATURES	0x020
+#define REG_DRIVER_FEATURES_SEL	0x024
+#define REG_GUEST_PAGE_SIZE	0x028	/* legacy */
+#define REG_QUEUE_SEL		0x030
+#define REG_QUEUE_NUM_MAX	0x034
+#define REG_QUEUE_NUM		0x038
+#define REG_QUEUE_ALIGN		0x03c	/* legacy */
+#define REG_QUEUE_PFN		0x040	/* legacy */
+#define REG_QUEUE_READY		0x044
+#define REG_QUEUE_NOTIFY	0x050
+#define REG_INTERRUPT_STATUS	0x060
+#define REG_INTERRUPT_ACK	0x064
+#define REG_STATUS		0x070
+#define REG_QUEUE_DESC_LOW	0x080
+#define REG_QUEUE_DESC_HIGH	0x084
+#define REG_QUEUE_DRIVER_LOW	0x090
+#define REG_QUEUE_DRIVER_HIGH	0x094
+#define REG_QUEUE_DEVICE_LOW	0x0a0
+#define REG_QUEUE_DEVICE_HIGH	0x0a4
+#define REG_CONFIG_GENERATION	0x0fc
+#define REG_CONFIG		0x100
+
+#define MAGIC			0x74726976	/* "virt" */
+#define VENDOR_ID		0x4f524956	/* "VIRO" */
+#define INT_VRING		1
+#define INT_CONFIG		2
+
+static void mmio_interrupt(void *opaque, int source)
+{
+	struct virtio_mmio *m = opaque;
+
+	m->irq_status |= source == VIRTIO_CONFIG_IRQ ? INT_CONFIG : INT_VRING;
+	eventfd_signal(m->irq_fd);
+}
+
+/* The guest EOIed the level interrupt: raise it again if still pending. */
+static void mmio_resample(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_mmio *m = container_of(h, struct virtio_mmio, resample_h);
+
+	(void)events;
+	eventfd_drain(h->fd);
+	pthread_mutex_lock(&m->d->lock);
+	if (m->irq_status)
+		eventfd_signal(m->irq_fd);
+	pthread_mutex_unlock(&m->d->lock);
+}
+
+static void mmio_kick(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_mmio_kick *k = container_of(h, struct virtio_mmio_kick, h);
+
+	(void)events;
+	eventfd_drain(h->fd);
+	virtio_kick(k->m->d, k->q);
+}
+
+static void set_addr(uint64_t *addr, bool high, uint32_t v)
+{
+	if (high)
+		*addr = (*addr & 0xffffffffULL) | ((uint64_t)v << 32);
+	else
+		*addr = (*addr & ~0xffffffffULL) | v;
+}
+
+/* Legacy: the ring lives at QueuePFN * GuestPageSize, in one block. */
+static void legacy_set_pfn(struct virtio_mmio *m, unsigned int q, uint32_t pfn)
+{
+	struct virtio_dev *d = m->d;
+	struct virtq *vq = &d->vq[q];
+	uint64_t avail_end, align = m->align[q];
+
+	if (pfn == 0) {
+		if (!(d->status & VIRTIO_STATUS_DRIVER_OK))
+			vq_disable(vq);
+		m->pfn[q] = 0;
+		return;
+	}
+	if (!virtio_queue_writable(d, q) || !m->page_size ||
+	    (m->page_size & (m->page_size - 1)) || !align ||
+	    (align & (align - 1)))
+		return;
+	vq->desc_gpa = (uint64_t)pfn * m->page_size;
+	vq->driver_gpa = vq->desc_gpa + 16ULL * vq->size;
+	/* flags, idx, ring[num], used_event */
+	avail_end = vq->driver_gpa + 2ULL * (3 + vq->size);
+	vq->device_gpa = ALIGN_UP(avail_end, align);
+	if (virtio_queue_enable(d, q))
+		m->pfn[q] = pfn;
+}
+
+static uint32_t mmio_reg_read(struct virtio_mmio *m, uint64_t off)
+{
+	struct virtio_dev *d = m->d;
+	unsigned int q = m->queue_sel;
+	bool valid_q = q < d->ops->num_queues;
+
+	switch (off) {
+	case REG_MAGIC:
+		return MAGIC;
+	case REG_VERSION:
+		return m->legacy ? 1 : 2;
+	case REG_DEVICE_ID:
+		return d->ops->device_id;
+	case REG_VENDOR_ID:
+		return VENDOR_ID;
+	case REG_DEVICE_FEATURES:
+		return virtio_device_features(d, m->dfeat_sel);
+	case REG_QUEUE_NUM_MAX:
+		return valid_q ? d->vq[q].max_size : 0;
+	case REG_QUEUE_READY:
+		return !m->legacy && valid_q && d->vq[q].ready;
+	case REG_QUEUE_PFN:
+		return m->legacy && valid_q ? m->pfn[q] : 0;
+	case REG_INTERRUPT_STATUS:
+		return m->irq_status;
+	case REG_STATUS:
+		return d->status;
+	case REG_CONFIG_GENERATION:
+		return m->legacy ? 0 : d->config_gen;
+	}
+	return 0;
+}
+
+static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
+{
+	struct virtio_dev *d = m->d;
+	unsigned int q = m->queue_sel;
+	struct virtq *vq = q < VIRTIO_MAX_QUEUES ? &d->vq[q] : NULL;
+	bool writable = virtio_queue_writable(d, q);
+
+	switch (off) {
+	case REG_DEVICE_FEATURES_SEL:
+		m->dfeat_sel = v;
+		break;
+	case REG_DRIVER_FEATURES:
+		virtio_set_driver_features(d, m->gfeat_sel, v);
+		break;
+	case REG_DRIVER_FEATURES_SEL:
+		m->gfeat_sel = v;
+		break;
+	case REG_GUEST_PAGE_SIZE:
+		if (m->legacy)
+			m->page_size = v;
+		break;
+	case REG_QUEUE_SEL:
+		m->queue_sel = v;
+		break;
+	case REG_QUEUE_NUM:
+		if (writable && v <= 0xffff)
+			vq->size = (uint16_t)v;
+		break;
+	case REG_QUEUE_ALIGN:
+		if (m->legacy && writable)
+			m->align[q] = v;
+		break;
+	case REG_QUEUE_PFN:
+		if (m->legacy && q < d->ops->num_queues)
+			legacy_set_pfn(m, q, v);
+		break;
+	case REG_QUEUE_READY:
+		if (m->legacy || q >= d->ops->num_queues)
+			break;
+		if (v == 1)
+			virtio_queue_enable(d, q);
+		else if (v == 0 && !(d->status & VIRTIO_STATUS_DRIVER_OK))
+			vq_disable(vq);
+		break;
+	case REG_QUEUE_NOTIFY:
+		/* Normally absorbed by the ioeventfd; same path if not. */
+		if (v < m->nr_kicks)
+			eventfd_signal(m->kick[v].h.fd);
+		break;
+	case REG_INTERRUPT_ACK:
+		m->irq_status &= ~v;
+		break;
+	case REG_STATUS:
+		virtio_set_status(d, (uint8_t)v);
+		if (d->status == 0) {
+			m->irq_status = 0;
+			memset(m->pfn, 0, sizeof(m->pfn));
+		}
+		break;
+	case REG_QUEUE_DESC_LOW:
+	case REG_QUEUE_DESC_HIGH:
+		if (!m->legacy && writable)
+			set_addr(&vq->desc_gpa, off == REG_QUEUE_DESC_HIGH, v);
+		break;
+	case REG_QUEUE_DRIVER_LOW:
+	case REG_QUEUE_DRIVER_HIGH:
+		if (!m->legacy && writable)
+			set_addr(&vq->driver_gpa, off == REG_QUEUE_DRIVER_HIGH, v);
+		break;
+	case REG_QUEUE_DEVICE_LOW:
+	case REG_QUEUE_DEVICE_HIGH:
+		if (!m->legacy && writable)
+			set_addr(&vq->device_gpa, off == REG_QUEUE_DEVICE_HIGH, v);
+		break;
+	}
+}
+
+static void mmio_read(void *opaque, uint64_t off, uint8_t *data,
+		      unsigned int len)
+{
+	struct virtio_mmio *m = opaque;
+
+	memset(data, 0, len);
+	pthread_mutex_lock(&m->d->lock);
+	if (off >= REG_CONFIG)
+		virtio_config_access(m->d, off - REG_CONFIG, data, len, false);
+	else if (len == 4 && IS_ALIGNED(off, 4))	/* registers: 32-bit only */
+		put_le32(data, mmio_reg_read(m, off));
+	pthread_mutex_unlock(&m->d->lock);
+}
+
+static void mmio_write(void *opaque, uint64_t off, const uint8_t *data,
+		       unsigned int len)
+{
+	struct virtio_mmio *m = opaque;
+
+	pthread_mutex_lock(&m->d->lock);
+	if (off >= REG_CONFIG)
+		virtio_config_access(m->d, off - REG_CONFIG, (uint8_t *)data,
+				     len, true);
+	else if (len == 4 && IS_ALIGNED(off, 4))
+		mmio_reg_write(m, off, get_le32(data));
+	pthread_mutex_unlock(&m->d->lock);
+}
+
+const struct bus_ops virtio_mmio_ops = {
+	.read = mmio_read,
+	.write = mmio_write,
+};
+
+int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
+		     uint64_t base, unsigned int gsi, bool legacy,
+		     const struct vm_notify *notify)
+{
+	const struct vm_notify_ops *ops = notify->ops;
+	unsigned int q;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->d = d;
+	m->legacy = legacy;
+	m->base = base;
+	m->gsi = gsi;
+	m->notify = *notify;
+	m->irq_fd = m->resample_h.fd = -1;
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		m->align[q] = 4096;
+	d->interrupt = mmio_interrupt;
+	d->transport = m;
+
+	m->irq_fd = eventfd_new();
+	m->resample_h.fd = eventfd_new();
+	m->resample_h.fn = mmio_resample;
+	if (m->irq_fd < 0 || m->resample_h.fd < 0) {
+		ret = -EMFILE;
+		goto err;
+	}
+	ret = ops->irqfd(notify->ctx, m->irq_fd, gsi, m->resample_h.fd, true);
+	if (ret)
+		goto err;
+	m->irq_wired = true;
+	ret = ops->watch(notify->ctx, &m->resample_h);
+	if (ret)
+		goto err;
+	for (q = 0; q < d->ops->num_queues; q++) {
+		struct virtio_mmio_kick *k = &m->kick[q];
+
+		k->m = m;
+		k->q = q;
+		k->h.fn = mmio_kick;
+		k->h.fd = eventfd_new();
+		if (k->h.fd < 0) {
+			ret = k->h.fd;
+			goto err;
+		}
+		ret = ops->ioeventfd(notify->ctx, k->h.fd, base + REG_QUEUE_NOTIFY,
+				     4, false, q, true);
+		if (!ret)
+			ret = ops->watch(notify->ctx, &k->h);
+		if (ret) {
+			ops->ioeventfd(notify->ctx, k->h.fd, base + REG_QUEUE_NOTIFY,
+				       4, false, q, false);
+			close(k->h.fd);
+			goto err;
+		}
+		m->nr_kicks++;
+	}
+	return 0;
+err:
+	virtio_mmio_fini(m);
+	return ret;
+}
+
+void virtio_mmio_fini(struct virtio_mmio *m)
+{
+	const struct vm_notify_ops *ops = m->notify.ops;
+	void *ctx = m->notify.ctx;
+
+	while (m->nr_kicks) {
+		struct virtio_mmio_kick *k = &m->kick[--m->nr_kicks];
+
+		ops->unwatch(ctx, &k->h);
+		ops->ioeventfd(ctx, k->h.fd, m->base + REG_QUEUE_NOTIFY, 4, false,
+			       k->q, false);
+		close(k->h.fd);
+	}
+	if (m->irq_wired) {
+		ops->unwatch(ctx, &m->resample_h);
+		ops->irqfd(ctx, m->irq_fd, m->gsi, m->resample_h.fd, false);
+		m->irq_wired = false;
+	}
+	if (m->resample_h.fd >= 0)
+		close(m->resample_h.fd);
+	if (m->irq_fd >= 0)
+		close(m->irq_fd);
+	m->resample_h.fd = m->irq_fd = -1;
+}

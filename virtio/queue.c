@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "queue.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../vmm/util.h"
+
+/* Split ring layout (virtio 1.2 §2.7). */
+#define SPLIT_AVAIL_FLAGS	0
+#define SPLIT_AVAIL_IDX		2
+#define SPLIT_AVAIL_RING	4
+#define SPLIT_USED_FLAGS	0
+#define SPLIT_USED_IDX		2
+#define SPLIT_USED_RING		4
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+
+/* Packed event suppression (§2.8.10). */
+#define EVENT_OFF_WRAP		0
+#define EVENT_FLAGS		2
+#define RING_EVENT_FLAGS_ENABLE	0
+#define RING_EVENT_FLAGS_DISABLE 1
+#define RING_EVENT_FLAGS_DESC	2
+
+/*
+ * One descriptor, as copied out of guest memory. The layouts differ:
+ *   split  (struct vring_desc):        addr, len, flags, next
+ *   packed (struct vring_packed_desc): addr, len, id, flags
+ */
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id_or_next;	/* split: next; packed: buffer ID */
+	uint16_t flags;
+};
+
+static inline uint16_t load16(const uint8_t *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+}
+
+static inline void store16(uint8_t *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
+}
+
+/* Copy one 16-byte descriptor out of guest memory: the only fetch. */
+static inline void desc_copy(struct desc *d, const uint8_t *p, bool packed)
+{
+	uint8_t raw[16];
+
+	memcpy(raw, p, sizeof(raw));
+	d->addr = get_le64(raw);
+	d->len = get_le32(raw + 8);
+	if (packed) {
+		d->id_or_next = get_le16(raw + 12);
+		d->flags = get_le16(raw + 14);
+	} else {
+		d->flags = get_le16(raw + 12);
+		d->id_or_next = get_le16(raw + 14);
+	}
+}
+
+uint64_t vq_desc_bytes(uint16_t size, bool packed)
+{
+	(void)packed;
+	return 16ULL * size;
+}
+
+uint64_t vq_driver_bytes(uint16_t size, bool packed)
+{
+	return packed ? 4 : 6 + 2ULL * size;	/* flags, idx, ring, used_event */
+}
+
+uint64_t vq_device_bytes(uint16_t size, bool packed)
+{
+	return packed ? 4 : 6 + 8ULL * size;	/* flags, idx, ring, avail_event */
+}
+
+static bool busy_test(const struct virtq *vq, uint16_t i)
+{
+	return vq->busy[i / 64] & (1ULL << (i % 64));
+}
+
+static void busy_set(struct virtq *vq, uint16_t i, bool on)
+{
+	if (on)
+		vq->busy[i / 64] |= 1ULL << (i % 64);
+	else
+		vq->busy[i / 64] &= ~(1ULL << (i % 64));
+}
+
+static void *ring_part(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
+		       uint64_t align)
+{
+	if (!IS_ALIGNED(gpa, align))
+		return NULL;
+	return gm_ptr(gm, gpa, len);
+}
+
+int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
+{
+	bool packed = features & (1ULL << VIRTIO_F_RING_PACKED);
+	uint16_t n = vq->size;
+
+	vq_disable(vq);
+	if (n == 0 || n > vq->max_size || n > VQ_MAX_SIZE)
+		return -EINVAL;
+	/* Split rings index with a mask; packed rings may be any size. */
+	if (!packed && (n & (n - 1)))
+		return -EINVAL;
+	vq->desc = ring_part(gm, vq->desc_gpa, vq_desc_bytes(n, packed), 16);
+	vq->driver = ring_part(gm, vq->driver_gpa, vq_driver_bytes(n, packed),
+			       packed ? 4 : 2);
+	vq->device = ring_part(gm, vq->device_gpa, vq_device_bytes(n, packed), 4);
+	if (!vq->desc || !vq->driver || !vq->device) {
+		vq->desc = vq->driver = vq->device = NULL;
+		return -EINVAL;
+	}
+	vq->gm = gm;
+	vq->packed = packed;
+	vq->event_idx = features & (1ULL << VIRTIO_F_EVENT_IDX);
+	vq->indirect = features & (1ULL << VIRTIO_F_INDIRECT_DESC);
+	vq->last_avail = vq->used_idx = vq->signalled_used = 0;
+	vq->avail_wrap = vq->used_wrap = true;
+	vq->signalled_valid = false;
+	vq->inflight = 0;
+	memset(vq->busy, 0, sizeof(vq->busy));
+	vq->ready = true;
+	return 0;
+}
+
+void vq_disable(struct virtq *vq)
+{
+	vq->ready = false;
+	vq->desc = vq->driver = vq->device = NULL;
+	vq->inflight = 0;
+}
+
+void vq_reset(struct virtq *vq)
+{
+	uint16_t max = vq->max_size;
+
+	vq_disable(vq);
+	vq->size = max;
+	vq->max_size = max;
+	vq->desc_gpa = vq->driver_gpa = vq->device_gpa = 0;
+}
+
+/* Append one guest buffer to e, in the order the rules allow. */
+static int elem_add(const struct virtq *vq, struct vq_elem *e,
+		    const struct desc *d)
+{
+	bool write = d->flags & VRING_DESC_F_WRITE;
+	struct iovec *iov;
+	void *p;
+
+	/* A readable part after a writable one is a malformed buffer. */
+	if (!write && e->nr_in)
+		return -EBADMSG;
+	if (d->len == 0)
+		return 0;		/* nothing to map; never loops */
+	if (e->nr_out + e->nr_in == VQ_MAX_IOV)
+		return -EBADMSG;
+	p = gm_ptr(vq->gm, d->addr, d->len);
+	if (!p)
+		return -EBADMSG;	/* outside RAM, wraps, spans a hole */
+	if (write) {
+		if (e->in_len + d->len > VQ_MAX_LEN)
+			return -EBADMSG;
+		e->in_len += d->len;
+		iov = &e->iov[e->nr_out + e->nr_in++];
+	} else {
+		if (e->out_len + d->len > VQ_MAX_LEN)
+			return -EBADMSG;
+		e->out_len += d->len;
+		iov = &e->iov[e->nr_out++];
+	}
+	iov->iov_base = p;
+	iov->iov_len = d->len;
+	return 0;
+}
+
+/*
+ * An indirect table: len a non-zero multiple of 16, at most 65535
+ * entries (and no more than we accept), inside RAM, no nested indirect.
+ * Split tables chain with NEXT; packed tables are sequential.
+ */
+static int walk_indirect(const struct virtq *vq, struct vq_elem *e,
+			 const struct desc *ind)
+{
+	const uint8_t *table;
+	uint32_t n, i, count = 0;
+	struct desc d;
+	int ret;
+
+	if (!vq->indirect || (ind->flags & VRING_DESC_F_NEXT) ||
+	    ind->len == 0 || ind->len % 16)
+		return -EBADMSG;
+	n = ind->len / 16;
+	if (n > 65535)
+		return -EBADMSG;
+	table = gm_ptr(vq->gm, ind->addr, ind->len);
+	if (!table)
+		return -EBADMSG;
+	i = 0;
+	for (;;) {
+		if (++count > n)
+			return -EBADMSG;	/* a loop inside the table */
+		desc_copy(&d, table + 16ULL * i, vq->packed);
+		if (d.flags & VRING_DESC_F_INDIRECT)
+			return -EBADMSG;	/* nested */
+		ret = elem_add(vq, e, &d);
+		if (ret)
+			return ret;
+		if (vq->packed) {
+			if (++i == n)
+				return 0;
+			continue;
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.id_or_next;
+		if (i >= n)
+			return -EBADMSG;
+	}
+}
+
+static void elem_init(struct vq_elem *e)
+{
+	e->nr_out = e->nr_in = 0;
+	e->out_len = e->in_len = 0;
+	e->ndesc = 1;
+}
+
+/* ---- split ------------------------------------------------------------ */
+
+static uint16_t *split_avail_event(struct virtq *vq)
+{
+	return (uint16_t *)(vq->device + SPLIT_USED_RING + 8ULL * vq->size);
+}
+
+static uint16_t split_used_event(const struct virtq *vq)
+{
+	return load16(vq->driver + SPLIT_AVAIL_RING + 2ULL * vq->size);
+}
+
+static int split_walk(struct virtq *vq, uint16_t head, struct vq_elem *e)
+{
+	uint32_t count = 0;
+	uint16_t i = head;
+	struct desc d;
+	int ret;
+
+	for (;;) {
+		if (++count > vq->size)
+			return -EBADMSG;	/* looped descriptor chain */
+		desc_copy(&d, vq->desc + 16ULL * i, false);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* Only as the whole buffer: the head, alone. */
+			if (i != head || count != 1)
+				return -EBADMSG;
+			return walk_indirect(vq, e, &d);
+		}
+		ret = elem_add(vq, e, &d);
+		if (ret)
+			return ret;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.id_or_next;
+		if (i >= vq->size)
+			return -EBADMSG;
+	}
+}
+
+static int split_pop(struct virtq *vq, struct vq_elem *e)
+{
+	uint16_t avail, pending, head;
+	int ret;
+
+	avail = load16(vq->driver + SPLIT_AVAIL_IDX);
+	pending = (uint16_t)(avail - vq->last_avail);
+	if (pending == 0 && vq->event_idx) {
+		/*
+		 * Ask for a kick at the next buffer, then look again: the
+		 * driver may have added one before it saw our avail_event.
+		 */
+		store16((uint8_t *)split_avail_event(vq), vq->last_avail);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail = load16(vq->driver + SPLIT_AVAIL_IDX);
+		pending = (uint16_t)(avail - vq->last_avail);
+	}
+	if (pending == 0)
+		return 0;
+	if (pending > vq->size)
+		return -EBADMSG;	/* more available than the ring holds */
+	head = load16(vq->driver + SPLIT_AVAIL_RING +
+		      2ULL * (vq->last_avail & (vq->size - 1)));
+	if (head >= vq->size || busy_test(vq, head))
+		return -EBADMSG;	/* bad index, or already in flight */
+	elem_init(e);
+	ret = split_walk(vq, head, e);
+	if (ret)
+		return ret;
+	e->id = head;
+	busy_set(vq, head, true);
+	vq->inflight++;
+	vq->last_avail++;
+	if (vq->event_idx)
+		store16((uint8_t *)split_avail_event(vq), vq->last_avail);
+	return 1;
+}
+
+static void split_push(struct virtq *vq, const struct vq_elem *e,
+		       uint32_t written)
+{
+	uint8_t *slot = vq->device + SPLIT_USED_RING +
+			8ULL * (vq->used_idx & (vq->size - 1));
+
+	put_le32(slot, e->id);
+	put_le32(slot + 4, written);
+	vq->used_idx++;
+	store16(vq->device + SPLIT_USED_IDX, vq->used_idx);
+}
+
+static bool split_should_notify(struct virtq *vq)
+{
+	uint16_t old = vq->signalled_used, new_idx = vq->used_idx;
+	bool valid = vq->signalled_valid;
+
+	/* The used index must be visible before the driver's fields are read. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!vq->event_idx)
+		return !(load16(vq->driver + SPLIT_AVAIL_FLAGS) &
+			 VRING_AVAIL_F_NO_INTERRUPT);
+	vq->signalled_used = new_idx;
+	vq->signalled_valid = true;
+	return !valid || vq_need_event(split_used_event(vq), new_idx, old);
+}
+
+/* ---- packed ----------------------------------------------------------- */
+
+static bool packed_is_avail(uint16_t flags, bool wrap)
+{
+	bool avail = flags & VRING_PACKED_F_AVAIL;
+	bool used = flags & VRING_PACKED_F_USED;
+
+	return avail == wrap && used != wrap;
+}
+
+static int packed_pop(struct virtq *vq, struct vq_elem *e)
+{
+	uint16_t pos = vq->last_avail, id = 0, flags;
+	bool wrap = vq->avail_wrap;
+	uint32_t count = 0;
+	struct desc d;
+	int ret;
+
+	flags = load16(vq->desc + 16ULL * pos + 14);
+	if (!packed_is_avail(flags, wrap))
+		return 0;
+	elem_init(e);
+	for (;;) {
+		if (++count > vq->size)
+			return -EBADMSG;	/* a chain longer than the ring */
+		/* After the acquire load of flags above (head) or here. */
+		desc_copy(&d, vq->desc + 16ULL * pos, true);
+		if (!packed_is_avail(d.flags, wrap))
+			return -EBADMSG;	/* part of a chain not available */
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (count != 1)
+				return -EBADMSG;
+			ret = walk_indirect(vq, e, &d);
+		} else {
+			ret = elem_add(vq, e, &d);
+		}
+		if (ret)
+			return ret;
+		id = d.id_or_next;	/* the last descriptor's ID counts */
+		if (++pos == vq->size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	}
+	if (id >= vq->size || busy_test(vq, id))
+		return -EBADMSG;	/* bad ID, or reused while in flight */
+	e->id = id;
+	e->ndesc = (uint16_t)count;
+	busy_set(vq, id, true);
+	vq->inflight++;
+	vq->last_avail = pos;
+	vq->avail_wrap = wrap;
+	return 1;
+}
+
+static void packed_push(struct virtq *vq, const struct vq_elem *e,
+			uint32_t written)
+{
+	uint8_t *slot = vq->desc + 16ULL * vq->used_idx;
+	uint16_t flags = vq->used_wrap ?
+			 (VRING_PACKED_F_AVAIL | VRING_PACKED_F_USED) : 0;
+
+	if (written)
+		flags |= VRING_DESC_F_WRITE;
+	put_le32(slot + 8, written);
+	put_le16(slot + 12, e->id);
+	store16(slot + 14, flags);
+	vq->used_idx = (uint16_t)(vq->used_idx + e->ndesc);
+	if (vq->used_idx >= vq->size) {
+		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
+		vq->used_wrap = !vq->used_wrap;
+	}
+}
+
+static bool packed_should_notify(struct virtq *vq)
+{
+	uint16_t old = vq->signalled_used, new_idx = vq->used_idx;
+	bool valid = vq->signalled_valid;
+	uint16_t flags, off_wrap;
+	int event;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	flags = load16(vq->driver + EVENT_FLAGS) & 3;
+	vq->signalled_used = new_idx;
+	vq->signalled_valid = true;
+	if (flags == RING_EVENT_FLAGS_DISABLE)
+		return false;
+	if (flags != RING_EVENT_FLAGS_DESC || !vq->event_idx || !valid)
+		return true;
+	off_wrap = load16(vq->driver + EVENT_OFF_WRAP);
+	event = off_wrap & 0x7fff;
+	/* An event offset from the previous lap counts one ring back. */
+	if ((bool)(off_wrap >> 15) != vq->used_wrap)
+		event -= vq->size;
+	return vq_need_event((uint16_t)event, new_idx, old);
+}
+
+/* ---- common ----------------------------------------------------------- */
+
+int vq_pop(struct virtq *vq, struct vq_elem *e)
+{
+	if (!vq->ready)
+		return 0;
+	/* Outstanding work is bounded by the ring (and the busy bitmap). */
+	if (vq->inflight >= vq->size)
+		return 0;
+	return vq->packed ? packed_pop(vq, e) : split_pop(vq, e);
+}
+
+int vq_push(struct virtq *vq, const struct vq_elem *e, uint32_t written)
+{
+	if (!vq->ready || e->id >= vq->size || !busy_test(vq, e->id))
+		return -EINVAL;
+	busy_set(vq, e->id, false);
+	vq->inflight--;
+	if (written > e->in_len)
+		written = (uint32_t)e->in_len;
+	if (vq->packed)
+		packed_push(vq, e, written);
+	else
+		split_push(vq, e, written);
+	return 0;
+}
+
+bool vq_should_notify(struct virtq *vq)
+{
+	if (!vq->ready)
+		return false;
+	return vq->packed ? packed_should_notify(vq) : split_should_notify(vq);
+}
+
+size_t vq_elem_read(const struct vq_elem *e, size_t off, void *dst, size_t len)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < e->nr_out && done < len; i++) {
+		size_t n = e->iov[i].iov_len;
+
+		if (off >= n) {
+			off -= n;
+			continue;
+		}
+		n = MIN(n - off, len - done);
+		memcpy((uint8_t *)dst + done, (uint8_t *)e->iov[i].iov_base + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+size_t vq_elem_write(const struct vq_elem *e, size_t off, const void *src,
+		     size_t len)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = e->nr_out; i < e->nr_out + e->nr_in && done < len; i++) {
+		size_t n = e->iov[i].iov_len;
+
+		if (off >= n) {
+			off -= n;
+			continue;
+		}
+		n = MIN(n - off, len - done);
+		memcpy((uint8_t *)e->iov[i].iov_base + off, (const uint8_t *)src + done, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}

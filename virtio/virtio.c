@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "virtio.h"
+
+#include <string.h>
+
+#include "../vmm/util.h"
+
+void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
+		     void *priv, const struct guest_mem *gm,
+		     const struct virtio_opts *opts)
+{
+	unsigned int i;
+
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+	d->ops = ops;
+	d->priv = priv;
+	d->gm = gm;
+	d->modern = opts->transport != VIRTIO_MMIO_LEGACY;
+	d->offered = ops->features;
+	if (!opts->no_event_idx)
+		d->offered |= 1ULL << VIRTIO_F_EVENT_IDX;
+	if (!opts->no_indirect)
+		d->offered |= 1ULL << VIRTIO_F_INDIRECT_DESC;
+	if (d->modern) {
+		d->offered |= 1ULL << VIRTIO_F_VERSION_1;
+		if (opts->packed)
+			d->offered |= 1ULL << VIRTIO_F_RING_PACKED;
+	}
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		d->vq[i].max_size = i < ops->num_queues ? ops->queue_size : 0;
+		vq_reset(&d->vq[i]);
+	}
+}
+
+void virtio_dev_destroy(struct virtio_dev *d)
+{
+	pthread_mutex_destroy(&d->lock);
+}
+
+uint32_t virtio_device_features(const struct virtio_dev *d, uint32_t sel)
+{
+	return sel < 2 ? (uint32_t)(d->offered >> (32 * sel)) : 0;
+}
+
+uint32_t virtio_driver_features(const struct virtio_dev *d, uint32_t sel)
+{
+	return sel < 2 ? (uint32_t)(d->acked >> (32 * sel)) : 0;
+}
+
+void virtio_set_driver_features(struct virtio_dev *d, uint32_t sel,
+				uint32_t val)
+{
+	uint64_t mask;
+
+	if (sel > 1 || (d->status & (VIRTIO_STATUS_FEATURES_OK |
+				     VIRTIO_STATUS_DRIVER_OK)))
+		return;
+	mask = 0xffffffffULL << (32 * sel);
+	d->acked = (d->acked & ~mask) | ((uint64_t)val << (32 * sel));
+}
+
+static void virtio_reset(struct virtio_dev *d)
+{
+	unsigned int i;
+
+	if (d->ops->reset)
+		d->ops->reset(d);
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vq_reset(&d->vq[i]);
+	d->status = 0;
+	d->acked = 0;
+	d->broken = false;
+}
+
+static bool features_ok(const struct virtio_dev *d)
+{
+	if (d->acked & ~d->offered)
+		return false;
+	if (d->modern && !(d->acked & (1ULL << VIRTIO_F_VERSION_1)))
+		return false;
+	return true;
+}
+
+void virtio_set_status(struct virtio_dev *d, uint8_t val)
+{
+	uint8_t old = d->status, added;
+	unsigned int i;
+
+	if (val == 0) {
+		virtio_reset(d);
+		return;
+	}
+	/* The device owns NEEDS_RESET; the driver cannot clear bits. */
+	val = (uint8_t)((val & ~VIRTIO_STATUS_NEEDS_RESET) |
+			(old & VIRTIO_STATUS_NEEDS_RESET));
+	if ((old & ~val) != 0)
+		return;
+	added = val & ~old;
+	if ((added & VIRTIO_STATUS_FEATURES_OK) && !features_ok(d))
+		val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	if ((added & VIRTIO_STATUS_DRIVER_OK) && d->modern &&
+	    !(val & VIRTIO_STATUS_FEATURES_OK))
+		val &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	/* Legacy drivers never say FEATURES_OK: check at DRIVER_OK. */
+	if ((added & VIRTIO_STATUS_DRIVER_OK) && !features_ok(d))
+		val &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	d->status = val;
+	if (!(val & added & VIRTIO_STATUS_DRIVER_OK))
+		return;
+	if (d->ops->activate && d->ops->activate(d) < 0) {
+		virtio_dev_broken(d);
+		return;
+	}
+	/*
+	 * Drivers may post (and kick) before DRIVER_OK (Linux's virtio-rng
+	 * does in probe); a kick seen before now was dropped: look again.
+	 */
+	for (i = 0; i < d->ops->num_queues; i++)
+		if (d->vq[i].ready && d->ops->queue_kick && virtio_dev_running(d))
+			d->ops->queue_kick(d, i);
+}
+
+bool virtio_queue_writable(const struct virtio_dev *d, unsigned int q)
+{
+	return q < d->ops->num_queues && !d->vq[q].ready &&
+	       !(d->status & VIRTIO_STATUS_DRIVER_OK);
+}
+
+bool virtio_queue_enable(struct virtio_dev *d, unsigned int q)
+{
+	if (!virtio_queue_writable(d, q))
+		return q < d->ops->num_queues && d->vq[q].ready;
+	/* Modern drivers set queues up after FEATURES_OK. */
+	if (d->modern && !(d->status & VIRTIO_STATUS_FEATURES_OK))
+		return false;
+	return vq_enable(&d->vq[q], d->gm, d->acked) == 0;
+}
+
+void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
+			  uint32_t len, bool write)
+{
+	if (off > d->ops->config_size || len > d->ops->config_size - off) {
+		if (!write)
+			memset(buf, 0, len);
+		return;
+	}
+	if (write) {
+		if (d->ops->config_write)
+			d->ops->config_write(d, (uint32_t)off, buf, len);
+	} else if (d->ops->config_read) {
+		d->ops->config_read(d, (uint32_t)off, buf, len);
+	} else {
+		memset(buf, 0, len);
+	}
+}
+
+bool virtio_dev_running(const struct virtio_dev *d)
+{
+	return (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken;
+}
+
+void virtio_kick(struct virtio_dev *d, unsigned int q)
+{
+	pthread_mutex_lock(&d->lock);
+	if (q < d->ops->num_queues && d->vq[q].ready && virtio_dev_running(d) &&
+	    d->ops->queue_kick)
+		d->ops->queue_kick(d, q);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_queue_notify(struct virtio_dev *d, unsigned int q)
+{
+	if (!virtio_dev_running(d) || !vq_should_notify(&d->vq[q]))
+		return;
+	if (d->interrupt)
+		d->interrupt(d->transport, (int)q);
+}
+
+void virtio_dev_broken(struct virtio_dev *d)
+{
+	if (d->broken)
+		return;
+	d->broken = true;
+	d->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->interrupt)
+		d->interrupt(d->transport, VIRTIO_CONFIG_IRQ);
+}
+
+void virtio_config_changed(struct virtio_dev *d)
+{
+	d->config_gen++;
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->interrupt)
+		d->interrupt(d->transport, VIRTIO_CONFIG_IRQ);
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The virtio device model, transport-agnostic.
+ *
+ * A device class is a constant struct virtio_dev_ops (IDs, queue count and
+ * size, config space, feature bits, activate/reset/kick callbacks); an
+ * instance is a struct virtio_dev plus the class's private state. A
+ * transport (virtio/mmio.c, virtio/pci.c: the only files that know
+ * register layouts) translates guest register accesses into the calls
+ * below and delivers interrupts through d->interrupt.
+ *
+ * Threads and locking: register accesses arrive on vCPU threads, kicks on
+ * the event loop (ioeventfd). Both run under d->lock, and so do the
+ * class's callbacks; interrupts are raised with the lock held.
+ *
+ * Guest errors follow one policy (virtio 1.2 §2.1.2): a corrupt ring sets
+ * DEVICE_NEEDS_RESET, raises a configuration interrupt if DRIVER_OK, and
+ * the device does nothing more until the driver resets it; a bad request
+ * completes with an error status. Nothing the guest writes can abort
+ * vireo. Once the status reads 0 after a reset, the device neither
+ * touches guest memory nor raises interrupts.
+ */
+#ifndef VIREO_VIRTIO_H
+#define VIREO_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/mem.h"
+#include "queue.h"
+
+#define VIRTIO_STATUS_ACKNOWLEDGE	0x01
+#define VIRTIO_STATUS_DRIVER		0x02
+#define VIRTIO_STATUS_DRIVER_OK		0x04
+#define VIRTIO_STATUS_FEATURES_OK	0x08
+#define VIRTIO_STATUS_NEEDS_RESET	0x40
+#define VIRTIO_STATUS_FAILED		0x80
+
+#define VIRTIO_MAX_QUEUES	16
+#define VIRTIO_NO_VECTOR	0xffff
+#define VIRTIO_CONFIG_IRQ	(-1)	/* interrupt source: config change */
+
+enum virtio_transport {
+	VIRTIO_PCI,
+	VIRTIO_MMIO,
+	VIRTIO_MMIO_LEGACY,
+};
+
+/* Per-instance choices from the command line. */
+struct virtio_opts {
+	enum virtio_transport transport;
+	bool packed;		/* offer VIRTIO_F_RING_PACKED */
+	bool no_event_idx;
+	bool no_indirect;
+};
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	const char *name;
+	uint32_t device_id;
+	uint16_t num_queues;
+	uint16_t queue_size;		/* the maximum, for every queue */
+	uint32_t config_size;
+	uint32_t pci_class;		/* class << 16 | subclass << 8 | prog-if */
+	uint64_t features;		/* device-specific bits offered */
+	/* off + len <= config_size is guaranteed. */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *buf,
+			    uint32_t len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off,
+			     const uint8_t *buf, uint32_t len);
+	/* DRIVER_OK: features negotiated, queues set. < 0 breaks the device. */
+	int (*activate)(struct virtio_dev *d);
+	/* Status written 0: stop all I/O; no guest memory access after. */
+	void (*reset)(struct virtio_dev *d);
+	/* Buffers may be available on queue q. */
+	void (*queue_kick)(struct virtio_dev *d, unsigned int q);
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv;			/* the class's instance state */
+	const struct guest_mem *gm;
+	pthread_mutex_t lock;
+	bool modern;			/* VERSION_1 transport */
+	uint64_t offered;
+	uint64_t acked;
+	uint8_t status;
+	uint8_t config_gen;
+	bool broken;			/* NEEDS_RESET is set */
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+
+	/* Set by the transport: raise the interrupt of a queue or config. */
+	void (*interrupt)(void *transport, int source);
+	void *transport;
+};
+
+void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
+		     void *priv, const struct guest_mem *gm,
+		     const struct virtio_opts *opts);
+void virtio_dev_destroy(struct virtio_dev *d);
+
+/* ---- for transports (d->lock held) ----------------------------------- */
+
+/* 32 bits of the offered features: word sel (0 = bits 0..31). */
+uint32_t virtio_device_features(const struct virtio_dev *d, uint32_t sel);
+uint32_t virtio_driver_features(const struct virtio_dev *d, uint32_t sel);
+/* Ignored once FEATURES_OK (or DRIVER_OK) is set. */
+void virtio_set_driver_features(struct virtio_dev *d, uint32_t sel,
+				uint32_t val);
+/*
+ * Status writes: 0 resets; FEATURES_OK is latched only if the acked
+ * features are a subset of the offered ones (with VERSION_1 on modern
+ * transports); DRIVER_OK needs FEATURES_OK (modern) and activates the
+ * device; bits cannot be cleared except by a reset.
+ */
+void virtio_set_status(struct virtio_dev *d, uint8_t val);
+/* May the queue's size and addresses be written now? */
+bool virtio_queue_writable(const struct virtio_dev *d, unsigned int q);
+/* The driver enabled queue q: validate and start it. false if refused. */
+bool virtio_queue_enable(struct virtio_dev *d, unsigned int q);
+/* Config space access; out of bounds reads 0, writes are dropped. */
+void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
+			  uint32_t len, bool write);
+
+/* A kick for queue q (event loop). Takes d->lock. */
+void virtio_kick(struct virtio_dev *d, unsigned int q);
+
+/* ---- for device classes (d->lock held) ------------------------------- */
+
+/* After pushing used buffers on q: interrupt the driver if it wants. */
+void virtio_queue_notify(struct virtio_dev *d, unsigned int q);
+/* The ring is corrupt: DEVICE_NEEDS_RESET and a config interrupt. */
+void virtio_dev_broken(struct virtio_dev *d);
+/* Device config changed: bump the generation, config interrupt. */
+void virtio_config_changed(struct virtio_dev *d);
+/* Is the device running (DRIVER_OK, not broken)? */
+bool virtio_dev_running(const struct virtio_dev *d);
+
+#endif
