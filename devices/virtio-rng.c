@@ -38,28 +38,88 @@ static uint32_t rng_fill(const struct vq_elem *e)
 	return done;
 }
 
-/* Blocks until the host's pool is ready, once, then wakes the device. */
+/*
+ * One process-wide waiter blocks until the host's pool is ready, then
+ * wakes the devices registered with it. It holds no device pointer of its
+ * own: a device that goes away (restart) unregisters first.
+ */
+static pthread_mutex_t waiter_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct virtio_rng *waiting[RNG_MAX_WAITING];
+static bool waiter_running;
+
 static void *entropy_waiter(void *arg)
 {
-	struct virtio_rng *r = arg;
+	unsigned int i;
 	uint8_t b;
 
+	(void)arg;
 	while (getrandom(&b, 1, 0) < 0 && errno == EINTR)
 		;
-	eventfd_signal(r->ready_h.fd);
+	pthread_mutex_lock(&waiter_lock);
+	for (i = 0; i < RNG_MAX_WAITING; i++) {
+		if (waiting[i])
+			eventfd_signal(waiting[i]->ready_h.fd);
+		waiting[i] = NULL;
+	}
+	waiter_running = false;
+	pthread_mutex_unlock(&waiter_lock);
 	return NULL;
+}
+
+static void wait_for_entropy(struct virtio_rng *r)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	unsigned int i, free_slot = RNG_MAX_WAITING;
+
+	pthread_mutex_lock(&waiter_lock);
+	for (i = 0; i < RNG_MAX_WAITING; i++) {
+		if (waiting[i] == r)
+			goto out;
+		if (!waiting[i] && free_slot == RNG_MAX_WAITING)
+			free_slot = i;
+	}
+	if (free_slot == RNG_MAX_WAITING)
+		goto out;
+	waiting[free_slot] = r;
+	if (!waiter_running) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (!pthread_create(&t, &attr, entropy_waiter, NULL))
+			waiter_running = true;
+		pthread_attr_destroy(&attr);
+	}
+out:
+	pthread_mutex_unlock(&waiter_lock);
+}
+
+static void stop_waiting(struct virtio_rng *r)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&waiter_lock);
+	for (i = 0; i < RNG_MAX_WAITING; i++)
+		if (waiting[i] == r)
+			waiting[i] = NULL;
+	pthread_mutex_unlock(&waiter_lock);
 }
 
 static void rng_process(struct virtio_rng *r)
 {
 	struct virtio_dev *d = &r->vdev;
 	struct virtq *vq = &d->vq[0];
+	unsigned int budget = vq->size;
 	bool pushed = false;
 	int ret = 1;
 
 	for (;;) {
 		uint32_t n;
 
+		if (!budget--) {
+			/* A ring's worth per turn; the rest on the next one. */
+			virtio_kick_later(d, 0);
+			break;
+		}
 		if (!r->elem_pending) {
 			ret = vq_pop(vq, &r->elem);
 			if (ret <= 0)
@@ -69,9 +129,7 @@ static void rng_process(struct virtio_rng *r)
 		n = r->elem.in_len ? rng_fill(&r->elem) : 0;
 		if (r->elem.in_len && !n) {
 			/* No entropy yet: keep the request until there is. */
-			if (!r->waiter_started &&
-			    !pthread_create(&r->waiter, NULL, entropy_waiter, r))
-				r->waiter_started = true;
+			wait_for_entropy(r);
 			break;
 		}
 		vq_push(vq, &r->elem, n);
@@ -147,10 +205,7 @@ void virtio_rng_fini(struct virtio_rng *r)
 	if (r->ready_watched)
 		r->notify.ops->unwatch(r->notify.ctx, &r->ready_h);
 	r->ready_watched = false;
-	/* A waiter still blocked on the host pool is left to process exit. */
-	if (r->waiter_started)
-		pthread_detach(r->waiter);
-	r->waiter_started = false;
+	stop_waiting(r);
 	if (r->ready_h.fd >= 0)
 		close(r->ready_h.fd);
 	r->ready_h.fd = -1;

@@ -6,8 +6,9 @@
  *
  * A buffer is never returned empty: Linux's driver does not post another
  * after an empty one. If the host's entropy pool is not ready yet, the
- * request waits; a helper thread blocks on getrandom() once and wakes the
- * device through an eventfd when the pool is ready.
+ * request waits; one process-wide helper thread blocks on getrandom() and
+ * wakes the waiting devices through their eventfds when the pool is ready.
+ * Each kick serves at most a ring's worth of buffers, then yields.
  */
 #ifndef VIREO_VIRTIO_RNG_H
 #define VIREO_VIRTIO_RNG_H
@@ -19,6 +20,7 @@
 #include "../vmm/loop.h"
 
 #define RNG_MAX_REQUEST (64 * 1024)
+#define RNG_MAX_WAITING 16	/* devices waiting for the host's pool */
 
 struct virtio_rng {
 	struct virtio_dev vdev;
@@ -27,8 +29,6 @@ struct virtio_rng {
 	struct vm_notify notify;
 	struct ev_handler ready_h;	/* the host pool became ready */
 	bool ready_watched;
-	bool waiter_started;
-	pthread_t waiter;
 	uint64_t requests;
 	uint64_t bytes;
 };

@@ -49,6 +49,14 @@ static void mmio_interrupt(void *opaque, int source)
 }
 
 /* The guest EOIed the level interrupt: raise it again if still pending. */
+static void mmio_kick_later(void *opaque, unsigned int q)
+{
+	struct virtio_mmio *m = opaque;
+
+	if (q < m->nr_kicks)
+		eventfd_signal(m->kick[q].h.fd);
+}
+
 static void mmio_resample(struct ev_handler *h, uint32_t events)
 {
 	struct virtio_mmio *m = container_of(h, struct virtio_mmio, resample_h);
@@ -265,6 +273,7 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		m->align[q] = 4096;
 	d->interrupt = mmio_interrupt;
+	d->kick_later = mmio_kick_later;
 	d->transport = m;
 
 	m->irq_fd = eventfd_new();

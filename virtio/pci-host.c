@@ -47,6 +47,7 @@ int pci_host_add(struct pci_host *h, struct pci_func *f)
 		h->mmio_next = (uint32_t)(at + size);
 	}
 	f->slot = slot;
+	pci_func_update_decode(f);
 	h->slot[slot] = f;
 	return 0;
 }
@@ -58,6 +59,15 @@ uint32_t pci_bar_base(const struct pci_func *f, unsigned int bar)
 	if (bar >= PCI_NUM_BARS || !f->bar_size[bar] || !(cmd & PCI_CMD_MEM))
 		return 0;
 	return pci_cfg_get32(f, PCI_BAR0 + 4 * bar) & ~0xfU;
+}
+
+void pci_func_update_decode(struct pci_func *f)
+{
+	unsigned int b;
+
+	for (b = 0; b < PCI_NUM_BARS; b++)
+		__atomic_store_n(&f->decode[b], pci_bar_base(f, b),
+				 __ATOMIC_RELEASE);
 }
 
 void pci_config_access(struct pci_host *h, unsigned int slot, uint32_t off,
@@ -83,6 +93,7 @@ void pci_config_access(struct pci_host *h, unsigned int slot, uint32_t off,
 		for (i = 0; i < len; i++)
 			f->cfg[off + i] = (uint8_t)((f->cfg[off + i] & ~f->wmask[off + i]) |
 						    (data[i] & f->wmask[off + i]));
+		pci_func_update_decode(f);
 		if (f->ops->config_written)
 			f->ops->config_written(f, off, len);
 	} else {
@@ -181,7 +192,10 @@ const struct bus_ops pci_host_ecam_ops = { ecam_read, ecam_write };
 
 /* ---- the BAR window ---------------------------------------------------- */
 
-/* Decode addr against every function's BARs, under that function's lock. */
+/*
+ * Find the BAR holding addr from the published decode map, then take only
+ * that function's lock, and check again under it (the BAR may have moved).
+ */
 static void bar_access(struct pci_host *h, uint64_t addr, uint8_t *data,
 		       unsigned int len, bool write)
 {
@@ -192,20 +206,22 @@ static void bar_access(struct pci_host *h, uint64_t addr, uint8_t *data,
 
 		if (!f)
 			continue;
-		pthread_mutex_lock(f->lock);
 		for (b = 0; b < PCI_NUM_BARS; b++) {
-			uint64_t base = pci_bar_base(f, b);
+			uint64_t base = __atomic_load_n(&f->decode[b],
+							__ATOMIC_ACQUIRE);
 
 			if (!base || addr < base || addr + len > base + f->bar_size[b])
 				continue;
-			if (write && f->ops->bar_write)
-				f->ops->bar_write(f, b, addr - base, data, len);
-			else if (!write && f->ops->bar_read)
-				f->ops->bar_read(f, b, addr - base, data, len);
+			pthread_mutex_lock(f->lock);
+			if (pci_bar_base(f, b) == base) {
+				if (write && f->ops->bar_write)
+					f->ops->bar_write(f, b, addr - base, data, len);
+				else if (!write && f->ops->bar_read)
+					f->ops->bar_read(f, b, addr - base, data, len);
+			}
 			pthread_mutex_unlock(f->lock);
 			return;
 		}
-		pthread_mutex_unlock(f->lock);
 	}
 }
 

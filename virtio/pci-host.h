@@ -56,6 +56,12 @@ struct pci_func_ops {
 };
 
 struct pci_func {
+	/*
+	 * Where each BAR decodes now (0: nowhere), kept current under *lock
+	 * by pci_func_update_decode(): accesses find their function from it
+	 * without taking every function's lock.
+	 */
+	uint32_t decode[PCI_NUM_BARS];
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE];
 	uint32_t bar_size[PCI_NUM_BARS];	/* 32-bit memory BARs; 0 = none */
@@ -104,6 +110,8 @@ static inline uint32_t pci_cfg_get32(const struct pci_func *f, uint32_t off)
 
 /* Current base of a memory BAR, or 0 when decoding is off. */
 uint32_t pci_bar_base(const struct pci_func *f, unsigned int bar);
+/* Refresh f->decode after BARs or the command register changed. */
+void pci_func_update_decode(struct pci_func *f);
 
 /* Config space access as the guest sees it (exported for tests). */
 void pci_config_access(struct pci_host *h, unsigned int slot, uint32_t off,

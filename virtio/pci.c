@@ -58,6 +58,11 @@ static uint16_t msix_ctrl(const struct virtio_pci *p)
 			  p->f.cfg[VPCI_CAP_MSIX + 3] << 8);
 }
 
+static bool intx_disabled(const struct virtio_pci *p)
+{
+	return p->f.cfg[PCI_COMMAND + 1] & (PCI_CMD_INTX_DISABLE >> 8);
+}
+
 static bool msix_enabled(const struct virtio_pci *p)
 {
 	return msix_ctrl(p) & MSIX_CTRL_ENABLE;
@@ -65,6 +70,7 @@ static bool msix_enabled(const struct virtio_pci *p)
 
 /* ---- interrupts -------------------------------------------------------- */
 
+/* Deliver vector v; if the KVM plumbing fails, leave it pending. */
 static void msix_fire(struct virtio_pci *p, unsigned int v)
 {
 	const struct vm_notify_ops *ops = p->notify.ops;
@@ -74,20 +80,28 @@ static void msix_fire(struct virtio_pci *p, unsigned int v)
 		int gsi = ops->msi_alloc(p->notify.ctx);
 
 		if (gsi < 0)
-			return;
-		if (ops->irqfd(p->notify.ctx, vec->fd, (unsigned int)gsi, -1, true))
-			return;
-		vec->gsi = gsi;
+			goto pending;
+		vec->gsi = gsi;		/* kept for good, even if wiring fails */
 		vec->route_dirty = true;
+		vec->irqfd_wired = false;
 	}
 	if (vec->route_dirty) {
 		if (ops->msi_route(p->notify.ctx, (unsigned int)vec->gsi,
 				   (uint64_t)vec->addr_hi << 32 | vec->addr_lo,
 				   vec->data))
-			return;
+			goto pending;
 		vec->route_dirty = false;
 	}
+	if (!vec->irqfd_wired) {
+		if (ops->irqfd(p->notify.ctx, vec->fd, (unsigned int)vec->gsi,
+			       -1, true))
+			goto pending;
+		vec->irqfd_wired = true;
+	}
 	eventfd_signal(vec->fd);
+	return;
+pending:
+	p->pba |= 1U << v;
 }
 
 static bool vector_masked(const struct virtio_pci *p, unsigned int v)
@@ -103,7 +117,7 @@ static void vpci_interrupt(void *opaque, int source)
 
 	if (!msix_enabled(p)) {
 		p->isr |= source == VIRTIO_CONFIG_IRQ ? ISR_CONFIG : ISR_QUEUE;
-		if (p->intx_wired)
+		if (p->intx_wired && !intx_disabled(p))
 			eventfd_signal(p->intx_fd);
 		return;
 	}
@@ -132,6 +146,14 @@ static void msix_unmasked(struct virtio_pci *p)
 	}
 }
 
+static void vpci_kick_later(void *opaque, unsigned int q)
+{
+	struct virtio_pci *p = opaque;
+
+	if (q < p->nr_kicks)
+		eventfd_signal(p->kick[q].h.fd);
+}
+
 static void intx_resample(struct ev_handler *h, uint32_t events)
 {
 	struct virtio_pci *p = container_of(h, struct virtio_pci, intx_resample);
@@ -139,7 +161,7 @@ static void intx_resample(struct ev_handler *h, uint32_t events)
 	(void)events;
 	eventfd_drain(h->fd);
 	pthread_mutex_lock(&p->d->lock);
-	if (p->isr && !msix_enabled(p))
+	if (p->isr && !msix_enabled(p) && !intx_disabled(p))
 		eventfd_signal(p->intx_fd);
 	pthread_mutex_unlock(&p->d->lock);
 }
@@ -185,6 +207,7 @@ static void vpci_reset_transport(struct virtio_pci *p)
 	unsigned int q;
 
 	p->isr = 0;
+	p->pba = 0;		/* nothing from before the reset is delivered */
 	p->queue_sel = 0;
 	p->config_vector = VIRTIO_NO_VECTOR;
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
@@ -323,6 +346,12 @@ static void msix_table_access(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	uint32_t *reg;
 	bool was_masked;
 
+	if (len == 8 && field % 8 == 0 && v < p->nvec) {
+		/* A 64-bit access is two dword accesses. */
+		msix_table_access(p, off, data, 4, write);
+		msix_table_access(p, off + 4, data + 4, 4, write);
+		return;
+	}
 	if (v >= p->nvec || len != 4 || field % 4) {
 		if (!write)
 			memset(data, 0, len);
@@ -375,7 +404,7 @@ static void vpci_bar_access(struct virtio_pci *p, uint64_t off, uint8_t *data,
 		msix_table_access(p, off - VPCI_MSIX_TABLE, data, len, write);
 	} else if (off >= VPCI_MSIX_PBA && off < VPCI_MSIX_PBA + 8) {
 		if (!write)
-			put_access(data, len, off == VPCI_MSIX_PBA ? p->pba : 0);
+			put_access(data, len, (uint64_t)p->pba >> (8 * (off - VPCI_MSIX_PBA)));
 	} else if (!write) {
 		memset(data, 0, len);
 	}
@@ -480,6 +509,7 @@ void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d,
 	}
 	vpci_reset_transport(p);
 	d->interrupt = vpci_interrupt;
+	d->kick_later = vpci_kick_later;
 	d->transport = p;
 
 	f->ops = &vpci_func_ops;
@@ -571,6 +601,7 @@ int virtio_pci_wire(struct virtio_pci *p, unsigned int intx_gsi)
 	}
 	/* BARs come enabled, as firmware leaves them. */
 	p->f.cfg[PCI_COMMAND] |= PCI_CMD_MEM | PCI_CMD_MASTER;
+	pci_func_update_decode(&p->f);
 	notify_follow_bar(p);
 	return 0;
 err:
@@ -586,6 +617,7 @@ void virtio_pci_fini(struct virtio_pci *p)
 
 	/* Stop decoding: drops the notify ioeventfds. */
 	p->f.cfg[PCI_COMMAND] &= (uint8_t)~PCI_CMD_MEM;
+	pci_func_update_decode(&p->f);
 	notify_follow_bar(p);
 	while (p->nr_kicks) {
 		struct virtio_pci_kick *k = &p->kick[--p->nr_kicks];
@@ -606,8 +638,9 @@ void virtio_pci_fini(struct virtio_pci *p)
 	for (v = 0; v < VPCI_MAX_VECTORS; v++) {
 		struct virtio_pci_vector *vec = &p->vec[v];
 
-		if (vec->gsi >= 0)
+		if (vec->irqfd_wired)
 			ops->irqfd(ctx, vec->fd, (unsigned int)vec->gsi, -1, false);
+		vec->irqfd_wired = false;
 		if (vec->fd >= 0)
 			close(vec->fd);
 		vec->fd = vec->gsi = -1;

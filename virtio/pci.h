@@ -49,6 +49,7 @@ struct virtio_pci_vector {
 	int fd;
 	int gsi;		/* -1 until first use */
 	bool route_dirty;
+	bool irqfd_wired;
 };
 
 struct virtio_pci {

@@ -134,7 +134,10 @@ bool virtio_queue_enable(struct virtio_dev *d, unsigned int q)
 	/* Modern drivers set queues up after FEATURES_OK. */
 	if (d->modern && !(d->status & VIRTIO_STATUS_FEATURES_OK))
 		return false;
-	return vq_enable(&d->vq[q], d->gm, d->acked) == 0;
+	/* Legacy has no FEATURES_OK: unoffered bits must not take effect. */
+	if (d->acked & ~d->offered)
+		return false;
+	return vq_enable(&d->vq[q], d->gm, d->acked & d->offered) == 0;
 }
 
 void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
@@ -167,6 +170,12 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 	    d->ops->queue_kick)
 		d->ops->queue_kick(d, q);
 	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_kick_later(struct virtio_dev *d, unsigned int q)
+{
+	if (d->kick_later)
+		d->kick_later(d->transport, q);
 }
 
 void virtio_queue_notify(struct virtio_dev *d, unsigned int q)

@@ -93,6 +93,8 @@ struct virtio_dev {
 
 	/* Set by the transport: raise the interrupt of a queue or config. */
 	void (*interrupt)(void *transport, int source);
+	/* Set by the transport: run queue_kick(q) again from the event loop. */
+	void (*kick_later)(void *transport, unsigned int q);
 	void *transport;
 };
 
@@ -126,6 +128,13 @@ void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
 
 /* A kick for queue q (event loop). Takes d->lock. */
 void virtio_kick(struct virtio_dev *d, unsigned int q);
+
+/*
+ * Work a device does per kick is bounded: a guest refilling the ring as
+ * fast as it drains could otherwise hold the event loop. A device that
+ * stops at its budget calls this to continue on a later loop turn.
+ */
+void virtio_kick_later(struct virtio_dev *d, unsigned int q);
 
 /* ---- for device classes (d->lock held) ------------------------------- */
 

@@ -102,8 +102,9 @@ static int notify_msi_route(void *ctx, unsigned int gsi, uint64_t addr,
 			    uint32_t data)
 {
 	struct vm *vm = ctx;
-	struct kvm_irq_routing_entry *e = NULL;
-	unsigned int i;
+	struct kvm_irq_routing_entry *e = NULL, saved;
+	unsigned int i, nr;
+	bool added = false;
 	int ret = 0;
 
 	pthread_mutex_lock(&vm->routes_lock);
@@ -114,21 +115,29 @@ static int notify_msi_route(void *ctx, unsigned int gsi, uint64_t addr,
 	for (i = 0; i < vm->routes->nr; i++)
 		if (vm->routes->entries[i].gsi == gsi)
 			e = &vm->routes->entries[i];
+	nr = vm->routes->nr;
 	if (!e) {
-		if (vm->routes->nr == MAX_ROUTES) {
+		if (nr == MAX_ROUTES) {
 			ret = -ENOSPC;
 			goto out;
 		}
 		e = &vm->routes->entries[vm->routes->nr++];
+		added = true;
 	}
+	saved = *e;
 	memset(e, 0, sizeof(*e));
 	e->gsi = gsi;
 	e->type = KVM_IRQ_ROUTING_MSI;
 	e->u.msi.address_lo = (uint32_t)addr;
 	e->u.msi.address_hi = (uint32_t)(addr >> 32);
 	e->u.msi.data = data;
-	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0)
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0) {
+		/* Put the table back: one bad entry must not block the rest. */
 		ret = -errno;
+		*e = saved;
+		if (added)
+			vm->routes->nr = nr;
+	}
 out:
 	pthread_mutex_unlock(&vm->routes_lock);
 	return ret;

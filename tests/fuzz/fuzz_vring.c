@@ -48,9 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ret = vq_pop(&vq, &e);
 			if (ret <= 0)
 				break;
-			/* Touch every part the device would. */
-			if (e.nr_out)
-				((volatile uint8_t *)e.iov[0].iov_base)[0];
+			/* Touch every byte the device may: all of it. */
+			{
+				static uint8_t scratch[1 << 17];
+				uint64_t out = e.out_len < sizeof(scratch) ?
+					       e.out_len : sizeof(scratch);
+				uint64_t in = e.in_len < sizeof(scratch) ?
+					      e.in_len : sizeof(scratch);
+
+				vq_elem_read(&e, 0, scratch, out);
+				vq_elem_write(&e, 0, scratch, in);
+			}
 			vq_push(&vq, &e, (uint32_t)e.in_len);
 			vq_should_notify(&vq);
 		}

@@ -10,87 +10,12 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "devices/virtio-rng.h"
 #include "virtio/mmio.h"
 #include "virtio/pci.h"
 #include "vmm/util.h"
+#include "fakevmm.h"
 #include "vring.h"
-
-/* ---- a fake VMM ------------------------------------------------------- */
-
-struct fake_vmm {
-	int ioeventfds;			/* currently assigned */
-	uint64_t last_ioeventfd_addr;
-	int irqfds;
-	int last_resample;
-	int msi_routes;
-	uint64_t msi_addr[64];
-	uint32_t msi_data[64];
-	int next_gsi;
-	int watched;
-};
-
-static struct fake_vmm vmm;
-
-static int f_ioeventfd(void *ctx, int fd, uint64_t addr, unsigned int len,
-		       bool pio, int64_t dm, bool assign)
-{
-	(void)ctx; (void)fd; (void)len; (void)pio; (void)dm;
-	vmm.ioeventfds += assign ? 1 : -1;
-	if (assign)
-		vmm.last_ioeventfd_addr = addr;
-	return 0;
-}
-
-static int f_irqfd(void *ctx, int fd, unsigned int gsi, int resample, bool assign)
-{
-	(void)ctx; (void)fd; (void)gsi;
-	vmm.irqfds += assign ? 1 : -1;
-	vmm.last_resample = resample;
-	return 0;
-}
-
-static int f_msi_alloc(void *ctx)
-{
-	(void)ctx;
-	return vmm.next_gsi++;
-}
-
-static int f_msi_route(void *ctx, unsigned int gsi, uint64_t addr, uint32_t data)
-{
-	(void)ctx;
-	vmm.msi_routes++;
-	vmm.msi_addr[gsi % 64] = addr;
-	vmm.msi_data[gsi % 64] = data;
-	return 0;
-}
-
-static int f_watch(void *ctx, struct ev_handler *h)
-{
-	(void)ctx; (void)h;
-	vmm.watched++;
-	return 0;
-}
-
-static void f_unwatch(void *ctx, struct ev_handler *h)
-{
-	(void)ctx; (void)h;
-	vmm.watched--;
-}
-
-static const struct vm_notify_ops fake_ops = {
-	f_ioeventfd, f_irqfd, f_msi_alloc, f_msi_route, f_watch, f_unwatch,
-};
-static const struct vm_notify fake = { &fake_ops, NULL };
-
-/* Was an eventfd signalled (and how often)? Drains it. */
-static uint64_t fired(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
 
 /* ---- a test device class ---------------------------------------------- */
 
@@ -315,6 +240,23 @@ START_TEST(mmio_queue_setup_rules)
 	mw(0x044, 1);
 	ck_assert_uint_eq(mr(0x044), 0);
 	mw(0x050, 7);				/* notify: ignored */
+	/* Before DRIVER_OK: a ring outside RAM is refused, a good one taken. */
+	mw(0x070, 1);
+	mw(0x070, 3);
+	mw(0x024, 1);
+	mw(0x020, 1);
+	mw(0x070, 0xb);
+	mw(0x030, 1);
+	mw(0x038, 8);
+	mw(0x080, 0xfee00000);
+	mw(0x090, DRV_DRIVER);
+	mw(0x0a0, DRV_DEVICE);
+	mw(0x044, 1);
+	ck_assert_uint_eq(mr(0x044), 0);
+	mw(0x080, DRV_DESC + 0x1000);
+	mw(0x044, 1);
+	ck_assert_uint_eq(mr(0x044), 1);
+	mw(0x070, 0);
 	mmio_driver_up(false);
 	ck_assert_int_eq(activations, 1);
 	/* After enable and DRIVER_OK, size/address writes are ignored. */
@@ -323,12 +265,6 @@ START_TEST(mmio_queue_setup_rules)
 	mw(0x080, 0x1234000);
 	ck_assert_uint_eq(dev.vq[0].size, 8);
 	ck_assert_uint_eq(dev.vq[0].desc_gpa, DRV_DESC);
-	/* A ring outside RAM cannot be enabled. */
-	mw(0x030, 1);
-	mw(0x038, 8);
-	mw(0x080, 0xfee00000);
-	mw(0x044, 1);
-	ck_assert_uint_eq(mr(0x044), 0);
 	/* Notify of a not-ready queue: no device call. */
 	mw(0x050, 1);
 	virtio_kick(&dev, 1);
@@ -438,6 +374,16 @@ START_TEST(mmio_legacy_pfn)
 	mw(0x070, 7);
 	ck_assert_uint_eq(mr(0x070), 7);
 	ck_assert_int_eq(activations, 1);
+	/* Legacy acking a bit never offered (RING_PACKED): no queue. */
+	mw(0x070, 0);
+	mw(0x070, 3);
+	mw(0x024, 1);
+	mw(0x020, 1U << 2);				/* bit 34 */
+	mw(0x028, 4096);
+	mw(0x030, 0);
+	mw(0x038, 6);
+	mw(0x040, DRV_DESC >> 12);
+	ck_assert(!dev.vq[0].ready);
 	/* A page size of 0 makes no ring. */
 	mw(0x070, 0);
 	mw(0x028, 0);
@@ -692,6 +638,25 @@ START_TEST(pci_msix_masking)
 	/* Table entries past the count read 0; odd widths too. */
 	ck_assert_uint_eq(br(VPCI_MSIX_TABLE + 16 * 5, 4), 0);
 	ck_assert_uint_eq(br(VPCI_MSIX_TABLE + 16, 2), 0);
+	/* A 64-bit access is two dword accesses. */
+	{
+		uint8_t b8[8];
+
+		put_le64(b8, 0x00000000fee01000ULL);
+		pci_host_mmio_ops.write(&host, bar() + VPCI_MSIX_TABLE + 32 -
+					host.mmio_base, b8, 8);
+		ck_assert_uint_eq(br(VPCI_MSIX_TABLE + 32, 4), 0xfee01000);
+	}
+	/* Pending from before a reset is not delivered after it. */
+	bw(VPCI_MSIX_TABLE + 28, 4, 1);			/* mask vector 1 */
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 2);
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 1), 2);
+	bw(0x14, 1, 0);					/* reset */
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 0);
+	bw(VPCI_MSIX_TABLE + 28, 4, 0);			/* unmask */
+	ck_assert_uint_eq(fired(p.vec[1].fd), 0);
 	pci_close();
 }
 END_TEST
@@ -712,6 +677,13 @@ START_TEST(pci_intx_fallback)
 	ck_assert_uint_ge(fired(p.intx_fd), 1);
 	ck_assert_uint_eq(br(VPCI_ISR, 1), 1);
 	ck_assert_uint_eq(br(VPCI_ISR, 1), 0);		/* read clears */
+	/* INTx disabled in the command register: ISR yes, line no. */
+	cfg_write(p.f.slot, 4, 2, 0x0406);
+	drv_add(&drv, &b, 1);
+	virtio_kick(&dev, 0);
+	ck_assert_uint_eq(fired(p.intx_fd), 0);
+	ck_assert_uint_eq(br(VPCI_ISR, 1), 1);
+	cfg_write(p.f.slot, 4, 2, 0x0006);
 	/* A kick through the notify region (no ioeventfd) still arrives. */
 	bw(VPCI_NOTIFY + 4, 2, 1);
 	ck_assert_uint_eq(fired(p.kick[1].h.fd), 1);
@@ -733,14 +705,65 @@ START_TEST(pci_cfg_access_window)
 	cfg_write(s, c + 12, 4, 2);
 	ck_assert_uint_eq(cfg_read(s, c + 16, 2), 2);
 	/* A bad length or BAR does nothing. */
+	cfg_write(s, c + 16, 2, 0x7777);
 	cfg_write(s, c + 12, 4, 3);
-	ck_assert_uint_eq(cfg_read(s, c + 16, 2), 2);	/* unchanged image */
+	ck_assert_uint_eq(cfg_read(s, c + 16, 2), 0x7777);	/* not refreshed */
+	cfg_write(s, c + 12, 4, 2);
+	cfg_write(s, c + 4, 1, 3);			/* BAR 3: none */
+	ck_assert_uint_eq(cfg_read(s, c + 16, 2), 0x7777);
+	cfg_write(s, c + 4, 1, 0);
 	/* Write status through the window. */
 	cfg_write(s, c + 8, 4, 0x14);
 	cfg_write(s, c + 12, 4, 1);
 	cfg_write(s, c + 16, 1, 1);
 	ck_assert_uint_eq(dev.status, 1);
 	pci_close();
+}
+END_TEST
+
+/* A device's work per kick is bounded (a ring's worth), then it yields. */
+START_TEST(rng_kick_budget)
+{
+	struct virtio_opts o = { .transport = VIRTIO_MMIO };
+	struct drv_buf b = { DRV_BUFS, 16, true };
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+	unsigned int i;
+
+	common_setup();
+	drv_init(&drv, 8, false, 0);
+	ck_assert_int_eq(virtio_rng_init(r, &drv.gm, &o, &fake), 0);
+	ck_assert_int_eq(virtio_mmio_init(&m, &r->vdev, 0xd0000000, 20, false, &fake), 0);
+	r->vdev.acked = 1ULL << VIRTIO_F_VERSION_1;
+	r->vdev.status = 0xf;
+	r->vdev.vq[0] = drv.vq;
+	r->vdev.vq[0].max_size = 256;
+	for (i = 0; i < 3; i++)
+		drv_add(&drv, &b, 1);
+	virtio_kick(&r->vdev, 0);
+	ck_assert_uint_eq(drv_used_idx(&drv), 3);
+	ck_assert_uint_eq(fired(m.kick[0].h.fd), 0);	/* done: no yield */
+	for (i = 0; i < 3; i++) {
+		uint16_t id;
+		uint32_t len;
+
+		ck_assert(drv_get_used(&drv, &id, &len));
+		ck_assert_uint_eq(len, 16);
+	}
+	for (i = 0; i < 8; i++)
+		drv_add(&drv, &b, 1);
+	virtio_kick(&r->vdev, 0);
+	ck_assert_uint_eq(drv_used_idx(&drv), 11);
+	/* A full ring's worth: it yields, continuing on the next turn. */
+	ck_assert_uint_eq(fired(m.kick[0].h.fd), 1);
+	virtio_mmio_fini(&m);
+	virtio_rng_fini(r);
+	free(r);
+	drv_fini(&drv);
+	memset(&drv.gm, 0, sizeof(drv.gm));
+	drv.gm.nr = 0;
+	test_mem_init(&drv.gm, 0, DRV_RAM);
+	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
+	common_teardown();
 }
 END_TEST
 
@@ -764,6 +787,7 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, pci_msix_masking);
 	tcase_add_test(tc, pci_intx_fallback);
 	tcase_add_test(tc, pci_cfg_access_window);
+	tcase_add_test(tc, rng_kick_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }
