@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wformat=2 -Wvla
 CPPFLAGS := -std=c11 -D_GNU_SOURCE -I.
-LIBS    := -llz4 -lzstd -llzma -lz -lpthread
+LIBS    := -luring -llz4 -lzstd -llzma -lz -lpthread
 
 SRC_DIRS := vmm boot devices virtio
 LIB_SRCS := $(filter-out vmm/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
@@ -32,11 +32,13 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/san/%.o)
 
 DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
 	libfdt-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev liburing-dev \
-	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs \
+	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs fio \
+	util-linux iperf3 \
 	device-tree-compiler acpica-tools binutils lz4
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps run check unit integration fuzz bench guest testhost clean
+.PHONY: all deps run check unit integration fuzz bench guest testhost clean \
+	tools-disk
 all: $(BUILD)/vireo
 
 $(BUILD)/obj/%.o: %.c
@@ -49,6 +51,11 @@ $(BUILD)/san/%.o: %.c
 
 $(BUILD)/vireo: $(OBJS) $(MAIN_OBJ)
 	$(CC) -static -o $@ $^ $(LIBS)
+
+# A static unix-socket client for console-port tests in the test host.
+$(BUILD)/unixcat: tests/integration/unixcat.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -static -o $@ $<
 
 # The freestanding test guest for host-KVM integration tests.
 $(BUILD)/tiny.elf: tests/tiny/tiny.S tests/tiny/tiny.ld
@@ -64,10 +71,10 @@ $(BUILD)/unit-tests: $(SAN_OBJS) $(UNIT_OBJS)
 
 # Fuzz targets: libFuzzer + ASan + UBSan, built with clang.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS)
-FUZZ_SRCS := $(filter-out vmm/console.c vmm/machine.c vmm/vm.c vmm/irq.c,$(LIB_SRCS))
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
+FUZZ_SRCS := $(filter-out vmm/machine.c vmm/vm.c vmm/irq.c,$(LIB_SRCS))
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) tests/fuzz/stub-notify.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS)
 $(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c boot/decompress.c vmm/util.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -o $@ $^ $(LIBS) -lcheck -lsubunit -lm -lrt
@@ -79,7 +86,8 @@ $(BUILD)/vq-bench: tests/bench/vq-bench.c tests/unit/vring.c tests/unit/testmem.
 
 .PHONY: fuzz-build
 fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices \
-	$(BUILD)/fuzz/fuzz_vring $(BUILD)/fuzz/fuzz_transport $(BUILD)/fuzz/mkseeds
+	$(BUILD)/fuzz/fuzz_vring $(BUILD)/fuzz/fuzz_transport $(BUILD)/fuzz/fuzz_vdev \
+	$(BUILD)/fuzz/mkseeds
 
 # ---- Debian packages ----------------------------------------------------
 deps:
@@ -108,6 +116,12 @@ $(BUILD)/guest/initramfs.cpio: $(BUILD)/debs/.stamp $(BUILD)/tools/mkcpio $(GUES
 	guest-images/build-guest.sh $(BUILD)/debs $(BUILD)/guest
 guest: $(BUILD)/guest/initramfs.cpio
 
+# A read-only disk of test tools (fio, e2fsprogs, util-linux) for the guest.
+$(BUILD)/guest/tools.img: guest-images/build-tools-disk.sh Makefile
+	@mkdir -p $(dir $@)
+	guest-images/build-tools-disk.sh $@ fio mke2fs e2fsck blkdiscard iperf3
+tools-disk: $(BUILD)/guest/tools.img
+
 TESTHOST_INPUTS := $(wildcard guest-images/testhost/*)
 $(BUILD)/testhost/initramfs.cpio: $(BUILD)/debs/.stamp $(BUILD)/tools/mkcpio $(TESTHOST_INPUTS)
 	guest-images/testhost/build.sh $(BUILD)/debs $(BUILD)/testhost
@@ -122,19 +136,19 @@ run: deps
 unit: $(BUILD)/unit-tests
 	@tests/run-suite.sh unit $(BUILD)/unit-tests
 
-integration: all $(BUILD)/tiny.elf guest testhost
+integration: all $(BUILD)/tiny.elf $(BUILD)/unixcat guest tools-disk testhost
 	@tests/run-suite.sh integration tests/integration/run.sh
 
 fuzz:
 	@tests/run-suite.sh fuzz tests/fuzz/run.sh
 
-bench: all guest testhost $(BUILD)/vq-bench
+bench: all guest testhost $(BUILD)/guest/tools.img $(BUILD)/vq-bench
 	@$(BUILD)/vq-bench
 	@tests/bench/run.sh
 
 check: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
-		guest testhost
+		$(BUILD)/unixcat guest tools-disk testhost
 	@tests/check.sh
 
 clean:

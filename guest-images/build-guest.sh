@@ -13,7 +13,7 @@ mods=$kdir/lib/modules/$kver/kernel
 mkdir -p "$out"
 spec=$out/initramfs.spec
 {
-	for d in bin sbin usr usr/bin usr/sbin dev etc lib lib/modules proc sys tmp run root tests; do
+	for d in bin sbin usr usr/bin usr/sbin dev etc lib lib/modules proc sys tmp run root tests mnt opt; do
 		echo "dir /$d 0755"
 	done
 	echo "nod /dev/console 0600 c 5 1"

@@ -465,6 +465,84 @@ int vq_push(struct virtq *vq, const struct vq_elem *e, uint32_t written)
 	return 0;
 }
 
+void vq_unpop(struct virtq *vq, const struct vq_elem *e)
+{
+	if (!vq->ready || e->id >= vq->size || !busy_test(vq, e->id))
+		return;
+	busy_set(vq, e->id, false);
+	vq->inflight--;
+	if (!vq->packed) {
+		/*
+		 * avail_event stays: moving it back would tell the driver
+		 * its next buffers were already seen, and it would not kick.
+		 */
+		vq->last_avail--;
+		return;
+	}
+	if (vq->last_avail < e->ndesc) {
+		vq->last_avail = (uint16_t)(vq->last_avail + vq->size - e->ndesc);
+		vq->avail_wrap = !vq->avail_wrap;
+	} else {
+		vq->last_avail = (uint16_t)(vq->last_avail - e->ndesc);
+	}
+}
+
+int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
+		 const uint32_t *written, unsigned int n)
+{
+	uint16_t head_pos = vq->used_idx;
+	bool head_wrap = vq->used_wrap;
+	uint16_t split_idx = vq->used_idx;
+	unsigned int i;
+
+	if (!vq->ready)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (e[i]->id >= vq->size || !busy_test(vq, e[i]->id))
+			return -EINVAL;
+	for (i = 0; i < n; i++) {
+		uint32_t w = MIN(written[i], (uint32_t)MIN(e[i]->in_len,
+							    UINT32_MAX));
+
+		busy_set(vq, e[i]->id, false);
+		vq->inflight--;
+		if (!vq->packed) {
+			uint8_t *slot = vq->device + SPLIT_USED_RING +
+					8ULL * (split_idx++ & (vq->size - 1));
+
+			put_le32(slot, e[i]->id);
+			put_le32(slot + 4, w);
+			continue;
+		}
+		if (i == 0) {
+			/* The head's flags go last: the driver sees all. */
+			uint8_t *slot = vq->desc + 16ULL * vq->used_idx;
+
+			put_le32(slot + 8, w);
+			put_le16(slot + 12, e[i]->id);
+			vq->used_idx = (uint16_t)(vq->used_idx + e[i]->ndesc);
+			if (vq->used_idx >= vq->size) {
+				vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
+				vq->used_wrap = !vq->used_wrap;
+			}
+		} else {
+			packed_push(vq, e[i], w);
+		}
+	}
+	if (!vq->packed) {
+		vq->used_idx = split_idx;
+		store16(vq->device + SPLIT_USED_IDX, vq->used_idx);
+	} else if (n) {
+		uint16_t flags = head_wrap ?
+				 (VRING_PACKED_F_AVAIL | VRING_PACKED_F_USED) : 0;
+
+		if (written[0] && e[0]->in_len)
+			flags |= VRING_DESC_F_WRITE;
+		store16(vq->desc + 16ULL * head_pos + 14, flags);
+	}
+	return 0;
+}
+
 bool vq_should_notify(struct virtq *vq)
 {
 	if (!vq->ready)

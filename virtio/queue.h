@@ -99,6 +99,17 @@ void vq_reset(struct virtq *vq);
 int vq_pop(struct virtq *vq, struct vq_elem *e);
 /* Return e with written bytes. -EINVAL if e is not in flight (a bug). */
 int vq_push(struct virtq *vq, const struct vq_elem *e, uint32_t written);
+/*
+ * Give back the buffer popped last (not used after all): the next pop
+ * returns it again. Buffers must be given back in reverse pop order.
+ */
+void vq_unpop(struct virtq *vq, const struct vq_elem *e);
+/*
+ * Return n buffers at once (one received packet spread over several):
+ * the driver sees them all or none of them.
+ */
+int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
+		 const uint32_t *written, unsigned int n);
 /* After pushes: does the driver want a used buffer notification now? */
 bool vq_should_notify(struct virtq *vq);
 

@@ -17,7 +17,7 @@ void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
 	d->priv = priv;
 	d->gm = gm;
 	d->modern = opts->transport != VIRTIO_MMIO_LEGACY;
-	d->offered = ops->features;
+	d->offered = ops->features & ~opts->no_features;
 	if (!opts->no_event_idx)
 		d->offered |= 1ULL << VIRTIO_F_EVENT_IDX;
 	if (!opts->no_indirect)

@@ -53,6 +53,7 @@ struct virtio_opts {
 	bool packed;		/* offer VIRTIO_F_RING_PACKED */
 	bool no_event_idx;
 	bool no_indirect;
+	uint64_t no_features;	/* device-specific bits not to offer */
 };
 
 struct virtio_dev;

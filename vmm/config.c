@@ -38,6 +38,36 @@ static const char usage[] =
 "                          transport=pci (default), mmio or mmio-legacy\n"
 "                          ring=split (default) or packed (modern only)\n"
 "                          features=-event_idx,-indirect_desc: do not offer\n"
+"      --disk SPEC         add a virtio-blk disk (repeatable): a raw image,\n"
+"                          never probed for a format, e.g.\n"
+"                          path=disk.img,readonly=on,serial=ID,cache=writeback\n"
+"                          cache=writeback (default: a completed FLUSH makes\n"
+"                          earlier writes stable), writethrough (every write\n"
+"                          stable before it completes) or unsafe (FLUSH is a\n"
+"                          no-op); direct=on opens with O_DIRECT; transport,\n"
+"                          ring, features as for --device\n"
+"      --net SPEC          add a virtio-net NIC on a tap (repeatable), e.g.\n"
+"                          tap=vireo0,mac=02:00:00:00:00:01,mtu=9000,queues=2\n"
+"                          tap=NAME opens (or creates) the tap, fd=N adopts\n"
+"                          an open tap fd (IFF_VNET_HDR); mac defaults to\n"
+"                          one derived from the tap name; queues=1-4 needs a\n"
+"                          multi_queue tap; transport, ring, features as\n"
+"                          for --device, plus -mrg_rxbuf, -tso, -csum.\n"
+"                          Counters are printed at exit\n"
+"      --balloon SPEC      add a virtio-balloon (once): 'on', or e.g.\n"
+"                          deflate_on_oom=on,free_page_reporting=on,\n"
+"                          stats_period=5,target=128M,socket=PATH\n"
+"                          target: memory to take back at start; socket:\n"
+"                          a unix socket taking 'target SIZE', 'stats' and\n"
+"                          'info' lines at run time\n"
+"      --console serial|virtio[,transport=...,ring=...]\n"
+"                          where the terminal goes: COM1 (default) or\n"
+"                          virtio-console hvc0 (the default command line\n"
+"                          becomes \"" CONFIG_VIRTIO_CMDLINE "\")\n"
+"      --console-port name=NAME,socket=PATH|file=PATH\n"
+"                          a named virtio-console port (repeatable, up to 6):\n"
+"                          vireo listens on the unix socket PATH (one client\n"
+"                          at a time, reconnectable) or appends to file PATH\n"
 "      --virtio-mmio-cmdline\n"
 "                          also list virtio-mmio devices on the kernel\n"
 "                          command line (virtio_mmio.device=); they are\n"
@@ -70,6 +100,11 @@ enum {
 	OPT_NO_CACHE,
 	OPT_CACHE_DIR,
 	OPT_MMIO_CMDLINE,
+	OPT_DISK,
+	OPT_CONSOLE,
+	OPT_CPORT,
+	OPT_NET,
+	OPT_BALLOON,
 };
 
 static const struct option long_opts[] = {
@@ -83,6 +118,11 @@ static const struct option long_opts[] = {
 	{ "no-kernel-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "kernel-cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 	{ "device", required_argument, NULL, 'd' },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "console-port", required_argument, NULL, OPT_CPORT },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_MMIO_CMDLINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -146,23 +186,292 @@ static int parse_choice(const char *opt, const char *s,
 	return -1;
 }
 
-static int device_feature(const char *spec, const char *tok,
+/* The options every virtio device takes; 1 if key was one of them. */
+static int common_key(const char *what, const char *spec, const char *key,
+		      const char *val, struct device_config *dev, char *err,
+		      size_t errlen)
+{
+	static const char *const transports[] = { "pci", "mmio", "mmio-legacy" };
+	static const char *const rings[] = { "split", "packed" };
+	char opt[300];
+	int choice;
+
+	snprintf(opt, sizeof(opt), "%s '%s': %s", what, spec, key);
+	if (!strcmp(key, "transport")) {
+		if (parse_choice(opt, val, transports, 3, &choice, err, errlen))
+			return -1;
+		dev->virtio.transport = (enum virtio_transport)choice;
+		return 1;
+	}
+	if (!strcmp(key, "ring")) {
+		if (parse_choice(opt, val, rings, 2, &choice, err, errlen))
+			return -1;
+		dev->virtio.packed = choice == 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void set_bits(uint64_t *mask, uint64_t bits, bool on)
+{
+	if (on)
+		*mask |= bits;
+	else
+		*mask &= ~bits;
+}
+
+static int device_feature(const char *what, const char *spec, const char *tok,
 			  struct device_config *dev, char *err, size_t errlen)
 {
 	bool off = tok[0] == '-';
 
 	if (tok[0] != '-' && tok[0] != '+') {
-		errf(err, errlen, "--device '%s': feature '%s' needs a + or - "
-		     "in front", spec, tok);
+		errf(err, errlen, "%s '%s': feature '%s' needs a + or - in front",
+		     what, spec, tok);
 		return -1;
 	}
 	if (!strcmp(tok + 1, "event_idx")) {
 		dev->virtio.no_event_idx = off;
 	} else if (!strcmp(tok + 1, "indirect_desc")) {
 		dev->virtio.no_indirect = off;
+	} else if (dev->kind == DEVICE_NET && !strcmp(tok + 1, "mrg_rxbuf")) {
+		set_bits(&dev->virtio.no_features, 1ULL << 15, off);
+	} else if (dev->kind == DEVICE_NET && !strcmp(tok + 1, "tso")) {
+		/* GUEST_TSO4/6, HOST_TSO4/6 */
+		set_bits(&dev->virtio.no_features, 0x1980, off);
+	} else if (dev->kind == DEVICE_NET && !strcmp(tok + 1, "csum")) {
+		/* CSUM, GUEST_CSUM and the TSO bits that need them */
+		set_bits(&dev->virtio.no_features, 0x1983, off);
 	} else {
-		errf(err, errlen, "--device '%s': unknown feature '%s' (known: "
-		     "event_idx, indirect_desc)", spec, tok + 1);
+		errf(err, errlen, "%s '%s': unknown feature '%s' (known: "
+		     "event_idx, indirect_desc%s)", what, spec, tok + 1,
+		     dev->kind == DEVICE_NET ? ", mrg_rxbuf, tso, csum" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_on_off(const char *opt, const char *val, bool *out,
+			char *err, size_t errlen)
+{
+	static const char *const names[] = { "off", "on" };
+	int choice;
+
+	if (parse_choice(opt, val, names, 2, &choice, err, errlen))
+		return -1;
+	*out = choice == 1;
+	return 0;
+}
+
+/* --disk keys; 1 if handled, 0 if unknown, -1 on error. */
+static int disk_key(const char *spec, const char *key, const char *val,
+		    struct device_config *dev, char *err, size_t errlen)
+{
+	static const char *const caches[] = { "writeback", "writethrough", "unsafe" };
+	struct blk_config *b = &dev->blk;
+	char opt[300];
+	int choice;
+
+	snprintf(opt, sizeof(opt), "--disk '%s': %s", spec, key);
+	if (!strcmp(key, "path")) {
+		if (!*val || strlen(val) >= sizeof(b->path)) {
+			errf(err, errlen, "--disk '%s': path is empty or too long",
+			     spec);
+			return -1;
+		}
+		strcpy(b->path, val);
+	} else if (!strcmp(key, "readonly")) {
+		return parse_on_off(opt, val, &b->readonly, err, errlen) ? -1 : 1;
+	} else if (!strcmp(key, "direct")) {
+		return parse_on_off(opt, val, &b->direct, err, errlen) ? -1 : 1;
+	} else if (!strcmp(key, "serial")) {
+		if (strlen(val) > BLK_SERIAL_LEN) {
+			errf(err, errlen, "--disk '%s': serial '%s' is longer "
+			     "than %d characters", spec, val, BLK_SERIAL_LEN);
+			return -1;
+		}
+		strcpy(b->serial, val);
+	} else if (!strcmp(key, "cache")) {
+		if (parse_choice(opt, val, caches, 3, &choice, err, errlen))
+			return -1;
+		b->cache = (enum blk_cache)choice;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static int parse_uint(const char *opt, const char *val, unsigned long min,
+		      unsigned long max, unsigned long *out, char *err,
+		      size_t errlen)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(val, &end, 10);
+	if (errno || end == val || *end || *out < min || *out > max) {
+		errf(err, errlen, "%s: '%s' is not a number from %lu to %lu",
+		     opt, val, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_mac(const char *opt, const char *val, uint8_t mac[6],
+		     char *err, size_t errlen)
+{
+	unsigned int b[6], i;
+	char tail;
+
+	if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
+		   &b[3], &b[4], &b[5], &tail) != 6 || strlen(val) != 17) {
+		errf(err, errlen, "%s: '%s' is not a MAC address like "
+		     "02:00:00:00:00:01", opt, val);
+		return -1;
+	}
+	if (b[0] & 1) {
+		errf(err, errlen, "%s: '%s' is a multicast address (the first "
+		     "byte must be even)", opt, val);
+		return -1;
+	}
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+/* --net keys; 1 if handled, 0 if unknown, -1 on error. */
+static int net_key(const char *spec, const char *key, const char *val,
+		   struct device_config *dev, char *err, size_t errlen)
+{
+	struct net_config *n = &dev->net;
+	unsigned long v;
+	char opt[300];
+
+	snprintf(opt, sizeof(opt), "--net '%s': %s", spec, key);
+	if (!strcmp(key, "tap")) {
+		if (!*val || strlen(val) >= sizeof(n->tap)) {
+			errf(err, errlen, "%s: a tap name is 1 to %zu characters",
+			     opt, sizeof(n->tap) - 1);
+			return -1;
+		}
+		strcpy(n->tap, val);
+	} else if (!strcmp(key, "fd")) {
+		if (parse_uint(opt, val, 0, INT32_MAX, &v, err, errlen))
+			return -1;
+		n->fd = (int)v;
+	} else if (!strcmp(key, "mac")) {
+		if (parse_mac(opt, val, n->mac, err, errlen))
+			return -1;
+		n->mac_set = true;
+	} else if (!strcmp(key, "mtu")) {
+		if (parse_uint(opt, val, 68, 65535, &v, err, errlen))
+			return -1;
+		n->mtu = (unsigned int)v;
+	} else if (!strcmp(key, "queues")) {
+		if (parse_uint(opt, val, 1, NET_MAX_PAIRS, &v, err, errlen))
+			return -1;
+		n->queues = (unsigned int)v;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* --balloon keys; 1 if handled, 0 if unknown, -1 on error. */
+static int balloon_key(const char *spec, const char *key, const char *val,
+		       struct device_config *dev, char *err, size_t errlen)
+{
+	struct balloon_config *b = &dev->balloon;
+	unsigned long v;
+	char opt[300];
+
+	snprintf(opt, sizeof(opt), "--balloon '%s': %s", spec, key);
+	if (!strcmp(key, "deflate_on_oom"))
+		return parse_on_off(opt, val, &b->deflate_on_oom, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "free_page_reporting"))
+		return parse_on_off(opt, val, &b->free_page_reporting, err,
+				    errlen) ? -1 : 1;
+	if (!strcmp(key, "stats_period")) {
+		if (parse_uint(opt, val, 0, 86400, &v, err, errlen))
+			return -1;
+		b->stats_period = (unsigned int)v;
+	} else if (!strcmp(key, "target")) {
+		if (parse_size(val, &b->target)) {
+			errf(err, errlen, "%s: '%s' is not a size (e.g. 128M)",
+			     opt, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "socket")) {
+		if (!*val || strlen(val) >= sizeof(b->socket)) {
+			errf(err, errlen, "%s: the path is empty or longer than "
+			     "%zu characters", opt, sizeof(b->socket) - 1);
+			return -1;
+		}
+		strcpy(b->socket, val);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * KEY=VALUE[,KEY=VALUE...] after an optional leading type word (kept in
+ * *type). "features=-a,-b" continues over tokens that start with +/-.
+ */
+static int parse_device_opts(const char *what, const char *spec, bool typed,
+			     const char *known, struct device_config *dev,
+			     char *err, size_t errlen)
+{
+	char buf[4400], *tok, *save = NULL;
+	bool in_features = false;
+	int ret;
+
+	if (strlen(spec) >= sizeof(buf)) {
+		errf(err, errlen, "%s: the value is too long", what);
+		return -1;
+	}
+	strcpy(buf, spec);
+	tok = strtok_r(buf, ",", &save);
+	if (typed)
+		tok = strtok_r(NULL, ",", &save);
+	for (; tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq && in_features) {
+			if (device_feature(what, spec, tok, dev, err, errlen))
+				return -1;
+			continue;
+		}
+		if (!eq) {
+			errf(err, errlen, "%s '%s': '%s' is not KEY=VALUE", what,
+			     spec, tok);
+			return -1;
+		}
+		*eq = '\0';
+		in_features = !strcmp(tok, "features");
+		if (in_features) {
+			if (device_feature(what, spec, eq + 1, dev, err, errlen))
+				return -1;
+			continue;
+		}
+		ret = common_key(what, spec, tok, eq + 1, dev, err, errlen);
+		if (!ret && dev->kind == DEVICE_BLK)
+			ret = disk_key(spec, tok, eq + 1, dev, err, errlen);
+		if (!ret && dev->kind == DEVICE_NET)
+			ret = net_key(spec, tok, eq + 1, dev, err, errlen);
+		if (!ret && dev->kind == DEVICE_BALLOON)
+			ret = balloon_key(spec, tok, eq + 1, dev, err, errlen);
+		if (ret < 0)
+			return -1;
+		if (!ret) {
+			errf(err, errlen, "%s '%s': unknown option '%s' (known: %s)",
+			     what, spec, tok, known);
+			return -1;
+		}
+	}
+	if (dev->virtio.packed && dev->virtio.transport == VIRTIO_MMIO_LEGACY) {
+		errf(err, errlen, "%s '%s': ring=packed needs a modern transport "
+		     "(mmio-legacy has split rings only)", what, spec);
 		return -1;
 	}
 	return 0;
@@ -171,67 +480,129 @@ static int device_feature(const char *spec, const char *tok,
 int config_parse_device(const char *spec, struct device_config *dev,
 			char *err, size_t errlen)
 {
-	static const char *const transports[] = { "pci", "mmio", "mmio-legacy" };
-	static const char *const rings[] = { "split", "packed" };
-	char buf[256], *tok, *save = NULL, opt[300];
-	bool in_features = false;
-	int choice;
+	size_t n = strcspn(spec, ",");
 
 	memset(dev, 0, sizeof(*dev));
-	if (strlen(spec) >= sizeof(buf)) {
-		errf(err, errlen, "--device: the value is too long");
-		return -1;
-	}
-	strcpy(buf, spec);
-	tok = strtok_r(buf, ",", &save);
-	if (!tok || strcmp(tok, "rng")) {
-		errf(err, errlen, "--device '%s': unknown device type '%s' "
-		     "(known: rng)", spec, tok ? tok : "");
+	if (n != 3 || strncmp(spec, "rng", 3)) {
+		errf(err, errlen, "--device '%s': unknown device type '%.*s' "
+		     "(known: rng; disks are --disk)", spec, (int)n, spec);
 		return -1;
 	}
 	dev->kind = DEVICE_RNG;
-	while ((tok = strtok_r(NULL, ",", &save))) {
-		char *eq = strchr(tok, '=');
+	return parse_device_opts("--device", spec, true,
+				 "transport, ring, features", dev, err, errlen);
+}
 
-		if (!eq && in_features) {
-			if (device_feature(spec, tok, dev, err, errlen))
+int config_parse_cport(const char *spec, struct cport_config *p, char *err,
+		       size_t errlen)
+{
+	char buf[512], *tok, *save = NULL;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(spec) >= sizeof(buf)) {
+		errf(err, errlen, "--console-port: the value is too long");
+		return -1;
+	}
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : "";
+
+		if (eq)
+			*eq = '\0';
+		if (!strcmp(tok, "name") && *val && strlen(val) <= CON_NAME_MAX) {
+			strcpy(p->name, val);
+		} else if ((!strcmp(tok, "socket") || !strcmp(tok, "file")) &&
+			   *val && strlen(val) < sizeof(p->path)) {
+			if (p->kind != CPORT_NONE) {
+				errf(err, errlen, "--console-port '%s': give one of "
+				     "socket= or file=", spec);
 				return -1;
-			continue;
-		}
-		if (!eq) {
-			errf(err, errlen, "--device '%s': '%s' is not KEY=VALUE",
-			     spec, tok);
-			return -1;
-		}
-		*eq = '\0';
-		in_features = false;
-		snprintf(opt, sizeof(opt), "--device '%s': %s", spec, tok);
-		if (!strcmp(tok, "transport")) {
-			if (parse_choice(opt, eq + 1, transports, 3, &choice, err,
-					 errlen))
-				return -1;
-			dev->virtio.transport = (enum virtio_transport)choice;
-		} else if (!strcmp(tok, "ring")) {
-			if (parse_choice(opt, eq + 1, rings, 2, &choice, err,
-					 errlen))
-				return -1;
-			dev->virtio.packed = choice == 1;
-		} else if (!strcmp(tok, "features")) {
-			in_features = true;
-			if (device_feature(spec, eq + 1, dev, err, errlen))
-				return -1;
+			}
+			p->kind = tok[0] == 's' ? CPORT_SOCKET : CPORT_FILE;
+			strcpy(p->path, val);
 		} else {
-			errf(err, errlen, "--device '%s': unknown option '%s' "
-			     "(known: transport, ring, features)", spec, tok);
+			errf(err, errlen, "--console-port '%s': bad or unknown "
+			     "option '%s' (known: name, socket, file)", spec, tok);
 			return -1;
 		}
 	}
-	if (dev->virtio.packed && dev->virtio.transport == VIRTIO_MMIO_LEGACY) {
-		errf(err, errlen, "--device '%s': ring=packed needs a modern "
-		     "transport (mmio-legacy has split rings only)", spec);
+	if (!p->name[0] || p->kind == CPORT_NONE) {
+		errf(err, errlen, "--console-port '%s': needs name= and one of "
+		     "socket= or file=", spec);
 		return -1;
 	}
 	return 0;
+}
+
+static int parse_console(const char *spec, struct vm_config *cfg, char *err,
+			 size_t errlen)
+{
+	struct device_config dev;
+	size_t n = strcspn(spec, ",");
+
+	if (n == 6 && !strncmp(spec, "serial", 6) && !spec[6]) {
+		cfg->virtio_console = false;
+		return 0;
+	}
+	if (n != 6 || strncmp(spec, "virtio", 6)) {
+		errf(err, errlen, "--console '%s': use serial or virtio", spec);
+		return -1;
+	}
+	memset(&dev, 0, sizeof(dev));
+	if (parse_device_opts("--console", spec, true, "transport, ring, features",
+			      &dev, err, errlen))
+		return -1;
+	cfg->virtio_console = true;
+	cfg->console_virtio = dev.virtio;
+	return 0;
+}
+
+int config_parse_disk(const char *spec, struct device_config *dev, char *err,
+		      size_t errlen)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->kind = DEVICE_BLK;
+	if (parse_device_opts("--disk", spec, false,
+			      "path, readonly, serial, cache, direct, transport, "
+			      "ring, features", dev, err, errlen))
+		return -1;
+	if (!dev->blk.path[0]) {
+		errf(err, errlen, "--disk '%s': path=FILE is required", spec);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_net(const char *spec, struct device_config *dev, char *err,
+		     size_t errlen)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->kind = DEVICE_NET;
+	dev->net.fd = -1;
+	if (parse_device_opts("--net", spec, false,
+			      "tap, fd, mac, mtu, queues, transport, ring, "
+			      "features", dev, err, errlen))
+		return -1;
+	if (!dev->net.tap[0] == (dev->net.fd < 0)) {
+		errf(err, errlen, "--net '%s': give one of tap=NAME or fd=N",
+		     spec);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_balloon(const char *spec, struct device_config *dev,
+			 char *err, size_t errlen)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->kind = DEVICE_BALLOON;
+	if (!strcmp(spec, "on"))
+		return 0;		/* all defaults */
+	return parse_device_opts("--balloon", spec, false,
+				 "deflate_on_oom, free_page_reporting, "
+				 "stats_period, target, socket, transport, "
+				 "ring, features", dev, err, errlen);
 }
 
 static bool long_form(const char *arg)
@@ -291,6 +662,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case 'c':
 			cfg->cmdline = optarg;
+			cfg->cmdline_set = true;
 			break;
 		case 'm':
 			if (parse_memory(optarg, &cfg->mem_size, err, errlen))
@@ -319,19 +691,59 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			cfg->cache_dir = optarg;
 			break;
 		case 'd':
+		case OPT_DISK:
 			if (cfg->nr_devices == CONFIG_MAX_DEVICES) {
-				errf(err, errlen, "at most %d --device options",
-				     CONFIG_MAX_DEVICES);
+				errf(err, errlen, "at most %d --device and --disk "
+				     "options", CONFIG_MAX_DEVICES);
 				return CONFIG_ERROR;
 			}
-			if (config_parse_device(optarg,
-						&cfg->devices[cfg->nr_devices],
-						err, errlen))
+			if ((c == 'd' ? config_parse_device : config_parse_disk)(
+				    optarg, &cfg->devices[cfg->nr_devices], err,
+				    errlen))
 				return CONFIG_ERROR;
 			cfg->nr_devices++;
 			break;
+		case OPT_NET:
+		case OPT_BALLOON: {
+			unsigned int i;
+
+			if (cfg->nr_devices == CONFIG_MAX_DEVICES) {
+				errf(err, errlen, "at most %d devices",
+				     CONFIG_MAX_DEVICES);
+				return CONFIG_ERROR;
+			}
+			for (i = 0; c == OPT_BALLOON && i < cfg->nr_devices; i++) {
+				if (cfg->devices[i].kind == DEVICE_BALLOON) {
+					errf(err, errlen, "--balloon may be given "
+					     "once");
+					return CONFIG_ERROR;
+				}
+			}
+			if ((c == OPT_NET ? config_parse_net :
+			     config_parse_balloon)(optarg,
+						   &cfg->devices[cfg->nr_devices],
+						   err, errlen))
+				return CONFIG_ERROR;
+			cfg->nr_devices++;
+			break;
+		}
 		case OPT_MMIO_CMDLINE:
 			cfg->mmio_cmdline = true;
+			break;
+		case OPT_CONSOLE:
+			if (parse_console(optarg, cfg, err, errlen))
+				return CONFIG_ERROR;
+			break;
+		case OPT_CPORT:
+			if (cfg->nr_cports == CON_MAX_PORTS - 1) {
+				errf(err, errlen, "at most %d --console-port options",
+				     CON_MAX_PORTS - 1);
+				return CONFIG_ERROR;
+			}
+			if (config_parse_cport(optarg, &cfg->cports[cfg->nr_cports],
+					       err, errlen))
+				return CONFIG_ERROR;
+			cfg->nr_cports++;
 			break;
 		case 'h':
 			return CONFIG_HELP;
@@ -366,5 +778,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		errf(err, errlen, "--kernel is required (try 'vireo --help')");
 		return CONFIG_ERROR;
 	}
+	if (cfg->virtio_console && !cfg->cmdline_set)
+		cfg->cmdline = CONFIG_VIRTIO_CMDLINE;
 	return CONFIG_RUN;
 }

@@ -8,10 +8,14 @@
 #include <stdint.h>
 
 #include "../boot/x86.h"
+#include "../devices/virtio-balloon.h"
+#include "../devices/virtio-console.h"
+#include "../devices/virtio-net.h"
 #include "../virtio/virtio.h"
 
 #define VIREO_VERSION "0.1.0"
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+#define CONFIG_VIRTIO_CMDLINE "console=hvc0 panic=-1"
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
 #define CONFIG_MIN_MEMORY (16ULL << 20)
 #define CONFIG_MAX_MEMORY (1ULL << 40)
@@ -20,12 +24,35 @@
 
 enum device_kind {
 	DEVICE_RNG,
+	DEVICE_BLK,
+	DEVICE_CONSOLE,
+	DEVICE_NET,
+	DEVICE_BALLOON,
 };
 
-/* One --device: its class and the virtio options every device takes. */
+enum blk_cache {
+	BLK_CACHE_WRITEBACK,	/* FLUSH makes completed writes stable */
+	BLK_CACHE_WRITETHROUGH,	/* every write is stable before completion */
+	BLK_CACHE_UNSAFE,	/* FLUSH does nothing */
+};
+
+#define BLK_SERIAL_LEN 20
+
+struct blk_config {
+	char path[4096];
+	bool readonly;
+	char serial[BLK_SERIAL_LEN + 1];
+	enum blk_cache cache;
+	bool direct;
+};
+
+/* One --device or --disk: its class and the options every device takes. */
 struct device_config {
 	enum device_kind kind;
 	struct virtio_opts virtio;
+	struct blk_config blk;
+	struct net_config net;
+	struct balloon_config balloon;
 };
 
 enum on_reboot {
@@ -44,6 +71,11 @@ struct vm_config {
 	bool kernel_cache;
 	const char *cache_dir;
 	bool mmio_cmdline;		/* also announce mmio devices on the cmdline */
+	bool cmdline_set;		/* --cmdline was given */
+	bool virtio_console;		/* --console virtio: hvc0 on stdio */
+	struct virtio_opts console_virtio;
+	unsigned int nr_cports;		/* named ports (1..) */
+	struct cport_config cports[CON_MAX_PORTS];
 	unsigned int nr_devices;
 	struct device_config devices[CONFIG_MAX_DEVICES];
 };
@@ -54,6 +86,19 @@ struct vm_config {
  */
 int config_parse_device(const char *s, struct device_config *dev, char *err,
 			size_t errlen);
+/* Parse one --console-port value, "name=agent,socket=/run/agent.sock". */
+int config_parse_cport(const char *s, struct cport_config *p, char *err,
+		       size_t errlen);
+/* Parse one --disk value, "path=disk.img,readonly=on,transport=mmio". */
+int config_parse_disk(const char *s, struct device_config *dev, char *err,
+		      size_t errlen);
+
+/* Parse one --net value, "tap=vireo0,mac=02:00:00:00:00:01,queues=2". */
+int config_parse_net(const char *s, struct device_config *dev, char *err,
+		     size_t errlen);
+/* Parse one --balloon value, "deflate_on_oom=on,stats_period=5". */
+int config_parse_balloon(const char *s, struct device_config *dev, char *err,
+			 size_t errlen);
 
 enum config_result {
 	CONFIG_RUN,

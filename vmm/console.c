@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +247,11 @@ static void *output_writer(void *arg)
 			c->out_len -= (size_t)n;
 		}
 		pthread_cond_broadcast(&c->out_cond);
+		if (c->out_want_room && c->room &&
+		    CONSOLE_OUT_BUF - c->out_len >= CONSOLE_OUT_BUF / 2) {
+			c->out_want_room = false;
+			c->room(c->room_opaque);
+		}
 	}
 	c->out_done = true;
 	pthread_cond_broadcast(&c->out_cond);
@@ -276,6 +282,57 @@ void console_write(struct console *c, const void *buf, size_t len)
 		pthread_cond_broadcast(&c->out_cond);
 	}
 	pthread_mutex_unlock(&c->out_lock);
+}
+
+size_t console_try_write(struct console *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+
+	pthread_mutex_lock(&c->out_lock);
+	if (c->out_broken || c->out_quit) {
+		done = len;			/* nowhere to go: drop */
+		goto out;
+	}
+	while (done < len) {
+		size_t room = CONSOLE_OUT_BUF - c->out_len, tail, n;
+
+		if (!room)
+			break;
+		tail = (c->out_head + c->out_len) % CONSOLE_OUT_BUF;
+		n = MIN(MIN(room, len - done), CONSOLE_OUT_BUF - tail);
+		memcpy(c->out_buf + tail, p + done, n);
+		c->out_len += n;
+		done += n;
+	}
+	if (done < len)
+		c->out_want_room = true;
+	if (done)
+		pthread_cond_broadcast(&c->out_cond);
+out:
+	pthread_mutex_unlock(&c->out_lock);
+	return done;
+}
+
+void console_set_room(struct console *c, void (*room)(void *opaque),
+		      void *opaque)
+{
+	pthread_mutex_lock(&c->out_lock);
+	c->room = room;
+	c->room_opaque = opaque;
+	c->out_want_room = false;
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+bool console_winsize(struct console *c, uint16_t *cols, uint16_t *rows)
+{
+	struct winsize ws;
+
+	if (!c->tty || ioctl(c->in_fd, TIOCGWINSZ, &ws) < 0 || !ws.ws_col)
+		return false;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+	return true;
 }
 
 void console_release_writers(struct console *c, bool release)

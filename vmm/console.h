@@ -58,6 +58,9 @@ struct console {
 	bool out_done;			/* the writer exited */
 	bool out_thread_started;
 	pthread_t out_thread;
+	bool out_want_room;		/* a try_write came up short */
+	void (*room)(void *opaque);
+	void *room_opaque;
 };
 
 /* Watch in_fd on loop; raw mode for a terminal; start the writer. -errno. */
@@ -75,6 +78,15 @@ void console_set_quit(struct console *c, void (*quit)(void *opaque),
 
 /* Guest output: queue it, waiting for room. Any thread. */
 void console_write(struct console *c, const void *buf, size_t len);
+/*
+ * Queue what fits without waiting; returns the bytes taken. When it took
+ * less than len, room() runs (on the writer thread) once space frees up.
+ */
+size_t console_try_write(struct console *c, const void *buf, size_t len);
+void console_set_room(struct console *c, void (*room)(void *opaque),
+		      void *opaque);
+/* The terminal's size, if stdin is one. */
+bool console_winsize(struct console *c, uint16_t *cols, uint16_t *rows);
 /* Writers stop waiting for room (VM stopping); false restores waiting. */
 void console_release_writers(struct console *c, bool release);
 /* The attached device can take input again. Any thread. */

@@ -157,6 +157,13 @@ static void notify_unwatch(void *ctx, struct ev_handler *h)
 	ev_del(vm->loop, h);
 }
 
+static int notify_rewatch(void *ctx, struct ev_handler *h, uint32_t events)
+{
+	struct vm *vm = ctx;
+
+	return ev_mod(vm->loop, h, events);
+}
+
 static const struct vm_notify_ops kvm_notify_ops = {
 	.ioeventfd = notify_ioeventfd,
 	.irqfd = notify_irqfd,
@@ -164,6 +171,7 @@ static const struct vm_notify_ops kvm_notify_ops = {
 	.msi_route = notify_msi_route,
 	.watch = notify_watch,
 	.unwatch = notify_unwatch,
+	.rewatch = notify_rewatch,
 };
 
 struct vm_notify vm_notifier(struct vm *vm)

@@ -48,6 +48,8 @@ struct vm_notify_ops {
 	/* Watch or stop watching h->fd (EPOLLIN) on the event loop. */
 	int (*watch)(void *ctx, struct ev_handler *h);
 	void (*unwatch)(void *ctx, struct ev_handler *h);
+	/* Change what a watched fd waits for (EPOLLIN, EPOLLOUT, or 0). */
+	int (*rewatch)(void *ctx, struct ev_handler *h, uint32_t events);
 };
 
 struct vm_notify {

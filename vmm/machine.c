@@ -62,6 +62,13 @@ static void machine_devices_init(struct machine *m)
 	struct serial_host host = { serial_tx, serial_rx_room, m->con };
 	struct platform_hook hook = { machine_event, m };
 
+	/* With the console on hvc0, COM1 is not connected to the terminal. */
+	if (m->cfg->virtio_console) {
+		host.tx = NULL;
+		if (m->cfg->cmdline_set && !strstr(m->cfg->cmdline, "console=hvc0"))
+			pr_err("warning: --console virtio puts the terminal on hvc0, but --cmdline has no console=hvc0: the kernel's messages will not be shown");
+	}
+
 	serial_init(&m->com1, &com1_irq, &host);
 	rtc_init(&m->rtc);
 	i8042_init(&m->i8042, &hook);
@@ -113,13 +120,57 @@ static int vdev_add(struct machine *m, const struct device_config *dc,
 	if (!md)
 		return -ENOMEM;
 	md->transport = dc->virtio.transport;
-	md->vdev = &md->u.rng.vdev;
+	md->kind = dc->kind;
 	m->vdevs[m->nr_vdevs++] = md;
-	ret = virtio_rng_init(&md->u.rng, &m->vm.mem, &dc->virtio, &notify);
-	if (ret) {
-		errf(err, errlen, "cannot set up the rng device: %s",
-		     strerror(-ret));
-		return ret;
+	switch (dc->kind) {
+	case DEVICE_RNG:
+		md->vdev = &md->u.rng.vdev;
+		ret = virtio_rng_init(&md->u.rng, &m->vm.mem, &dc->virtio,
+				      &notify);
+		if (ret) {
+			errf(err, errlen, "cannot set up the rng device: %s",
+			     strerror(-ret));
+			return ret;
+		}
+		break;
+	case DEVICE_BLK:
+		md->vdev = &md->u.blk.vdev;
+		ret = virtio_blk_init(&md->u.blk, &dc->blk, &m->vm.mem,
+				      &dc->virtio, &notify, err, errlen);
+		if (ret)
+			return ret;
+		break;
+	case DEVICE_NET:
+		md->vdev = &md->u.net.vdev;
+		ret = virtio_net_init(&md->u.net, &dc->net, &m->vm.mem,
+				      &dc->virtio, &notify, err, errlen);
+		if (ret)
+			return ret;
+		break;
+	case DEVICE_BALLOON:
+		md->vdev = &md->u.balloon.vdev;
+		ret = virtio_balloon_init(&md->u.balloon, &dc->balloon,
+					  &m->vm.mem, &dc->virtio, &notify, err,
+					  errlen);
+		if (ret)
+			return ret;
+		break;
+	case DEVICE_CONSOLE: {
+		struct cport_config ports[CON_MAX_PORTS];
+		const struct vm_config *cfg = m->cfg;
+
+		memset(ports, 0, sizeof(ports));
+		ports[0].kind = cfg->virtio_console ? CPORT_STDIO : CPORT_NONE;
+		memcpy(ports + 1, cfg->cports, cfg->nr_cports * sizeof(ports[0]));
+		md->vdev = &md->u.con.vdev;
+		ret = virtio_console_init(&md->u.con, &m->vm.mem, &dc->virtio,
+					  ports, cfg->nr_cports + 1,
+					  cfg->virtio_console ? m->con : NULL,
+					  &notify, err, errlen);
+		if (ret)
+			return ret;
+		break;
+	}
 	}
 
 	if (md->transport != VIRTIO_PCI) {
@@ -171,7 +222,30 @@ static void machine_vdevs_fini(struct machine *m)
 			virtio_pci_fini(&md->pci);
 		else if (md->wired)
 			virtio_mmio_fini(&md->mmio);
-		virtio_rng_fini(&md->u.rng);
+		switch (md->kind) {
+		case DEVICE_BLK:
+			virtio_blk_fini(&md->u.blk);
+			break;
+		case DEVICE_CONSOLE:
+			virtio_console_fini(&md->u.con);
+			break;
+		case DEVICE_NET:
+			if (md->wired) {
+				char line[256];
+
+				virtio_net_stats_line(&md->u.net, line,
+						      sizeof(line));
+				fprintf(stderr, "vireo: %s\n", line);
+			}
+			virtio_net_fini(&md->u.net);
+			break;
+		case DEVICE_BALLOON:
+			virtio_balloon_fini(&md->u.balloon);
+			break;
+		case DEVICE_RNG:
+			virtio_rng_fini(&md->u.rng);
+			break;
+		}
 		free(md);
 	}
 	if (m->pci_ready) {
@@ -379,12 +453,23 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 	m->vm_created = true;
 	m->vm.loop = loop;
 	machine_devices_init(m);
+	if (cfg->virtio_console || cfg->nr_cports) {
+		struct device_config dc = {
+			.kind = DEVICE_CONSOLE,
+			.virtio = cfg->console_virtio,
+		};
+
+		ret = vdev_add(m, &dc, err, errlen);
+		if (ret)
+			goto err;
+	}
 	for (i = 0; i < cfg->nr_devices; i++) {
 		ret = vdev_add(m, &cfg->devices[i], err, errlen);
 		if (ret)
 			goto err;
 	}
-	console_attach(con, console_to_serial, &m->com1);
+	if (!cfg->virtio_console)
+		console_attach(con, console_to_serial, &m->com1);
 
 	m->exit_h.fn = machine_on_exit;
 	m->exit_h.fd = m->vm.exit_fd;
@@ -416,6 +501,15 @@ enum vm_exit_reason machine_run(struct machine *m)
 	console_release_writers(m->con, true);
 	vm_stop(&m->vm);
 	return m->vm.exit_reason;
+}
+
+void machine_resize(struct machine *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr_vdevs; i++)
+		if (m->vdevs[i]->kind == DEVICE_CONSOLE)
+			virtio_console_resize(&m->vdevs[i]->u.con);
 }
 
 void machine_destroy(struct machine *m)

@@ -11,6 +11,10 @@
 #include "../devices/platform.h"
 #include "../devices/rtc.h"
 #include "../devices/serial.h"
+#include "../devices/virtio-blk.h"
+#include "../devices/virtio-balloon.h"
+#include "../devices/virtio-console.h"
+#include "../devices/virtio-net.h"
 #include "../devices/virtio-rng.h"
 #include "../virtio/mmio.h"
 #include "../virtio/pci.h"
@@ -21,8 +25,13 @@
 
 /* A virtio device: its class instance and its transport. */
 struct machine_vdev {
+	enum device_kind kind;
 	union {
 		struct virtio_rng rng;
+		struct virtio_blk blk;
+		struct virtio_console con;
+		struct virtio_net net;
+		struct virtio_balloon balloon;
 	} u;
 	struct virtio_dev *vdev;
 	enum virtio_transport transport;
@@ -50,8 +59,11 @@ struct machine {
 	bool pci_ready;
 	struct pci_host pci;
 	unsigned int nr_vdevs;
-	struct machine_vdev *vdevs[CONFIG_MAX_DEVICES];
+	struct machine_vdev *vdevs[CONFIG_MAX_DEVICES + 1];
 };
+
+/* The host terminal changed size. */
+void machine_resize(struct machine *m);
 
 int machine_create(struct machine *m, const struct vm_config *cfg,
 		   struct console *con, struct ev_loop *loop, char *err,

@@ -39,6 +39,11 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 	(void)events;
 	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGWINCH) {
+		if (r->m)
+			machine_resize(r->m);
+		return;
+	}
 	r->last_signal = (int)si.ssi_signo;
 	if (r->m)
 		vm_request_exit(&r->m->vm, VM_EXIT_SIGNAL, "stopped by %s",
@@ -53,6 +58,7 @@ static int setup_signals(struct ev_loop *loop, struct runner *r)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGUSR1);	/* vCPU kicks; unblocked in vCPUs */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGUSR1);

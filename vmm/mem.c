@@ -2,6 +2,7 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -99,6 +100,36 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 			return r->hva + (gpa - r->gpa);
 	}
 	return NULL;
+}
+
+long gm_discard(const struct guest_mem *gm, void *hva, size_t len)
+{
+	uintptr_t start = ((uintptr_t)hva + 4095) & ~(uintptr_t)4095;
+	uintptr_t end = ((uintptr_t)hva + len) & ~(uintptr_t)4095;
+	unsigned int i;
+
+	if ((uintptr_t)hva + len < (uintptr_t)hva)
+		return -EINVAL;
+	if (end <= start)
+		return 0;
+	for (i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+		uintptr_t base = (uintptr_t)r->hva;
+
+		if (start < base || end > base + r->size)
+			continue;
+		if (gm->fd < 0) {
+			if (madvise((void *)start, end - start, MADV_DONTNEED))
+				return -errno;
+		} else if (fallocate(gm->fd, FALLOC_FL_PUNCH_HOLE |
+				     FALLOC_FL_KEEP_SIZE,
+				     (off_t)(r->fd_offset + (start - base)),
+				     (off_t)(end - start))) {
+			return -errno;
+		}
+		return (long)(end - start);
+	}
+	return -EFAULT;
 }
 
 int gm_read(const struct guest_mem *gm, void *dst, uint64_t gpa, size_t len)

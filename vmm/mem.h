@@ -51,6 +51,13 @@ int gm_read(const struct guest_mem *gm, void *dst, uint64_t gpa, size_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 	     size_t len);
 
+/*
+ * Give the host pages of [hva, hva + len) back (the guest reads zeros
+ * there next): the range is shrunk to whole pages and must lie in one RAM
+ * region. Returns the bytes released, or -errno.
+ */
+long gm_discard(const struct guest_mem *gm, void *hva, size_t len);
+
 /* End of the RAM region below 4 GiB (the first region's end). */
 uint64_t gm_low_end(const struct guest_mem *gm);
 

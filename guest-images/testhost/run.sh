@@ -7,6 +7,7 @@
 #   SCRIPT (relative to it) runs and its exit status becomes ours.
 #   --interactive: SCRIPT runs on this terminal (Ctrl-A x quits QEMU).
 #   --shell: a shell in the test host instead of a script.
+#   Exit status: SCRIPT's, or 125 if the test host gave none (it died).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 th=${TESTHOST_DIR:-$here/../../build/testhost}
@@ -49,6 +50,10 @@ set -- qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -cpu max -m 3072 \
 	-append "$append" \
 	-drive "file=$img,if=virtio,format=raw,readonly=on" \
 	-nic none $serial
+# TESTHOST_QEMU_LOG=FILE: QEMU logs CPU resets (a triple fault) there.
+if [ -n "${TESTHOST_QEMU_LOG:-}" ]; then
+	set -- "$@" -d cpu_reset -D "$TESTHOST_QEMU_LOG"
+fi
 
 if [ "$shell" = 1 ] || [ "$interactive" = 1 ]; then
 	"$@"

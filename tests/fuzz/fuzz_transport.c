@@ -16,22 +16,7 @@
 #include "virtio/mmio.h"
 #include "virtio/pci.h"
 
-static int f_ok(void) { return 0; }
-static int f_ioeventfd(void *c, int fd, uint64_t a, unsigned int l, bool p,
-		       int64_t d, bool as)
-{ (void)c; (void)fd; (void)a; (void)l; (void)p; (void)d; (void)as; return f_ok(); }
-static int f_irqfd(void *c, int fd, unsigned int g, int r, bool as)
-{ (void)c; (void)fd; (void)g; (void)r; (void)as; return 0; }
-static int next_gsi = 24;
-static int f_msi_alloc(void *c) { (void)c; return next_gsi < 1000 ? next_gsi++ : -1; }
-static int f_msi_route(void *c, unsigned int g, uint64_t a, uint32_t d)
-{ (void)c; (void)g; (void)a; (void)d; return 0; }
-static int f_watch(void *c, struct ev_handler *h) { (void)c; (void)h; return 0; }
-static void f_unwatch(void *c, struct ev_handler *h) { (void)c; (void)h; }
-
-static const struct vm_notify_ops ops = {
-	f_ioeventfd, f_irqfd, f_msi_alloc, f_msi_route, f_watch, f_unwatch,
-};
+#include "stub-notify.h"
 
 #define RAM_SIZE 0x20000
 
@@ -42,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct virtio_mmio m;
 	static struct virtio_pci p;
 	static struct pci_host host;
-	struct vm_notify n = { &ops, NULL };
+	struct vm_notify n = { &stub_notify_ops, NULL };
 	struct virtio_opts mo = { .transport = VIRTIO_MMIO, .packed = true };
 	struct virtio_opts po = { .transport = VIRTIO_PCI, .packed = true };
 	struct guest_mem gm = { .fd = -1, .nr = 1 };
@@ -55,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(ram, data + size - 1024, 1024);
 	gm.r[0] = (struct gm_region){ 0, RAM_SIZE, ram, 0 };
 	gm.ram_size = RAM_SIZE;
-	next_gsi = 24;
+	stub_next_gsi = 24;
 	virtio_rng_init(&mrng, &gm, &mo, &n);
 	virtio_rng_init(&prng, &gm, &po, &n);
 	virtio_mmio_init(&m, &mrng.vdev, 0xd0000000, 20, data && size && (data[0] & 1), &n);

@@ -25,3 +25,31 @@ count_of() {
 field() {
 	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
+
+# vmm_pid PID: vireo's pid when PID is "timeout ... vireo" started in the
+# background: PID itself under busybox (its timeout execs the command),
+# PID's child under GNU timeout. Waits up to 5 s for it.
+vmm_pid() {
+	_n=0
+	while [ $_n -lt 50 ]; do
+		if [ "$(cat "/proc/$1/comm" 2>/dev/null)" = vireo ]; then
+			echo "$1"
+			return 0
+		fi
+		for _s in /proc/[0-9]*/stat; do
+			read -r _cp _cc _cs _cpp _rest < "$_s" 2>/dev/null || continue
+			if [ "$_cpp" = "$1" ] && [ "$_cc" = "(vireo)" ]; then
+				echo "$_cp"
+				return 0
+			fi
+		done
+		_n=$((_n + 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+# rss_kb PID: resident memory of PID in KiB.
+rss_kb() {
+	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}

@@ -67,6 +67,12 @@ static void f_unwatch(void *ctx, struct ev_handler *h)
 			vmm.handlers[i] = NULL;
 }
 
+static int f_rewatch(void *ctx, struct ev_handler *h, uint32_t events)
+{
+	(void)ctx; (void)h; (void)events;
+	return 0;
+}
+
 int fake_dispatch(int timeout_ms)
 {
 	struct pollfd pfd[64];
@@ -93,6 +99,7 @@ int fake_dispatch(int timeout_ms)
 
 static const struct vm_notify_ops fake_ops = {
 	f_ioeventfd, f_irqfd, f_msi_alloc, f_msi_route, f_watch, f_unwatch,
+	f_rewatch,
 };
 const struct vm_notify fake = { &fake_ops, NULL };
 

@@ -73,6 +73,54 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/*
+ * Unpop gives buffers back in reverse order (net RX that could not place a
+ * frame); a driver adding more afterwards is still asked to kick; push_many
+ * publishes a group at once. Laps make the packed wrap counter flip.
+ */
+START_TEST(unpop_and_push_many)
+{
+	bool packed = _i;
+	struct drv_buf b = { DRV_BUFS, 64, true };
+	struct vq_elem e2, e3;
+	struct vq_elem *group[2];
+	uint32_t lens[2] = { 10, 20 }, len;
+	uint16_t id, lap;
+
+	drv_init(&d, 4, packed, EV);
+	for (lap = 0; lap < 5; lap++) {
+		drv_add(&d, &b, 1);
+		drv_add(&d, &b, 1);
+		pop_ok();
+		ck_assert_int_eq(vq_pop(&d.vq, &e2), 1);
+		ck_assert_int_eq(vq_pop(&d.vq, &e3), 0);
+		vq_unpop(&d.vq, &e2);
+		vq_unpop(&d.vq, &e);
+		ck_assert_uint_eq(d.vq.inflight, 0);
+		if (!packed)	/* kick at the next buffer added */
+			ck_assert_uint_eq(drv_avail_event(&d),
+					  (uint16_t)(2 * lap + 2));
+		/* The same buffers again, in order. */
+		ck_assert_int_eq(vq_pop(&d.vq, &e3), 1);
+		ck_assert_uint_eq(e3.id, e.id);
+		ck_assert_int_eq(vq_pop(&d.vq, &e), 1);
+		ck_assert_uint_eq(e.id, e2.id);
+		group[0] = &e3;
+		group[1] = &e;
+		ck_assert_int_eq(vq_push_many(&d.vq, group, lens, 2), 0);
+		ck_assert(drv_get_used(&d, &id, &len));
+		ck_assert_uint_eq(id, e3.id);
+		ck_assert_uint_eq(len, 10);
+		ck_assert(drv_get_used(&d, &id, &len));
+		ck_assert_uint_eq(id, e.id);
+		ck_assert_uint_eq(len, 20);
+		ck_assert(!drv_get_used(&d, &id, &len));
+		ck_assert_int_eq(vq_push_many(&d.vq, group, lens, 1), -EINVAL);
+	}
+	drv_fini(&d);
+}
+END_TEST
+
 /* Many laps round the ring: indices wrap, the wrap counters flip. */
 START_TEST(many_laps)
 {
@@ -588,6 +636,7 @@ Suite *queue_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, round_trip, 0, 2);
+	tcase_add_loop_test(tc, unpop_and_push_many, 0, 2);
 	tcase_add_loop_test(tc, many_laps, 0, 2);
 	tcase_add_loop_test(tc, out_of_order_completion, 0, 2);
 	tcase_add_loop_test(tc, indirect_buffers, 0, 2);

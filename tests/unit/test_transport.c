@@ -87,7 +87,11 @@ static void common_setup(void)
 	memset(&vmm, 0, sizeof(vmm));
 	vmm.next_gsi = 24;
 	kicks = resets = activations = 0;
+	memset(&drv, 0, sizeof(drv));
 	test_mem_init(&drv.gm, 0, DRV_RAM);
+	drv.desc_gpa = DRV_DESC;
+	drv.driver_gpa = DRV_DRIVER;
+	drv.device_gpa = DRV_DEVICE;
 }
 
 static void common_teardown(void)
@@ -759,8 +763,7 @@ START_TEST(rng_kick_budget)
 	virtio_rng_fini(r);
 	free(r);
 	drv_fini(&drv);
-	memset(&drv.gm, 0, sizeof(drv.gm));
-	drv.gm.nr = 0;
+	/* drv_init() owned that memory; common_teardown() frees its own. */
 	test_mem_init(&drv.gm, 0, DRV_RAM);
 	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
 	common_teardown();

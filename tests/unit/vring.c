@@ -30,12 +30,11 @@ uint8_t *drv_mem(struct drv *d, uint64_t gpa)
 	return gm_ptr(&d->gm, gpa, 1);
 }
 
-void drv_init(struct drv *d, uint16_t size, bool packed, uint64_t features)
+static void drv_setup(struct drv *d, uint16_t size, bool packed,
+		      uint64_t features)
 {
 	unsigned int i;
 
-	memset(d, 0, sizeof(*d));
-	test_mem_init(&d->gm, 0, DRV_RAM);
 	d->size = size;
 	d->packed = packed;
 	d->avail_wrap = d->used_wrap = true;
@@ -43,22 +42,45 @@ void drv_init(struct drv *d, uint16_t size, bool packed, uint64_t features)
 		d->next[i] = (uint16_t)(i + 1);
 	d->vq.max_size = 1024;
 	d->vq.size = size;
-	d->vq.desc_gpa = DRV_DESC;
-	d->vq.driver_gpa = DRV_DRIVER;
-	d->vq.device_gpa = DRV_DEVICE;
+	d->vq.desc_gpa = d->desc_gpa;
+	d->vq.driver_gpa = d->driver_gpa;
+	d->vq.device_gpa = d->device_gpa;
 	if (packed)
 		features |= 1ULL << VIRTIO_F_RING_PACKED;
 	require(vq_enable(&d->vq, &d->gm, features) == 0);
 }
 
+void drv_init(struct drv *d, uint16_t size, bool packed, uint64_t features)
+{
+	memset(d, 0, sizeof(*d));
+	test_mem_init(&d->gm, 0, DRV_RAM);
+	d->owns_mem = true;
+	d->desc_gpa = DRV_DESC;
+	d->driver_gpa = DRV_DRIVER;
+	d->device_gpa = DRV_DEVICE;
+	drv_setup(d, size, packed, features);
+}
+
+void drv_init_shared(struct drv *d, const struct drv *owner, uint64_t base,
+		     uint16_t size, bool packed, uint64_t features)
+{
+	memset(d, 0, sizeof(*d));
+	d->gm = owner->gm;
+	d->desc_gpa = base;
+	d->driver_gpa = base + 0x1000;
+	d->device_gpa = base + 0x2000;
+	drv_setup(d, size, packed, features);
+}
+
 void drv_fini(struct drv *d)
 {
-	test_mem_fini(&d->gm);
+	if (d->owns_mem)
+		test_mem_fini(&d->gm);
 }
 
 uint8_t *drv_desc(struct drv *d, uint16_t i)
 {
-	return drv_mem(d, DRV_DESC + 16ULL * i);
+	return drv_mem(d, d->desc_gpa + 16ULL * i);
 }
 
 /* A split descriptor (struct vring_desc). */
@@ -87,12 +109,12 @@ static void pdesc_write(uint8_t *p, uint64_t addr, uint32_t len, uint16_t id,
 
 static struct vring_avail *avail(struct drv *d)
 {
-	return (struct vring_avail *)drv_mem(d, DRV_DRIVER);
+	return (struct vring_avail *)drv_mem(d, d->driver_gpa);
 }
 
 static struct vring_used *used(struct drv *d)
 {
-	return (struct vring_used *)drv_mem(d, DRV_DEVICE);
+	return (struct vring_used *)drv_mem(d, d->device_gpa);
 }
 
 void drv_set_avail_idx(struct drv *d, uint16_t idx)
@@ -124,7 +146,7 @@ uint16_t drv_used_idx(struct drv *d)
 void drv_set_driver_event(struct drv *d, uint16_t off_wrap, uint16_t flags)
 {
 	struct vring_packed_desc_event *ev =
-		(struct vring_packed_desc_event *)drv_mem(d, DRV_DRIVER);
+		(struct vring_packed_desc_event *)drv_mem(d, d->driver_gpa);
 
 	ev->off_wrap = off_wrap;
 	ev->flags = flags;

@@ -28,6 +28,8 @@ struct drv_buf {
 
 struct drv {
 	struct guest_mem gm;
+	bool owns_mem;
+	uint64_t desc_gpa, driver_gpa, device_gpa;
 	struct virtq vq;
 	bool packed;
 	uint16_t size;
@@ -49,6 +51,9 @@ struct drv {
 
 /* Fake RAM, rings at the DRV_* addresses, the queue enabled. */
 void drv_init(struct drv *d, uint16_t size, bool packed, uint64_t features);
+/* Another queue in the same memory as owner, its rings from base on. */
+void drv_init_shared(struct drv *d, const struct drv *owner, uint64_t base,
+		     uint16_t size, bool packed, uint64_t features);
 void drv_fini(struct drv *d);
 uint8_t *drv_mem(struct drv *d, uint64_t gpa);
 

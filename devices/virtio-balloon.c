@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "virtio-balloon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../vmm/util.h"
+
+#define VIRTIO_ID_BALLOON		5
+#define VIRTIO_BALLOON_F_STATS_VQ	1
+#define VIRTIO_BALLOON_F_DEFLATE_ON_OOM	2
+#define VIRTIO_BALLOON_F_REPORTING	5
+
+#define PAGE				((uint64_t)4096)
+#define PFN_CHUNK			256
+#define STAT_SIZE			10
+#define CFG_SIZE			8
+
+#define BIT(n)				(1ULL << (n))
+
+static const char *const tag_names[BALLOON_NR_TAGS] = {
+	"swap_in", "swap_out", "major_faults", "minor_faults", "free",
+	"total", "available", "caches", "hugetlb_allocs", "hugetlb_failures",
+};
+
+/* ---- inflate / deflate ------------------------------------------------ */
+
+static void release(struct virtio_balloon *b, uint8_t *hva, uint64_t len,
+		    uint64_t *counter)
+{
+	long ret = gm_discard(b->vdev.gm, hva, len);
+
+	if (ret < 0)
+		b->count.discard_errors++;
+	else
+		*counter += (uint64_t)ret;
+}
+
+/* Release the pages of one inflate buffer, merging neighbours. */
+static void inflate(struct virtio_balloon *b, const struct vq_elem *e)
+{
+	uint8_t buf[PFN_CHUNK * 4];
+	uint8_t *run = NULL;
+	uint64_t run_len = 0;
+	size_t off = 0, n, i;
+
+	while ((n = vq_elem_read(e, off, buf, sizeof(buf))) >= 4) {
+		for (i = 0; i + 4 <= n; i += 4) {
+			uint64_t gpa = (uint64_t)get_le32(buf + i) * PAGE;
+			uint8_t *hva = gm_ptr(b->vdev.gm, gpa, PAGE);
+
+			if (!hva) {
+				b->count.ignored++;
+				continue;
+			}
+			b->count.inflated++;
+			if (run && hva == run + run_len) {
+				run_len += PAGE;
+				continue;
+			}
+			if (run)
+				release(b, run, run_len, &b->count.released);
+			run = hva;
+			run_len = PAGE;
+		}
+		off += n - n % 4;
+		if (n < sizeof(buf))
+			break;
+	}
+	if (run)
+		release(b, run, run_len, &b->count.released);
+}
+
+static void deflate(struct virtio_balloon *b, const struct vq_elem *e)
+{
+	/* Nothing to do: a released page reads as zeros when next touched. */
+	b->count.deflated += e->out_len / 4;
+}
+
+/* Free page reports: each writable buffer is a free range of guest RAM. */
+static void report(struct virtio_balloon *b, const struct vq_elem *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr_out + e->nr_in; i++)
+		release(b, e->iov[i].iov_base, e->iov[i].iov_len,
+			&b->count.reported);
+}
+
+/* ---- statistics ----------------------------------------------------------- */
+
+static void stats_take(struct virtio_balloon *b, const struct vq_elem *e)
+{
+	uint8_t buf[BALLOON_NR_TAGS * 2 * STAT_SIZE];
+	size_t n = vq_elem_read(e, 0, buf, sizeof(buf)), i;
+
+	/* At most 2 * BALLOON_NR_TAGS entries are read: bounded. */
+	for (i = 0; i + STAT_SIZE <= n; i += STAT_SIZE) {
+		uint16_t tag = get_le16(buf + i);
+
+		if (tag >= BALLOON_NR_TAGS)
+			continue;
+		b->stats[tag] = get_le64(buf + i + 2);
+		b->stats_seen |= 1u << tag;
+	}
+	b->stats_valid = true;
+	b->stats_updates++;
+}
+
+/* Hand the held stats buffer back: the driver refills it. */
+static void stats_request(struct virtio_balloon *b)
+{
+	if (!b->stats_held || !virtio_dev_running(&b->vdev))
+		return;
+	b->stats_held = false;
+	vq_push(&b->vdev.vq[b->stats_q], &b->stats_elem, 0);
+	virtio_queue_notify(&b->vdev, (unsigned int)b->stats_q);
+}
+
+static void on_timer(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_balloon *b = container_of(h, struct virtio_balloon, timer_h);
+	uint64_t ticks;
+
+	(void)events;
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	stats_request(b);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* ---- the device ------------------------------------------------------- */
+
+static void balloon_kick(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_balloon *b = d->priv;
+	struct virtq *vq = &d->vq[q];
+	unsigned int budget = vq->size;
+	bool pushed = false;
+	int ret = 0;
+
+	if ((int)q == b->stats_q) {
+		if (b->stats_held)
+			return;		/* one buffer in flight at a time */
+		ret = vq_pop(vq, &b->stats_elem);
+		if (ret > 0) {
+			stats_take(b, &b->stats_elem);
+			b->stats_held = true;
+		}
+		if (ret < 0)
+			virtio_dev_broken(d);
+		return;
+	}
+	while (budget && (ret = vq_pop(vq, &b->elem)) > 0) {
+		budget--;
+		if (q == 0)
+			inflate(b, &b->elem);
+		else if (q == 1)
+			deflate(b, &b->elem);
+		else if ((int)q == b->report_q)
+			report(b, &b->elem);
+		vq_push(vq, &b->elem, 0);
+		pushed = true;
+	}
+	if (ret < 0) {
+		virtio_dev_broken(d);
+		return;
+	}
+	if (pushed)
+		virtio_queue_notify(d, q);
+	if (!budget)
+		virtio_kick_later(d, q);
+}
+
+static int balloon_activate(struct virtio_dev *d)
+{
+	struct virtio_balloon *b = d->priv;
+	int next = 2;
+
+	/* Queues exist in order for the features negotiated. */
+	b->stats_q = (d->acked & BIT(VIRTIO_BALLOON_F_STATS_VQ)) ? next++ : -1;
+	b->report_q = (d->acked & BIT(VIRTIO_BALLOON_F_REPORTING)) ? next++ : -1;
+	return 0;
+}
+
+static void balloon_reset(struct virtio_dev *d)
+{
+	struct virtio_balloon *b = d->priv;
+
+	b->stats_held = false;
+	b->actual = 0;
+}
+
+static void balloon_config_read(struct virtio_dev *d, uint32_t off,
+				uint8_t *buf, uint32_t len)
+{
+	struct virtio_balloon *b = d->priv;
+	uint8_t cfg[CFG_SIZE];
+
+	put_le32(cfg, b->num_pages);
+	put_le32(cfg + 4, b->actual);
+	memcpy(buf, cfg + off, len);
+}
+
+static void balloon_config_write(struct virtio_dev *d, uint32_t off,
+				 const uint8_t *buf, uint32_t len)
+{
+	struct virtio_balloon *b = d->priv;
+	uint8_t cfg[CFG_SIZE];
+
+	/* Only "actual" is the driver's to write. */
+	put_le32(cfg, b->num_pages);
+	put_le32(cfg + 4, b->actual);
+	memcpy(cfg + off, buf, len);
+	b->actual = get_le32(cfg + 4);
+}
+
+static const struct virtio_dev_ops balloon_ops_template = {
+	.name = "virtio-balloon",
+	.device_id = VIRTIO_ID_BALLOON,
+	.queue_size = BALLOON_QUEUE_SIZE,
+	.config_size = CFG_SIZE,
+	.pci_class = 0x050000,		/* memory controller, RAM */
+	.features = BIT(VIRTIO_BALLOON_F_STATS_VQ),
+	.config_read = balloon_config_read,
+	.config_write = balloon_config_write,
+	.activate = balloon_activate,
+	.reset = balloon_reset,
+	.queue_kick = balloon_kick,
+};
+
+void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)
+{
+	uint64_t pages = MIN(bytes, b->vdev.gm->ram_size) / PAGE;
+
+	b->num_pages = (uint32_t)pages;
+	virtio_config_changed(&b->vdev);
+}
+
+/* ---- the control socket --------------------------------------------------- */
+
+void virtio_balloon_command(struct virtio_balloon *b, const char *line,
+			    char *out, size_t len)
+{
+	const struct balloon_counters *c = &b->count;
+	uint64_t bytes;
+	size_t used;
+	unsigned int i;
+
+	if (!strncmp(line, "target ", 7)) {
+		if (parse_size(line + 7, &bytes)) {
+			snprintf(out, len, "error: target SIZE, e.g. target 256M");
+			return;
+		}
+		virtio_balloon_set_target(b, bytes);
+		snprintf(out, len, "ok target=%" PRIu64 "M",
+			 (uint64_t)b->num_pages * PAGE >> 20);
+	} else if (!strcmp(line, "info")) {
+		snprintf(out, len, "balloon target=%" PRIu64 "M actual=%" PRIu64
+			 "M inflated=%" PRIu64 " deflated=%" PRIu64 " ignored=%"
+			 PRIu64 " released=%" PRIu64 "M reported=%" PRIu64 "M",
+			 (uint64_t)b->num_pages * PAGE >> 20,
+			 (uint64_t)b->actual * PAGE >> 20, c->inflated,
+			 c->deflated, c->ignored, c->released >> 20,
+			 c->reported >> 20);
+	} else if (!strcmp(line, "stats")) {
+		used = (size_t)snprintf(out, len, "stats updates=%" PRIu64,
+					b->stats_updates);
+		for (i = 0; i < BALLOON_NR_TAGS && used < len; i++) {
+			if (!(b->stats_seen & (1u << i)))
+				continue;
+			if (tag_names[i])
+				used += (size_t)snprintf(out + used, len - used,
+					" %s=%" PRIu64, tag_names[i], b->stats[i]);
+		}
+		stats_request(b);	/* fresher values next time */
+	} else {
+		snprintf(out, len, "error: unknown command (target SIZE, stats, "
+			 "info)");
+	}
+}
+
+static void conn_drop(struct virtio_balloon *b)
+{
+	if (b->conn_watched)
+		b->notify.ops->unwatch(b->notify.ctx, &b->conn_h);
+	b->conn_watched = false;
+	close(b->conn_h.fd);
+	b->conn_h.fd = -1;
+	b->line_len = 0;
+	b->notify.ops->watch(b->notify.ctx, &b->listen_h);
+}
+
+static void on_conn(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_balloon *b = container_of(h, struct virtio_balloon, conn_h);
+	char buf[BALLOON_LINE_MAX], reply[512];
+	ssize_t n = recv(h->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ssize_t i;
+
+	(void)events;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	if (n <= 0) {
+		conn_drop(b);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			/* An over-long line is cut: bounded, never an error. */
+			if (b->line_len < sizeof(b->line) - 1)
+				b->line[b->line_len++] = buf[i];
+			continue;
+		}
+		b->line[b->line_len] = '\0';
+		if (b->line_len && b->line[b->line_len - 1] == '\r')
+			b->line[b->line_len - 1] = '\0';
+		b->line_len = 0;
+		virtio_balloon_command(b, b->line, reply, sizeof(reply) - 1);
+		strcat(reply, "\n");
+		if (send(h->fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			conn_drop(b);
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void on_listen(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_balloon *b = container_of(h, struct virtio_balloon, listen_h);
+	int fd;
+
+	(void)events;
+	fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	b->notify.ops->unwatch(b->notify.ctx, &b->listen_h);
+	b->conn_h.fd = fd;
+	b->conn_h.fn = on_conn;
+	b->line_len = 0;
+	b->conn_watched = !b->notify.ops->watch(b->notify.ctx, &b->conn_h);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static int control_listen(struct virtio_balloon *b, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", b->cfg.socket);
+	if (lstat(sa.sun_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			errf(err, errlen, "--balloon socket '%s' exists and is not "
+			     "a socket", sa.sun_path);
+			return -EEXIST;
+		}
+		unlink(sa.sun_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 1)) {
+		int ret = -errno;
+
+		errf(err, errlen, "--balloon: cannot listen on '%s': %s",
+		     sa.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	b->listen_h.fd = fd;
+	b->listen_h.fn = on_listen;
+	return b->notify.ops->watch(b->notify.ctx, &b->listen_h);
+}
+
+int virtio_balloon_init(struct virtio_balloon *b,
+			const struct balloon_config *cfg,
+			const struct guest_mem *gm,
+			const struct virtio_opts *opts,
+			const struct vm_notify *notify, char *err,
+			size_t errlen)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->cfg = *cfg;
+	b->notify = *notify;
+	b->stats_q = b->report_q = -1;
+	b->timer_h.fd = b->listen_h.fd = b->conn_h.fd = -1;
+	b->ops = balloon_ops_template;
+	b->ops.num_queues = 3;
+	if (cfg->deflate_on_oom)
+		b->ops.features |= BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	if (cfg->free_page_reporting) {
+		b->ops.features |= BIT(VIRTIO_BALLOON_F_REPORTING);
+		b->ops.num_queues++;
+	}
+	virtio_dev_init(&b->vdev, &b->ops, b, gm, opts);
+	b->num_pages = (uint32_t)(MIN(cfg->target, gm->ram_size) / PAGE);
+	if (cfg->stats_period) {
+		struct itimerspec its = {
+			.it_interval = { .tv_sec = cfg->stats_period },
+			.it_value = { .tv_sec = cfg->stats_period },
+		};
+
+		b->timer_h.fd = timerfd_create(CLOCK_MONOTONIC,
+					       TFD_NONBLOCK | TFD_CLOEXEC);
+		b->timer_h.fn = on_timer;
+		if (b->timer_h.fd < 0 ||
+		    timerfd_settime(b->timer_h.fd, 0, &its, NULL) ||
+		    notify->ops->watch(notify->ctx, &b->timer_h)) {
+			errf(err, errlen, "--balloon: stats timer: %s",
+			     strerror(errno));
+			virtio_balloon_fini(b);
+			return -EIO;
+		}
+		b->timer_watched = true;
+	}
+	if (cfg->socket[0]) {
+		ret = control_listen(b, err, errlen);
+		if (ret) {
+			virtio_balloon_fini(b);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void virtio_balloon_fini(struct virtio_balloon *b)
+{
+	if (b->timer_watched)
+		b->notify.ops->unwatch(b->notify.ctx, &b->timer_h);
+	if (b->timer_h.fd >= 0)
+		close(b->timer_h.fd);
+	if (b->conn_watched)
+		b->notify.ops->unwatch(b->notify.ctx, &b->conn_h);
+	if (b->conn_h.fd >= 0)
+		close(b->conn_h.fd);
+	if (b->listen_h.fd >= 0) {
+		b->notify.ops->unwatch(b->notify.ctx, &b->listen_h);
+		close(b->listen_h.fd);
+		unlink(b->cfg.socket);
+	}
+	b->timer_watched = b->conn_watched = false;
+	b->timer_h.fd = b->conn_h.fd = b->listen_h.fd = -1;
+	if (b->ops.name)
+		virtio_dev_destroy(&b->vdev);
+	b->ops.name = NULL;
+}

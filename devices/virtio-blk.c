@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "virtio-blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../vmm/util.h"
+
+#define VIRTIO_ID_BLOCK			2
+
+#define VIRTIO_BLK_F_SIZE_MAX		1
+#define VIRTIO_BLK_F_SEG_MAX		2
+#define VIRTIO_BLK_F_RO			5
+#define VIRTIO_BLK_F_BLK_SIZE		6
+#define VIRTIO_BLK_F_FLUSH		9
+#define VIRTIO_BLK_F_CONFIG_WCE		11
+#define VIRTIO_BLK_F_DISCARD		13
+#define VIRTIO_BLK_F_WRITE_ZEROES	14
+
+#define T_IN			0
+#define T_OUT			1
+#define T_FLUSH			4
+#define T_GET_ID		8
+#define T_DISCARD		11
+#define T_WRITE_ZEROES		13
+
+#define S_OK			0
+#define S_IOERR			1
+#define S_UNSUPP		2
+
+#define SECTOR			512ULL
+#define HDR_LEN			16
+#define GET_ID_LEN		20
+#define SEG_LEN			16
+#define WZ_UNMAP		1
+#define DIRECT_ALIGN		4096
+
+#define CFG_SIZE		60
+
+#define BIT(n)			(1ULL << (n))
+
+/*
+ * Starting a request returns a status (S_*, >= 0: complete it now),
+ * REQ_SUBMITTED (io_uring owns it) or REQ_DROP (nothing can be said).
+ */
+#define REQ_SUBMITTED		(-1)
+#define REQ_DROP		(-2)
+
+static bool negotiated(const struct virtio_blk *b, unsigned int bit)
+{
+	return b->vdev.acked & BIT(bit);
+}
+
+/* ---- config space ------------------------------------------------------ */
+
+static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,
+			    uint32_t len)
+{
+	struct virtio_blk *b = d->priv;
+	uint8_t c[CFG_SIZE];
+
+	memset(c, 0, sizeof(c));
+	put_le64(c + 0, b->capacity);
+	put_le32(c + 8, BLK_SIZE_MAX);
+	put_le32(c + 12, BLK_SEG_MAX);
+	put_le32(c + 20, SECTOR);			/* blk_size */
+	c[32] = b->wce;					/* writeback */
+	put_le16(c + 34, 1);				/* num_queues */
+	put_le32(c + 36, BLK_MAX_DISCARD_SECTORS);
+	put_le32(c + 40, BLK_MAX_DISCARD_SEG);
+	put_le32(c + 44, 8);				/* 4 KiB alignment */
+	put_le32(c + 48, BLK_MAX_DISCARD_SECTORS);
+	put_le32(c + 52, BLK_MAX_DISCARD_SEG);
+	c[56] = 1;					/* may unmap */
+	memcpy(buf, c + off, len);
+}
+
+static void blk_config_write(struct virtio_dev *d, uint32_t off,
+			     const uint8_t *buf, uint32_t len)
+{
+	struct virtio_blk *b = d->priv;
+
+	/* Only the write-cache switch is writable, and only if negotiated. */
+	if (off == 32 && len == 1 && negotiated(b, VIRTIO_BLK_F_CONFIG_WCE))
+		b->wce = buf[0] ? 1 : 0;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static struct blk_req *req_get(struct virtio_blk *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < BLK_QUEUE_SIZE; i++) {
+		struct blk_req *r = &b->reqs[i];
+
+		if (!r->busy) {
+			r->busy = true;
+			r->blk = b;
+			r->pending = 0;
+			r->error = 0;
+			r->bounce = NULL;
+			r->niov = 0;
+			r->used = 0;
+			r->len = 0;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void req_put(struct blk_req *r)
+{
+	free(r->bounce);
+	r->bounce = NULL;
+	r->busy = false;
+}
+
+/*
+ * Copy len bytes' worth of iovecs from part (readable or writable) of the
+ * element, starting skip bytes in. The iovecs point into guest memory.
+ */
+static void req_take_iov(struct blk_req *r, bool writable, uint64_t skip,
+			 uint64_t len)
+{
+	const struct vq_elem *e = &r->elem;
+	unsigned int i = writable ? e->nr_out : 0;
+	unsigned int end = writable ? e->nr_out + e->nr_in : e->nr_out;
+
+	r->niov = 0;
+	for (; i < end && len; i++) {
+		uint64_t n = e->iov[i].iov_len;
+
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		n = MIN(n - skip, len);
+		r->iov[r->niov].iov_base = (uint8_t *)e->iov[i].iov_base + skip;
+		r->iov[r->niov].iov_len = n;
+		r->niov++;
+		len -= n;
+		skip = 0;
+	}
+}
+
+static bool in_range(const struct virtio_blk *b, uint64_t sector,
+		     uint64_t sectors)
+{
+	uint64_t end;
+
+	return !add_overflows(sector, sectors, &end) && end <= b->capacity;
+}
+
+static bool needs_bounce(const struct blk_req *r)
+{
+	unsigned int i;
+
+	if (!r->blk->cfg.direct)
+		return false;
+	for (i = 0; i < r->niov; i++)
+		if ((uintptr_t)r->iov[i].iov_base % DIRECT_ALIGN ||
+		    r->iov[i].iov_len % DIRECT_ALIGN)
+			return true;
+	return false;
+}
+
+/* Writes are made stable one by one unless the guest will FLUSH. */
+static bool write_needs_dsync(const struct virtio_blk *b)
+{
+	if (b->cfg.cache != BLK_CACHE_WRITEBACK)
+		return false;	/* O_DSYNC (writethrough) or unsafe */
+	if (!negotiated(b, VIRTIO_BLK_F_FLUSH))
+		return true;
+	return negotiated(b, VIRTIO_BLK_F_CONFIG_WCE) && !b->wce;
+}
+
+/* An sqe for operation op of r (counted as pending), or NULL. */
+static struct io_uring_sqe *sqe_for(struct blk_req *r, struct blk_op *op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->blk->ring);
+
+	if (!sqe) {
+		/* The ring holds a queue's worth; submit to make room. */
+		io_uring_submit(&r->blk->ring);
+		sqe = io_uring_get_sqe(&r->blk->ring);
+	}
+	if (sqe) {
+		op->r = r;
+		io_uring_sqe_set_data(sqe, op);
+		r->pending++;
+	}
+	return sqe;
+}
+
+static int start_rw(struct virtio_blk *b, struct blk_req *r, bool write)
+{
+	struct io_uring_sqe *sqe;
+	const struct iovec *iov = r->iov;
+	unsigned int niov = r->niov;
+
+	if (r->len % SECTOR || !in_range(b, r->sector, r->len / SECTOR))
+		return S_IOERR;
+	if (write && b->cfg.readonly)
+		return S_IOERR;
+	if (r->len == 0)
+		return S_OK;
+	if (needs_bounce(r)) {
+		if (r->len > BLK_BOUNCE_MAX ||
+		    posix_memalign(&r->bounce, DIRECT_ALIGN, r->len))
+			return S_IOERR;
+		if (write) {
+			uint64_t done = 0;
+			unsigned int i;
+
+			for (i = 0; i < niov; i++) {
+				memcpy((uint8_t *)r->bounce + done,
+				       iov[i].iov_base, iov[i].iov_len);
+				done += iov[i].iov_len;
+			}
+		}
+		r->bounce_iov.iov_base = r->bounce;
+		r->bounce_iov.iov_len = r->len;
+		iov = &r->bounce_iov;
+		niov = 1;
+	}
+	sqe = sqe_for(r, &r->ops[0]);
+	if (!sqe)
+		return S_IOERR;
+	if (write) {
+		io_uring_prep_writev(sqe, b->fd, iov, niov, r->sector * SECTOR);
+		if (write_needs_dsync(b))
+			sqe->rw_flags = RWF_DSYNC;
+	} else {
+		io_uring_prep_readv(sqe, b->fd, iov, niov, r->sector * SECTOR);
+	}
+	return REQ_SUBMITTED;
+}
+
+static int start_flush(struct virtio_blk *b, struct blk_req *r)
+{
+	struct io_uring_sqe *sqe;
+
+	if (b->cfg.cache == BLK_CACHE_UNSAFE || b->cfg.readonly)
+		return S_OK;
+	sqe = sqe_for(r, &r->ops[0]);
+	if (!sqe)
+		return S_IOERR;
+	io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+	return REQ_SUBMITTED;
+}
+
+static int start_get_id(struct virtio_blk *b, struct blk_req *r)
+{
+	uint8_t id[GET_ID_LEN];
+	uint64_t done = 0;
+	unsigned int i;
+
+	/* Shorter than the 20-byte ID: refused, nothing written. */
+	if (r->len < GET_ID_LEN)
+		return S_IOERR;
+	memset(id, 0, sizeof(id));
+	memcpy(id, b->cfg.serial, strlen(b->cfg.serial));
+	for (i = 0; i < r->niov && done < GET_ID_LEN; i++) {
+		uint64_t n = MIN(r->iov[i].iov_len, GET_ID_LEN - done);
+
+		memcpy(r->iov[i].iov_base, id + done, n);
+		done += n;
+	}
+	r->used += GET_ID_LEN;
+	return S_OK;
+}
+
+/* DISCARD and WRITE_ZEROES: an array of {sector, num_sectors, flags}. */
+static int start_ranges(struct virtio_blk *b, struct blk_req *r)
+{
+	bool zeroes = r->type == T_WRITE_ZEROES;
+	uint8_t segs[BLK_MAX_DISCARD_SEG * SEG_LEN];
+	uint64_t nseg = (r->elem.out_len - HDR_LEN) / SEG_LEN, i;
+
+	if (!negotiated(b, zeroes ? VIRTIO_BLK_F_WRITE_ZEROES :
+				    VIRTIO_BLK_F_DISCARD))
+		return S_UNSUPP;
+	if (b->cfg.readonly)
+		return S_IOERR;
+	if ((r->elem.out_len - HDR_LEN) % SEG_LEN || nseg == 0 ||
+	    nseg > BLK_MAX_DISCARD_SEG)
+		return S_IOERR;
+	/* Copied once; the guest may change its copy meanwhile. */
+	vq_elem_read(&r->elem, HDR_LEN, segs, nseg * SEG_LEN);
+	for (i = 0; i < nseg; i++) {
+		uint64_t sector = get_le64(segs + i * SEG_LEN);
+		uint32_t num = get_le32(segs + i * SEG_LEN + 8);
+		uint32_t flags = get_le32(segs + i * SEG_LEN + 12);
+
+		if (flags & ~(zeroes ? WZ_UNMAP : 0))
+			return S_UNSUPP;
+		if (num > BLK_MAX_DISCARD_SECTORS || !in_range(b, sector, num))
+			return S_IOERR;
+	}
+	for (i = 0; i < nseg; i++) {
+		uint64_t sector = get_le64(segs + i * SEG_LEN);
+		uint32_t num = get_le32(segs + i * SEG_LEN + 8);
+		uint32_t flags = get_le32(segs + i * SEG_LEN + 12);
+		struct blk_op *op = &r->ops[i];
+		bool punch = !zeroes || (flags & WZ_UNMAP) || b->no_zero_range;
+		struct io_uring_sqe *sqe;
+
+		if (!num)
+			continue;
+		/* A hole reads back as zeroes, and gives the space back. */
+		op->off = sector * SECTOR;
+		op->len = num * SECTOR;
+		op->mode = FALLOC_FL_KEEP_SIZE | (punch ? FALLOC_FL_PUNCH_HOLE :
+							  FALLOC_FL_ZERO_RANGE);
+		sqe = sqe_for(r, op);
+		if (!sqe) {
+			r->error = -EIO;
+			break;
+		}
+		io_uring_prep_fallocate(sqe, b->fd, op->mode, op->off, op->len);
+	}
+	return r->pending ? REQ_SUBMITTED : (r->error ? S_IOERR : S_OK);
+}
+
+static void req_complete(struct virtio_blk *b, struct blk_req *r, int status)
+{
+	struct virtio_dev *d = &b->vdev;
+
+	if (status == S_IOERR)
+		b->stats.io_errors++;
+	else if (status == S_UNSUPP)
+		b->stats.unsupported++;
+	if (!d->broken) {
+		*r->status = (uint8_t)status;
+		vq_push(&d->vq[0], &r->elem, r->used);
+	}
+	req_put(r);
+}
+
+static int blk_start(struct virtio_blk *b, struct blk_req *r)
+{
+	struct vq_elem *e = &r->elem;
+	uint8_t hdr[HDR_LEN];
+	struct iovec *last;
+
+	/* A header in the readable part and a status byte at the end of the
+	 * writable part are the minimum; without them nothing can be said. */
+	if (e->out_len < HDR_LEN || e->in_len < 1) {
+		b->stats.malformed++;
+		return REQ_DROP;
+	}
+	vq_elem_read(e, 0, hdr, sizeof(hdr));	/* the only read of it */
+	r->type = get_le32(hdr);
+	r->sector = get_le64(hdr + 8);
+	last = &e->iov[e->nr_out + e->nr_in - 1];
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	r->used = 1;
+
+	switch (r->type) {
+	case T_IN:
+		r->len = e->in_len - 1;
+		req_take_iov(r, true, 0, r->len);
+		b->stats.reads++;
+		return start_rw(b, r, false);
+	case T_OUT:
+		r->len = e->out_len - HDR_LEN;
+		req_take_iov(r, false, HDR_LEN, r->len);
+		b->stats.writes++;
+		return start_rw(b, r, true);
+	case T_FLUSH:
+		b->stats.flushes++;
+		return start_flush(b, r);
+	case T_GET_ID:
+		r->len = e->in_len - 1;
+		req_take_iov(r, true, 0, r->len);
+		b->stats.get_ids++;
+		return start_get_id(b, r);
+	case T_DISCARD:
+		b->stats.discards++;
+		return start_ranges(b, r);
+	case T_WRITE_ZEROES:
+		b->stats.write_zeroes++;
+		return start_ranges(b, r);
+	}
+	return S_UNSUPP;
+}
+
+static void blk_kick(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_blk *b = d->priv;
+	struct virtq *vq = &d->vq[q];
+	unsigned int budget = vq->size;
+	bool pushed = false, submit = false;
+
+	for (;;) {
+		struct blk_req *r;
+		int ret;
+
+		if (!budget--) {
+			/* Requests that fail at once free their slot at once:
+			 * bound the work per turn, continue on the next one. */
+			virtio_kick_later(d, q);
+			break;
+		}
+		r = req_get(b);
+		if (!r)
+			break;
+		ret = vq_pop(vq, &r->elem);
+		if (ret <= 0) {
+			req_put(r);
+			if (ret < 0) {
+				virtio_dev_broken(d);
+				return;
+			}
+			break;
+		}
+		ret = blk_start(b, r);
+		if (ret == REQ_DROP) {
+			vq_push(vq, &r->elem, 0);
+			req_put(r);
+			pushed = true;
+		} else if (ret >= 0) {
+			req_complete(b, r, ret);
+			pushed = true;
+		} else {
+			b->inflight++;
+			submit = true;
+		}
+	}
+	if (submit)
+		io_uring_submit(&b->ring);
+	if (pushed)
+		virtio_queue_notify(d, q);
+}
+
+/*
+ * Zeroing without unmapping, on a file system that cannot (tmpfs): punch
+ * a hole instead, which reads back as zeroes. True if resubmitted.
+ */
+static bool retry_as_hole(struct virtio_blk *b, struct blk_op *op, int res,
+			  bool push)
+{
+	struct io_uring_sqe *sqe;
+
+	if (res != -EOPNOTSUPP || !(op->mode & FALLOC_FL_ZERO_RANGE) || !push)
+		return false;
+	b->no_zero_range = true;
+	sqe = io_uring_get_sqe(&b->ring);
+	if (!sqe)
+		return false;
+	op->mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
+	io_uring_prep_fallocate(sqe, b->fd, op->mode, op->off, op->len);
+	io_uring_sqe_set_data(sqe, op);
+	io_uring_submit(&b->ring);
+	return true;
+}
+
+/* One finished io_uring operation; true when its request completed. */
+static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push)
+{
+	struct blk_op *op = io_uring_cqe_get_data(cqe);
+	struct blk_req *r = op->r;
+	int res = cqe->res;
+
+	if (retry_as_hole(b, op, res, push))
+		return false;	/* still pending, under its new form */
+	if (res < 0 && !r->error)
+		r->error = res;
+	else if ((r->type == T_IN || r->type == T_OUT) &&
+		 (uint64_t)res != r->len && !r->error)
+		r->error = -EIO;	/* short transfer */
+	if (--r->pending)
+		return false;
+	b->inflight--;
+	if (!push) {
+		req_put(r);
+		return false;
+	}
+	if (!r->error && r->type == T_IN) {
+		if (r->bounce) {
+			uint64_t done = 0;
+			unsigned int i;
+
+			for (i = 0; i < r->niov; i++) {
+				memcpy(r->iov[i].iov_base,
+				       (uint8_t *)r->bounce + done,
+				       r->iov[i].iov_len);
+				done += r->iov[i].iov_len;
+			}
+		}
+		r->used += (uint32_t)r->len;
+		b->stats.bytes_read += r->len;
+	} else if (!r->error && r->type == T_OUT) {
+		b->stats.bytes_written += r->len;
+	}
+	req_complete(b, r, r->error ? S_IOERR : S_OK);
+	return true;
+}
+
+static void blk_done(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_blk *b = container_of(h, struct virtio_blk, done_h);
+	struct io_uring_cqe *cqe;
+	bool pushed = false;
+
+	(void)events;
+	eventfd_drain(h->fd);
+	pthread_mutex_lock(&b->vdev.lock);
+	while (b->inflight && io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+		pushed |= blk_cqe(b, cqe, true);
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
+	if (pushed)
+		virtio_queue_notify(&b->vdev, 0);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* Wait out every operation in flight; nothing reaches the guest. */
+static void blk_drain(struct virtio_blk *b)
+{
+	struct io_uring_cqe *cqe;
+
+	while (b->inflight && io_uring_wait_cqe(&b->ring, &cqe) == 0) {
+		blk_cqe(b, cqe, false);
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *b = d->priv;
+
+	blk_drain(b);
+	b->wce = b->cfg.cache != BLK_CACHE_WRITETHROUGH;
+}
+
+const struct virtio_dev_ops virtio_blk_ops = {
+	.name = "blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.queue_size = BLK_QUEUE_SIZE,
+	.config_size = CFG_SIZE,
+	.pci_class = 0x018000,		/* mass storage, other */
+	.features = BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) |
+		    BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) |
+		    BIT(VIRTIO_BLK_F_CONFIG_WCE) | BIT(VIRTIO_BLK_F_DISCARD) |
+		    BIT(VIRTIO_BLK_F_WRITE_ZEROES),
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.reset = blk_reset,
+	.queue_kick = blk_kick,
+};
+
+/* ---- setup ------------------------------------------------------------- */
+
+static int blk_open(struct virtio_blk *b, char *err, size_t errlen)
+{
+	const struct blk_config *c = &b->cfg;
+	int flags = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	uint64_t size;
+	struct stat st;
+	int ret;
+
+	if (c->cache == BLK_CACHE_WRITETHROUGH)
+		flags |= O_DSYNC;
+	if (c->direct)
+		flags |= O_DIRECT;
+	b->fd = open(c->path, flags);
+	if (b->fd < 0) {
+		ret = -errno;
+		if (errno == EINVAL && c->direct)
+			errf(err, errlen, "--disk '%s': direct=on is not "
+			     "supported by its file system", c->path);
+		else if ((errno == EACCES || errno == EROFS) && !c->readonly)
+			errf(err, errlen, "--disk '%s': %s (add readonly=on to "
+			     "use it read-only)", c->path, strerror(errno));
+		else
+			errf(err, errlen, "--disk '%s': %s", c->path,
+			     strerror(errno));
+		return ret;
+	}
+	if (fstat(b->fd, &st) < 0) {
+		ret = -errno;
+		errf(err, errlen, "--disk '%s': %s", c->path, strerror(errno));
+		return ret;
+	}
+	if (S_ISREG(st.st_mode)) {
+		b->is_file = true;
+		size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(b->fd, BLKGETSIZE64, &size) < 0) {
+			ret = -errno;
+			errf(err, errlen, "--disk '%s': cannot get its size: %s",
+			     c->path, strerror(errno));
+			return ret;
+		}
+	} else {
+		errf(err, errlen, "--disk '%s': not a regular file or block "
+		     "device", c->path);
+		return -EINVAL;
+	}
+	/* Two VMs writing one image would corrupt it. */
+	if (flock(b->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		ret = -errno;
+		errf(err, errlen, "--disk '%s': already in use (locked by "
+		     "another process or another --disk)", c->path);
+		return ret;
+	}
+	b->capacity = size / SECTOR;
+	if (!b->capacity) {
+		errf(err, errlen, "--disk '%s': smaller than one 512-byte sector",
+		     c->path);
+		return -EINVAL;
+	}
+	if (size % SECTOR)
+		pr_err("--disk '%s': %llu bytes is not a multiple of 512; the "
+		       "guest sees %llu sectors and the last %llu bytes are left "
+		       "alone", c->path, (unsigned long long)size,
+		       (unsigned long long)b->capacity,
+		       (unsigned long long)(size % SECTOR));
+	return 0;
+}
+
+int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
+		    const struct guest_mem *gm, const struct virtio_opts *opts,
+		    const struct vm_notify *notify, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = b->done_h.fd = -1;
+	b->cfg = *cfg;
+	b->notify = *notify;
+	virtio_dev_init(&b->vdev, &virtio_blk_ops, b, gm, opts);
+	ret = blk_open(b, err, errlen);
+	if (ret)
+		return ret;
+	/* Instance features: read-only disks say so and cannot discard. */
+	if (cfg->readonly)
+		b->vdev.offered |= BIT(VIRTIO_BLK_F_RO);
+	if (cfg->readonly || !b->is_file)
+		b->vdev.offered &= ~(BIT(VIRTIO_BLK_F_DISCARD) |
+				     BIT(VIRTIO_BLK_F_WRITE_ZEROES));
+	b->wce = cfg->cache != BLK_CACHE_WRITETHROUGH;
+	b->reqs = calloc(BLK_QUEUE_SIZE, sizeof(*b->reqs));
+	if (!b->reqs)
+		return -ENOMEM;
+	ret = io_uring_queue_init(BLK_QUEUE_SIZE, &b->ring, 0);
+	if (ret) {
+		errf(err, errlen, "--disk '%s': cannot set up io_uring: %s "
+		     "(vireo's disks need it)", cfg->path, strerror(-ret));
+		return ret;
+	}
+	b->ring_ready = true;
+	b->done_h.fn = blk_done;
+	b->done_h.fd = eventfd_new();
+	if (b->done_h.fd < 0)
+		return b->done_h.fd;
+	ret = io_uring_register_eventfd(&b->ring, b->done_h.fd);
+	if (!ret)
+		ret = notify->ops->watch(notify->ctx, &b->done_h);
+	if (ret) {
+		errf(err, errlen, "--disk '%s': %s", cfg->path, strerror(-ret));
+		return ret;
+	}
+	b->done_watched = true;
+	return 0;
+}
+
+void virtio_blk_fini(struct virtio_blk *b)
+{
+	if (b->ring_ready) {
+		pthread_mutex_lock(&b->vdev.lock);
+		blk_drain(b);
+		pthread_mutex_unlock(&b->vdev.lock);
+	}
+	if (b->done_watched)
+		b->notify.ops->unwatch(b->notify.ctx, &b->done_h);
+	b->done_watched = false;
+	if (b->ring_ready)
+		io_uring_queue_exit(&b->ring);
+	b->ring_ready = false;
+	if (b->done_h.fd >= 0)
+		close(b->done_h.fd);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = b->done_h.fd = -1;
+	free(b->reqs);
+	b->reqs = NULL;
+	virtio_dev_destroy(&b->vdev);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * virtio-blk (device ID 2) on a raw image file or block device. The format
+ * is never probed: the file is the disk.
+ *
+ * Requests: IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES. Data moves
+ * between the image and guest memory through io_uring (the iovecs point
+ * into guest RAM: no copy); completions arrive on an eventfd in the event
+ * loop. Neither vCPUs nor the loop block on I/O. In-flight requests are
+ * bounded by the queue size and drained on reset.
+ *
+ * Durability (virtio 1.2 §5.2.6.2):
+ *  - cache=writeback: writes complete when the file has them; a completed
+ *    FLUSH means every earlier completed write is on stable storage
+ *    (fdatasync). If the driver does not negotiate FLUSH, or turns the
+ *    write cache off (CONFIG_WCE), each write is made stable (RWF_DSYNC)
+ *    before it completes.
+ *  - cache=writethrough: every write is stable before it completes.
+ *  - cache=unsafe: FLUSH completes at once; explicit opt-in.
+ *
+ * Guest errors: a request with no header or no status byte is dropped
+ * (used length 0) and counted; bad sectors, lengths, read-only writes and
+ * short GET_ID buffers complete with IOERR; unknown types with UNSUPP.
+ */
+#ifndef VIREO_VIRTIO_BLK_H
+#define VIREO_VIRTIO_BLK_H
+
+#include <liburing.h>
+
+#include "../virtio/virtio.h"
+#include "../vmm/config.h"
+#include "../vmm/irq.h"
+#include "../vmm/loop.h"
+
+#define BLK_QUEUE_SIZE		256
+#define BLK_SEG_MAX		(VQ_MAX_IOV - 2)
+#define BLK_SIZE_MAX		(1U << 20)
+#define BLK_MAX_DISCARD_SEG	32
+#define BLK_MAX_DISCARD_SECTORS	(1U << 22)	/* 2 GiB per segment */
+#define BLK_BOUNCE_MAX		(8U << 20)	/* O_DIRECT realignment */
+
+struct virtio_blk;
+struct blk_req;
+
+/* One io_uring operation of a request (its user_data). */
+struct blk_op {
+	struct blk_req *r;
+	uint64_t off;
+	uint64_t len;
+	int mode;			/* fallocate mode */
+};
+
+struct blk_req {
+	struct virtio_blk *blk;
+	struct vq_elem elem;
+	bool busy;
+	uint32_t type;
+	uint8_t *status;		/* in guest memory */
+	uint64_t sector;
+	uint64_t len;			/* data bytes */
+	uint32_t used;			/* bytes written into the guest */
+	unsigned int pending;		/* io_uring operations outstanding */
+	int error;			/* first failure among them */
+	unsigned int niov;
+	struct iovec iov[VQ_MAX_IOV];	/* the data part only */
+	void *bounce;			/* O_DIRECT realignment buffer */
+	struct iovec bounce_iov;
+	struct blk_op ops[BLK_MAX_DISCARD_SEG];
+};
+
+struct blk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
+	uint64_t bytes_read, bytes_written;
+	uint64_t io_errors, unsupported, malformed;
+};
+
+struct virtio_blk {
+	struct virtio_dev vdev;
+	struct blk_config cfg;
+	int fd;
+	bool is_file;
+	uint64_t capacity;		/* sectors */
+	uint8_t wce;			/* config writeback field */
+	bool no_zero_range;		/* the file system lacks ZERO_RANGE */
+	struct io_uring ring;
+	bool ring_ready;
+	struct vm_notify notify;
+	struct ev_handler done_h;	/* io_uring completions */
+	bool done_watched;
+	unsigned int inflight;
+	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
+	struct blk_stats stats;
+};
+
+extern const struct virtio_dev_ops virtio_blk_ops;
+
+/* Open the image and set up I/O; err names the file on failure. */
+int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
+		    const struct guest_mem *gm, const struct virtio_opts *opts,
+		    const struct vm_notify *notify, char *err, size_t errlen);
+void virtio_blk_fini(struct virtio_blk *b);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Helpers for in-guest tests (sourced, not run).
+
+# disk_by_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
+disk_by_serial() {
+	for b in /sys/block/vd*; do
+		[ -e "$b/serial" ] || continue
+		if [ "$(cat "$b/serial")" = "$1" ]; then
+			echo "/dev/${b##*/}"
+			return 0
+		fi
+	done
+	echo "no disk with serial $1" >&2
+	return 1
+}
+
+# mount_tools: the read-only tools disk (fio, e2fsprogs, ...) at /opt.
+mount_tools() {
+	grep -q ' /opt ' /proc/mounts && return 0
+	t=$(disk_by_serial vireo-tools) || return 1
+	mount -o ro -t ext4 "$t" /opt
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Runs inside the nested test host (or on hardware KVM, as root): iperf3
+# between the same guest and this host over a tap, vireo and QEMU
+# -M microvm (virtio-net over virtio-mmio on both, split rings, in-process
+# data path: QEMU without vhost), 1 vCPU, 384 MiB, interleaved. Prints one
+# NET line per iperf3 run.
+# usage: net.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
+set -u
+d=$1
+runs=$2
+rt=$3
+cd "$d"
+export VIREO_CACHE_DIR=/tmp/bench-cache
+append="console=ttyS0 panic=-1 vireo.test=net-bench vireo.bench_runtime=$rt"
+iperf_server() {
+	exec hosttools/bin/iperf3.sh -s
+}
+# host_side: give vt0 (created by the VMM) the host address, serve iperf3.
+host_side() {
+	n=0
+	while [ ! -e /sys/class/net/vt0 ] && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	ip addr add 10.77.0.1/24 dev vt0
+	ip link set vt0 up
+	iperf_server > /dev/null 2>&1 &
+	server=$!
+}
+report() {
+	tr -d '\r' | sed -n "s/^RESULT bench /NET vmm=$1 /p"
+}
+. ./common.sh
+# run_vm FUNCTION LABEL: boot the VM FUNCTION starts, serve the host side,
+# report its results as LABEL.
+run_vm() {
+	"$1" < /dev/null > /tmp/net-vm.out 2>&1 &
+	vm=$!
+	host_side
+	wait $vm
+	kill $server
+	report "$2" < /tmp/net-vm.out
+}
+vireo_net() {
+	vireo_vm 384M --net tap=vt0,transport=mmio
+}
+qemu_net() {
+	qemu_vm 384M \
+		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=off \
+		-device virtio-net-device,netdev=n0
+}
+vireo() {
+	run_vm vireo_net vireo
+}
+qemu() {
+	run_vm qemu_net qemu
+}
+i=0
+while [ $i -lt "$runs" ]; do
+	vireo
+	qemu
+	i=$((i + 1))
+done

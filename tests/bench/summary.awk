@@ -1,0 +1,82 @@
+# Summarises the BOOT and BLK lines of a benchmark run (see run.sh).
+function median(a, n,   i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+		if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+	delete f
+	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+}
+$1 == "BOOT" {
+	boot = 1
+	if (f["status"] != 0 || f["ms"] < 0) { badboot++; next }
+	if (f["vmm"] == "vireo") { v[++nv] = f["ms"]; over[++no] = f["rss_kb"] - f["shmem_kb"]; anon[no] = f["anon_kb"]; file[no] = f["file_kb"] }
+	if (f["vmm"] == "qemu") q[++nq] = f["ms"]
+	if (f["vmm"] == "vireo-cold") cold = f["ms"]
+}
+$1 == "BLK" {
+	k = f["vmm"] SUBSEP f["job"]
+	n[k]++; iops[k, n[k]] = f["iops"]; kbs[k, n[k]] = f["kbs"]
+	jobs[f["job"]] = 1
+}
+$1 == "NET" {
+	k = f["vmm"] SUBSEP f["job"]
+	nn[k]++; mbit[k, nn[k]] = f["mbit"]
+	njobs[f["job"]] = 1
+}
+function boot_summary() {
+	if (nv == 0 || nq == 0) { print "boot: no successful runs"; bad = 1; return }
+	mv = median(v, nv); mq = median(q, nq)
+	printf "boot to init marker, median of %d: vireo %.0f ms, qemu microvm %.0f ms, ratio vireo/qemu %.2f\n", nv, mv, mq, mv / mq
+	printf "vireo first boot (kernel extracted, not cached): %.0f ms\n", cold
+	printf "vireo memory beyond guest RAM at the marker, median: %.0f KiB (RssAnon %.0f + RssFile %.0f)\n", median(over, no), median(anon, no), median(file, no)
+	if (badboot) printf "failed boot runs: %d\n", badboot
+}
+function blk_summary(   j, m, vmm, k, i, a, c) {
+	for (j in jobs) {
+		for (m = 0; m < 2; m++) {
+			vmm = m ? "qemu" : "vireo"; k = vmm SUBSEP j
+			split("", a); split("", c)
+			for (i = 1; i <= n[k]; i++) { a[i] = iops[k, i]; c[i] = kbs[k, i] }
+			mi[vmm] = n[k] ? median(a, n[k]) : 0
+			mk[vmm] = n[k] ? median(c, n[k]) : 0
+			cnt[vmm] = n[k] + 0
+		}
+		if (!cnt["vireo"] || !cnt["qemu"] || !mi["qemu"]) {
+			printf "blk %s: missing runs (vireo %d, qemu %d)\n", j, cnt["vireo"], cnt["qemu"]
+			bad = 1
+			continue
+		}
+		printf "blk %-10s median of %d: vireo %.0f IOPS %.1f MB/s, qemu %.0f IOPS %.1f MB/s, ratio vireo/qemu %.2f\n", j, cnt["vireo"], mi["vireo"], mk["vireo"] / 1024, mi["qemu"], mk["qemu"] / 1024, mi["vireo"] / mi["qemu"]
+	}
+}
+function net_summary(   j, m, vmm, k, i, a, med, cnt) {
+	for (j in njobs) {
+		for (m = 0; m < 2; m++) {
+			vmm = m ? "qemu" : "vireo"; k = vmm SUBSEP j
+			split("", a)
+			for (i = 1; i <= nn[k]; i++) a[i] = mbit[k, i]
+			med[vmm] = nn[k] ? median(a, nn[k]) : 0
+			cnt[vmm] = nn[k] + 0
+		}
+		if (!cnt["vireo"] || !cnt["qemu"] || !med["qemu"]) {
+			printf "net %s: missing runs (vireo %d, qemu %d)\n", j, cnt["vireo"], cnt["qemu"]
+			bad = 1
+			continue
+		}
+		printf "net %-5s median of %d: vireo %.2f Gbit/s, qemu %.2f Gbit/s, ratio vireo/qemu %.2f\n", j, cnt["vireo"], med["vireo"] / 1000, med["qemu"] / 1000, med["vireo"] / med["qemu"]
+	}
+}
+END {
+	if (want == "boot" || want == "all") boot_summary()
+	if (want == "blk" || want == "all") {
+		if (length(jobs) == 0) { print "blk: no successful runs"; bad = 1 }
+		else blk_summary()
+	}
+	if (want == "net" || want == "all") {
+		if (length(njobs) == 0) { print "net: no successful runs"; bad = 1 }
+		else net_summary()
+	}
+	exit bad
+}

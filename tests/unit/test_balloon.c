@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-balloon: inflated PFNs are released (the page reads zeros), PFNs
+ * outside RAM or overflowing are ignored and counted (BAD-INPUTS 21), the
+ * stats buffer is parsed with a bound and handed back on request, free
+ * page reports release their ranges, and the control commands.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/virtio-balloon.h"
+#include "fakevmm.h"
+#include "unit.h"
+#include "vmm/util.h"
+#include "vring.h"
+
+#define F_STATS		(1ULL << 1)
+#define F_REPORTING	(1ULL << 5)
+
+/* Queues: inflate 0, deflate 1, stats 2, reporting 3. */
+static struct drv q[4];
+static struct virtio_balloon *b;
+
+static void start(void)
+{
+	struct balloon_config cfg = { .free_page_reporting = true };
+	struct virtio_opts o = { .transport = VIRTIO_MMIO };
+	char err[256];
+	unsigned int i;
+
+	memset(&vmm, 0, sizeof(vmm));
+	drv_init(&q[0], 64, false, 0);
+	for (i = 1; i < 4; i++)
+		drv_init_shared(&q[i], &q[0], 0x200000 + 0x10000ULL * i, 64,
+				false, 0);
+	b = calloc(1, sizeof(*b));
+	ck_assert_int_eq(virtio_balloon_init(b, &cfg, &q[0].gm, &o, &fake, err,
+					     sizeof(err)), 0);
+	b->vdev.modern = true;
+	b->vdev.acked = F_STATS | F_REPORTING | (1ULL << VIRTIO_F_VERSION_1);
+	for (i = 0; i < 4; i++) {
+		b->vdev.vq[i] = q[i].vq;
+		b->vdev.vq[i].ready = true;
+	}
+	b->vdev.status = 0xf;
+	ck_assert_int_eq(b->vdev.ops->activate(&b->vdev), 0);
+}
+
+static void stop(void)
+{
+	unsigned int i;
+
+	virtio_balloon_fini(b);
+	free(b);
+	for (i = 3; i < 4; i--)
+		drv_fini(&q[i]);
+}
+
+/* A page of guest RAM filled with a pattern. */
+static void dirty(uint64_t gpa)
+{
+	memset(drv_mem(&q[0], gpa), 0x5a, 4096);
+}
+
+static bool zero(uint64_t gpa)
+{
+	const uint8_t *p = drv_mem(&q[0], gpa);
+	unsigned int i;
+
+	for (i = 0; i < 4096; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+START_TEST(inflate_releases_pages_and_ignores_bad_pfns)
+{
+	struct drv_buf pfns = { DRV_BUFS, 5 * 4, false };
+	uint8_t *list;
+	uint16_t id;
+	uint32_t len;
+
+	start();
+	list = drv_mem(&q[0], DRV_BUFS);
+	dirty(0x400000);
+	dirty(0x401000);
+	dirty(0x403000);
+	put_le32(list, 0x400);			/* 0x400000 */
+	put_le32(list + 4, 0x401);		/* its neighbour: merged */
+	put_le32(list + 8, 0x403);
+	put_le32(list + 12, DRV_RAM >> 12);	/* just past RAM */
+	put_le32(list + 16, 0xffffffff);	/* far outside */
+	drv_add(&q[0], &pfns, 1);
+	virtio_kick(&b->vdev, 0);
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert(zero(0x400000));
+	ck_assert(zero(0x401000));
+	ck_assert(zero(0x403000));
+	ck_assert_uint_eq(b->count.inflated, 3);
+	ck_assert_uint_eq(b->count.ignored, 2);
+	ck_assert_uint_eq(b->count.released, 3 * 4096);
+	ck_assert(!b->vdev.broken);
+	stop();
+}
+END_TEST
+
+START_TEST(stats_parsed_bounded_and_requested)
+{
+	/* 40 entries, more than vireo reads: tag 4 (free) and 5 (total). */
+	struct drv_buf sb = { DRV_BUFS, 40 * 10, false };
+	char out[512];
+	uint16_t id;
+	uint32_t len;
+	unsigned int i;
+	uint8_t *p;
+
+	start();
+	p = drv_mem(&q[0], DRV_BUFS);
+	for (i = 0; i < 40; i++) {
+		put_le16(p + 10 * i, (uint16_t)(i == 0 ? 4 : i == 1 ? 5 : 300 + i));
+		put_le64(p + 10 * i + 2, i == 0 ? 1000 : 2000);
+	}
+	drv_add(&q[2], &sb, 1);
+	virtio_kick(&b->vdev, 2);
+	ck_assert(!drv_get_used(&q[2], &id, &len));	/* held */
+	virtio_balloon_command(b, "stats", out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "free=1000"));
+	ck_assert_ptr_nonnull(strstr(out, "total=2000"));
+	/* The request handed the buffer back for fresh values. */
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	stop();
+}
+END_TEST
+
+START_TEST(free_page_report_releases_range)
+{
+	struct drv_buf r = { 0x600000, 8 * 4096, true };
+	uint16_t id;
+	uint32_t len;
+	unsigned int i;
+
+	start();
+	for (i = 0; i < 8; i++)
+		dirty(0x600000 + 4096ULL * i);
+	dirty(0x608000);			/* not reported */
+	drv_add(&q[3], &r, 1);
+	virtio_kick(&b->vdev, 3);
+	ck_assert(drv_get_used(&q[3], &id, &len));
+	for (i = 0; i < 8; i++)
+		ck_assert(zero(0x600000 + 4096ULL * i));
+	ck_assert(!zero(0x608000));
+	ck_assert_uint_eq(b->count.reported, 8 * 4096);
+	stop();
+}
+END_TEST
+
+START_TEST(commands)
+{
+	char out[512];
+	uint8_t cfg[4];
+
+	start();
+	virtio_balloon_command(b, "target 16M", out, sizeof(out));
+	ck_assert_str_eq(out, "ok target=16M");
+	b->vdev.ops->config_read(&b->vdev, 0, cfg, 4);
+	ck_assert_uint_eq(get_le32(cfg), 4096);
+	/* More than the guest has: capped at its RAM. */
+	virtio_balloon_command(b, "target 1G", out, sizeof(out));
+	ck_assert_str_eq(out, "ok target=32M");
+	virtio_balloon_command(b, "target lots", out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "error"));
+	virtio_balloon_command(b, "shrink", out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "error"));
+	virtio_balloon_command(b, "info", out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "target=32M"));
+	/* The driver writes "actual"; "num_pages" is the device's. */
+	put_le32(cfg, 7);
+	b->vdev.ops->config_write(&b->vdev, 4, cfg, 4);
+	b->vdev.ops->config_write(&b->vdev, 0, cfg, 4);
+	ck_assert_uint_eq(b->actual, 7);
+	ck_assert_uint_eq(b->num_pages, 8192);
+	stop();
+}
+END_TEST
+
+Suite *balloon_suite(void)
+{
+	Suite *s = suite_create("balloon");
+	TCase *tc = tcase_create("pages");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, inflate_releases_pages_and_ignores_bad_pfns);
+	tcase_add_test(tc, stats_parsed_bounded_and_requested);
+	tcase_add_test(tc, free_page_report_releases_range);
+	tcase_add_test(tc, commands);
+	suite_add_tcase(s, tc);
+	return s;
+}

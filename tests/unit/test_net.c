@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-net's header and frame handling over a SOCK_SEQPACKET socket
+ * standing in for the tap: TX frames (header split across descriptors,
+ * too short, too long), RX into one buffer, too-big frames without
+ * MRG_RXBUF (dropped, counted, the buffer kept), mergeable buffers, RX
+ * that stalls with no buffers and resumes on the kick (CVE-2020-16843),
+ * the MQ control command (BAD-INPUTS 19, 20).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devices/virtio-net.h"
+#include "fakevmm.h"
+#include "unit.h"
+#include "vmm/util.h"
+#include "vring.h"
+
+#define F_MRG_RXBUF	(1ULL << 15)
+#define HDR		12
+
+/* Queues: rx 0, tx 1, ctrl 2. */
+static struct drv q[3];
+static struct virtio_net *n;
+static int peer;			/* the "tap" side */
+
+static void start(uint64_t features)
+{
+	struct net_config cfg = { .fd = -1 };
+	struct virtio_opts o = { .transport = VIRTIO_MMIO };
+	char err[256];
+	int sv[2];
+	unsigned int i;
+
+	memset(&vmm, 0, sizeof(vmm));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0,
+				    sv), 0);
+	peer = sv[1];
+	drv_init(&q[0], 64, false, 0);
+	for (i = 1; i < 3; i++)
+		drv_init_shared(&q[i], &q[0], 0x200000 + 0x10000ULL * i, 64,
+				false, 0);
+	n = calloc(1, sizeof(*n));
+	ck_assert_int_eq(virtio_net_init_fd(n, &cfg, sv[0], &q[0].gm, &o, &fake,
+					    err, sizeof(err)), 0);
+	n->vdev.modern = true;
+	n->vdev.acked = features | (1ULL << VIRTIO_F_VERSION_1);
+	for (i = 0; i < 3; i++) {
+		n->vdev.vq[i] = q[i].vq;
+		n->vdev.vq[i].ready = true;
+	}
+	n->vdev.status = 0xf;
+	ck_assert_int_eq(n->vdev.ops->activate(&n->vdev), 0);
+}
+
+static void teardown(void)
+{
+	unsigned int i;
+
+	virtio_net_fini(n);
+	free(n);
+	close(peer);
+	for (i = 2; i < 3; i--)
+		drv_fini(&q[i]);
+}
+
+/* Host side sends a frame: header (zeros) + len bytes of pattern. */
+static void host_send(size_t len)
+{
+	uint8_t *buf = calloc(1, HDR + len);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[HDR + i] = (uint8_t)(i * 7);
+	ck_assert_int_eq(send(peer, buf, HDR + len, 0), (ssize_t)(HDR + len));
+	free(buf);
+}
+
+static void rx_buffer(uint64_t addr, uint32_t len)
+{
+	struct drv_buf b = { addr, len, true };
+
+	drv_add(&q[0], &b, 1);
+}
+
+static void dispatch(void)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		fake_dispatch(10);
+}
+
+START_TEST(tx_header_split_across_descriptors)
+{
+	/* 4 bytes of header, then the rest of the header and the frame. */
+	struct drv_buf b[2] = {
+		{ DRV_BUFS, 4, false },
+		{ DRV_BUFS + 0x1000, HDR - 4 + 60, false },
+	};
+	uint8_t got[256];
+	uint16_t id;
+	uint32_t len;
+
+	start(0);
+	memset(drv_mem(&q[1], DRV_BUFS), 0, 4);
+	memset(drv_mem(&q[1], DRV_BUFS + 0x1000), 0xab, HDR - 4 + 60);
+	drv_add(&q[1], b, 2);
+	virtio_kick(&n->vdev, 1);
+	ck_assert(drv_get_used(&q[1], &id, &len));
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(recv(peer, got, sizeof(got), 0), HDR + 60);
+	ck_assert_uint_eq(got[HDR], 0xab);
+	ck_assert_uint_eq(n->stats.tx_packets, 1);
+	ck_assert_uint_eq(n->stats.tx_bytes, 60);
+	teardown();
+}
+END_TEST
+
+START_TEST(tx_bad_lengths_are_dropped)
+{
+	struct drv_buf shorter = { DRV_BUFS, HDR + 10, false };
+	struct drv_buf huge = { DRV_BUFS, HDR + NET_FRAME_MAX + 1, false };
+	struct drv_buf in_only = { DRV_BUFS, 100, true };
+	uint8_t got[64];
+	uint16_t id;
+	uint32_t len;
+	int i;
+
+	start(0);
+	drv_add(&q[1], &shorter, 1);
+	drv_add(&q[1], &huge, 1);
+	drv_add(&q[1], &in_only, 1);
+	virtio_kick(&n->vdev, 1);
+	for (i = 0; i < 3; i++)
+		ck_assert(drv_get_used(&q[1], &id, &len));
+	ck_assert_uint_eq(n->stats.tx_malformed, 3);
+	ck_assert_uint_eq(n->stats.tx_packets, 0);
+	ck_assert_int_lt(recv(peer, got, sizeof(got), 0), 0);
+	ck_assert(!n->vdev.broken);
+	teardown();
+}
+END_TEST
+
+START_TEST(rx_one_buffer)
+{
+	uint16_t id;
+	uint32_t len;
+	uint8_t *p;
+
+	start(0);
+	rx_buffer(DRV_BUFS, 1526);
+	virtio_kick(&n->vdev, 0);
+	host_send(100);
+	dispatch();
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(len, HDR + 100);
+	p = drv_mem(&q[0], DRV_BUFS);
+	ck_assert_uint_eq(get_le16(p + 10), 1);		/* num_buffers */
+	ck_assert_uint_eq(p[HDR + 3], 21);
+	ck_assert_uint_eq(n->stats.rx_packets, 1);
+	teardown();
+}
+END_TEST
+
+START_TEST(rx_too_big_without_mrg_rxbuf)
+{
+	uint16_t id;
+	uint32_t len;
+
+	start(0);
+	rx_buffer(DRV_BUFS, 200);
+	virtio_kick(&n->vdev, 0);
+	host_send(500);		/* does not fit: dropped */
+	host_send(60);		/* fits the same buffer */
+	dispatch();
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(len, HDR + 60);
+	ck_assert(!drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(n->stats.rx_too_big, 1);
+	ck_assert_uint_eq(n->stats.rx_dropped, 1);
+	ck_assert_uint_eq(n->stats.rx_packets, 1);
+	teardown();
+}
+END_TEST
+
+START_TEST(rx_mergeable_buffers)
+{
+	uint32_t lens[4], len;
+	uint16_t id;
+	unsigned int i;
+
+	start(F_MRG_RXBUF);
+	for (i = 0; i < 5; i++)
+		rx_buffer(DRV_BUFS + 0x1000ULL * i, 100);
+	virtio_kick(&n->vdev, 0);
+	host_send(350 - HDR);
+	dispatch();
+	for (i = 0; i < 4; i++) {
+		ck_assert(drv_get_used(&q[0], &id, &lens[i]));
+		ck_assert_uint_eq(id, i);
+	}
+	ck_assert(!drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(lens[0], 100);
+	ck_assert_uint_eq(lens[3], 50);
+	ck_assert_uint_eq(get_le16(drv_mem(&q[0], DRV_BUFS) + 10), 4);
+	teardown();
+}
+END_TEST
+
+START_TEST(rx_stalls_then_resumes_on_kick)
+{
+	uint16_t id;
+	uint32_t len;
+
+	start(0);
+	host_send(80);
+	host_send(90);
+	dispatch();
+	/* No buffers: the frame waits, the socket is no longer watched. */
+	ck_assert(n->pair[0].rx_stalled);
+	ck_assert(!n->pair[0].watched);
+	ck_assert_uint_eq(n->stats.rx_dropped, 0);
+	rx_buffer(DRV_BUFS, 1526);
+	rx_buffer(DRV_BUFS + 0x1000, 1526);
+	virtio_kick(&n->vdev, 0);
+	dispatch();
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(len, HDR + 80);
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(len, HDR + 90);
+	ck_assert(n->pair[0].watched);
+	teardown();
+}
+END_TEST
+
+START_TEST(ctrl_mq_pairs_checked)
+{
+	struct drv_buf b[2] = {
+		{ DRV_BUFS, 4, false },
+		{ DRV_BUFS + 0x100, 1, true },
+	};
+	uint16_t id;
+	uint32_t len;
+	uint8_t *cmd;
+
+	start(0);
+	cmd = drv_mem(&q[2], DRV_BUFS);
+	cmd[0] = 4;			/* MQ */
+	cmd[1] = 0;			/* VQ_PAIRS_SET */
+	put_le16(cmd + 2, 1);
+	drv_add(&q[2], b, 2);
+	virtio_kick(&n->vdev, 2);
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	/* MQ was not negotiated: refused. */
+	ck_assert_uint_eq(*drv_mem(&q[2], DRV_BUFS + 0x100), 1);
+	n->vdev.acked |= 1ULL << 22;
+	put_le16(cmd + 2, 2);		/* more pairs than the device has */
+	drv_add(&q[2], b, 2);
+	virtio_kick(&n->vdev, 2);
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	ck_assert_uint_eq(*drv_mem(&q[2], DRV_BUFS + 0x100), 1);
+	put_le16(cmd + 2, 1);
+	drv_add(&q[2], b, 2);
+	virtio_kick(&n->vdev, 2);
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	ck_assert_uint_eq(*drv_mem(&q[2], DRV_BUFS + 0x100), 0);
+	teardown();
+}
+END_TEST
+
+Suite *net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("frames");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tx_header_split_across_descriptors);
+	tcase_add_test(tc, tx_bad_lengths_are_dropped);
+	tcase_add_test(tc, rx_one_buffer);
+	tcase_add_test(tc, rx_too_big_without_mrg_rxbuf);
+	tcase_add_test(tc, rx_mergeable_buffers);
+	tcase_add_test(tc, rx_stalls_then_resumes_on_kick);
+	tcase_add_test(tc, ctrl_mq_pairs_checked);
+	suite_add_tcase(s, tc);
+	return s;
+}
