@@ -124,6 +124,7 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 	vq->last_avail = vq->used_idx = vq->signalled_used = 0;
 	vq->avail_wrap = vq->used_wrap = true;
 	vq->signalled_valid = false;
+	vq->unsignalled = 0;
 	vq->inflight = 0;
 	memset(vq->busy, 0, sizeof(vq->busy));
 	vq->ready = true;
@@ -396,6 +397,16 @@ static int packed_pop(struct virtq *vq, struct vq_elem *e)
 	return 1;
 }
 
+static void packed_advance_used(struct virtq *vq, uint16_t ndesc)
+{
+	vq->used_idx = (uint16_t)(vq->used_idx + ndesc);
+	if (vq->used_idx >= vq->size) {
+		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->unsignalled += ndesc;
+}
+
 static void packed_push(struct virtq *vq, const struct vq_elem *e,
 			uint32_t written)
 {
@@ -408,34 +419,41 @@ static void packed_push(struct virtq *vq, const struct vq_elem *e,
 	put_le32(slot + 8, written);
 	put_le16(slot + 12, e->id);
 	store16(slot + 14, flags);
-	vq->used_idx = (uint16_t)(vq->used_idx + e->ndesc);
-	if (vq->used_idx >= vq->size) {
-		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
-		vq->used_wrap = !vq->used_wrap;
-	}
+	packed_advance_used(vq, e->ndesc);
 }
 
+/*
+ * Packed positions run modulo the ring size, so the 16-bit vq_need_event()
+ * cannot be used on them: a lap between two checks would look like no
+ * progress and the driver would never hear of buffers it waits for.
+ * Count instead on a lap of 2 * size, where (position, wrap counter) is
+ * one number, and compare against how many descriptors were used since
+ * the last check.
+ */
 static bool packed_should_notify(struct virtq *vq)
 {
-	uint16_t old = vq->signalled_used, new_idx = vq->used_idx;
+	uint32_t since = vq->unsignalled, lap2 = 2U * vq->size;
 	bool valid = vq->signalled_valid;
+	uint32_t new_pos, event_pos;
 	uint16_t flags, off_wrap;
-	int event;
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	flags = load16(vq->driver + EVENT_FLAGS) & 3;
-	vq->signalled_used = new_idx;
+	vq->signalled_used = vq->used_idx;
 	vq->signalled_valid = true;
+	vq->unsignalled = 0;
 	if (flags == RING_EVENT_FLAGS_DISABLE)
 		return false;
 	if (flags != RING_EVENT_FLAGS_DESC || !vq->event_idx || !valid)
 		return true;
+	if (since >= vq->size)
+		return true;	/* a whole lap: the event position was passed */
 	off_wrap = load16(vq->driver + EVENT_OFF_WRAP);
-	event = off_wrap & 0x7fff;
-	/* An event offset from the previous lap counts one ring back. */
-	if ((bool)(off_wrap >> 15) != vq->used_wrap)
-		event -= vq->size;
-	return vq_need_event((uint16_t)event, new_idx, old);
+	new_pos = vq->used_idx + (vq->used_wrap ? 0 : vq->size);
+	event_pos = (off_wrap & 0x7fffU) % vq->size +
+		    ((off_wrap >> 15) ? 0 : vq->size);
+	/* Was a descriptor used at event_pos, in [new - since, new)? */
+	return (new_pos + lap2 - event_pos - 1) % lap2 < since;
 }
 
 /* ---- common ----------------------------------------------------------- */
@@ -520,11 +538,7 @@ int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
 
 			put_le32(slot + 8, w);
 			put_le16(slot + 12, e[i]->id);
-			vq->used_idx = (uint16_t)(vq->used_idx + e[i]->ndesc);
-			if (vq->used_idx >= vq->size) {
-				vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
-				vq->used_wrap = !vq->used_wrap;
-			}
+			packed_advance_used(vq, e[i]->ndesc);
 		} else {
 			packed_push(vq, e[i], w);
 		}

@@ -80,6 +80,7 @@ struct virtq {
 	bool used_wrap;
 	uint16_t signalled_used;
 	bool signalled_valid;
+	uint32_t unsignalled;	/* packed: descriptors used since then */
 	uint16_t inflight;	/* buffers popped and not yet pushed */
 	uint64_t busy[VQ_MAX_SIZE / 64];	/* in flight, by head or ID */
 };
