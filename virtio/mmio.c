@@ -40,33 +40,32 @@
 #define INT_VRING		1
 #define INT_CONFIG		2
 
+/* The line follows InterruptStatus; called with the device lock held. */
+static void mmio_update_line(struct virtio_mmio *m)
+{
+	bool high = m->irq_status != 0;
+
+	if (high == m->line_high)
+		return;
+	m->line_high = high;
+	m->notify.ops->irq_line(m->notify.ctx, m->gsi, high);
+}
+
 static void mmio_interrupt(void *opaque, int source)
 {
 	struct virtio_mmio *m = opaque;
 
 	m->irq_status |= source == VIRTIO_CONFIG_IRQ ? INT_CONFIG : INT_VRING;
-	eventfd_signal(m->irq_fd);
+	mmio_update_line(m);
 }
 
-/* The guest EOIed the level interrupt: raise it again if still pending. */
+/* Work left over from a bounded turn: run the queue again, later. */
 static void mmio_kick_later(void *opaque, unsigned int q)
 {
 	struct virtio_mmio *m = opaque;
 
 	if (q < m->nr_kicks)
 		eventfd_signal(m->kick[q].h.fd);
-}
-
-static void mmio_resample(struct ev_handler *h, uint32_t events)
-{
-	struct virtio_mmio *m = container_of(h, struct virtio_mmio, resample_h);
-
-	(void)events;
-	eventfd_drain(h->fd);
-	pthread_mutex_lock(&m->d->lock);
-	if (m->irq_status)
-		eventfd_signal(m->irq_fd);
-	pthread_mutex_unlock(&m->d->lock);
 }
 
 static void mmio_kick(struct ev_handler *h, uint32_t events)
@@ -196,11 +195,13 @@ static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case REG_INTERRUPT_ACK:
 		m->irq_status &= ~v;
+		mmio_update_line(m);
 		break;
 	case REG_STATUS:
 		virtio_set_status(d, (uint8_t)v);
 		if (d->status == 0) {
 			m->irq_status = 0;
+			mmio_update_line(m);
 			memset(m->pfn, 0, sizeof(m->pfn));
 		}
 		break;
@@ -269,25 +270,14 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 	m->base = base;
 	m->gsi = gsi;
 	m->notify = *notify;
-	m->irq_fd = m->resample_h.fd = -1;
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		m->align[q] = 4096;
 	d->interrupt = mmio_interrupt;
 	d->kick_later = mmio_kick_later;
 	d->transport = m;
 
-	m->irq_fd = eventfd_new();
-	m->resample_h.fd = eventfd_new();
-	m->resample_h.fn = mmio_resample;
-	if (m->irq_fd < 0 || m->resample_h.fd < 0) {
-		ret = -EMFILE;
-		goto err;
-	}
-	ret = ops->irqfd(notify->ctx, m->irq_fd, gsi, m->resample_h.fd, true);
-	if (ret)
-		goto err;
-	m->irq_wired = true;
-	ret = ops->watch(notify->ctx, &m->resample_h);
+	/* The line starts low (it may be left high by an earlier user). */
+	ret = ops->irq_line(notify->ctx, gsi, false);
 	if (ret)
 		goto err;
 	for (q = 0; q < d->ops->num_queues; q++) {
@@ -332,14 +322,7 @@ void virtio_mmio_fini(struct virtio_mmio *m)
 			       k->q, false);
 		close(k->h.fd);
 	}
-	if (m->irq_wired) {
-		ops->unwatch(ctx, &m->resample_h);
-		ops->irqfd(ctx, m->irq_fd, m->gsi, m->resample_h.fd, false);
-		m->irq_wired = false;
-	}
-	if (m->resample_h.fd >= 0)
-		close(m->resample_h.fd);
-	if (m->irq_fd >= 0)
-		close(m->irq_fd);
-	m->resample_h.fd = m->irq_fd = -1;
+	if (m->line_high)
+		ops->irq_line(ctx, m->gsi, false);
+	m->line_high = false;
 }

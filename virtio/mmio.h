@@ -3,8 +3,11 @@
  * virtio-mmio transport (virtio 1.2 §4.2): version 2 (modern) and version
  * 1 (legacy, QueuePFN) register layouts in a 4 KiB window. Kicks reach
  * the event loop through a KVM ioeventfd on QueueNotify (datamatch = queue
- * index); the interrupt is a level-triggered irqfd with resample, so the
- * line follows InterruptStatus.
+ * index); the interrupt is a level-triggered GSI line that follows
+ * InterruptStatus: raised with the first bit set, lowered when the
+ * driver's InterruptACK clears the last (KVM_IRQ_LINE). An irqfd with
+ * resample would cost a kworker injection and an event-loop wakeup per
+ * interrupt; this costs one ioctl each way.
  */
 #ifndef VIREO_VIRTIO_MMIO_H
 #define VIREO_VIRTIO_MMIO_H
@@ -37,11 +40,9 @@ struct virtio_mmio {
 	uint32_t page_size;			/* legacy */
 	uint32_t align[VIRTIO_MAX_QUEUES];	/* legacy */
 	uint32_t pfn[VIRTIO_MAX_QUEUES];	/* legacy */
-	int irq_fd;
-	struct ev_handler resample_h;
+	bool line_high;				/* as last set */
 	struct virtio_mmio_kick kick[VIRTIO_MAX_QUEUES];
 	unsigned int nr_kicks;			/* wired so far */
-	bool irq_wired;
 };
 
 extern const struct bus_ops virtio_mmio_ops;

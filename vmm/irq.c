@@ -164,6 +164,11 @@ static int notify_rewatch(void *ctx, struct ev_handler *h, uint32_t events)
 	return ev_mod(vm->loop, h, events);
 }
 
+static int notify_irq_line(void *ctx, unsigned int gsi, bool level)
+{
+	return vm_irq_line(ctx, gsi, level);
+}
+
 static const struct vm_notify_ops kvm_notify_ops = {
 	.ioeventfd = notify_ioeventfd,
 	.irqfd = notify_irqfd,
@@ -172,6 +177,7 @@ static const struct vm_notify_ops kvm_notify_ops = {
 	.watch = notify_watch,
 	.unwatch = notify_unwatch,
 	.rewatch = notify_rewatch,
+	.irq_line = notify_irq_line,
 };
 
 struct vm_notify vm_notifier(struct vm *vm)

@@ -8,7 +8,9 @@
  * struct vm_notify: what virtio transports need so that kicks and
  * interrupts bypass vireo's threads: KVM ioeventfds for guest kicks,
  * irqfds for interrupts (GSI lines, with resample for level-triggered
- * ones), MSI routes, and the event loop to watch eventfds. vmm/irq.c
+ * ones), MSI routes, and the event loop to watch eventfds; and a line
+ * driven directly (virtio-mmio's level interrupt, raised and lowered as
+ * its InterruptStatus changes). vmm/irq.c
  * implements it on KVM; unit tests provide fakes. Calls return 0 or
  * -errno.
  */
@@ -50,6 +52,8 @@ struct vm_notify_ops {
 	void (*unwatch)(void *ctx, struct ev_handler *h);
 	/* Change what a watched fd waits for (EPOLLIN, EPOLLOUT, or 0). */
 	int (*rewatch)(void *ctx, struct ev_handler *h, uint32_t events);
+	/* Drive a GSI line from this thread (level: it stays as set). */
+	int (*irq_line)(void *ctx, unsigned int gsi, bool level);
 };
 
 struct vm_notify {

@@ -26,9 +26,12 @@ static void f_unwatch(void *c, struct ev_handler *h) { (void)c; (void)h; }
 static int f_rewatch(void *c, struct ev_handler *h, uint32_t e)
 { (void)c; (void)h; (void)e; return 0; }
 
+static int f_irq_line(void *c, unsigned int g, bool l)
+{ (void)c; (void)g; (void)l; return 0; }
+
 static const struct vm_notify_ops stub_notify_ops = {
 	f_ioeventfd, f_irqfd, f_msi_alloc, f_msi_route, f_watch, f_unwatch,
-	f_rewatch,
+	f_rewatch, f_irq_line,
 };
 
 #endif

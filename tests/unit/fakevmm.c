@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "fakevmm.h"
+#include "virtio/virtio.h"
+#include "vring.h"
 
 struct fake_vmm vmm;
 
@@ -97,9 +99,17 @@ int fake_dispatch(int timeout_ms)
 	return ran;
 }
 
+static int f_irq_line(void *ctx, unsigned int gsi, bool level)
+{
+	(void)ctx;
+	vmm.line_sets++;
+	vmm.line_level[gsi % 64] = level;
+	return 0;
+}
+
 static const struct vm_notify_ops fake_ops = {
 	f_ioeventfd, f_irqfd, f_msi_alloc, f_msi_route, f_watch, f_unwatch,
-	f_rewatch,
+	f_rewatch, f_irq_line,
 };
 const struct vm_notify fake = { &fake_ops, NULL };
 
@@ -112,3 +122,17 @@ uint64_t fired(int fd)
 	return v;
 }
 
+void fake_driver_ok(struct virtio_dev *dev, const struct drv *q,
+		    unsigned int nq, uint64_t features)
+{
+	unsigned int i;
+
+	dev->modern = true;
+	dev->acked = features | (1ULL << VIRTIO_F_VERSION_1);
+	for (i = 0; i < nq; i++) {
+		dev->vq[i] = q[i].vq;
+		dev->vq[i].ready = true;
+	}
+	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+		      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+}

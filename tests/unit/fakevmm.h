@@ -7,6 +7,7 @@
 #ifndef VIREO_TEST_FAKEVMM_H
 #define VIREO_TEST_FAKEVMM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm/irq.h"
@@ -21,9 +22,14 @@ struct fake_vmm {
 	uint64_t msi_addr[64];
 	uint32_t msi_data[64];
 	int next_gsi;
+	int line_sets;			/* irq_line() calls */
+	bool line_level[64];		/* by GSI */
 	int watched;
 	struct ev_handler *handlers[64];	/* watched, in order */
 };
+
+struct drv;
+struct virtio_dev;
 
 extern struct fake_vmm vmm;
 extern const struct vm_notify fake;
@@ -32,5 +38,13 @@ extern const struct vm_notify fake;
 uint64_t fired(int fd);
 /* Run every watched handler whose fd is readable, within timeout_ms. */
 int fake_dispatch(int timeout_ms);
+
+/*
+ * Put dev where a modern driver leaves it after DRIVER_OK: features (plus
+ * VERSION_1) acked, its first nq queues those of q, ready. The caller
+ * activates it when the test wants the device running.
+ */
+void fake_driver_ok(struct virtio_dev *dev, const struct drv *q,
+		    unsigned int nq, uint64_t features);
 
 #endif
