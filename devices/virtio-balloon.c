@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../vmm/util.h"
@@ -357,30 +355,10 @@ static void on_listen(struct ev_handler *h, uint32_t events)
 
 static int control_listen(struct virtio_balloon *b, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
+	int fd = unix_listen(b->cfg.socket, "--balloon socket", err, errlen);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", b->cfg.socket);
-	if (lstat(sa.sun_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			errf(err, errlen, "--balloon socket '%s' exists and is not "
-			     "a socket", sa.sun_path);
-			return -EEXIST;
-		}
-		unlink(sa.sun_path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(fd, 1)) {
-		int ret = -errno;
-
-		errf(err, errlen, "--balloon: cannot listen on '%s': %s",
-		     sa.sun_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
+	if (fd < 0)
+		return fd;
 	b->listen_h.fd = fd;
 	b->listen_h.fn = on_listen;
 	return b->notify.ops->watch(b->notify.ctx, &b->listen_h);

@@ -3,11 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../vmm/util.h"
@@ -400,36 +399,13 @@ static void on_listen(struct ev_handler *h, uint32_t events)
 
 static int socket_listen(struct cport *p, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
+	char what[64];
 	int fd;
 
-	if (strlen(p->cfg.path) >= sizeof(sa.sun_path)) {
-		errf(err, errlen, "--console-port %s: socket path too long",
-		     p->cfg.name);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, p->cfg.path);
-	/* A stale socket from an earlier run is replaced; nothing else. */
-	if (lstat(p->cfg.path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			errf(err, errlen, "--console-port %s: '%s' exists and is "
-			     "not a socket", p->cfg.name, p->cfg.path);
-			return -EEXIST;
-		}
-		unlink(p->cfg.path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 1) < 0) {
-		int ret = -errno;
-
-		errf(err, errlen, "--console-port %s: cannot listen on '%s': %s",
-		     p->cfg.name, p->cfg.path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
+	snprintf(what, sizeof(what), "--console-port %s socket", p->cfg.name);
+	fd = unix_listen(p->cfg.path, what, err, errlen);
+	if (fd < 0)
+		return fd;
 	p->listen_fd = fd;
 	p->listen_h.fd = fd;
 	p->listen_h.fn = on_listen;

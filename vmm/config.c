@@ -251,6 +251,19 @@ static int device_feature(const char *what, const char *spec, const char *tok,
 	return 0;
 }
 
+/* A string option into a fixed buffer: 1 to size - 1 characters. */
+static int copy_opt(const char *opt, const char *what, const char *val,
+		    char *dst, size_t size, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) >= size) {
+		errf(err, errlen, "%s: %s must be 1 to %zu characters", opt,
+		     what, size - 1);
+		return -1;
+	}
+	strcpy(dst, val);
+	return 0;
+}
+
 static int parse_on_off(const char *opt, const char *val, bool *out,
 			char *err, size_t errlen)
 {
@@ -274,12 +287,9 @@ static int disk_key(const char *spec, const char *key, const char *val,
 
 	snprintf(opt, sizeof(opt), "--disk '%s': %s", spec, key);
 	if (!strcmp(key, "path")) {
-		if (!*val || strlen(val) >= sizeof(b->path)) {
-			errf(err, errlen, "--disk '%s': path is empty or too long",
-			     spec);
+		if (copy_opt(opt, "the path", val, b->path, sizeof(b->path),
+			     err, errlen))
 			return -1;
-		}
-		strcpy(b->path, val);
 	} else if (!strcmp(key, "readonly")) {
 		return parse_on_off(opt, val, &b->readonly, err, errlen) ? -1 : 1;
 	} else if (!strcmp(key, "direct")) {
@@ -349,12 +359,9 @@ static int net_key(const char *spec, const char *key, const char *val,
 
 	snprintf(opt, sizeof(opt), "--net '%s': %s", spec, key);
 	if (!strcmp(key, "tap")) {
-		if (!*val || strlen(val) >= sizeof(n->tap)) {
-			errf(err, errlen, "%s: a tap name is 1 to %zu characters",
-			     opt, sizeof(n->tap) - 1);
+		if (copy_opt(opt, "a tap name", val, n->tap, sizeof(n->tap),
+			     err, errlen))
 			return -1;
-		}
-		strcpy(n->tap, val);
 	} else if (!strcmp(key, "fd")) {
 		if (parse_uint(opt, val, 0, INT32_MAX, &v, err, errlen))
 			return -1;
@@ -402,12 +409,9 @@ static int balloon_key(const char *spec, const char *key, const char *val,
 			return -1;
 		}
 	} else if (!strcmp(key, "socket")) {
-		if (!*val || strlen(val) >= sizeof(b->socket)) {
-			errf(err, errlen, "%s: the path is empty or longer than "
-			     "%zu characters", opt, sizeof(b->socket) - 1);
+		if (copy_opt(opt, "the path", val, b->socket,
+			     sizeof(b->socket), err, errlen))
 			return -1;
-		}
-		strcpy(b->socket, val);
 	} else {
 		return 0;
 	}

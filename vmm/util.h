@@ -60,6 +60,14 @@ void file_unmap(struct file_map *fm);
 /* Parse "512M", "2G", "4096K", "1T" (bare numbers are MiB). */
 int parse_size(const char *s, uint64_t *out);
 
+/*
+ * A listening, non-blocking unix stream socket at path (backlog 1). A stale
+ * socket left by an earlier run is replaced; any other file there is
+ * refused. Returns the fd, or -errno with err naming what (e.g. "--balloon
+ * socket") and the path.
+ */
+int unix_listen(const char *path, const char *what, char *err, size_t errlen);
+
 /* Little-endian loads and stores on byte arrays. */
 static inline uint16_t get_le16(const void *p)
 {

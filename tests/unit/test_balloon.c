@@ -26,34 +26,22 @@ static void start(void)
 	struct balloon_config cfg = { .free_page_reporting = true };
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
-	unsigned int i;
 
 	memset(&vmm, 0, sizeof(vmm));
-	drv_init(&q[0], 64, false, 0);
-	for (i = 1; i < 4; i++)
-		drv_init_shared(&q[i], &q[0], 0x200000 + 0x10000ULL * i, 64,
-				false, 0);
+	drv_init_queues(q, 4, 64);
 	b = calloc(1, sizeof(*b));
 	ck_assert_int_eq(virtio_balloon_init(b, &cfg, &q[0].gm, &o, &fake, err,
 					     sizeof(err)), 0);
-	b->vdev.modern = true;
-	b->vdev.acked = F_STATS | F_REPORTING | (1ULL << VIRTIO_F_VERSION_1);
-	for (i = 0; i < 4; i++) {
-		b->vdev.vq[i] = q[i].vq;
-		b->vdev.vq[i].ready = true;
-	}
-	b->vdev.status = 0xf;
+	fake_driver_ok(&b->vdev, q, 4, F_STATS | F_REPORTING);
 	ck_assert_int_eq(b->vdev.ops->activate(&b->vdev), 0);
 }
 
 static void stop(void)
 {
-	unsigned int i;
 
 	virtio_balloon_fini(b);
 	free(b);
-	for (i = 3; i < 4; i--)
-		drv_fini(&q[i]);
+	drv_fini_queues(q, 4);
 }
 
 /* A page of guest RAM filled with a pattern. */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
 #include <string.h>
 
 #include "unit.h"
@@ -127,6 +128,65 @@ START_TEST(errors_name_the_problem)
 }
 END_TEST
 
+/* --disk, --net, --balloon: values land in the config; bad ones are named. */
+START_TEST(device_options)
+{
+	struct device_config dev;
+	char err[256], longname[40];
+
+	memset(&dev, 0, sizeof(dev));
+	ck_assert_int_eq(config_parse_disk("path=a.img,readonly=on,serial=s1,"
+					   "cache=writethrough", &dev, err,
+					   sizeof(err)), 0);
+	ck_assert_str_eq(dev.blk.path, "a.img");
+	ck_assert(dev.blk.readonly);
+	ck_assert_int_eq(dev.blk.cache, BLK_CACHE_WRITETHROUGH);
+	ck_assert_int_eq(config_parse_disk("path=,readonly=on", &dev, err,
+					   sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "path must be 1 to"));
+	ck_assert_int_eq(config_parse_disk("path=a,cache=maybe", &dev, err,
+					   sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "maybe"));
+
+	memset(&dev, 0, sizeof(dev));
+	ck_assert_int_eq(config_parse_net("tap=vt0,mac=02:00:00:00:00:01,"
+					  "queues=2,mtu=9000", &dev, err,
+					  sizeof(err)), 0);
+	ck_assert_str_eq(dev.net.tap, "vt0");
+	ck_assert_uint_eq(dev.net.queues, 2);
+	ck_assert_uint_eq(dev.net.mtu, 9000);
+	ck_assert_uint_eq(dev.net.mac[5], 1);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	{
+		char spec[64];
+
+		snprintf(spec, sizeof(spec), "tap=%s", longname);
+		ck_assert_int_eq(config_parse_net(spec, &dev, err, sizeof(err)),
+				 -1);
+		ck_assert_ptr_nonnull(strstr(err, "tap name must be 1 to 15"));
+	}
+	ck_assert_int_eq(config_parse_net("tap=vt0,mac=zz", &dev, err,
+					  sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "mac"));
+	ck_assert_int_eq(config_parse_net("tap=vt0,queues=9", &dev, err,
+					  sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "queues"));
+
+	memset(&dev, 0, sizeof(dev));
+	ck_assert_int_eq(config_parse_balloon("deflate_on_oom=on,stats_period=5,"
+					      "socket=/tmp/b.sock", &dev, err,
+					      sizeof(err)), 0);
+	ck_assert(dev.balloon.deflate_on_oom);
+	ck_assert_uint_eq(dev.balloon.stats_period, 5);
+	ck_assert_str_eq(dev.balloon.socket, "/tmp/b.sock");
+	ck_assert_int_eq(config_parse_balloon("socket=", &dev, err,
+					      sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "socket"));
+	ck_assert_ptr_nonnull(strstr(err, "path must be 1 to"));
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -136,6 +196,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, all_options);
 	tcase_add_test(tc, help_and_version);
 	tcase_add_test(tc, errors_name_the_problem);
+	tcase_add_test(tc, device_options);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,38 +32,26 @@ static void start(uint64_t features)
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
 	int sv[2];
-	unsigned int i;
 
 	memset(&vmm, 0, sizeof(vmm));
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0,
 				    sv), 0);
 	peer = sv[1];
-	drv_init(&q[0], 64, false, 0);
-	for (i = 1; i < 3; i++)
-		drv_init_shared(&q[i], &q[0], 0x200000 + 0x10000ULL * i, 64,
-				false, 0);
+	drv_init_queues(q, 3, 64);
 	n = calloc(1, sizeof(*n));
 	ck_assert_int_eq(virtio_net_init_fd(n, &cfg, sv[0], &q[0].gm, &o, &fake,
 					    err, sizeof(err)), 0);
-	n->vdev.modern = true;
-	n->vdev.acked = features | (1ULL << VIRTIO_F_VERSION_1);
-	for (i = 0; i < 3; i++) {
-		n->vdev.vq[i] = q[i].vq;
-		n->vdev.vq[i].ready = true;
-	}
-	n->vdev.status = 0xf;
+	fake_driver_ok(&n->vdev, q, 3, features);
 	ck_assert_int_eq(n->vdev.ops->activate(&n->vdev), 0);
 }
 
 static void teardown(void)
 {
-	unsigned int i;
 
 	virtio_net_fini(n);
 	free(n);
 	close(peer);
-	for (i = 2; i < 3; i--)
-		drv_fini(&q[i]);
+	drv_fini_queues(q, 3);
 }
 
 /* Host side sends a frame: header (zeros) + len bytes of pattern. */

@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "vmm/util.h"
@@ -71,6 +77,48 @@ START_TEST(overflow_helper)
 }
 END_TEST
 
+/* Control sockets: a stale socket is replaced, nothing else is. */
+START_TEST(unix_listen_paths)
+{
+	char dir[] = "/tmp/vireo-util-XXXXXX", path[200], err[256];
+	char longpath[200];
+	struct stat st;
+	int fd, fd2;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	fd = unix_listen(path, "--test socket", err, sizeof(err));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	close(fd);
+	/* Left behind by a run that died: taken over. */
+	fd2 = unix_listen(path, "--test socket", err, sizeof(err));
+	ck_assert_int_ge(fd2, 0);
+	close(fd2);
+	unlink(path);
+	/* A regular file is somebody's data: refused, kept. */
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(unix_listen(path, "--test socket", err, sizeof(err)),
+			 -EEXIST);
+	ck_assert_ptr_nonnull(strstr(err, "--test socket"));
+	ck_assert_ptr_nonnull(strstr(err, "not a socket"));
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	unlink(path);
+	/* Longer than sun_path: an error, not a truncated path. */
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	memcpy(longpath, "/tmp/", 5);
+	ck_assert_int_eq(unix_listen(longpath, "--test socket", err, sizeof(err)),
+			 -ENAMETOOLONG);
+	ck_assert_ptr_nonnull(strstr(err, "too long"));
+	rmdir(dir);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -80,6 +128,7 @@ Suite *util_suite(void)
 	tcase_add_test(tc, size_garbage);
 	tcase_add_test(tc, access_round_trip);
 	tcase_add_test(tc, overflow_helper);
+	tcase_add_test(tc, unix_listen_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,7 +75,6 @@ static void setup(void)
 	struct cport_config ports[3] = { { .kind = CPORT_NONE } };
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
-	unsigned int i;
 
 	memset(&vmm, 0, sizeof(vmm));
 	strcpy(dir, "/tmp/vireo-vcon-XXXXXX");
@@ -86,29 +85,20 @@ static void setup(void)
 	strcpy(ports[1].path, sock);
 	ports[2] = (struct cport_config){ .kind = CPORT_FILE, .name = "log" };
 	strcpy(ports[2].path, logpath);
-	drv_init(&q[0], 64, false, 0);
-	for (i = 1; i < 8; i++)
-		drv_init_shared(&q[i], &q[0], 0x200000 + 0x10000ULL * i, 64, false, 0);
+	drv_init_queues(q, 8, 64);
 	c = calloc(1, sizeof(*c));
 	ck_assert_int_eq(virtio_console_init(c, &q[0].gm, &o, ports, 3, NULL, &fake,
 					     err, sizeof(err)), 0);
-	c->vdev.acked = MULTIPORT | (1ULL << VIRTIO_F_VERSION_1);
-	c->vdev.status = 0xf;
-	for (i = 0; i < 8; i++) {
-		c->vdev.vq[i] = q[i].vq;
-		c->vdev.vq[i].ready = true;
-	}
+	fake_driver_ok(&c->vdev, q, 8, MULTIPORT);
 }
 
 static void teardown(void)
 {
 	char cmd[128];
-	unsigned int i;
 
 	virtio_console_fini(c);
 	free(c);
-	for (i = 7; i < 8; i--)
-		drv_fini(&q[i]);
+	drv_fini_queues(q, 8);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }

@@ -78,6 +78,22 @@ void drv_fini(struct drv *d)
 		test_mem_fini(&d->gm);
 }
 
+void drv_init_queues(struct drv *q, unsigned int nq, uint16_t size)
+{
+	unsigned int i;
+
+	drv_init(&q[0], size, false, 0);
+	for (i = 1; i < nq; i++)
+		drv_init_shared(&q[i], &q[0], 0x200000 + 0x10000ULL * i, size,
+				false, 0);
+}
+
+void drv_fini_queues(struct drv *q, unsigned int nq)
+{
+	while (nq--)
+		drv_fini(&q[nq]);
+}
+
 uint8_t *drv_desc(struct drv *d, uint16_t i)
 {
 	return drv_mem(d, d->desc_gpa + 16ULL * i);

@@ -55,6 +55,9 @@ void drv_init(struct drv *d, uint16_t size, bool packed, uint64_t features);
 void drv_init_shared(struct drv *d, const struct drv *owner, uint64_t base,
 		     uint16_t size, bool packed, uint64_t features);
 void drv_fini(struct drv *d);
+/* nq split queues of size entries: q[0] owns the memory, the rest share it. */
+void drv_init_queues(struct drv *q, unsigned int nq, uint16_t size);
+void drv_fini_queues(struct drv *q, unsigned int nq);
 uint8_t *drv_mem(struct drv *d, uint64_t gpa);
 
 /* Add one buffer made of n parts; returns its head (split) or ID (packed). */
