@@ -5,32 +5,22 @@
 # one BLK line per fio job per run.
 # usage: blk.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/)
 set -u
-d=$1
+cd "$1"
+. ./common.sh
 runs=$2
 rt=$3
-cd "$d"
-export VIREO_CACHE_DIR=/tmp/bench-cache
 img=/tmp/bench-blk.img
 # Real data everywhere, so neither VMM reads holes.
-head -c 128M /dev/urandom > "$img"
+dd if=/dev/urandom of="$img" bs=1M count=128 2>/dev/null
 append="console=ttyS0 panic=-1 vireo.test=blk-bench vireo.bench_runtime=$rt"
-report() {
-	tr -d '\r' | sed -n "s/^RESULT bench /BLK vmm=$1 /p"
-}
-. ./common.sh
 vireo() {
 	vireo_vm 384M --disk "path=$img,serial=vireo-bench,transport=mmio" \
-		< /dev/null 2>&1 | report vireo
+		< /dev/null 2>&1 | report BLK "$1"
 }
 qemu() {
 	qemu_vm 384M \
-		-drive "file=$img,format=raw,if=none,id=b,cache=writeback" \
+		-drive "file=$img,format=raw,if=none,id=b,cache=writeback,aio=${QEMU_AIO:-threads}" \
 		-device virtio-blk-device,drive=b,serial=vireo-bench \
-		< /dev/null 2>&1 | report qemu
+		< /dev/null 2>&1 | report BLK qemu
 }
-i=0
-while [ $i -lt "$runs" ]; do
-	vireo
-	qemu
-	i=$((i + 1))
-done
+interleave "$runs"

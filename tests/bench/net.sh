@@ -6,11 +6,10 @@
 # NET line per iperf3 run.
 # usage: net.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
 set -u
-d=$1
+cd "$1"
+. ./common.sh
 runs=$2
 rt=$3
-cd "$d"
-export VIREO_CACHE_DIR=/tmp/bench-cache
 append="console=ttyS0 panic=-1 vireo.test=net-bench vireo.bench_runtime=$rt"
 iperf_server() {
 	exec hosttools/bin/iperf3.sh -s
@@ -27,10 +26,6 @@ host_side() {
 	iperf_server > /dev/null 2>&1 &
 	server=$!
 }
-report() {
-	tr -d '\r' | sed -n "s/^RESULT bench /NET vmm=$1 /p"
-}
-. ./common.sh
 # run_vm FUNCTION LABEL: boot the VM FUNCTION starts, serve the host side,
 # report its results as LABEL.
 run_vm() {
@@ -39,7 +34,7 @@ run_vm() {
 	host_side
 	wait $vm
 	kill $server
-	report "$2" < /tmp/net-vm.out
+	report NET "$2" < /tmp/net-vm.out
 }
 vireo_net() {
 	vireo_vm 384M --net tap=vt0,transport=mmio
@@ -50,14 +45,9 @@ qemu_net() {
 		-device virtio-net-device,netdev=n0
 }
 vireo() {
-	run_vm vireo_net vireo
+	run_vm vireo_net "$1"
 }
 qemu() {
 	run_vm qemu_net qemu
 }
-i=0
-while [ $i -lt "$runs" ]; do
-	vireo
-	qemu
-	i=$((i + 1))
-done
+interleave "$runs"

@@ -27,6 +27,11 @@ b=$build/bench
 rm -rf "$b"
 mkdir -p "$b/guest"
 cp "$build/vireo" "$b/"
+# BENCH_BASELINE=PATH: another vireo binary (say, the last commit's) runs
+# interleaved too, reported as vireo-base, to measure a change.
+if [ -n "${BENCH_BASELINE:-}" ]; then
+	cp "$BENCH_BASELINE" "$b/vireo-base"
+fi
 cc -O2 -static -o "$b/stamp" "$top/tests/bench/stamp.c"
 cp "$build/guest/vmlinuz" "$build/guest/initramfs.cpio" "$b/guest/"
 "$top/guest-images/testhost/add-binary.sh" qemu-system-x86_64 "$b/qemu"
@@ -43,7 +48,8 @@ if [ "$what" != boot ]; then
 	cp "$build/guest/tools.img" "$b/guest/"
 fi
 if [ "$what" = blk ] || [ "$what" = all ]; then
-	echo "cd /payload && sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
+	# BENCH_QEMU_AIO=io_uring: QEMU's disk on io_uring, as vireo's is.
+	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
 fi
 if [ "$what" = net ] || [ "$what" = all ]; then
 	"$top/guest-images/testhost/add-binary.sh" iperf3 "$b/hosttools"
@@ -58,6 +64,6 @@ else
 	echo "bench: /dev/kvm is '$kind'; running inside the nested test host"
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
-grep -E '^(BOOT|BLK|NET)' "$b/out.txt" | tr -d '\r'
+grep -E '^(BOOT|BLK|NET|BENCH-NOTE)' "$b/out.txt" | tr -d '\r'
 grep -E '^(BOOT|BLK|NET)' "$b/out.txt" | tr -d '\r' |
 	awk -v want="$what" -f "$top/tests/bench/summary.awk"

@@ -33,7 +33,7 @@ function boot_summary() {
 	printf "vireo memory beyond guest RAM at the marker, median: %.0f KiB (RssAnon %.0f + RssFile %.0f)\n", median(over, no), median(anon, no), median(file, no)
 	if (badboot) printf "failed boot runs: %d\n", badboot
 }
-function blk_summary(   j, m, vmm, k, i, a, c) {
+function blk_summary(   j, m, vmm, k, i, a, c, b) {
 	for (j in jobs) {
 		for (m = 0; m < 2; m++) {
 			vmm = m ? "qemu" : "vireo"; k = vmm SUBSEP j
@@ -48,10 +48,17 @@ function blk_summary(   j, m, vmm, k, i, a, c) {
 			bad = 1
 			continue
 		}
-		printf "blk %-10s median of %d: vireo %.0f IOPS %.1f MB/s, qemu %.0f IOPS %.1f MB/s, ratio vireo/qemu %.2f\n", j, cnt["vireo"], mi["vireo"], mk["vireo"] / 1024, mi["qemu"], mk["qemu"] / 1024, mi["vireo"] / mi["qemu"]
+		printf "blk %-12s medians (runs %d/%d): vireo %.0f IOPS %.1f MB/s, qemu %.0f IOPS %.1f MB/s, ratio vireo/qemu %.2f\n", j, cnt["vireo"], cnt["qemu"], mi["vireo"], mk["vireo"] / 1024, mi["qemu"], mk["qemu"] / 1024, mi["vireo"] / mi["qemu"]
+		k = "vireo-base" SUBSEP j
+		if (n[k]) {
+			split("", a)
+			for (i = 1; i <= n[k]; i++) a[i] = iops[k, i]
+			b = median(a, n[k])
+			printf "blk %-12s baseline (runs %d): vireo-base %.0f IOPS, ratio vireo/vireo-base %.2f\n", j, n[k], b, mi["vireo"] / b
+		}
 	}
 }
-function net_summary(   j, m, vmm, k, i, a, med, cnt) {
+function net_summary(   j, m, vmm, k, i, a, med, cnt, b) {
 	for (j in njobs) {
 		for (m = 0; m < 2; m++) {
 			vmm = m ? "qemu" : "vireo"; k = vmm SUBSEP j
@@ -65,7 +72,14 @@ function net_summary(   j, m, vmm, k, i, a, med, cnt) {
 			bad = 1
 			continue
 		}
-		printf "net %-5s median of %d: vireo %.2f Gbit/s, qemu %.2f Gbit/s, ratio vireo/qemu %.2f\n", j, cnt["vireo"], med["vireo"] / 1000, med["qemu"] / 1000, med["vireo"] / med["qemu"]
+		printf "net %-5s medians (runs %d/%d): vireo %.2f Gbit/s, qemu %.2f Gbit/s, ratio vireo/qemu %.2f\n", j, cnt["vireo"], cnt["qemu"], med["vireo"] / 1000, med["qemu"] / 1000, med["vireo"] / med["qemu"]
+		k = "vireo-base" SUBSEP j
+		if (nn[k]) {
+			split("", a)
+			for (i = 1; i <= nn[k]; i++) a[i] = mbit[k, i]
+			b = median(a, nn[k])
+			printf "net %-5s baseline (runs %d): vireo-base %.2f Gbit/s, ratio vireo/vireo-base %.2f\n", j, nn[k], b / 1000, med["vireo"] / b
+		}
 	}
 }
 END {
