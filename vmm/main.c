@@ -140,8 +140,19 @@ int main(int argc, char **argv)
 		runner.m = NULL;
 		if (machine.vm.exit_reason == VM_EXIT_REBOOT &&
 		    cfg.on_reboot == ON_REBOOT_RESTART) {
-			machine_destroy(&machine);
-			continue;
+			if (!runner.last_signal) {
+				machine_destroy(&machine);
+				continue;
+			}
+			/*
+			 * A stop signal that came while the guest was already
+			 * rebooting found the exit reason taken: it still
+			 * stops vireo instead of being lost to the restart.
+			 */
+			machine.vm.exit_reason = VM_EXIT_SIGNAL;
+			snprintf(machine.vm.exit_detail,
+				 sizeof(machine.vm.exit_detail), "stopped by %s",
+				 strsignal(runner.last_signal));
 		}
 		break;
 	}
