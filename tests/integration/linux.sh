@@ -109,6 +109,29 @@ section() {
 	return 1
 }
 
+# shell_round_trip NAME COMMAND VIREO-ARGS...: boot with stdin on a fifo,
+# wait for the guest's prompt, type COMMAND (which should print sum=42),
+# then poweroff; rc is vireo's exit status, the output in $work/NAME.out.
+shell_round_trip() {
+	_t=$1
+	_cmd=$2
+	shift 2
+	rm -f "$work/$_t.in"
+	mkfifo "$work/$_t.in"
+	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" "$@" \
+		< "$work/$_t.in" > "$work/$_t.out" 2>&1 &
+	_pid=$!
+	exec 3> "$work/$_t.in"
+	if wait_for "$work/$_t.out" "vireo-guest:/# " 150; then
+		echo "$_cmd" >&3
+		wait_for "$work/$_t.out" "sum=42" 30
+		echo poweroff >&3
+	fi
+	wait $_pid
+	rc=$?
+	exec 3>&-
+}
+
 if section boot; then
 boot boot_1cpu info --cpus 1 --memory 256M
 check_info boot_1cpu 1 200000 262144
@@ -187,19 +210,7 @@ fi
 
 # An interactive shell on the serial console (RX interrupts), then poweroff.
 t=shell
-mkfifo "$work/in"
-timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
-	--cmdline "console=ttyS0 panic=-1" < "$work/in" > "$work/$t.out" 2>&1 &
-pid=$!
-exec 3> "$work/in"
-if wait_for "$work/$t.out" "vireo-guest:/# " 150; then
-	echo 'echo "sum=$((6 * 7))"' >&3
-	wait_for "$work/$t.out" "sum=42" 30
-	echo poweroff >&3
-fi
-wait $pid
-rc=$?
-exec 3>&-
+shell_round_trip $t 'echo "sum=$((6 * 7))"' --cmdline "console=ttyS0 panic=-1"
 if [ "$rc" = 0 ] && grep -q "sum=42" "$work/$t.out"; then
 	pass $t
 else
@@ -366,20 +377,7 @@ if section console; then
 # hvc0 on vireo's stdio: the shell works through virtio-console.
 t=console_hvc0
 run_hvc0() {
-	rm -f "$work/hin"
-	mkfifo "$work/hin"
-	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
-		--console virtio < "$work/hin" > "$work/$t.out" 2>&1 &
-	pid=$!
-	exec 3> "$work/hin"
-	if wait_for "$work/$t.out" "vireo-guest:/# " 150; then
-		echo 'echo "sum=$((6 * 7)) tty=$(tty)"' >&3
-		wait_for "$work/$t.out" "sum=42" 30
-		echo poweroff >&3
-	fi
-	wait $pid
-	rc=$?
-	exec 3>&-
+	shell_round_trip $t 'echo "sum=$((6 * 7)) tty=$(tty)"' --console virtio
 }
 retry_flaky $t run_hvc0
 if [ "$rc" = 0 ] && grep -q "sum=42 tty=/dev/hvc0" "$work/$t.out"; then

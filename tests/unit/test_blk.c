@@ -82,22 +82,14 @@ static void teardown(void)
 	unlink(img);
 }
 
-/* Submit one request and wait for its completion; returns used len. */
-static int run(uint32_t type, uint64_t sector, uint64_t data_len, bool data_write,
-	       uint8_t *status)
+/* Add the buffers of one request (header already at HDR), kick, wait. */
+static int submit(const struct drv_buf *bufs, unsigned int n, uint32_t type,
+		  uint8_t *status)
 {
-	struct drv_buf bufs[3];
-	unsigned int n = 0, tries;
+	unsigned int tries;
 	uint16_t id;
 	uint32_t len;
 
-	put_le32(drv_mem(&d, HDR), type);
-	put_le32(drv_mem(&d, HDR + 4), 0);
-	put_le64(drv_mem(&d, HDR + 8), sector);
-	bufs[n++] = (struct drv_buf){ HDR, 16, false };
-	if (data_len)
-		bufs[n++] = (struct drv_buf){ DATA, (uint32_t)data_len, data_write };
-	bufs[n++] = (struct drv_buf){ STATUS, 1, true };
 	*drv_mem(&d, STATUS) = 0xee;
 	drv_add(&d, bufs, n);
 	b->vdev.vq[0].ready = true;
@@ -111,6 +103,23 @@ static int run(uint32_t type, uint64_t sector, uint64_t data_len, bool data_writ
 	}
 	ck_abort_msg("request type %u never completed", type);
 	return -1;
+}
+
+/* Submit one request and wait for its completion; returns used len. */
+static int run(uint32_t type, uint64_t sector, uint64_t data_len, bool data_write,
+	       uint8_t *status)
+{
+	struct drv_buf bufs[3];
+	unsigned int n = 0;
+
+	put_le32(drv_mem(&d, HDR), type);
+	put_le32(drv_mem(&d, HDR + 4), 0);
+	put_le64(drv_mem(&d, HDR + 8), sector);
+	bufs[n++] = (struct drv_buf){ HDR, 16, false };
+	if (data_len)
+		bufs[n++] = (struct drv_buf){ DATA, (uint32_t)data_len, data_write };
+	bufs[n++] = (struct drv_buf){ STATUS, 1, true };
+	return submit(bufs, n, type, status);
 }
 
 /* Keep the mock's ring state in step with the device's copy. */
@@ -239,25 +248,10 @@ static int run_ranges(uint32_t type, unsigned int nseg, uint8_t *st)
 	struct drv_buf bufs[2] = {
 		{ HDR, 16 + 16 * nseg, false }, { STATUS, 1, true },
 	};
-	uint16_t id;
-	uint32_t len;
-	int tries;
 
 	put_le32(drv_mem(&d, HDR), type);
 	put_le64(drv_mem(&d, HDR + 8), 0);
-	*drv_mem(&d, STATUS) = 0xee;
-	drv_add(&d, bufs, 2);
-	b->vdev.vq[0].ready = true;
-	virtio_kick(&b->vdev, 0);
-	for (tries = 0; tries < 100; tries++) {
-		if (drv_get_used(&d, &id, &len)) {
-			*st = *drv_mem(&d, STATUS);
-			return (int)len;
-		}
-		fake_dispatch(50);
-	}
-	ck_abort_msg("range request never completed");
-	return -1;
+	return submit(bufs, 2, type, st);
 }
 
 START_TEST(discard_and_write_zeroes)
