@@ -439,7 +439,6 @@ static bool packed_should_notify(struct virtq *vq)
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	flags = load16(vq->driver + EVENT_FLAGS) & 3;
-	vq->signalled_used = vq->used_idx;
 	vq->signalled_valid = true;
 	vq->unsignalled = 0;
 	if (flags == RING_EVENT_FLAGS_DISABLE)

@@ -78,7 +78,7 @@ struct virtq {
 	bool avail_wrap;
 	uint16_t used_idx;	/* split: used idx; packed: ring position */
 	bool used_wrap;
-	uint16_t signalled_used;
+	uint16_t signalled_used;	/* split: used idx at the last check */
 	bool signalled_valid;
 	uint32_t unsignalled;	/* packed: descriptors used since then */
 	uint16_t inflight;	/* buffers popped and not yet pushed */
