@@ -54,8 +54,9 @@ for sec in $sections; do
 	for attempt in 1 2 3; do
 		TESTHOST_QEMU_LOG=$log.qemu$attempt \
 			"$top/guest-images/testhost/run.sh" --timeout 720 "$payload" \
-			"run-$sec.sh" > "$log" 2>&1
+			"run-$sec.sh" > "$log.try$attempt" 2>&1
 		status=$?
+		cp "$log.try$attempt" "$log"
 		[ $status = 125 ] || break
 		[ $attempt -lt 3 ] || break
 		[ $(($(date +%s) - start)) -lt 2100 ] || break
@@ -65,7 +66,7 @@ for sec in $sections; do
 		else
 			how="died or hung"
 		fi
-		echo "RETRY testhost-$sec: the nested test host $how after '${last:-its start}'; running the group again"
+		echo "RETRY testhost-$sec: the nested test host $how after '${last:-its start}' (its last line: '$(tail -n 1 "$log" | tr -d '\r' | cut -c1-120)'; logs in $log.try$attempt); running the group again"
 	done
 	grep -E '^(PASS|FAIL|SKIP|RETRY) ' "$log" | tr -d '\r'
 	if [ $status = 125 ]; then
