@@ -619,12 +619,17 @@ if section balloon; then
 # the stats follow the guest's allocation.
 t=balloon_inflate
 bsock=$work/balloon.sock
-run_inflate() {
+# balloon_vm GUEST-TEST BALLOON-OPTS: a 512 MiB guest running GUEST-TEST
+# in the background; pid, and vireo's own pid in vpid.
+balloon_vm() {
 	timeout 240 "$vireo" run --kernel "$kernel" --initrd "$initrd" --memory 512M \
-		--cmdline "console=ttyS0 panic=-1 vireo.test=balloon" \
-		--balloon "stats_period=1,socket=$bsock" < /dev/null > "$work/$t.out" 2>&1 &
+		--cmdline "console=ttyS0 panic=-1 vireo.test=$1" \
+		--balloon "$2" < /dev/null > "$work/$t.out" 2>&1 &
 	pid=$!
 	vpid=$(vmm_pid $pid)
+}
+run_inflate() {
+	balloon_vm balloon "stats_period=1,socket=$bsock"
 	bad=
 	if wait_for "$work/$t.out" BALLOON-READY 150; then
 		sleep 2
@@ -662,11 +667,7 @@ fi
 # Free page reporting: after the guest frees 350 MiB, vireo's RSS drops.
 t=balloon_free_page_reporting
 run_report() {
-	timeout 240 "$vireo" run --kernel "$kernel" --initrd "$initrd" --memory 512M \
-		--cmdline "console=ttyS0 panic=-1 vireo.test=balloon-report" \
-		--balloon "free_page_reporting=on,socket=$bsock" < /dev/null > "$work/$t.out" 2>&1 &
-	pid=$!
-	vpid=$(vmm_pid $pid)
+	balloon_vm balloon-report "free_page_reporting=on,socket=$bsock"
 	rss0= rss1=
 	if wait_for "$work/$t.out" BALLOON-FILLED 150; then
 		rss0=$(rss_kb "$vpid")
