@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -515,6 +516,7 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 	(void)events;
 	eventfd_drain(h->fd);
 	pthread_mutex_lock(&b->vdev.lock);
+	b->stats.wakeups++;
 	while (b->inflight && io_uring_peek_cqe(&b->ring, &cqe) == 0) {
 		pushed |= blk_cqe(b, cqe, true);
 		io_uring_cqe_seen(&b->ring, cqe);
@@ -697,4 +699,27 @@ void virtio_blk_fini(struct virtio_blk *b)
 	free(b->reqs);
 	b->reqs = NULL;
 	virtio_dev_destroy(&b->vdev);
+}
+
+void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
+{
+	const struct blk_stats *s = &b->stats;
+
+	snprintf(buf, len, "blk %s: %llu reads %llu bytes, %llu writes %llu "
+		 "bytes, %llu flushes, %llu discards, %llu write-zeroes; %llu "
+		 "I/O errors, %llu unsupported, %llu malformed; %llu kicks, "
+		 "%llu interrupts, %llu completion wakeups", b->cfg.path,
+		 (unsigned long long)s->reads,
+		 (unsigned long long)s->bytes_read,
+		 (unsigned long long)s->writes,
+		 (unsigned long long)s->bytes_written,
+		 (unsigned long long)s->flushes,
+		 (unsigned long long)s->discards,
+		 (unsigned long long)s->write_zeroes,
+		 (unsigned long long)s->io_errors,
+		 (unsigned long long)s->unsupported,
+		 (unsigned long long)s->malformed,
+		 (unsigned long long)b->vdev.kicks,
+		 (unsigned long long)b->vdev.interrupts,
+		 (unsigned long long)s->wakeups);
 }

@@ -72,6 +72,7 @@ struct blk_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t bytes_read, bytes_written;
 	uint64_t io_errors, unsupported, malformed;
+	uint64_t wakeups;		/* completion events handled */
 };
 
 struct virtio_blk {
@@ -99,5 +100,7 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		    const struct guest_mem *gm, const struct virtio_opts *opts,
 		    const struct vm_notify *notify, char *err, size_t errlen);
 void virtio_blk_fini(struct virtio_blk *b);
+/* One line of counters, for the user on exit. */
+void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len);
 
 #endif

@@ -613,7 +613,8 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 
 	snprintf(buf, len, "net %s: rx %llu packets %llu bytes, %llu dropped "
 		 "(%llu too big); tx %llu packets %llu bytes, %llu dropped "
-		 "(%llu malformed), %llu gso, largest %llu", n->ifname,
+		 "(%llu malformed), %llu gso, largest %llu; %llu kicks, %llu "
+		 "interrupts", n->ifname,
 		 (unsigned long long)s->rx_packets,
 		 (unsigned long long)s->rx_bytes,
 		 (unsigned long long)s->rx_dropped,
@@ -623,5 +624,7 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 		 (unsigned long long)s->tx_dropped,
 		 (unsigned long long)s->tx_malformed,
 		 (unsigned long long)s->tx_gso,
-		 (unsigned long long)s->tx_max);
+		 (unsigned long long)s->tx_max,
+		 (unsigned long long)n->vdev.kicks,
+		 (unsigned long long)n->vdev.interrupts);
 }

@@ -167,8 +167,10 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 {
 	pthread_mutex_lock(&d->lock);
 	if (q < d->ops->num_queues && d->vq[q].ready && virtio_dev_running(d) &&
-	    d->ops->queue_kick)
+	    d->ops->queue_kick) {
+		d->kicks++;
 		d->ops->queue_kick(d, q);
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -182,6 +184,7 @@ void virtio_queue_notify(struct virtio_dev *d, unsigned int q)
 {
 	if (!virtio_dev_running(d) || !vq_should_notify(&d->vq[q]))
 		return;
+	d->interrupts++;
 	if (d->interrupt)
 		d->interrupt(d->transport, (int)q);
 }

@@ -91,6 +91,8 @@ struct virtio_dev {
 	uint8_t config_gen;
 	bool broken;			/* NEEDS_RESET is set */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
+	/* Guest notifications handled, interrupts raised: for stats lines. */
+	uint64_t kicks, interrupts;
 
 	/* Set by the transport: raise the interrupt of a queue or config. */
 	void (*interrupt)(void *transport, int source);

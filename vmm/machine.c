@@ -2,6 +2,7 @@
 #include "machine.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -224,6 +225,13 @@ static void machine_vdevs_fini(struct machine *m)
 			virtio_mmio_fini(&md->mmio);
 		switch (md->kind) {
 		case DEVICE_BLK:
+			if (md->wired) {
+				char line[PATH_MAX + 256];
+
+				virtio_blk_stats_line(&md->u.blk, line,
+						      sizeof(line));
+				fprintf(stderr, "vireo: %s\n", line);
+			}
 			virtio_blk_fini(&md->u.blk);
 			break;
 		case DEVICE_CONSOLE:

@@ -13,6 +13,9 @@ report() {
 	tr -d '\r' > /tmp/bench-report.txt
 	if grep -q '^RESULT bench ' /tmp/bench-report.txt; then
 		sed -n "s/^RESULT bench /$1 vmm=$2 /p" /tmp/bench-report.txt
+		# vireo's device counters (kicks, interrupts) on exit.
+		grep -E '^vireo: (blk|net) ' /tmp/bench-report.txt |
+			grep -v 'tools.img' | sed "s/^vireo: /BENCH-STAT $1 vmm=$2 /"
 	else
 		echo "BENCH-NOTE $1 vmm=$2: no results; last lines: $(tail -n 4 /tmp/bench-report.txt | tr '\n' '|')"
 	fi

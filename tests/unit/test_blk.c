@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,7 @@ START_TEST(write_then_read)
 {
 	uint8_t st;
 	uint8_t buf[4096];
+	char line[PATH_MAX + 256];
 	int i;
 
 	open_blk(false, BLK_CACHE_WRITEBACK, "");
@@ -148,6 +150,11 @@ START_TEST(write_then_read)
 	ck_assert_int_eq(memcmp(buf, drv_mem(&d, DATA), 4096), 0);
 	ck_assert_uint_eq(b->stats.bytes_read, 4096);
 	ck_assert_uint_eq(b->stats.bytes_written, 4096);
+	/* What the user is shown on exit. */
+	virtio_blk_stats_line(b, line, sizeof(line));
+	ck_assert_msg(strstr(line, ": 1 reads 4096 bytes, 1 writes 4096 bytes,"),
+		      "%s", line);
+	ck_assert_msg(strstr(line, "; 2 kicks, 2 interrupts,"), "%s", line);
 }
 END_TEST
 
