@@ -224,6 +224,49 @@ START_TEST(rx_stalls_then_resumes_on_kick)
 }
 END_TEST
 
+/* RX frames to the driver, each with a buffer posted for it. */
+static void rx_frames(unsigned int count)
+{
+	static unsigned int slot;
+	unsigned int i;
+
+	for (i = 0; i < count; i++, slot++) {
+		rx_buffer(DRV_BUFS + (uint64_t)(slot % 64) * 0x1000, 1526);
+		host_send(100);
+	}
+	dispatch();
+}
+
+/*
+ * RX tells the driver of each frame as it lands (it can start on the
+ * first while the rest are copied), within what the driver asked for.
+ */
+START_TEST(rx_interrupts_follow_suppression)
+{
+	uint8_t *flags;
+
+	start(1ULL << VIRTIO_F_EVENT_IDX);
+	flags = drv_mem(&q[0], q[0].driver_gpa);
+	/* Interrupts on, no EVENT_IDX: one per frame. */
+	rx_frames(2);
+	ck_assert_uint_eq(n->stats.rx_packets, 2);
+	ck_assert_uint_eq(n->vdev.interrupts, 2);
+	/* VRING_AVAIL_F_NO_INTERRUPT: none. */
+	put_le16(flags, 1);
+	rx_frames(2);
+	ck_assert_uint_eq(n->stats.rx_packets, 4);
+	ck_assert_uint_eq(n->vdev.interrupts, 2);
+	/* EVENT_IDX, the driver wants to hear of its next used buffer: one
+	 * interrupt for a burst of four frames. */
+	n->vdev.vq[0].event_idx = true;
+	drv_set_used_event(&q[0], 4);
+	rx_frames(4);
+	ck_assert_uint_eq(n->stats.rx_packets, 8);
+	ck_assert_uint_eq(n->vdev.interrupts, 3);
+	teardown();
+}
+END_TEST
+
 START_TEST(ctrl_mq_pairs_checked)
 {
 	struct drv_buf b[2] = {
@@ -271,6 +314,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, rx_too_big_without_mrg_rxbuf);
 	tcase_add_test(tc, rx_mergeable_buffers);
 	tcase_add_test(tc, rx_stalls_then_resumes_on_kick);
+	tcase_add_test(tc, rx_interrupts_follow_suppression);
 	tcase_add_test(tc, ctrl_mq_pairs_checked);
 	suite_add_tcase(s, tc);
 	return s;
