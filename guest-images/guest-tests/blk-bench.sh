@@ -6,7 +6,11 @@ dev=$(disk_by_serial vireo-bench) && mount_tools || exit 1
 # The device's interrupts, to compare how the VMMs batch completions.
 vdev=$(basename "$(readlink -f "/sys/block/${dev#/dev/}/device")")
 irqs() {
-	awk -v d="$vdev" '$NF == d { n = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) n += $i; print n }' /proc/interrupts
+	# One line on virtio-mmio (virtioN), one per vector on MSI-X
+	# (virtioN-config, virtioN-requests).
+	awk -v d="$vdev" '$NF == d || index($NF, d "-") == 1 {
+		for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) n += $i
+	} END { print n + 0 }' /proc/interrupts
 }
 rt=$(sed -n 's/.*vireo.bench_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
 for job in randread:4k:32 randwrite:4k:32 read:128k:8; do

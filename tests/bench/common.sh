@@ -17,8 +17,58 @@ report() {
 		grep -E '^vireo: (blk|net) ' /tmp/bench-report.txt |
 			grep -v 'tools.img' | sed "s/^vireo: /BENCH-STAT $1 vmm=$2 /"
 	else
-		echo "BENCH-NOTE $1 vmm=$2: no results; last lines: $(tail -n 4 /tmp/bench-report.txt | tr '\n' '|')"
+		echo "BENCH-NOTE $1 vmm=$2: no results; $(last_words)"
+		return
 	fi
+	# Some results, but the guest test did not finish: say how it ended.
+	grep -q '^VIREO-TEST-EXIT=' /tmp/bench-report.txt ||
+		echo "BENCH-NOTE $1 vmm=$2: the guest test did not finish; $(last_words)"
+}
+
+# The guest's last console lines and the VMM's first complaint (not its
+# register dump or counters), from /tmp/bench-report.txt.
+last_words() {
+	printf 'guest: %s vmm: %s' \
+		"$(grep -v -e '^vireo: ' -e '^  ' /tmp/bench-report.txt | tail -n 3 | tr '\n' '|')" \
+		"$(grep -e '^vireo: ' -e 'qemu' /tmp/bench-report.txt | grep -v -e '^vireo: blk ' -e '^vireo: net ' | head -n 2 | tr '\n' '|')"
+}
+
+# The host KVM's exit counters while a guest runs (debugfs sums them over
+# live VMs only, so they are sampled each second; the last sample is
+# within a second of the guest's end, boot included).
+[ -d /sys/kernel/debug/kvm ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+kvm_stats() {
+	for _s in exits mmio_exits io_exits halt_exits irq_injections \
+		  irq_window_exits insn_emulation; do
+		printf '%s=%s ' $_s "$(cat /sys/kernel/debug/kvm/$_s 2>/dev/null)"
+	done
+}
+
+# counted LABEL COMMAND...: run COMMAND, then a BENCH-KVM line for LABEL
+# with the exits its guest caused, if the host KVM shows them.
+counted() {
+	_label=$1
+	shift
+	rm -f /tmp/kvm-last
+	if [ -r /sys/kernel/debug/kvm/exits ]; then
+		while :; do
+			_s=$(kvm_stats)
+			case "$_s" in
+			exits=0\ *|exits=\ *) ;;
+			*) echo "$_s" > /tmp/kvm-last ;;
+			esac
+			sleep 1
+		done &
+		_sampler=$!
+	fi
+	"$@"
+	if [ -n "${_sampler:-}" ]; then
+		kill "$_sampler" 2>/dev/null
+		wait "$_sampler" 2>/dev/null
+		_sampler=
+	fi
+	[ -s /tmp/kvm-last ] && echo "BENCH-KVM vmm=$_label $(cat /tmp/kvm-last)"
+	return 0
 }
 
 # interleave RUNS: the functions vireo and qemu, in turn, RUNS times each
@@ -26,11 +76,11 @@ report() {
 interleave() {
 	_i=0
 	while [ $_i -lt "$1" ]; do
-		vireo vireo
-		qemu
+		counted vireo vireo vireo
+		counted qemu qemu
 		if [ -x ./vireo-base ]; then
 			vireo_bin=./vireo-base
-			vireo vireo-base
+			counted vireo-base vireo vireo-base
 			vireo_bin=./vireo
 		fi
 		_i=$((_i + 1))
@@ -49,12 +99,22 @@ vireo_vm() {
 		"$@"
 }
 
+# The benchmarked device's transport on both VMMs (BENCH_TRANSPORT):
+# mmio (QEMU's microvm default), or pci (vireo's default: modern
+# virtio-pci with MSI-X; QEMU microvm with its PCIe host bridge).
+transport=${BENCH_TRANSPORT:-mmio}
+case "$transport" in
+pci) qemu_machine=microvm,pcie=on qemu_virtio=pci ;;
+*) transport=mmio qemu_machine=microvm qemu_virtio=device ;;
+esac
+echo "BENCH-NOTE transport=$transport"
+
 # qemu_vm MEMORY ARGS...: QEMU -M microvm (the anchor), the same.
 qemu_vm() {
 	_mem=$1
 	shift
 	timeout "$vm_timeout" qemu/bin/qemu-system-x86_64.sh -L qemu/share/qemu \
-		-M microvm -enable-kvm -cpu host -m "$_mem" -smp 1 -nodefaults \
+		-M "$qemu_machine" -enable-kvm -cpu host -m "$_mem" -smp 1 -nodefaults \
 		-no-user-config -display none -serial stdio -no-reboot \
 		-kernel guest/vmlinuz -initrd guest/initramfs.cpio \
 		-append "$append" \

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs inside the nested test host (or on hardware KVM, as root): iperf3
 # between the same guest and this host over a tap, vireo and QEMU
-# -M microvm (virtio-net over virtio-mmio on both, split rings, in-process
-# data path: QEMU without vhost), 1 vCPU, 384 MiB, interleaved. Prints one
-# NET line per iperf3 run.
+# -M microvm (virtio-net over virtio-mmio on both, or virtio-pci with
+# BENCH_TRANSPORT=pci; split rings, in-process data path: QEMU without
+# vhost), 1 vCPU, 384 MiB, interleaved. Prints one NET line per iperf3
+# run.
 # usage: net.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
 set -u
 cd "$1"
@@ -37,12 +38,12 @@ run_vm() {
 	report NET "$2" < /tmp/net-vm.out
 }
 vireo_net() {
-	vireo_vm 384M --net tap=vt0,transport=mmio
+	vireo_vm 384M --net tap=vt0,transport=$transport
 }
 qemu_net() {
 	qemu_vm 384M \
 		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=off \
-		-device virtio-net-device,netdev=n0
+		-device "virtio-net-$qemu_virtio,netdev=n0"
 }
 vireo() {
 	run_vm vireo_net "$1"

@@ -49,11 +49,11 @@ if [ "$what" != boot ]; then
 fi
 if [ "$what" = blk ] || [ "$what" = all ]; then
 	# BENCH_QEMU_AIO=io_uring: QEMU's disk on io_uring, as vireo's is.
-	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
+	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
 fi
 if [ "$what" = net ] || [ "$what" = all ]; then
 	"$top/guest-images/testhost/add-binary.sh" iperf3 "$b/hosttools"
-	echo "cd /payload && sh net.sh /payload $net_runs $net_runtime" >> "$b/go.sh"
+	echo "cd /payload && BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} sh net.sh /payload $net_runs $net_runtime" >> "$b/go.sh"
 fi
 
 kind=$(sh "$top/tests/integration/kvm-kind.sh")
@@ -64,6 +64,6 @@ else
 	echo "bench: /dev/kvm is '$kind'; running inside the nested test host"
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
-grep -E '^(BOOT|BLK|NET|BENCH-NOTE|BENCH-STAT)' "$b/out.txt" | tr -d '\r'
+grep -E '^(BOOT|BLK|NET|BENCH-NOTE|BENCH-STAT|BENCH-KVM)' "$b/out.txt" | tr -d '\r'
 grep -E '^(BOOT|BLK|NET)' "$b/out.txt" | tr -d '\r' |
 	awk -v want="$what" -f "$top/tests/bench/summary.awk"
