@@ -101,11 +101,12 @@ vireo_vm() {
 
 # The benchmarked device's transport on both VMMs (BENCH_TRANSPORT):
 # mmio (QEMU's microvm default), or pci (vireo's default: modern
-# virtio-pci with MSI-X; QEMU microvm with its PCIe host bridge).
+# virtio-pci with MSI-X; QEMU microvm with its PCIe host bridge, its NIC
+# without a boot ROM, which it would look for and not find).
 transport=${BENCH_TRANSPORT:-mmio}
 case "$transport" in
-pci) qemu_machine=microvm,pcie=on qemu_virtio=pci ;;
-*) transport=mmio qemu_machine=microvm qemu_virtio=device ;;
+pci) qemu_machine=microvm,pcie=on qemu_virtio=pci qemu_nic=,romfile= ;;
+*) transport=mmio qemu_machine=microvm qemu_virtio=device qemu_nic= ;;
 esac
 echo "BENCH-NOTE transport=$transport"
 

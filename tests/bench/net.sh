@@ -43,7 +43,7 @@ vireo_net() {
 qemu_net() {
 	qemu_vm 384M \
 		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=off \
-		-device "virtio-net-$qemu_virtio,netdev=n0"
+		-device "virtio-net-$qemu_virtio,netdev=n0$qemu_nic"
 }
 vireo() {
 	run_vm vireo_net "$1"
