@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
 #define CPUID_1_ECX_HYPERVISOR	(1U << 31)
+#define CPUID_BRAND_FIRST	0x80000002U
+#define CPUID_BRAND_LAST	0x80000004U
 #define CPUID_1_EDX_HTT		(1U << 28)
 #define CPUID_80000001_ECX_CMP_LEGACY (1U << 1)
 
@@ -85,6 +88,43 @@ static int add_topology_leaf(struct kvm_cpuid2 *c, unsigned int max,
 	e.ebx = 0;
 	e.ecx = 2;
 	return add_entry(c, max, &e);
+}
+
+int cpuid_complete_supported(struct kvm_cpuid2 *c, unsigned int max,
+			     bool tsc_deadline, const uint32_t *brand)
+{
+	struct kvm_cpuid_entry2 *e, *ext;
+	unsigned int f;
+	int ret;
+
+	e = cpuid_find(c, 1, 0);
+	if (e && tsc_deadline)
+		e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
+	ext = cpuid_find(c, 0x80000000, 0);
+	if (!brand || !ext || !(brand[0] | brand[1] | brand[2] | brand[3]))
+		return 0;
+	for (f = CPUID_BRAND_FIRST; f <= CPUID_BRAND_LAST; f++) {
+		const uint32_t *w = brand + 4 * (f - CPUID_BRAND_FIRST);
+
+		e = cpuid_find(c, f, 0);
+		if (!e) {
+			struct kvm_cpuid_entry2 add = { .function = f };
+
+			ret = add_entry(c, max, &add);
+			if (ret)
+				return ret;
+			e = &c->entries[c->nent - 1];
+		} else if (e->eax | e->ebx | e->ecx | e->edx) {
+			continue;	/* KVM's own: keep it */
+		}
+		e->eax = w[0];
+		e->ebx = w[1];
+		e->ecx = w[2];
+		e->edx = w[3];
+	}
+	if (ext->eax < CPUID_BRAND_LAST)
+		ext->eax = CPUID_BRAND_LAST;
+	return 0;
 }
 
 int cpuid_build(const struct kvm_cpuid2 *supported, unsigned int idx,

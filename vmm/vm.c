@@ -144,9 +144,20 @@ static void vcpus_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 }
 
+/* The CPUID instruction on the host: eax, ebx, ecx, edx of leaf. */
+static void host_cpuid(uint32_t leaf, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
+}
+
 static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 {
+	uint32_t r[4], brand[12] = { 0 };
 	struct kvm_cpuid2 *c;
+	unsigned int i;
+	bool deadline;
 
 	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
 	if (!c)
@@ -154,6 +165,18 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 	c->nent = CPUID_MAX_ENTRIES;
 	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
 		free(c);
+		return NULL;
+	}
+	host_cpuid(0x80000000, r);
+	if (r[0] >= 0x80000004)
+		for (i = 0; i < 3; i++)
+			host_cpuid(0x80000002 + i, brand + 4 * i);
+	/* The in-kernel irqchip is always there: its LAPIC does the timer. */
+	deadline = ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+			 KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	if (cpuid_complete_supported(c, CPUID_MAX_ENTRIES, deadline, brand)) {
+		free(c);
+		errno = E2BIG;
 		return NULL;
 	}
 	return c;
@@ -222,7 +245,8 @@ int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
 	vm->cpuid = kvm_supported_cpuid(vm->kvm_fd);
 	if (!vm->cpuid) {
 		ret = -errno ? -errno : -ENOMEM;
-		errf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
+		errf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s",
+		     strerror(-ret));
 		goto err;
 	}
 	vm->exit_fd = eventfd_new();

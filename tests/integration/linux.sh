@@ -75,6 +75,8 @@ why() {
 	echo "rc=$rc; $(grep -v -E 'evm:|Key type|ima:|CPUID\[' "$work/$1.out" | tail -n 6 | tr '\n' '|')"
 }
 
+# The guest should see the host's processor name (as info.sh prints it).
+host_model=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1 | tr ' ' '_')
 check_info() { # check_info NAME CPUS MIN_KB MAX_KB
 	_cpus=$(field cpus "$result")
 	_mem=$(field mem_kb "$result")
@@ -86,6 +88,10 @@ check_info() { # check_info NAME CPUS MIN_KB MAX_KB
 		fail "$1" "guest saw cpus=$_cpus mem_kb=$_mem (want $2, $3..$4 KiB)"
 	elif [ "$_rtc" -lt $((_now - 30)) ] || [ "$_rtc" -gt "$_now" ]; then
 		fail "$1" "guest RTC $_rtc, host clock $_now"
+	elif [ "$(field model "$result")" != "$host_model" ]; then
+		fail "$1" "guest CPU model '$(field model "$result")', host's '$host_model'"
+	elif [ "$(field deadline "$result")" != 1 ]; then
+		fail "$1" "guest has no TSC-deadline timer: $result"
 	else
 		pass "$1"
 	fi

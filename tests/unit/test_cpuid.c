@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdlib.h>
+#include <string.h>
 
 #include "boot/cpuid.h"
 #include "unit.h"
@@ -99,6 +100,63 @@ START_TEST(single_cpu_and_limits)
 }
 END_TEST
 
+/* "vireo test CPU" in the 12 words of leaves 0x80000002-4. */
+static void test_brand(uint32_t w[12])
+{
+	char s[48] = "vireo test CPU";
+
+	memcpy(w, s, sizeof(s));
+}
+
+START_TEST(completes_what_kvm_leaves_out)
+{
+	struct kvm_cpuid2 *c = table(true);
+	struct kvm_cpuid_entry2 *e;
+	uint32_t brand[12], got[12];
+	unsigned int f, n = c->nent;
+
+	test_brand(brand);
+	/* Without the cap, no deadline bit; without a host brand, nothing. */
+	ck_assert_int_eq(cpuid_complete_supported(c, MAXE, false, NULL), 0);
+	ck_assert(!(cpuid_find(c, 1, 0)->ecx & (1U << 24)));
+	ck_assert_uint_eq(c->nent, n);
+	/* KVM gave no brand leaves: they are added, and the host's words
+	 * read back as the same string. */
+	ck_assert_int_eq(cpuid_complete_supported(c, MAXE, true, brand), 0);
+	ck_assert(cpuid_find(c, 1, 0)->ecx & (1U << 24));
+	ck_assert_uint_eq(c->nent, n + 3);
+	for (f = 0; f < 3; f++) {
+		e = cpuid_find(c, 0x80000002 + f, 0);
+		ck_assert_ptr_nonnull(e);
+		got[4 * f] = e->eax;
+		got[4 * f + 1] = e->ebx;
+		got[4 * f + 2] = e->ecx;
+		got[4 * f + 3] = e->edx;
+	}
+	ck_assert_str_eq((char *)got, "vireo test CPU");
+	ck_assert_uint_eq(cpuid_find(c, 0x80000000, 0)->eax, 0x8000001e);
+	free(c);
+
+	/* KVM's own brand stays; a low extended maximum is raised to
+	 * cover the brand; a full table is an error, not an overrun. */
+	c = table(false);
+	c->entries[6].eax = 0x80000001;
+	c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+		.function = 0x80000002, .eax = 0x4b4b4b4b };
+	n = c->nent;
+	ck_assert_int_eq(cpuid_complete_supported(c, MAXE, false, brand), 0);
+	ck_assert_uint_eq(cpuid_find(c, 0x80000002, 0)->eax, 0x4b4b4b4b);
+	ck_assert_uint_eq(cpuid_find(c, 0x80000003, 0)->eax, brand[4]);
+	ck_assert_uint_eq(cpuid_find(c, 0x80000000, 0)->eax, 0x80000004);
+	ck_assert_uint_eq(c->nent, n + 2);
+	free(c);
+	c = table(false);
+	ck_assert_int_lt(cpuid_complete_supported(c, c->nent + 1, false,
+						  brand), 0);
+	free(c);
+}
+END_TEST
+
 Suite *cpuid_suite(void)
 {
 	Suite *s = suite_create("cpuid");
@@ -106,6 +164,7 @@ Suite *cpuid_suite(void)
 
 	tcase_add_loop_test(tc, per_vcpu_topology, 0, 2);
 	tcase_add_test(tc, single_cpu_and_limits);
+	tcase_add_test(tc, completes_what_kvm_leaves_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
