@@ -45,6 +45,11 @@ else
 	serial="-display none -monitor none -serial stdio"
 fi
 
+# TESTHOST_MONITOR=SOCKET: QEMU's monitor on a unix socket, to look at
+# a test host that stopped answering ("info registers -a").
+if [ -n "${TESTHOST_MONITOR:-}" ] && [ "$shell" = 0 ] && [ "$interactive" = 0 ]; then
+	serial="-display none -monitor unix:$TESTHOST_MONITOR,server=on,wait=off -serial stdio"
+fi
 set -- qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -cpu max -m 3072 \
 	-no-reboot -kernel "$th/vmlinuz" -initrd "$th/initramfs.cpio" \
 	-append "$append" \

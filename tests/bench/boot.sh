@@ -9,6 +9,9 @@ runs=$2
 cd "$d"
 export VIREO_CACHE_DIR=/tmp/bench-cache
 append="console=ttyS0 panic=-1 vireo.test=up"
+# A boot that hangs (it happens in the nested host) must not stall the
+# rest: each gets 120 s, then counts as failed (ms=-1 status=137).
+export STAMP_TIMEOUT=120
 vireo() {
 	./stamp VIREO-GUEST-UP ./vireo run --kernel guest/vmlinuz \
 		--initrd guest/initramfs.cpio --memory 256M --cpus 1 \

@@ -6,6 +6,7 @@
  * wait for CMD and print one line:
  *   STAMP ms=... status=... rss_kb=... anon_kb=... file_kb=... shmem_kb=...
  * (ms=-1 if the marker never came). CMD's output goes to stderr.
+ * STAMP_TIMEOUT=SEC: kill CMD (SIGKILL, status=137) if it runs longer.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,14 @@ static long status_kb(pid_t pid, const char *key)
 			v = strtol(line + strlen(key), NULL, 10);
 	fclose(f);
 	return v;
+}
+
+static pid_t child;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	kill(child, SIGKILL);
 }
 
 static double now_ms(void)
@@ -68,6 +77,11 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	close(p[1]);
+	child = pid;
+	if (getenv("STAMP_TIMEOUT")) {
+		signal(SIGALRM, on_alarm);
+		alarm((unsigned int)atoi(getenv("STAMP_TIMEOUT")));
+	}
 	while ((n = read(p[0], buf, sizeof(buf))) > 0) {
 		ssize_t i;
 
