@@ -25,11 +25,17 @@ report() {
 		echo "BENCH-NOTE $1 vmm=$2: the guest test did not finish; $(last_words)"
 }
 
-# The guest's last console lines and the VMM's first complaint (not its
-# register dump or counters), from /tmp/bench-report.txt.
+# The guest's last console lines, the headline of a guest kernel oops or
+# panic if there was one (its register dump fills the last lines), and
+# the VMM's first complaint (not its register dump or counters), from
+# /tmp/bench-report.txt.
 last_words() {
-	printf 'guest: %s vmm: %s' \
+	# (every boot in the nested host warns about XSAVE sizes: not that)
+	_oops=$(grep -E -e 'BUG:|Oops|general protection|Kernel panic|WARNING:|RIP: ' \
+		/tmp/bench-report.txt | grep -v xstate | head -n 3 | tr '\n' '|')
+	printf 'guest: %s %s vmm: %s' \
 		"$(grep -v -e '^vireo: ' -e '^  ' /tmp/bench-report.txt | tail -n 3 | tr '\n' '|')" \
+		"${_oops:+oops: $_oops}" \
 		"$(grep -e '^vireo: ' -e 'qemu' /tmp/bench-report.txt | grep -v -e '^vireo: blk ' -e '^vireo: net ' | head -n 2 | tr '\n' '|')"
 }
 
