@@ -33,9 +33,14 @@ last_words() {
 	# (every boot in the nested host warns about XSAVE sizes: not that)
 	_oops=$(grep -E -e 'BUG:|Oops|general protection|Kernel panic|WARNING:|RIP: ' \
 		/tmp/bench-report.txt | grep -v xstate | head -n 3 | tr '\n' '|')
-	printf 'guest: %s %s vmm: %s' \
+	# A guest that neither powered off nor was stopped by vm_timeout
+	# (the VMM then says it was signalled) was reset: with -no-reboot,
+	# QEMU just exits when its guest triple-faults.
+	_end="no power-off from the guest kernel"
+	grep -q 'reboot: Power down' /tmp/bench-report.txt && _end="powered off"
+	printf 'guest: %s %s end: %s; vmm: %s' \
 		"$(grep -v -e '^vireo: ' -e '^  ' /tmp/bench-report.txt | tail -n 3 | tr '\n' '|')" \
-		"${_oops:+oops: $_oops}" \
+		"${_oops:+oops: $_oops}" "$_end" \
 		"$(grep -e '^vireo: ' -e 'qemu' /tmp/bench-report.txt | grep -v -e '^vireo: blk ' -e '^vireo: net ' | head -n 2 | tr '\n' '|')"
 }
 
@@ -50,19 +55,63 @@ kvm_stats() {
 	done
 }
 
+# The running VMM's pid (vireo or QEMU), if there is one.
+vmm_pid() {
+	for _p in /proc/[0-9]*; do
+		case "$(tr '\0' ' ' < "$_p/cmdline" 2>/dev/null)" in
+		timeout* | sh\ * | */sh\ *) ;;	# its wrappers
+		*"vireo"*" run "* | *qemu-system-x86_64*) echo "${_p#/proc/}"; return ;;
+		esac
+	done
+}
+
+# CPU time of PID's threads, summed by thread name (digits dropped):
+# name=cpu/guest in clock ticks, cpu being user+system (a vCPU thread's
+# user time includes the guest time it ran).
+thread_cpu() {
+	cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
+		match($0, /\(.*\)/)
+		c = substr($0, RSTART + 1, RLENGTH - 2)
+		gsub(/[0-9]+/, "", c); gsub(/[ \/]/, "_", c)
+		n = split(substr($0, RSTART + RLENGTH + 1), f, " ")
+		cpu[c] += f[12] + f[13]; guest[c] += f[41]
+	} END { for (c in cpu) printf "%s=%d/%d ", c, cpu[c], guest[c] }'
+}
+
+# grew FILE "k=v ...": no value in the sample is below FILE's (if any),
+# and none is missing (an exited thread). A value a/b compares a.
+grew() {
+	[ -s "$1" ] || return 0
+	printf '%s\n%s\n' "$(cat "$1")" "$2" | awk '
+		NR == 1 { for (i = 1; i <= NF; i++) { split($i, kv, "="); old[kv[1]] = kv[2] + 0 } }
+		NR == 2 { for (i = 1; i <= NF; i++) { split($i, kv, "="); seen[kv[1]] = 1
+			if ((kv[1] in old) && kv[2] + 0 < old[kv[1]]) bad = 1 } }
+		END { for (k in old) if (!(k in seen) && old[k] > 0) bad = 1; exit bad }'
+}
+
 # counted LABEL COMMAND...: run COMMAND, then a BENCH-KVM line for LABEL
-# with the exits its guest caused, if the host KVM shows them.
+# with the exits its guest caused, if the host KVM shows them, and a
+# BENCH-CPU line with the CPU time of the VMM's threads.
 counted() {
 	_label=$1
 	shift
-	rm -f /tmp/kvm-last
+	rm -f /tmp/kvm-last /tmp/cpu-last
 	if [ "${BENCH_KVM_STATS:-0}" = 1 ] && [ -r /sys/kernel/debug/kvm/exits ]; then
+		_vmm=
 		while :; do
 			_s=$(kvm_stats)
+			# Counters only grow while the VM lives: a sample where
+			# one fell was taken while it was being torn down.
 			case "$_s" in
 			exits=0\ *|exits=\ *) ;;
-			*) echo "$_s" > /tmp/kvm-last ;;
+			*) grew /tmp/kvm-last "$_s" && echo "$_s" > /tmp/kvm-last ;;
 			esac
+			[ -n "$_vmm" ] || _vmm=$(vmm_pid)
+			if [ -n "$_vmm" ]; then
+				_c=$(thread_cpu "$_vmm")
+				[ -n "$_c" ] && grew /tmp/cpu-last "$_c" &&
+					echo "$_c" > /tmp/cpu-last
+			fi
 			sleep 1
 		done &
 		_sampler=$!
@@ -74,6 +123,7 @@ counted() {
 		_sampler=
 	fi
 	[ -s /tmp/kvm-last ] && echo "BENCH-KVM vmm=$_label $(cat /tmp/kvm-last)"
+	[ -s /tmp/cpu-last ] && echo "BENCH-CPU vmm=$_label $(cat /tmp/cpu-last)"
 	return 0
 }
 
@@ -123,6 +173,7 @@ qemu_vm() {
 	timeout "$vm_timeout" qemu/bin/qemu-system-x86_64.sh -L qemu/share/qemu \
 		-M "$qemu_machine" -enable-kvm -cpu host -m "$_mem" -smp 1 -nodefaults \
 		-no-user-config -display none -serial stdio -no-reboot \
+		-name qemu,process=qemu,debug-threads=on \
 		-kernel guest/vmlinuz -initrd guest/initramfs.cpio \
 		-append "$append" \
 		-drive file=guest/tools.img,format=raw,if=none,id=t,readonly=on \
