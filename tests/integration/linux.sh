@@ -50,7 +50,11 @@ nested_flake() {
 		echo "RETRY $1: SVM shutdown in the nested test host"
 		return 0
 	fi
-	if [ "$rc" = 124 ] && ! grep -q "VIREO-GUEST-UP" "$work/$1.out"; then
+	# Stopped by the time limit: 124 from GNU timeout; busybox timeout
+	# (the test host's) runs vireo in its own process, which then exits
+	# 128+SIGTERM.
+	if { [ "$rc" = 124 ] || [ "$rc" = 143 ]; } &&
+	   ! grep -q "VIREO-GUEST-UP" "$work/$1.out"; then
 		echo "RETRY $1: the guest stalled while booting in the nested test host"
 		return 0
 	fi
