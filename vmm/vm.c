@@ -157,7 +157,6 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 	uint32_t r[4], brand[12] = { 0 };
 	struct kvm_cpuid2 *c;
 	unsigned int i;
-	bool deadline;
 
 	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
 	if (!c)
@@ -171,10 +170,14 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 	if (r[0] >= 0x80000004)
 		for (i = 0; i < 3; i++)
 			host_cpuid(0x80000002 + i, brand + 4 * i);
-	/* The in-kernel irqchip is always there: its LAPIC does the timer. */
-	deadline = ioctl(kvm_fd, KVM_CHECK_EXTENSION,
-			 KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-	if (cpuid_complete_supported(c, CPUID_MAX_ENTRIES, deadline, brand)) {
+	/*
+	 * The TSC-deadline timer stays off for now, although KVM's in-kernel
+	 * LAPIC could emulate it (KVM_CAP_TSC_DEADLINE_TIMER): while it was
+	 * on, the nested test host's own kernel died in 5 of 6 runs of the
+	 * network tests, against about 1 in 3 before. Not shown to be the
+	 * cause, but guests lose little: they use the LAPIC's one-shot mode.
+	 */
+	if (cpuid_complete_supported(c, CPUID_MAX_ENTRIES, false, brand)) {
 		free(c);
 		errno = E2BIG;
 		return NULL;
