@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
 #define CPUID_1_ECX_HYPERVISOR	(1U << 31)
 #define CPUID_BRAND_FIRST	0x80000002U
 #define CPUID_BRAND_LAST	0x80000004U
@@ -90,16 +89,13 @@ static int add_topology_leaf(struct kvm_cpuid2 *c, unsigned int max,
 	return add_entry(c, max, &e);
 }
 
-int cpuid_complete_supported(struct kvm_cpuid2 *c, unsigned int max,
-			     bool tsc_deadline, const uint32_t *brand)
+int cpuid_add_brand(struct kvm_cpuid2 *c, unsigned int max,
+		    const uint32_t *brand)
 {
 	struct kvm_cpuid_entry2 *e, *ext;
 	unsigned int f;
 	int ret;
 
-	e = cpuid_find(c, 1, 0);
-	if (e && tsc_deadline)
-		e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 	ext = cpuid_find(c, 0x80000000, 0);
 	if (!brand || !ext || !(brand[0] | brand[1] | brand[2] | brand[3]))
 		return 0;

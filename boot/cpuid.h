@@ -7,7 +7,6 @@
 #define VIREO_CPUID_H
 
 #include <linux/kvm.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -18,14 +17,12 @@ int cpuid_build(const struct kvm_cpuid2 *supported, unsigned int idx,
 		unsigned int nr, struct kvm_cpuid2 *out, unsigned int max);
 
 /*
- * Complete what KVM_GET_SUPPORTED_CPUID leaves to the VMM, in place (room
- * for max entries): the TSC-deadline timer bit, which KVM emulates in its
- * in-kernel LAPIC when it has KVM_CAP_TSC_DEADLINE_TIMER; and the brand
- * string (leaves 0x80000002-4), taken from brand (the host's 48 bytes as
- * 12 words, or NULL) where KVM gave none. 0 or -E2BIG.
+ * Add the brand string KVM_GET_SUPPORTED_CPUID leaves to the VMM (leaves
+ * 0x80000002-4), in place (room for max entries): brand is the host's 48
+ * bytes as 12 words (or NULL), used where KVM gave none. 0 or -E2BIG.
  */
-int cpuid_complete_supported(struct kvm_cpuid2 *c, unsigned int max,
-			     bool tsc_deadline, const uint32_t *brand);
+int cpuid_add_brand(struct kvm_cpuid2 *c, unsigned int max,
+		    const uint32_t *brand);
 
 /* The entry for (function, index) in c, or NULL. */
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, unsigned int function,
