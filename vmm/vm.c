@@ -172,10 +172,11 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 			host_cpuid(0x80000002 + i, brand + 4 * i);
 	/*
 	 * The TSC-deadline timer (CPUID.1:ECX bit 24), which KVM's in-kernel
-	 * LAPIC could emulate (KVM_CAP_TSC_DEADLINE_TIMER), stays off: while
-	 * it was on, the nested test host's own kernel died in 5 of 6 runs of
-	 * the network tests, against about 1 in 3 before. Not shown to be the
-	 * cause, but guests lose little: they use the LAPIC's one-shot mode.
+	 * LAPIC could emulate (KVM_CAP_TSC_DEADLINE_TIMER), stays off for
+	 * now. Whether it makes the nested test host less stable is not
+	 * settled: that host's kernel died in 5 of 6 network test runs while
+	 * it was on, and in the next one without it too. Guests lose little:
+	 * they use the LAPIC's one-shot mode.
 	 */
 	if (cpuid_add_brand(c, CPUID_MAX_ENTRIES, brand)) {
 		free(c);
