@@ -65,17 +65,19 @@ vmm_pid() {
 	done
 }
 
-# CPU time of PID's threads, summed by thread name (digits dropped):
-# name=cpu/guest in clock ticks, cpu being user+system (a vCPU thread's
-# user time includes the guest time it ran).
+# CPU time of PID: total=cpu/guest for the whole process (exited threads
+# included), then the live threads summed by name (digits dropped), in
+# clock ticks; cpu is user+system (a vCPU thread's user time includes the
+# guest time it ran).
 thread_cpu() {
-	cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
+	cat /proc/"$1"/stat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
 		match($0, /\(.*\)/)
-		c = substr($0, RSTART + 1, RLENGTH - 2)
+		c = NR == 1 ? "total" : substr($0, RSTART + 1, RLENGTH - 2)
 		gsub(/[0-9]+/, "", c); gsub(/[ \/]/, "_", c)
-		n = split(substr($0, RSTART + RLENGTH + 1), f, " ")
+		split(substr($0, RSTART + RLENGTH + 1), f, " ")
 		cpu[c] += f[12] + f[13]; guest[c] += f[41]
-	} END { for (c in cpu) printf "%s=%d/%d ", c, cpu[c], guest[c] }'
+		if (NR == 1) printf "total=%d/%d ", cpu[c], guest[c]
+	} END { for (c in cpu) if (c != "total") printf "%s=%d/%d ", c, cpu[c], guest[c] }'
 }
 
 # grew FILE "k=v ...": no value in the sample is below FILE's (if any),
@@ -87,6 +89,15 @@ grew() {
 		NR == 2 { for (i = 1; i <= NF; i++) { split($i, kv, "="); seen[kv[1]] = 1
 			if ((kv[1] in old) && kv[2] + 0 < old[kv[1]]) bad = 1 } }
 		END { for (k in old) if (!(k in seen) && old[k] > 0) bad = 1; exit bad }'
+}
+
+# total_grew FILE SAMPLE: SAMPLE's total= is not below FILE's. Threads
+# come and go (and get renamed), so only the process total must grow.
+total_grew() {
+	[ -s "$1" ] || return 0
+	printf '%s\n%s\n' "$(cat "$1")" "$2" | awk '
+		{ for (i = 1; i <= NF; i++) if ($i ~ /^total=/) { split($i, kv, "="); t[NR] = kv[2] + 0 } }
+		END { exit !((2 in t) && t[2] >= t[1]) }'
 }
 
 # counted LABEL COMMAND...: run COMMAND, then a BENCH-KVM line for LABEL
@@ -109,7 +120,7 @@ counted() {
 			[ -n "$_vmm" ] || _vmm=$(vmm_pid)
 			if [ -n "$_vmm" ]; then
 				_c=$(thread_cpu "$_vmm")
-				[ -n "$_c" ] && grew /tmp/cpu-last "$_c" &&
+				[ -n "$_c" ] && total_grew /tmp/cpu-last "$_c" &&
 					echo "$_c" > /tmp/cpu-last
 			fi
 			sleep 1
