@@ -68,6 +68,6 @@ else
 	echo "bench: /dev/kvm is '$kind'; running inside the nested test host"
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
-grep -E '^(BOOT|BLK|NET|BENCH-NOTE|BENCH-STAT|BENCH-KVM)' "$b/out.txt" | tr -d '\r'
+grep -E '^(BOOT|BLK|NET|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'
 grep -E '^(BOOT|BLK|NET)' "$b/out.txt" | tr -d '\r' |
 	awk -v want="$what" -f "$top/tests/bench/summary.awk"
