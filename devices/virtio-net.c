@@ -585,6 +585,12 @@ static int net_setup(struct virtio_net *n, const struct guest_mem *gm,
 	if (n->pairs > 1)
 		n->ops.features |= BIT(VIRTIO_NET_F_MQ);
 	virtio_dev_init(&n->vdev, &n->ops, n, gm, opts);
+	/*
+	 * TX runs until the ring is empty; RX waits for a kick only after
+	 * finding no buffers (stalled): neither needs a kick per buffer.
+	 */
+	for (i = 0; i < 2 * n->pairs; i++)
+		n->vdev.vq[i].lazy_kicks = true;
 	return 0;
 }
 

@@ -127,6 +127,9 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 	vq->unsignalled = 0;
 	vq->inflight = 0;
 	memset(vq->busy, 0, sizeof(vq->busy));
+	/* The first buffer kicks, whatever the ring memory held before. */
+	if (!packed && vq->event_idx)
+		store16(vq->device + SPLIT_USED_RING + 8ULL * n, 0);
 	vq->ready = true;
 	return 0;
 }
@@ -307,7 +310,7 @@ static int split_pop(struct virtq *vq, struct vq_elem *e)
 	busy_set(vq, head, true);
 	vq->inflight++;
 	vq->last_avail++;
-	if (vq->event_idx)
+	if (vq->event_idx && !vq->lazy_kicks)
 		store16((uint8_t *)split_avail_event(vq), vq->last_avail);
 	return 1;
 }

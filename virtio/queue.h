@@ -68,6 +68,14 @@ struct virtq {
 	bool packed;
 	bool event_idx;
 	bool indirect;
+	/*
+	 * Set by the device (kept across enable and reset): it takes
+	 * buffers until vq_pop() finds none before it waits for a kick, so
+	 * with EVENT_IDX the driver is asked to kick only once the ring was
+	 * seen empty, not at every buffer while the device works through it
+	 * (split rings).
+	 */
+	bool lazy_kicks;
 	const struct guest_mem *gm;
 	uint8_t *desc;
 	uint8_t *driver;

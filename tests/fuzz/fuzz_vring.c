@@ -5,7 +5,8 @@
  * hostile. The device pops, pushes and asks about notifications until the
  * ring is empty or reported corrupt. Any byte outside RAM is an ASan error.
  *
- * Input: [0] flags (bit 0 packed, 1 event_idx, 2 indirect), [1] log2 size,
+ * Input: [0] flags (bit 0 packed, 1 event_idx, 2 indirect, 3 lazy_kicks),
+ *        [1] log2 size,
  *        [2..] RAM contents (desc at 0, driver at 0x1000, device at 0x2000).
  */
 #include <stdlib.h>
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vq.desc_gpa = 0;
 	vq.driver_gpa = 0x1000;
 	vq.device_gpa = 0x2000;
+	vq.lazy_kicks = data[0] & 8;
 	if (vq_enable(&vq, &gm, features) == 0) {
 		for (i = 0; i < 512; i++) {
 			ret = vq_pop(&vq, &e);

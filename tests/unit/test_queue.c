@@ -594,6 +594,60 @@ START_TEST(split_event_idx_wraps_at_64k)
 }
 END_TEST
 
+/* Would a driver that moved avail idx from old to new kick (EVENT_IDX)? */
+static bool driver_kicks(uint16_t old, uint16_t new_idx)
+{
+	return vq_need_event(drv_avail_event(&d), new_idx, old);
+}
+
+/*
+ * lazy_kicks: the driver is asked for a kick only once the device found
+ * the ring empty, not at every buffer it takes; without it, at the next
+ * buffer after each one taken. A ring whose memory held an old
+ * avail_event still kicks at its first buffer.
+ */
+START_TEST(split_lazy_kicks)
+{
+	struct drv_buf b = { DRV_BUFS, 8, true };
+	uint16_t i;
+
+	drv_init(&d, 8, false, EV);
+	/* Stale ring memory from before: enabling again starts afresh. */
+	put_le16(d.vq.device + 4 + 8 * 8, 0x1234);	/* avail_event */
+	ck_assert(!driver_kicks(0, 1));
+	d.vq.lazy_kicks = true;
+	ck_assert_int_eq(vq_enable(&d.vq, d.vq.gm, EV), 0);
+	ck_assert(driver_kicks(0, 1));
+	for (i = 0; i < 3; i++)
+		drv_add(&d, &b, 1);
+	pop_ok();
+	pop_ok();
+	pop_ok();
+	/* Not yet found empty: a new buffer does not kick. */
+	ck_assert_uint_eq(drv_avail_event(&d), 0);
+	ck_assert(!driver_kicks(3, 4));
+	drv_add(&d, &b, 1);
+	pop_ok();
+	ck_assert_int_eq(vq_pop(&d.vq, &e), 0);
+	/* Found empty: the next buffer kicks. */
+	ck_assert_uint_eq(drv_avail_event(&d), 4);
+	ck_assert(driver_kicks(4, 5));
+	drv_fini(&d);
+
+	/* The default: a kick at the next buffer after each one taken. */
+	drv_init(&d, 8, false, EV);
+	for (i = 0; i < 3; i++)
+		drv_add(&d, &b, 1);
+	pop_ok();
+	ck_assert_uint_eq(drv_avail_event(&d), 1);
+	ck_assert(driver_kicks(3, 4) == false);
+	pop_ok();
+	pop_ok();
+	ck_assert(driver_kicks(3, 4));
+	drv_fini(&d);
+}
+END_TEST
+
 START_TEST(packed_event_suppression)
 {
 	struct drv_buf b = { DRV_BUFS, 8, true };
@@ -698,6 +752,7 @@ Suite *queue_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, split_no_interrupt_flag);
 	tcase_add_test(tc, split_event_idx_wraps_at_64k);
+	tcase_add_test(tc, split_lazy_kicks);
 	tcase_add_test(tc, packed_event_suppression);
 	tcase_add_test(tc, packed_event_after_full_lap);
 	suite_add_tcase(s, tc);
