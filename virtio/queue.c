@@ -98,6 +98,12 @@ static void *ring_part(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
 	return gm_ptr(gm, gpa, len);
 }
 
+/* Split rings: where the device asks for its next kick (EVENT_IDX). */
+static uint16_t *split_avail_event(struct virtq *vq)
+{
+	return (uint16_t *)(vq->device + SPLIT_USED_RING + 8ULL * vq->size);
+}
+
 int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 {
 	bool packed = features & (1ULL << VIRTIO_F_RING_PACKED);
@@ -129,7 +135,7 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 	memset(vq->busy, 0, sizeof(vq->busy));
 	/* The first buffer kicks, whatever the ring memory held before. */
 	if (!packed && vq->event_idx)
-		store16(vq->device + SPLIT_USED_RING + 8ULL * n, 0);
+		store16((uint8_t *)split_avail_event(vq), 0);
 	vq->ready = true;
 	return 0;
 }
@@ -238,11 +244,6 @@ static void elem_init(struct vq_elem *e)
 }
 
 /* ---- split ------------------------------------------------------------ */
-
-static uint16_t *split_avail_event(struct virtq *vq)
-{
-	return (uint16_t *)(vq->device + SPLIT_USED_RING + 8ULL * vq->size);
-}
 
 static uint16_t split_used_event(const struct virtq *vq)
 {

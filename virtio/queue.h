@@ -63,11 +63,6 @@ struct virtq {
 	uint64_t driver_gpa;	/* split: avail ring; packed: driver events */
 	uint64_t device_gpa;	/* split: used ring; packed: device events */
 
-	/* Valid while ready. */
-	bool ready;
-	bool packed;
-	bool event_idx;
-	bool indirect;
 	/*
 	 * Set by the device (kept across enable and reset): it takes
 	 * buffers until vq_pop() finds none before it waits for a kick, so
@@ -76,6 +71,12 @@ struct virtq {
 	 * (split rings).
 	 */
 	bool lazy_kicks;
+
+	/* Valid while ready. */
+	bool ready;
+	bool packed;
+	bool event_idx;
+	bool indirect;
 	const struct guest_mem *gm;
 	uint8_t *desc;
 	uint8_t *driver;
