@@ -14,6 +14,7 @@
 #define SPLIT_USED_IDX		2
 #define SPLIT_USED_RING		4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY	1
 
 /* Packed event suppression (§2.8.10). */
 #define EVENT_OFF_WRAP		0
@@ -104,6 +105,25 @@ static uint16_t *split_avail_event(struct virtq *vq)
 	return (uint16_t *)(vq->device + SPLIT_USED_RING + 8ULL * vq->size);
 }
 
+/*
+ * Tell the driver whether to kick: split rings without EVENT_IDX by the
+ * used ring's NO_NOTIFY flag, packed rings by the device event flags;
+ * with EVENT_IDX, avail_event at the next buffer asks, and one behind
+ * the buffers taken does not (the driver kicks when it crosses it).
+ */
+static void ask_for_kicks(struct virtq *vq, bool on)
+{
+	if (vq->packed)
+		store16(vq->device + EVENT_FLAGS, on ? RING_EVENT_FLAGS_ENABLE :
+						       RING_EVENT_FLAGS_DISABLE);
+	else if (!vq->event_idx)
+		store16(vq->device + SPLIT_USED_FLAGS,
+			on ? 0 : VRING_USED_F_NO_NOTIFY);
+	else
+		store16((uint8_t *)split_avail_event(vq),
+			(uint16_t)(vq->last_avail - !on));
+}
+
 int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 {
 	bool packed = features & (1ULL << VIRTIO_F_RING_PACKED);
@@ -134,8 +154,8 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 	vq->inflight = 0;
 	memset(vq->busy, 0, sizeof(vq->busy));
 	/* The first buffer kicks, whatever the ring memory held before. */
-	if (!packed && vq->event_idx)
-		store16((uint8_t *)split_avail_event(vq), 0);
+	vq->kicks_held = false;
+	ask_for_kicks(vq, true);
 	vq->ready = true;
 	return 0;
 }
@@ -143,6 +163,7 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 void vq_disable(struct virtq *vq)
 {
 	vq->ready = false;
+	vq->kicks_held = false;
 	vq->desc = vq->driver = vq->device = NULL;
 	vq->inflight = 0;
 }
@@ -285,7 +306,7 @@ static int split_pop(struct virtq *vq, struct vq_elem *e)
 
 	avail = load16(vq->driver + SPLIT_AVAIL_IDX);
 	pending = (uint16_t)(avail - vq->last_avail);
-	if (pending == 0 && vq->event_idx) {
+	if (pending == 0 && vq->event_idx && !vq->kicks_held) {
 		/*
 		 * Ask for a kick at the next buffer, then look again: the
 		 * driver may have added one before it saw our avail_event.
@@ -311,7 +332,7 @@ static int split_pop(struct virtq *vq, struct vq_elem *e)
 	busy_set(vq, head, true);
 	vq->inflight++;
 	vq->last_avail++;
-	if (vq->event_idx && !vq->lazy_kicks)
+	if (vq->event_idx && !vq->lazy_kicks && !vq->kicks_held)
 		store16((uint8_t *)split_avail_event(vq), vq->last_avail);
 	return 1;
 }
@@ -558,6 +579,24 @@ int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
 		store16(vq->desc + 16ULL * head_pos + 14, flags);
 	}
 	return 0;
+}
+
+void vq_hold_kicks(struct virtq *vq)
+{
+	if (!vq->ready || vq->kicks_held)
+		return;
+	vq->kicks_held = true;
+	ask_for_kicks(vq, false);
+}
+
+void vq_release_kicks(struct virtq *vq)
+{
+	if (!vq->ready || !vq->kicks_held)
+		return;
+	vq->kicks_held = false;
+	ask_for_kicks(vq, true);
+	/* Asked before the device looks at the ring again (vq_pop()). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 bool vq_should_notify(struct virtq *vq)

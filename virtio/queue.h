@@ -77,6 +77,7 @@ struct virtq {
 	bool packed;
 	bool event_idx;
 	bool indirect;
+	bool kicks_held;	/* vq_hold_kicks() in force */
 	const struct guest_mem *gm;
 	uint8_t *desc;
 	uint8_t *driver;
@@ -120,6 +121,16 @@ void vq_unpop(struct virtq *vq, const struct vq_elem *e);
  */
 int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
 		 const uint32_t *written, unsigned int n);
+/*
+ * A device with buffers in flight, which will look at the ring again when
+ * they complete, may ask the driver not to kick meanwhile: after
+ * vq_hold_kicks(), vq_pop() finding the ring empty no longer asks for a
+ * kick. vq_release_kicks() asks again; the device must then pop until
+ * the ring is empty, since buffers added while kicks were held came
+ * without one.
+ */
+void vq_hold_kicks(struct virtq *vq);
+void vq_release_kicks(struct virtq *vq);
 /* After pushes: does the driver want a used buffer notification now? */
 bool vq_should_notify(struct virtq *vq);
 

@@ -5,7 +5,8 @@
  * hostile. The device pops, pushes and asks about notifications until the
  * ring is empty or reported corrupt. Any byte outside RAM is an ASan error.
  *
- * Input: [0] flags (bit 0 packed, 1 event_idx, 2 indirect, 3 lazy_kicks),
+ * Input: [0] flags (bit 0 packed, 1 event_idx, 2 indirect, 3 lazy_kicks,
+ *            4 kicks held and released in turn),
  *        [1] log2 size,
  *        [2..] RAM contents (desc at 0, driver at 0x1000, device at 0x2000).
  */
@@ -47,6 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vq.lazy_kicks = data[0] & 8;
 	if (vq_enable(&vq, &gm, features) == 0) {
 		for (i = 0; i < 512; i++) {
+			if (data[0] & 16) {
+				if (i & 1)
+					vq_release_kicks(&vq);
+				else
+					vq_hold_kicks(&vq);
+			}
 			ret = vq_pop(&vq, &e);
 			if (ret <= 0)
 				break;

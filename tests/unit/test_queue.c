@@ -648,6 +648,58 @@ START_TEST(split_lazy_kicks)
 }
 END_TEST
 
+/* Would a driver adding one buffer at avail index old kick? (mode 2: packed) */
+static bool driver_would_kick(int mode, uint16_t old)
+{
+	if (mode == 2)	/* device event flags: 1 is DISABLE */
+		return get_le16(drv_mem(&d, DRV_DEVICE + 2)) != 1;
+	if (mode == 0)	/* used ring flags: 1 is NO_NOTIFY */
+		return !(get_le16(drv_mem(&d, DRV_DEVICE)) & 1);
+	return vq_need_event(drv_avail_event(&d), (uint16_t)(old + 1), old);
+}
+
+/*
+ * vq_hold_kicks() / vq_release_kicks() on each layout (0: split, 1: split
+ * with EVENT_IDX, 2: packed): no kick asked for while held, not even when
+ * the ring is found empty; asked again on release and on a new enable.
+ */
+START_TEST(kicks_held)
+{
+	int mode = _i;
+	uint64_t f = (mode == 1 ? EV : 0) |
+		     (mode == 2 ? 1ULL << VIRTIO_F_RING_PACKED : 0);
+	struct drv_buf b = { DRV_BUFS, 8, true };
+	struct vq_elem e2;
+
+	drv_init(&d, 8, mode == 2, mode == 1 ? EV : 0);
+	/* Ring memory that said "no kicks" before: a new enable asks. */
+	put_le16(drv_mem(&d, DRV_DEVICE), 1);
+	put_le16(drv_mem(&d, DRV_DEVICE + 2), 1);
+	ck_assert_int_eq(vq_enable(&d.vq, d.vq.gm, f), 0);
+	ck_assert(driver_would_kick(mode, 0));
+	drv_add(&d, &b, 1);
+	pop_ok();
+	vq_hold_kicks(&d.vq);
+	ck_assert(d.vq.kicks_held);
+	ck_assert(!driver_would_kick(mode, 1));
+	ck_assert_int_eq(vq_pop(&d.vq, &e2), 0);	/* found empty */
+	ck_assert(!driver_would_kick(mode, 1));
+	drv_add(&d, &b, 1);
+	ck_assert_int_eq(vq_pop(&d.vq, &e2), 1);
+	ck_assert_int_eq(vq_pop(&d.vq, &e2), 0);
+	ck_assert(!driver_would_kick(mode, 2));
+	vq_release_kicks(&d.vq);
+	ck_assert(!d.vq.kicks_held);
+	ck_assert(driver_would_kick(mode, 2));
+	/* Held, then enabled anew (a reset): kicks are wanted again. */
+	vq_hold_kicks(&d.vq);
+	ck_assert_int_eq(vq_enable(&d.vq, d.vq.gm, f), 0);
+	ck_assert(!d.vq.kicks_held);
+	ck_assert(driver_would_kick(mode, 0));
+	drv_fini(&d);
+}
+END_TEST
+
 START_TEST(packed_event_suppression)
 {
 	struct drv_buf b = { DRV_BUFS, 8, true };
@@ -753,6 +805,7 @@ Suite *queue_suite(void)
 	tcase_add_test(tc, split_no_interrupt_flag);
 	tcase_add_test(tc, split_event_idx_wraps_at_64k);
 	tcase_add_test(tc, split_lazy_kicks);
+	tcase_add_loop_test(tc, kicks_held, 0, 3);
 	tcase_add_test(tc, packed_event_suppression);
 	tcase_add_test(tc, packed_event_after_full_lap);
 	suite_add_tcase(s, tc);
