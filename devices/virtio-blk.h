@@ -7,7 +7,9 @@
  * between the image and guest memory through io_uring (the iovecs point
  * into guest RAM: no copy); completions arrive on an eventfd in the event
  * loop. Neither vCPUs nor the loop block on I/O. In-flight requests are
- * bounded by the queue size and drained on reset.
+ * bounded by the queue size and drained on reset. While reads and writes
+ * are in flight on a fast disk and the guest keeps adding requests, it is
+ * asked not to kick: their completions make vireo look at the ring.
  *
  * Durability (virtio 1.2 §5.2.6.2):
  *  - cache=writeback: writes complete when the file has them; a completed
@@ -37,6 +39,7 @@
 #define BLK_SIZE_MAX		(1U << 20)
 #define BLK_MAX_DISCARD_SEG	32
 #define BLK_MAX_DISCARD_SECTORS	(1U << 22)	/* 2 GiB per segment */
+#define BLK_HOLD_KICKS_NS	50000	/* see blk_pace_kicks() */
 #define BLK_BOUNCE_MAX		(8U << 20)	/* O_DIRECT realignment */
 
 struct virtio_blk;
@@ -61,6 +64,7 @@ struct blk_req {
 	uint32_t used;			/* bytes written into the guest */
 	unsigned int pending;		/* io_uring operations outstanding */
 	int error;			/* first failure among them */
+	uint64_t start_ns;		/* when it was submitted */
 	unsigned int niov;
 	struct iovec iov[VQ_MAX_IOV];	/* the data part only */
 	void *bounce;			/* O_DIRECT realignment buffer */
@@ -89,6 +93,9 @@ struct virtio_blk {
 	struct ev_handler done_h;	/* io_uring completions */
 	bool done_watched;
 	unsigned int inflight;
+	unsigned int slow_inflight;	/* of them: not reads or writes */
+	uint64_t service_ns;		/* reads and writes take this long */
+	uint64_t done_ns;		/* when this completion wakeup began */
 	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
 	struct blk_stats stats;
 };

@@ -3,7 +3,7 @@
  * virtio-blk requests through hand-built rings against a real image file
  * and a real io_uring: data round trips, bounds, read-only disks, GET_ID,
  * FLUSH, DISCARD/WRITE_ZEROES, malformed chains, reset during I/O
- * (BAD-INPUTS 18 and 22).
+ * (BAD-INPUTS 18 and 22), kicks held while requests are in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -360,6 +360,107 @@ START_TEST(reset_during_io)
 }
 END_TEST
 
+/* The used ring's flags: 1 (NO_NOTIFY) asks the driver not to kick. */
+static uint16_t used_flags(void)
+{
+	return get_le16(drv_mem(&d, DRV_DEVICE));
+}
+
+static unsigned int wait_used(unsigned int want)
+{
+	unsigned int got = 0, i;
+	uint16_t id;
+	uint32_t len;
+
+	for (i = 0; i < 100 && got < want; i++) {
+		fake_dispatch(50);
+		while (drv_get_used(&d, &id, &len))
+			got++;
+	}
+	return got;
+}
+
+/*
+ * With reads and writes in flight the driver is asked not to kick; what
+ * it adds meanwhile is taken when they complete, and a completion that
+ * finds nothing new asks for kicks again. Never with a FLUSH in flight,
+ * nor on a disk whose requests take long.
+ */
+START_TEST(kicks_held_while_busy)
+{
+	struct drv_buf rd[3] = {
+		{ HDR, 16, false }, { DATA, 4096, true }, { STATUS, 1, true },
+	};
+	struct drv_buf fl[2] = { { HDR + 0x100, 16, false },
+				 { STATUS + 1, 1, true } };
+	char line[PATH_MAX + 256];
+
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	put_le32(drv_mem(&d, HDR), T_IN);
+	put_le64(drv_mem(&d, HDR + 8), 0);
+	drv_add(&d, rd, 3);
+	virtio_kick(&b->vdev, 0);
+	ck_assert_uint_eq(b->inflight, 1);
+	ck_assert_uint_eq(used_flags(), 1);
+	/* Added without a kick: taken when the first read completes. */
+	drv_add(&d, rd, 3);
+	ck_assert_uint_eq(wait_used(2), 2);
+	ck_assert_uint_eq(b->stats.reads, 2);
+	ck_assert_uint_eq(b->vdev.kicks, 1);
+	ck_assert_uint_eq(used_flags(), 0);
+	ck_assert(!b->vdev.vq[0].kicks_held);
+	virtio_blk_stats_line(b, line, sizeof(line));
+	ck_assert_msg(strstr(line, "; reads and writes take "), "%s", line);
+	/* A FLUSH among them: kicks stay wanted. */
+	put_le32(drv_mem(&d, HDR + 0x100), T_FLUSH);
+	drv_add(&d, rd, 3);
+	drv_add(&d, fl, 2);
+	virtio_kick(&b->vdev, 0);
+	ck_assert_uint_eq(b->inflight, 2);
+	ck_assert_uint_eq(used_flags(), 0);
+	ck_assert_uint_eq(wait_used(2), 2);
+	ck_assert_uint_eq(b->slow_inflight, 0);
+	/* A disk whose reads and writes take long: kicks stay wanted. */
+	b->service_ns = BLK_HOLD_KICKS_NS;
+	drv_add(&d, rd, 3);
+	virtio_kick(&b->vdev, 0);
+	ck_assert_uint_eq(b->inflight, 1);
+	ck_assert_uint_eq(used_flags(), 0);
+	ck_assert_uint_eq(wait_used(1), 1);
+}
+END_TEST
+
+/*
+ * A good request then a corrupt ring entry in one kick: the device needs
+ * a reset, the good request still reaches the file, and the reset's drain
+ * returns (the request was submitted, not left in the submission queue).
+ */
+START_TEST(corrupt_after_good_request)
+{
+	struct drv_buf wr[3] = {
+		{ HDR, 16, false }, { DATA, 4096, false }, { STATUS, 1, true },
+	};
+	uint8_t buf[4096];
+
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	put_le32(drv_mem(&d, HDR), T_OUT);
+	put_le64(drv_mem(&d, HDR + 8), 16);
+	memset(drv_mem(&d, DATA), 0xab, 4096);
+	drv_add(&d, wr, 3);
+	drv_set_avail_ring(&d, 1, 999);		/* no such descriptor */
+	drv_set_avail_idx(&d, 2);
+	virtio_kick(&b->vdev, 0);
+	ck_assert(b->vdev.broken);
+	pthread_mutex_lock(&b->vdev.lock);
+	virtio_set_status(&b->vdev, 0);
+	pthread_mutex_unlock(&b->vdev.lock);
+	ck_assert_uint_eq(b->inflight, 0);
+	ck_assert_int_eq(pread(img_fd, buf, 4096, 16 * 512), 4096);
+	ck_assert_uint_eq(buf[0], 0xab);
+	ck_assert_uint_eq(buf[4095], 0xab);
+}
+END_TEST
+
 START_TEST(config_space)
 {
 	uint8_t c[60];
@@ -419,6 +520,8 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, discard_and_write_zeroes);
 	tcase_add_test(tc, malformed_chains);
 	tcase_add_test(tc, reset_during_io);
+	tcase_add_test(tc, kicks_held_while_busy);
+	tcase_add_test(tc, corrupt_after_good_request);
 	tcase_add_test(tc, config_space);
 	tcase_add_test(tc, open_errors);
 	suite_add_tcase(s, tc);
