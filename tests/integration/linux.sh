@@ -193,18 +193,23 @@ fi
 
 # --on-reboot restart: the guest boots again; then SIGTERM ends vireo.
 t=reboot_restarts
-timeout 300 "$vireo" run --kernel "$kernel" --initrd "$initrd" --on-reboot restart \
-	--cmdline "console=ttyS0 panic=-1 vireo.test=reboot" < /dev/null \
-	> "$work/$t.out" 2>&1 &
-pid=$!
-n=0
-while [ "$(count_of "$work/$t.out" VIREO-GUEST-UP)" -lt 2 ] && [ $n -lt 1800 ]; do
-	sleep 0.1
-	n=$((n + 1))
-done
-kill -TERM $pid 2>/dev/null
-wait $pid
-rc=$?
+run_restarts() {
+	timeout 300 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--on-reboot restart \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=reboot" < /dev/null \
+		> "$work/$t.out" 2>&1 &
+	pid=$!
+	n=0
+	while [ "$(count_of "$work/$t.out" VIREO-GUEST-UP)" -lt 2 ] &&
+	      [ $n -lt 1800 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+	rc=$?
+}
+retry_flaky $t run_restarts
 boots=$(count_of "$work/$t.out" VIREO-GUEST-UP)
 [ "$rc" = 143 ] && [ "$boots" -ge 2 ] && pass $t ||
 	fail $t "rc=$rc after $boots boots"
