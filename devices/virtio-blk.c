@@ -409,6 +409,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* A running mean over the last few samples. */
+static void mean_add(uint64_t *mean, uint64_t sample)
+{
+	*mean = (uint64_t)((int64_t)*mean +
+			   ((int64_t)sample - (int64_t)*mean) / 8);
+}
+
 /* Start the requests the ring holds; true if there were any. */
 static bool blk_take(struct virtio_blk *b)
 {
@@ -499,15 +506,13 @@ static void blk_pace_kicks(struct virtio_blk *b, bool took)
 static void blk_kick(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_blk *b = d->priv;
-
 	uint64_t t0 = now_ns();
 	bool took;
 
 	(void)q;
 	took = blk_take(b);
-	if (took)	/* what a kick costs vireo, a running mean */
-		b->kick_ns = (uint64_t)((int64_t)b->kick_ns +
-			((int64_t)(now_ns() - t0) - (int64_t)b->kick_ns) / 8);
+	if (took)
+		mean_add(&b->kick_ns, now_ns() - t0);
 	blk_pace_kicks(b, took);
 }
 
@@ -572,13 +577,8 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push)
 	} else if (!r->error && r->type == T_OUT) {
 		b->stats.bytes_written += r->len;
 	}
-	if (!slow_type(r->type)) {
-		/* A running mean over the last few reads and writes. */
-		int64_t took_ns = (int64_t)(b->done_ns - r->start_ns);
-
-		b->service_ns = (uint64_t)((int64_t)b->service_ns +
-					   (took_ns - (int64_t)b->service_ns) / 8);
-	}
+	if (!slow_type(r->type))
+		mean_add(&b->service_ns, b->done_ns - r->start_ns);
 	req_complete(b, r, r->error ? S_IOERR : S_OK);
 	return true;
 }

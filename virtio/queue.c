@@ -311,7 +311,7 @@ static int split_pop(struct virtq *vq, struct vq_elem *e)
 		 * Ask for a kick at the next buffer, then look again: the
 		 * driver may have added one before it saw our avail_event.
 		 */
-		store16((uint8_t *)split_avail_event(vq), vq->last_avail);
+		ask_for_kicks(vq, true);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail = load16(vq->driver + SPLIT_AVAIL_IDX);
 		pending = (uint16_t)(avail - vq->last_avail);
@@ -333,7 +333,7 @@ static int split_pop(struct virtq *vq, struct vq_elem *e)
 	vq->inflight++;
 	vq->last_avail++;
 	if (vq->event_idx && !vq->lazy_kicks && !vq->kicks_held)
-		store16((uint8_t *)split_avail_event(vq), vq->last_avail);
+		ask_for_kicks(vq, true);
 	return 1;
 }
 
