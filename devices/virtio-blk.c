@@ -538,8 +538,12 @@ static bool retry_as_hole(struct virtio_blk *b, struct blk_op *op, int res,
 	return true;
 }
 
-/* One finished io_uring operation; true when its request completed. */
-static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push)
+/*
+ * One finished io_uring operation, seen at time now; true when its
+ * request completed.
+ */
+static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
+		    uint64_t now)
 {
 	struct blk_op *op = io_uring_cqe_get_data(cqe);
 	struct blk_req *r = op->r;
@@ -578,7 +582,7 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push)
 		b->stats.bytes_written += r->len;
 	}
 	if (!slow_type(r->type))
-		mean_add(&b->service_ns, b->done_ns - r->start_ns);
+		mean_add(&b->service_ns, now - r->start_ns);
 	req_complete(b, r, r->error ? S_IOERR : S_OK);
 	return true;
 }
@@ -588,14 +592,15 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 	struct virtio_blk *b = container_of(h, struct virtio_blk, done_h);
 	struct io_uring_cqe *cqe;
 	bool pushed = false;
+	uint64_t now;
 
 	(void)events;
 	eventfd_drain(h->fd);
 	pthread_mutex_lock(&b->vdev.lock);
 	b->stats.wakeups++;
-	b->done_ns = now_ns();
+	now = now_ns();
 	while (b->inflight && io_uring_peek_cqe(&b->ring, &cqe) == 0) {
-		pushed |= blk_cqe(b, cqe, true);
+		pushed |= blk_cqe(b, cqe, true, now);
 		io_uring_cqe_seen(&b->ring, cqe);
 	}
 	if (pushed)
@@ -612,7 +617,7 @@ static void blk_drain(struct virtio_blk *b)
 	struct io_uring_cqe *cqe;
 
 	while (b->inflight && io_uring_wait_cqe(&b->ring, &cqe) == 0) {
-		blk_cqe(b, cqe, false);
+		blk_cqe(b, cqe, false, 0);
 		io_uring_cqe_seen(&b->ring, cqe);
 	}
 }

@@ -96,7 +96,6 @@ struct virtio_blk {
 	unsigned int inflight;
 	unsigned int slow_inflight;	/* of them: not reads or writes */
 	uint64_t service_ns;		/* reads and writes take this long */
-	uint64_t done_ns;		/* when this completion wakeup began */
 	uint64_t kick_ns;		/* a kick's work takes this long */
 	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
 	struct blk_stats stats;

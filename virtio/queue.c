@@ -154,7 +154,6 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 	vq->inflight = 0;
 	memset(vq->busy, 0, sizeof(vq->busy));
 	/* The first buffer kicks, whatever the ring memory held before. */
-	vq->kicks_held = false;
 	ask_for_kicks(vq, true);
 	vq->ready = true;
 	return 0;
