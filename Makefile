@@ -34,7 +34,8 @@ DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
 	libfdt-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev liburing-dev \
 	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs fio \
 	util-linux iperf3 \
-	device-tree-compiler acpica-tools binutils lz4
+	device-tree-compiler acpica-tools binutils lz4 \
+	qemu-system-common dpdk-dev librte-net-vhost23 librte-mempool-ring23
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check unit integration fuzz bench guest testhost clean \
@@ -87,7 +88,7 @@ $(BUILD)/vq-bench: tests/bench/vq-bench.c tests/unit/vring.c tests/unit/testmem.
 .PHONY: fuzz-build
 fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices \
 	$(BUILD)/fuzz/fuzz_vring $(BUILD)/fuzz/fuzz_transport $(BUILD)/fuzz/fuzz_vdev \
-	$(BUILD)/fuzz/mkseeds
+	$(BUILD)/fuzz/fuzz_vhost_user $(BUILD)/fuzz/mkseeds
 
 # ---- Debian packages ----------------------------------------------------
 deps:

@@ -10,6 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../vmm/opts.h"
 #include "../vmm/util.h"
 
 #define VIRTIO_ID_BALLOON		5
@@ -179,7 +180,8 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 		virtio_kick_later(d, q);
 }
 
-static int balloon_activate(struct virtio_dev *d)
+static int balloon_activate(struct virtio_dev *d,
+			    const struct virtio_activation *a)
 {
 	struct virtio_balloon *b = d->priv;
 	int next = 2;
@@ -438,3 +440,70 @@ void virtio_balloon_fini(struct virtio_balloon *b)
 		virtio_dev_destroy(&b->vdev);
 	b->ops.name = NULL;
 }
+
+/* ---- the class ----------------------------------------------------------- */
+
+static int balloon_parse_key(void *cfg, const char *opt, const char *key,
+			     const char *val, char *err, size_t errlen)
+{
+	struct balloon_config *b = cfg;
+	unsigned long v;
+
+	if (!strcmp(key, "deflate_on_oom"))
+		return opt_on_off(opt, val, &b->deflate_on_oom, err, errlen) ?
+		       -1 : 1;
+	if (!strcmp(key, "free_page_reporting"))
+		return opt_on_off(opt, val, &b->free_page_reporting, err,
+				  errlen) ? -1 : 1;
+	if (!strcmp(key, "stats_period")) {
+		if (opt_uint(opt, val, 0, 86400, &v, err, errlen))
+			return -1;
+		b->stats_period = (unsigned int)v;
+		return 1;
+	}
+	if (!strcmp(key, "target"))
+		return opt_size(opt, val, &b->target, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "socket"))
+		return opt_string(opt, "the path", val, b->socket,
+				  sizeof(b->socket), err, errlen) ? -1 : 1;
+	return 0;
+}
+
+static struct virtio_dev *balloon_create(const void *cfg,
+					 const struct virtio_opts *opts,
+					 const struct vdev_env *env, char *err,
+					 size_t errlen)
+{
+	struct virtio_balloon *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		errf(err, errlen, "--balloon: out of memory");
+		return NULL;
+	}
+	if (virtio_balloon_init(b, cfg, env->gm, opts, &env->notify, err,
+				errlen)) {
+		free(b);
+		return NULL;
+	}
+	return &b->vdev;
+}
+
+static void balloon_destroy(struct virtio_dev *d)
+{
+	struct virtio_balloon *b = d->priv;
+
+	virtio_balloon_fini(b);
+	free(b);
+}
+
+const struct vdev_class virtio_balloon_class = {
+	.name = "balloon",
+	.option = "balloon",
+	.keys = "deflate_on_oom, free_page_reporting, stats_period, target, "
+		"socket",
+	.once = true,
+	.config_size = sizeof(struct balloon_config),
+	.parse_key = balloon_parse_key,
+	.create = balloon_create,
+	.destroy = balloon_destroy,
+};

@@ -25,6 +25,7 @@
 #include "../virtio/virtio.h"
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
+#include "vdev.h"
 
 #define BALLOON_QUEUE_SIZE	128
 #define BALLOON_NR_TAGS		16	/* statistics tags kept */
@@ -69,6 +70,8 @@ struct virtio_balloon {
 	size_t line_len;
 	struct balloon_counters count;
 };
+
+extern const struct vdev_class virtio_balloon_class;
 
 int virtio_balloon_init(struct virtio_balloon *b,
 			const struct balloon_config *cfg,

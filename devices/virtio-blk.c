@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../vmm/opts.h"
+#include "blk-vhost-user.h"
 #include "../vmm/util.h"
 
 #define VIRTIO_ID_BLOCK			2
@@ -811,3 +813,122 @@ void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 		 (unsigned long long)(b->service_ns / 1000),
 		 (unsigned long long)(b->kick_ns / 1000));
 }
+
+/* ---- the class ----------------------------------------------------------- */
+
+static int blk_parse_key(void *cfg, const char *opt, const char *key,
+			 const char *val, char *err, size_t errlen)
+{
+	static const char *const caches[] = { "writeback", "writethrough",
+					      "unsafe" };
+	struct blk_config *b = cfg;
+	int choice;
+
+	if (!strcmp(key, "path"))
+		return opt_string(opt, "the path", val, b->path,
+				  sizeof(b->path), err, errlen) ? -1 : 1;
+	if (!strcmp(key, "readonly"))
+		return opt_on_off(opt, val, &b->readonly, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "vhost-user"))
+		return opt_string(opt, "the socket path", val, b->vhost_user,
+				  sizeof(b->vhost_user), err, errlen) ? -1 : 1;
+	if (!strcmp(key, "server"))
+		return opt_on_off(opt, val, &b->server, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "direct"))
+		return opt_on_off(opt, val, &b->direct, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "serial")) {
+		if (strlen(val) > BLK_SERIAL_LEN) {
+			errf(err, errlen, "%s '%s' is longer than %d characters",
+			     opt, val, BLK_SERIAL_LEN);
+			return -1;
+		}
+		strcpy(b->serial, val);
+		return 1;
+	}
+	if (!strcmp(key, "cache")) {
+		if (opt_choice(opt, val, caches, 3, &choice, err, errlen))
+			return -1;
+		b->cache = (enum blk_cache)choice;
+		return 1;
+	}
+	return 0;
+}
+
+static int blk_config_check(const void *cfg, const char *opt, char *err,
+			    size_t errlen)
+{
+	const struct blk_config *b = cfg;
+
+	if (!b->path[0] == !b->vhost_user[0]) {
+		errf(err, errlen, "%s: path=FILE is required (or vhost-user="
+		     "SOCKET for a disk served by a backend, not both)", opt);
+		return -1;
+	}
+	if (b->vhost_user[0] && (b->direct || b->serial[0] ||
+				 b->cache != BLK_CACHE_WRITEBACK)) {
+		errf(err, errlen, "%s: cache=, direct= and serial= are the "
+		     "vhost-user backend's to choose", opt);
+		return -1;
+	}
+	if (b->server && !b->vhost_user[0]) {
+		errf(err, errlen, "%s: server=on is for vhost-user=SOCKET", opt);
+		return -1;
+	}
+	return 0;
+}
+
+static struct virtio_dev *blk_create(const void *cfg,
+				     const struct virtio_opts *opts,
+				     const struct vdev_env *env, char *err,
+				     size_t errlen)
+{
+	const struct blk_config *c = cfg;
+	struct virtio_blk *b;
+
+	if (c->vhost_user[0])
+		return blk_vhost_user_create(c, opts, env->gm, &env->notify, err,
+					     errlen);
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		errf(err, errlen, "--disk: out of memory");
+		return NULL;
+	}
+	if (virtio_blk_init(b, cfg, env->gm, opts, &env->notify, err, errlen)) {
+		virtio_blk_fini(b);
+		free(b);
+		return NULL;
+	}
+	return &b->vdev;
+}
+
+static void blk_destroy(struct virtio_dev *d)
+{
+	struct virtio_blk *b = d->priv;
+
+	if (blk_vhost_user_is(d)) {
+		blk_vhost_user_destroy(d);
+		return;
+	}
+	virtio_blk_fini(b);
+	free(b);
+}
+
+static void blk_stats(struct virtio_dev *d, char *buf, size_t len)
+{
+	if (blk_vhost_user_is(d))
+		blk_vhost_user_stats(d, buf, len);
+	else
+		virtio_blk_stats_line(d->priv, buf, len);
+}
+
+const struct vdev_class virtio_blk_class = {
+	.name = "blk",
+	.option = "disk",
+	.keys = "path, vhost-user, server, readonly, serial, cache, direct",
+	.config_size = sizeof(struct blk_config),
+	.parse_key = blk_parse_key,
+	.config_check = blk_config_check,
+	.create = blk_create,
+	.destroy = blk_destroy,
+	.stats_line = blk_stats,
+};

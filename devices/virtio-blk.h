@@ -31,9 +31,9 @@
 #include <liburing.h>
 
 #include "../virtio/virtio.h"
-#include "../vmm/config.h"
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
+#include "vdev.h"
 
 #define BLK_QUEUE_SIZE		256
 #define BLK_SEG_MAX		(VQ_MAX_IOV - 2)
@@ -42,6 +42,24 @@
 #define BLK_MAX_DISCARD_SECTORS	(1U << 22)	/* 2 GiB per segment */
 #define BLK_HOLD_KICKS_RATIO	4	/* see blk_pace_kicks() */
 #define BLK_BOUNCE_MAX		(8U << 20)	/* O_DIRECT realignment */
+
+enum blk_cache {
+	BLK_CACHE_WRITEBACK,	/* FLUSH makes completed writes stable */
+	BLK_CACHE_WRITETHROUGH,	/* every write is stable before completion */
+	BLK_CACHE_UNSAFE,	/* FLUSH does nothing */
+};
+
+#define BLK_SERIAL_LEN 20
+
+struct blk_config {
+	char path[4096];
+	bool readonly;
+	char serial[BLK_SERIAL_LEN + 1];
+	enum blk_cache cache;
+	bool direct;
+	char vhost_user[108];	/* or: a vhost-user backend's socket */
+	bool server;		/* vhost-user: vireo listens */
+};
 
 struct virtio_blk;
 struct blk_req;
@@ -102,6 +120,7 @@ struct virtio_blk {
 };
 
 extern const struct virtio_dev_ops virtio_blk_ops;
+extern const struct vdev_class virtio_blk_class;
 
 /* Open the image and set up I/O; err names the file on failure. */
 int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -508,7 +509,7 @@ static void con_reset(struct virtio_dev *d)
 	c->ctrl_len = 0;
 }
 
-static int con_activate(struct virtio_dev *d)
+static int con_activate(struct virtio_dev *d, const struct virtio_activation *a)
 {
 	struct virtio_console *c = d->priv;
 
@@ -665,3 +666,45 @@ void virtio_console_fini(struct virtio_console *c)
 	if (c->nr_ports)
 		virtio_dev_destroy(&c->vdev);
 }
+
+/* ---- the class ----------------------------------------------------------- */
+
+static struct virtio_dev *con_create(const void *cfg,
+				     const struct virtio_opts *opts,
+				     const struct vdev_env *env, char *err,
+				     size_t errlen)
+{
+	const struct console_config *cc = cfg;
+	struct virtio_console *c = calloc(1, sizeof(*c));
+	bool stdio = cc->ports[0].kind == CPORT_STDIO;
+
+	if (!c) {
+		errf(err, errlen, "console: out of memory");
+		return NULL;
+	}
+	if (virtio_console_init(c, env->gm, opts, cc->ports, cc->nr_ports,
+				stdio ? env->console : NULL, &env->notify, err,
+				errlen)) {
+		virtio_console_fini(c);
+		free(c);
+		return NULL;
+	}
+	return &c->vdev;
+}
+
+static void con_destroy(struct virtio_dev *d)
+{
+	struct virtio_console *c = d->priv;
+
+	virtio_console_fini(c);
+	free(c);
+}
+
+/* Built from --console and --console-port, not from --device. */
+const struct vdev_class virtio_console_class = {
+	.name = "console",
+	.once = true,
+	.config_size = sizeof(struct console_config),
+	.create = con_create,
+	.destroy = con_destroy,
+};

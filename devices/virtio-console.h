@@ -20,6 +20,7 @@
 #include "../vmm/console.h"
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
+#include "vdev.h"
 
 #define CON_MAX_PORTS		7	/* port 0 + 6 named: 16 queues */
 #define CON_RX_BUF		4096
@@ -37,6 +38,12 @@ struct cport_config {
 	enum cport_kind kind;
 	char name[CON_NAME_MAX + 1];
 	char path[256];
+};
+
+/* The device's configuration: port 0 (stdio or nothing), then named ports. */
+struct console_config {
+	unsigned int nr_ports;
+	struct cport_config ports[CON_MAX_PORTS];
 };
 
 struct virtio_console;
@@ -87,6 +94,7 @@ struct virtio_console {
 };
 
 extern const struct virtio_dev_ops virtio_console_ops;
+extern const struct vdev_class virtio_console_class;
 
 /*
  * ports[0] is the console port (CPORT_STDIO or CPORT_NONE); the others

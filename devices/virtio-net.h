@@ -20,21 +20,52 @@
  * than header + Ethernet header, or longer than header + 64 KiB + 18, is
  * dropped and counted (BAD-INPUTS 19); so is a frame the tap refuses (a
  * bad GSO header).
+ *
+ * Backends: the data path above runs in vireo's loop (net-tap.c), or the
+ * kernel's vhost-net serves each queue pair on the tap (vhost=on|auto),
+ * or a vhost-user backend process does (vhost-user=SOCKET, no tap): the
+ * guest's kicks and interrupts then bypass vireo, and only the control
+ * queue stays here (net-vhost.c). Features the backend lacks are not
+ * offered. A vhost-user backend that goes away takes the link down
+ * (VIRTIO_NET_S_LINK_UP cleared, config interrupt); it comes back up when
+ * a backend is there again and the rings are restarted.
  */
 #ifndef VIREO_VIRTIO_NET_H
 #define VIREO_VIRTIO_NET_H
 
 #include <net/if.h>
 
+#include "../virtio/vhost-kernel.h"
+#include "../virtio/vhost-user.h"
 #include "../virtio/virtio.h"
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
+#include "vdev.h"
 
 #define NET_QUEUE_SIZE		256
 #define NET_MAX_PAIRS		4
 #define NET_FRAME_MAX		(65536 + 18)	/* GSO IP + Ethernet + VLAN */
 #define NET_HDR_MAX		12
 #define NET_MAX_MAC_ENTRIES	64		/* MAC filter table, bounded */
+
+#define VIRTIO_NET_F_CSUM		0
+#define VIRTIO_NET_F_GUEST_CSUM		1
+#define VIRTIO_NET_F_MTU		3
+#define VIRTIO_NET_F_MAC		5
+#define VIRTIO_NET_F_GUEST_TSO4		7
+#define VIRTIO_NET_F_GUEST_TSO6		8
+#define VIRTIO_NET_F_HOST_TSO4		11
+#define VIRTIO_NET_F_HOST_TSO6		12
+#define VIRTIO_NET_F_MRG_RXBUF		15
+#define VIRTIO_NET_F_STATUS		16
+#define VIRTIO_NET_F_CTRL_VQ		17
+#define VIRTIO_NET_F_MQ			22
+
+enum net_vhost {
+	NET_VHOST_AUTO,		/* vhost-net if it can be used, else vireo */
+	NET_VHOST_OFF,
+	NET_VHOST_ON,		/* vhost-net or an error */
+};
 
 struct net_config {
 	char tap[IFNAMSIZ];	/* open this tap (created if missing) */
@@ -43,6 +74,16 @@ struct net_config {
 	bool mac_set;
 	unsigned int mtu;	/* 0: leave the tap's */
 	unsigned int queues;	/* queue pairs, 1..NET_MAX_PAIRS */
+	enum net_vhost vhost;
+	char vhost_dev[64];	/* default /dev/vhost-net */
+	char vhost_user[108];	/* or a vhost-user backend's socket */
+	bool server;		/* vhost-user: vireo listens */
+};
+
+enum net_backend {
+	NET_INPROC,		/* vireo's loop (net-tap.c) */
+	NET_VHOST_NET,		/* the kernel, one vhost-net fd per pair */
+	NET_VHOST_USER,		/* a backend process, one socket */
 };
 
 struct net_stats {
@@ -78,9 +119,25 @@ struct virtio_net {
 	size_t hdr_len;			/* from the negotiated features */
 	bool mrg;
 	struct net_pair pair[NET_MAX_PAIRS];
+	enum net_backend backend;
+	uint64_t vhost_features;	/* what vhost-net offers */
+	struct vhost_kernel vk[NET_MAX_PAIRS];
+	uint32_t vhost_started;		/* pairs handed to vhost-net */
+	struct ev_handler vhost_err_h;	/* a ring error (VHOST_SET_VRING_ERR) */
+	bool vhost_err_watched;
+	struct vhost_user vu;
+	bool vu_open;
+	bool link_up;			/* vhost-user: served by a backend */
 	struct vq_elem ctrl_elem;
 	struct net_stats stats;
 };
+
+extern const struct vdev_class virtio_net_class;
+
+static inline bool net_has(const struct virtio_net *n, unsigned int bit)
+{
+	return n->vdev.acked & (1ULL << bit);
+}
 
 /* Open or adopt the tap; err names what failed and how to fix it. */
 int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,

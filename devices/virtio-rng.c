@@ -2,6 +2,7 @@
 #include "virtio-rng.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -189,6 +190,7 @@ int virtio_rng_init(struct virtio_rng *r, const struct guest_mem *gm,
 	memset(r, 0, sizeof(*r));
 	virtio_dev_init(&r->vdev, &virtio_rng_ops, r, gm, opts);
 	r->notify = *notify;
+	r->ready_h.fd = -1;
 	r->ready_h.fn = rng_ready;
 	r->ready_h.fd = eventfd_new();
 	if (r->ready_h.fd < 0)
@@ -211,3 +213,50 @@ void virtio_rng_fini(struct virtio_rng *r)
 	r->ready_h.fd = -1;
 	virtio_dev_destroy(&r->vdev);
 }
+
+static struct virtio_dev *rng_create(const void *cfg,
+				     const struct virtio_opts *opts,
+				     const struct vdev_env *env, char *err,
+				     size_t errlen)
+{
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+	int ret;
+
+	(void)cfg;
+	if (!r) {
+		errf(err, errlen, "rng: out of memory");
+		return NULL;
+	}
+	ret = virtio_rng_init(r, env->gm, opts, &env->notify);
+	if (ret) {
+		errf(err, errlen, "cannot set up the rng device: %s",
+		     strerror(-ret));
+		virtio_rng_fini(r);
+		free(r);
+		return NULL;
+	}
+	return &r->vdev;
+}
+
+static void rng_destroy(struct virtio_dev *d)
+{
+	struct virtio_rng *r = d->priv;
+
+	virtio_rng_fini(r);
+	free(r);
+}
+
+static int rng_parse_key(void *cfg, const char *opt, const char *key,
+			 const char *val, char *err, size_t errlen)
+{
+	(void)cfg; (void)opt; (void)key; (void)val; (void)err; (void)errlen;
+	return 0;	/* no keys of its own */
+}
+
+const struct vdev_class virtio_rng_class = {
+	.name = "rng",
+	.keys = "",
+	.parse_key = rng_parse_key,
+	.create = rng_create,
+	.destroy = rng_destroy,
+};

@@ -18,6 +18,7 @@
 #include "../virtio/virtio.h"
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
+#include "vdev.h"
 
 #define RNG_MAX_REQUEST (64 * 1024)
 #define RNG_MAX_WAITING 16	/* devices waiting for the host's pool */
@@ -34,6 +35,7 @@ struct virtio_rng {
 };
 
 extern const struct virtio_dev_ops virtio_rng_ops;
+extern const struct vdev_class virtio_rng_class;
 
 int virtio_rng_init(struct virtio_rng *r, const struct guest_mem *gm,
 		    const struct virtio_opts *opts,

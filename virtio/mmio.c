@@ -77,6 +77,58 @@ static void mmio_kick(struct ev_handler *h, uint32_t events)
 	virtio_kick(k->m->d, k->q);
 }
 
+/* A queue served outside vireo signalled its call fd. */
+static void mmio_call(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_mmio_call *c = container_of(h, struct virtio_mmio_call, h);
+	struct virtio_dev *d = c->m->d;
+
+	(void)events;
+	eventfd_drain(h->fd);
+	pthread_mutex_lock(&d->lock);
+	if ((d->external & (1U << c->q)) && virtio_dev_running(d)) {
+		d->interrupts++;
+		mmio_interrupt(c->m, (int)c->q);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void mmio_queue_fds(void *opaque, unsigned int q, int *kick, int *call)
+{
+	struct virtio_mmio *m = opaque;
+
+	*kick = q < m->nr_kicks ? m->kick[q].h.fd : -1;
+	*call = q < m->nr_calls ? m->call[q].h.fd : -1;
+}
+
+static void mmio_queue_external(void *opaque, unsigned int q, bool external)
+{
+	struct virtio_mmio *m = opaque;
+	const struct vm_notify_ops *ops = m->notify.ops;
+	struct virtio_mmio_call *c = &m->call[q];
+
+	if (q >= m->nr_kicks || q >= m->nr_calls)
+		return;
+	if (external) {
+		/* The backend reads the kick fd now; vireo must not drain it. */
+		ops->unwatch(m->notify.ctx, &m->kick[q].h);
+		c->watched = !ops->watch(m->notify.ctx, &c->h);
+	} else {
+		ops->watch(m->notify.ctx, &m->kick[q].h);
+		if (c->watched)
+			ops->unwatch(m->notify.ctx, &c->h);
+		c->watched = false;
+		eventfd_drain(c->h.fd);
+	}
+}
+
+static const struct virtio_transport_ops mmio_transport_ops = {
+	.interrupt = mmio_interrupt,
+	.kick_later = mmio_kick_later,
+	.queue_fds = mmio_queue_fds,
+	.queue_external = mmio_queue_external,
+};
+
 static void set_addr(uint64_t *addr, bool high, uint32_t v)
 {
 	if (high)
@@ -190,8 +242,10 @@ static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case REG_QUEUE_NOTIFY:
 		/* Normally absorbed by the ioeventfd; same path if not. */
-		if (v < m->nr_kicks)
+		if (v < m->nr_kicks) {
+			d->kicks += (d->external >> v) & 1;	/* relayed */
 			eventfd_signal(m->kick[v].h.fd);
+		}
 		break;
 	case REG_INTERRUPT_ACK:
 		m->irq_status &= ~v;
@@ -272,8 +326,7 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 	m->notify = *notify;
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		m->align[q] = 4096;
-	d->interrupt = mmio_interrupt;
-	d->kick_later = mmio_kick_later;
+	d->tops = &mmio_transport_ops;
 	d->transport = m;
 
 	/* The line starts low (it may be left high by an earlier user). */
@@ -303,6 +356,19 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 		}
 		m->nr_kicks++;
 	}
+	for (q = 0; q < d->ops->num_queues; q++) {
+		struct virtio_mmio_call *c = &m->call[q];
+
+		c->m = m;
+		c->q = q;
+		c->h.fn = mmio_call;
+		c->h.fd = eventfd_new();
+		if (c->h.fd < 0) {
+			ret = c->h.fd;
+			goto err;
+		}
+		m->nr_calls++;
+	}
 	return 0;
 err:
 	virtio_mmio_fini(m);
@@ -314,10 +380,19 @@ void virtio_mmio_fini(struct virtio_mmio *m)
 	const struct vm_notify_ops *ops = m->notify.ops;
 	void *ctx = m->notify.ctx;
 
+	while (m->nr_calls) {
+		struct virtio_mmio_call *c = &m->call[--m->nr_calls];
+
+		if (c->watched)
+			ops->unwatch(ctx, &c->h);
+		c->watched = false;
+		close(c->h.fd);
+	}
 	while (m->nr_kicks) {
 		struct virtio_mmio_kick *k = &m->kick[--m->nr_kicks];
 
-		ops->unwatch(ctx, &k->h);
+		if (!(m->d->external & (1U << k->q)))
+			ops->unwatch(ctx, &k->h);
 		ops->ioeventfd(ctx, k->h.fd, m->base + REG_QUEUE_NOTIFY, 4, false,
 			       k->q, false);
 		close(k->h.fd);

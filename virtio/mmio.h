@@ -27,6 +27,13 @@ struct virtio_mmio_kick {
 	unsigned int q;
 };
 
+struct virtio_mmio_call {
+	struct ev_handler h;
+	struct virtio_mmio *m;
+	unsigned int q;
+	bool watched;
+};
+
 struct virtio_mmio {
 	struct virtio_dev *d;
 	bool legacy;
@@ -43,6 +50,8 @@ struct virtio_mmio {
 	bool line_high;				/* as last set */
 	struct virtio_mmio_kick kick[VIRTIO_MAX_QUEUES];
 	unsigned int nr_kicks;			/* wired so far */
+	struct virtio_mmio_call call[VIRTIO_MAX_QUEUES];
+	unsigned int nr_calls;
 };
 
 extern const struct bus_ops virtio_mmio_ops;

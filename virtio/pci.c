@@ -70,8 +70,8 @@ static bool msix_enabled(const struct virtio_pci *p)
 
 /* ---- interrupts -------------------------------------------------------- */
 
-/* Deliver vector v; if the KVM plumbing fails, leave it pending. */
-static void msix_fire(struct virtio_pci *p, unsigned int v)
+/* Vector v's GSI, with its route as the table says; -errno. */
+static int vector_prepare(struct virtio_pci *p, unsigned int v)
 {
 	const struct vm_notify_ops *ops = p->notify.ops;
 	struct virtio_pci_vector *vec = &p->vec[v];
@@ -80,18 +80,32 @@ static void msix_fire(struct virtio_pci *p, unsigned int v)
 		int gsi = ops->msi_alloc(p->notify.ctx);
 
 		if (gsi < 0)
-			goto pending;
-		vec->gsi = gsi;		/* kept for good, even if wiring fails */
+			return gsi;
+		vec->gsi = gsi;
 		vec->route_dirty = true;
 		vec->irqfd_wired = false;
 	}
 	if (vec->route_dirty) {
-		if (ops->msi_route(p->notify.ctx, (unsigned int)vec->gsi,
-				   (uint64_t)vec->addr_hi << 32 | vec->addr_lo,
-				   vec->data))
-			goto pending;
+		int ret = ops->msi_route(p->notify.ctx, (unsigned int)vec->gsi,
+					 (uint64_t)vec->addr_hi << 32 | vec->addr_lo,
+					 vec->data);
+
+		if (ret)
+			return ret;
 		vec->route_dirty = false;
 	}
+	return 0;
+}
+
+/* Deliver vector v; if the KVM plumbing fails, leave it pending. */
+static void msix_fire(struct virtio_pci *p, unsigned int v)
+{
+	const struct vm_notify_ops *ops = p->notify.ops;
+	struct virtio_pci_vector *vec = &p->vec[v];
+
+	/* The GSI is kept for good, even if wiring fails. */
+	if (vector_prepare(p, v))
+		goto pending;
 	if (!vec->irqfd_wired) {
 		if (ops->irqfd(p->notify.ctx, vec->fd, (unsigned int)vec->gsi,
 			       -1, true))
@@ -144,6 +158,104 @@ static void msix_unmasked(struct virtio_pci *p)
 			msix_fire(p, v);
 		}
 	}
+}
+
+/* ---- call fds of queues served outside vireo ------------------------------ */
+
+static void call_watch(struct virtio_pci *p, struct virtio_pci_call *c, bool on)
+{
+	const struct vm_notify_ops *ops = p->notify.ops;
+
+	if (on && !c->watched) {
+		c->watched = !ops->watch(p->notify.ctx, &c->h);
+	} else if (!on && c->watched) {
+		ops->unwatch(p->notify.ctx, &c->h);
+		c->watched = false;
+	}
+}
+
+/*
+ * Deliver queue q's call fd the cheapest way its vector allows: straight
+ * to KVM, or through vireo (relay). Called whenever that may change.
+ */
+static void call_sync(struct virtio_pci *p, unsigned int q)
+{
+	const struct vm_notify_ops *ops = p->notify.ops;
+	struct virtio_pci_call *c = &p->call[q];
+	bool ext = p->d->external & (1U << q);
+	uint16_t v = p->queue_vector[q];
+	int gsi = -1;
+
+	if (q >= p->nr_calls)
+		return;
+	if (ext && msix_enabled(p) && v < p->nvec && !vector_masked(p, v) &&
+	    !vector_prepare(p, v))
+		gsi = p->vec[v].gsi;
+	if (c->gsi >= 0 && c->gsi != gsi) {
+		ops->irqfd(p->notify.ctx, c->h.fd, (unsigned int)c->gsi, -1,
+			   false);
+		c->gsi = -1;
+	}
+	if (gsi >= 0 && c->gsi < 0) {
+		/* KVM injects at once what the fd holds when it is assigned. */
+		call_watch(p, c, false);
+		if (!ops->irqfd(p->notify.ctx, c->h.fd, (unsigned int)gsi, -1,
+				true))
+			c->gsi = gsi;
+	}
+	if (c->gsi < 0)
+		call_watch(p, c, ext);
+	if (!ext)
+		eventfd_drain(c->h.fd);		/* nothing stale for later */
+}
+
+static void calls_sync(struct virtio_pci *p)
+{
+	unsigned int q;
+
+	if (!p->d->external)
+		return;
+	for (q = 0; q < p->nr_calls; q++)
+		call_sync(p, q);
+}
+
+/* A relayed call: the queue's vector is masked, off, or INTx is in use. */
+static void vpci_call(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_pci_call *c = container_of(h, struct virtio_pci_call, h);
+	struct virtio_dev *d = c->p->d;
+
+	(void)events;
+	eventfd_drain(h->fd);
+	pthread_mutex_lock(&d->lock);
+	if ((d->external & (1U << c->q)) && virtio_dev_running(d)) {
+		d->interrupts++;
+		vpci_interrupt(c->p, (int)c->q);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void vpci_queue_fds(void *opaque, unsigned int q, int *kick, int *call)
+{
+	struct virtio_pci *p = opaque;
+
+	*kick = q < p->nr_kicks ? p->kick[q].h.fd : -1;
+	*call = q < p->nr_calls ? p->call[q].h.fd : -1;
+}
+
+static void vpci_queue_external(void *opaque, unsigned int q, bool external)
+{
+	struct virtio_pci *p = opaque;
+	const struct vm_notify_ops *ops = p->notify.ops;
+
+	if (q >= p->nr_kicks)
+		return;
+	/* The backend reads the kick fd now; vireo must not drain it. */
+	if (external)
+		ops->unwatch(p->notify.ctx, &p->kick[q].h);
+	else
+		ops->watch(p->notify.ctx, &p->kick[q].h);
+	call_sync(p, q);
 }
 
 static void vpci_kick_later(void *opaque, unsigned int q)
@@ -367,12 +479,15 @@ static void msix_table_access(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	was_masked = vec->ctrl & MSIX_VEC_MASKED;
 	if (field == 12) {
 		vec->ctrl = get_le32(data) & MSIX_VEC_MASKED;
+		if (was_masked != !!(vec->ctrl & MSIX_VEC_MASKED))
+			calls_sync(p);
 		if (was_masked && !(vec->ctrl & MSIX_VEC_MASKED))
 			msix_unmasked(p);
 		return;
 	}
 	*reg = get_le32(data);
 	vec->route_dirty = true;
+	calls_sync(p);		/* wired call fds follow the new message */
 }
 
 static void vpci_bar_access(struct virtio_pci *p, uint64_t off, uint8_t *data,
@@ -396,8 +511,10 @@ static void vpci_bar_access(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	} else if (off >= VPCI_NOTIFY && off < VPCI_NOTIFY + 0x1000) {
 		unsigned int q = (unsigned int)((off - VPCI_NOTIFY) / VPCI_NOTIFY_MULT);
 
-		if (write && q < p->nr_kicks)
+		if (write && q < p->nr_kicks) {
+			d->kicks += (d->external >> q) & 1;	/* relayed */
 			eventfd_signal(p->kick[q].h.fd);
+		}
 		else if (!write)
 			memset(data, 0, len);
 	} else if (off >= VPCI_MSIX_TABLE && off < VPCI_MSIX_PBA) {
@@ -462,8 +579,10 @@ static void config_written(struct pci_func *f, uint32_t off, uint32_t len)
 
 	if (touches(off, len, PCI_COMMAND, 2) || touches(off, len, PCI_BAR0, 4))
 		notify_follow_bar(p);
-	if (touches(off, len, VPCI_CAP_MSIX + 2, 2))
+	if (touches(off, len, VPCI_CAP_MSIX + 2, 2)) {
+		calls_sync(p);
 		msix_unmasked(p);
+	}
 	if (touches(off, len, VPCI_CAP_PCI_CFG + 16, 4) &&
 	    pci_cfg_window(p, &bar, &woff, &wlen))
 		vpci_bar_access(p, woff, f->cfg + VPCI_CAP_PCI_CFG + 16, wlen,
@@ -490,6 +609,13 @@ static void vendor_cap(struct pci_func *f, uint8_t at, uint8_t next,
 	pci_cfg_set32(f, at + 12, length);
 }
 
+static const struct virtio_transport_ops vpci_transport_ops = {
+	.interrupt = vpci_interrupt,
+	.kick_later = vpci_kick_later,
+	.queue_fds = vpci_queue_fds,
+	.queue_external = vpci_queue_external,
+};
+
 void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d,
 		     uint32_t pci_class, const struct vm_notify *notify)
 {
@@ -502,14 +628,15 @@ void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d,
 	p->notify = *notify;
 	p->nvec = d->ops->num_queues + 1u;
 	p->intx_fd = p->intx_resample.fd = -1;
+	for (v = 0; v < VIRTIO_MAX_QUEUES; v++)
+		p->call[v].h.fd = p->call[v].gsi = -1;
 	for (v = 0; v < VPCI_MAX_VECTORS; v++) {
 		p->vec[v].fd = -1;
 		p->vec[v].gsi = -1;
 		p->vec[v].ctrl = MSIX_VEC_MASKED;
 	}
 	vpci_reset_transport(p);
-	d->interrupt = vpci_interrupt;
-	d->kick_later = vpci_kick_later;
+	d->tops = &vpci_transport_ops;
 	d->transport = p;
 
 	f->ops = &vpci_func_ops;
@@ -599,6 +726,19 @@ int virtio_pci_wire(struct virtio_pci *p, unsigned int intx_gsi)
 		}
 		p->nr_kicks++;
 	}
+	for (q = 0; q < p->d->ops->num_queues; q++) {
+		struct virtio_pci_call *c = &p->call[q];
+
+		c->p = p;
+		c->q = q;
+		c->h.fn = vpci_call;
+		c->h.fd = eventfd_new();
+		if (c->h.fd < 0) {
+			ret = c->h.fd;
+			goto err;
+		}
+		p->nr_calls++;
+	}
 	/* BARs come enabled, as firmware leaves them. */
 	p->f.cfg[PCI_COMMAND] |= PCI_CMD_MEM | PCI_CMD_MASTER;
 	pci_func_update_decode(&p->f);
@@ -619,10 +759,20 @@ void virtio_pci_fini(struct virtio_pci *p)
 	p->f.cfg[PCI_COMMAND] &= (uint8_t)~PCI_CMD_MEM;
 	pci_func_update_decode(&p->f);
 	notify_follow_bar(p);
+	while (p->nr_calls) {
+		struct virtio_pci_call *c = &p->call[--p->nr_calls];
+
+		call_watch(p, c, false);
+		if (c->gsi >= 0)
+			ops->irqfd(ctx, c->h.fd, (unsigned int)c->gsi, -1, false);
+		close(c->h.fd);
+		c->h.fd = c->gsi = -1;
+	}
 	while (p->nr_kicks) {
 		struct virtio_pci_kick *k = &p->kick[--p->nr_kicks];
 
-		ops->unwatch(ctx, &k->h);
+		if (!(p->d->external & (1U << k->q)))
+			ops->unwatch(ctx, &k->h);
 		close(k->h.fd);
 	}
 	if (p->intx_wired) {
@@ -635,6 +785,8 @@ void virtio_pci_fini(struct virtio_pci *p)
 	if (p->intx_resample.fd >= 0)
 		close(p->intx_resample.fd);
 	p->intx_fd = p->intx_resample.fd = -1;
+	for (v = 0; v < VIRTIO_MAX_QUEUES; v++)
+		p->call[v].h.fd = p->call[v].gsi = -1;
 	for (v = 0; v < VPCI_MAX_VECTORS; v++) {
 		struct virtio_pci_vector *vec = &p->vec[v];
 

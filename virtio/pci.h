@@ -9,6 +9,12 @@
  * when the guest moves the BAR); MSI-X vectors are irqfds on KVM MSI
  * routes set up at first use; masked vectors latch their pending bit and
  * fire on unmask; INTx is a level-triggered irqfd with resample.
+ *
+ * Each queue also has a call eventfd for whoever serves it outside
+ * vireo (virtio.h): while its vector is enabled and unmasked, it is an
+ * irqfd on the vector's MSI route, so the backend interrupts the guest
+ * directly; otherwise vireo watches it and does what the vector's state
+ * says (pending bit, INTx and ISR, or nothing for NO_VECTOR).
  */
 #ifndef VIREO_VIRTIO_PCI_H
 #define VIREO_VIRTIO_PCI_H
@@ -44,6 +50,14 @@ struct virtio_pci_kick {
 	unsigned int q;
 };
 
+struct virtio_pci_call {
+	struct ev_handler h;		/* the call eventfd, when relayed */
+	struct virtio_pci *p;
+	unsigned int q;
+	bool watched;			/* relayed by vireo */
+	int gsi;			/* wired as an irqfd to this GSI, or -1 */
+};
+
 struct virtio_pci_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 	int fd;
@@ -66,6 +80,8 @@ struct virtio_pci {
 	uint32_t pba;
 	struct virtio_pci_kick kick[VIRTIO_MAX_QUEUES];
 	unsigned int nr_kicks;
+	struct virtio_pci_call call[VIRTIO_MAX_QUEUES];
+	unsigned int nr_calls;
 	uint32_t notify_base;		/* where the ioeventfds sit; 0: none */
 	unsigned int intx_gsi;
 	int intx_fd;

@@ -2,6 +2,7 @@
 #include "queue.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../vmm/util.h"
@@ -346,6 +347,78 @@ static void split_push(struct virtq *vq, const struct vq_elem *e,
 	put_le32(slot + 4, written);
 	vq->used_idx++;
 	store16(vq->device + SPLIT_USED_IDX, vq->used_idx);
+}
+
+int vq_chain_at(struct virtq *vq, uint16_t head, struct vq_elem *e)
+{
+	if (!vq->ready || vq->packed)
+		return -ENOTSUP;
+	if (head >= vq->size)
+		return -EBADMSG;
+	elem_init(e);
+	e->id = head;
+	return split_walk(vq, head, e);
+}
+
+int vq_push_id(struct virtq *vq, uint16_t id, uint32_t written)
+{
+	struct vq_elem e = { .id = id };
+
+	if (!vq->ready || vq->packed)
+		return -ENOTSUP;
+	if (id >= vq->size)
+		return -EINVAL;
+	split_push(vq, &e, written);
+	return 0;
+}
+
+int vq_track_init(struct vq_track *t, const struct virtq *vq)
+{
+	memset(t, 0, sizeof(*t));
+	t->size = vq->size;
+	t->avail_seen = vq->last_avail;
+	t->used_seen = load16(vq->device + SPLIT_USED_IDX);
+	t->out = calloc(vq->size ? vq->size : 1, 1);
+	return t->out ? 0 : -ENOMEM;
+}
+
+void vq_track_fini(struct vq_track *t)
+{
+	free(t->out);
+	t->out = NULL;
+}
+
+unsigned int vq_track_scan(struct vq_track *t, const struct virtq *vq)
+{
+	uint16_t avail, used, n_avail, n_used, i;
+
+	if (!t->out || !vq->ready || vq->packed || vq->size != t->size)
+		return 0;
+	avail = load16(vq->driver + SPLIT_AVAIL_IDX);
+	used = load16(vq->device + SPLIT_USED_IDX);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	n_avail = (uint16_t)(avail - t->avail_seen);
+	n_used = (uint16_t)(used - t->used_seen);
+	/* Entries overwritten before they were seen: the count is gone. */
+	if (n_avail > t->size || n_used > t->size)
+		t->lost = true;
+	for (i = 0; i < n_avail && i < t->size; i++) {
+		uint16_t pos = (uint16_t)(t->avail_seen + i) & (t->size - 1);
+		uint16_t head = load16(vq->driver + SPLIT_AVAIL_RING + 2ULL * pos);
+
+		if (head < t->size && t->out[head] < UINT8_MAX)
+			t->out[head]++;
+	}
+	for (i = 0; i < n_used && i < t->size; i++) {
+		uint16_t pos = (uint16_t)(t->used_seen + i) & (t->size - 1);
+		uint32_t id = get_le32(vq->device + SPLIT_USED_RING + 8ULL * pos);
+
+		if (id < t->size && t->out[id])
+			t->out[id]--;
+	}
+	t->avail_seen = avail;
+	t->used_seen = used;
+	return (unsigned int)n_avail + n_used;
 }
 
 static bool split_should_notify(struct virtq *vq)

@@ -131,6 +131,34 @@ int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
  */
 void vq_hold_kicks(struct virtq *vq);
 void vq_release_kicks(struct virtq *vq);
+/*
+ * For rings someone else served (a vhost backend that went away): the
+ * chain at head, read as vq_pop() would (no in-flight bookkeeping), and a
+ * used entry for it. Split rings only: -EBADMSG for a bad chain, -ENOTSUP
+ * for packed rings. vq->used_idx must be where the ring's memory says.
+ */
+int vq_chain_at(struct virtq *vq, uint16_t head, struct vq_elem *e);
+int vq_push_id(struct virtq *vq, uint16_t id, uint32_t written);
+
+/*
+ * Which buffers of a split ring served by someone else are in flight,
+ * counted from the rings alone: each scan adds the heads made available
+ * and subtracts those used since the last one. Exact as long as neither
+ * ring moved by more than its size between scans; t->lost says it did.
+ */
+struct vq_track {
+	uint16_t avail_seen, used_seen;
+	uint16_t size;
+	bool lost;
+	uint8_t *out;			/* per head: in flight */
+};
+
+/* Start from the queue's state: nothing in flight. -ENOMEM. */
+int vq_track_init(struct vq_track *t, const struct virtq *vq);
+void vq_track_fini(struct vq_track *t);
+/* Catch up with both rings; returns how many entries moved. */
+unsigned int vq_track_scan(struct vq_track *t, const struct virtq *vq);
+
 /* After pushes: does the driver want a used buffer notification now? */
 bool vq_should_notify(struct virtq *vq);
 

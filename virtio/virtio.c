@@ -60,10 +60,27 @@ void virtio_set_driver_features(struct virtio_dev *d, uint32_t sel,
 	d->acked = (d->acked & ~mask) | ((uint64_t)val << (32 * sel));
 }
 
+/* Stop the queues and take back those served outside vireo. */
+static void virtio_deactivate(struct virtio_dev *d)
+{
+	unsigned int q;
+
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->ops->deactivate)
+		d->ops->deactivate(d);
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (!(d->external & (1U << q)))
+			continue;
+		d->external &= ~(1U << q);
+		if (d->tops && d->tops->queue_external)
+			d->tops->queue_external(d->transport, q, false);
+	}
+}
+
 static void virtio_reset(struct virtio_dev *d)
 {
 	unsigned int i;
 
+	virtio_deactivate(d);
 	if (d->ops->reset)
 		d->ops->reset(d);
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
@@ -80,6 +97,32 @@ static bool features_ok(const struct virtio_dev *d)
 	if (d->modern && !(d->acked & (1ULL << VIRTIO_F_VERSION_1)))
 		return false;
 	return true;
+}
+
+static void build_activation(struct virtio_dev *d, struct virtio_activation *a)
+{
+	unsigned int q;
+
+	memset(a, 0, sizeof(*a));
+	a->gm = d->gm;
+	a->features = d->acked;
+	a->nr_queues = d->ops->num_queues;
+	for (q = 0; q < a->nr_queues; q++) {
+		a->q[q].vq = &d->vq[q];
+		a->q[q].kick_fd = a->q[q].call_fd = -1;
+		if (d->tops && d->tops->queue_fds)
+			d->tops->queue_fds(d->transport, q, &a->q[q].kick_fd,
+					   &a->q[q].call_fd);
+	}
+}
+
+void virtio_queue_set_external(struct virtio_dev *d, unsigned int q)
+{
+	if (q >= d->ops->num_queues || (d->external & (1U << q)))
+		return;
+	d->external |= 1U << q;
+	if (d->tops && d->tops->queue_external)
+		d->tops->queue_external(d->transport, q, true);
 }
 
 void virtio_set_status(struct virtio_dev *d, uint8_t val)
@@ -108,16 +151,22 @@ void virtio_set_status(struct virtio_dev *d, uint8_t val)
 	d->status = val;
 	if (!(val & added & VIRTIO_STATUS_DRIVER_OK))
 		return;
-	if (d->ops->activate && d->ops->activate(d) < 0) {
-		virtio_dev_broken(d);
-		return;
+	if (d->ops->activate) {
+		struct virtio_activation a;
+
+		build_activation(d, &a);
+		if (d->ops->activate(d, &a) < 0) {
+			virtio_dev_broken(d);
+			return;
+		}
 	}
 	/*
 	 * Drivers may post (and kick) before DRIVER_OK (Linux's virtio-rng
 	 * does in probe); a kick seen before now was dropped: look again.
 	 */
 	for (i = 0; i < d->ops->num_queues; i++)
-		if (d->vq[i].ready && d->ops->queue_kick && virtio_dev_running(d))
+		if (d->vq[i].ready && d->ops->queue_kick &&
+		    virtio_dev_running(d) && !(d->external & (1U << i)))
 			d->ops->queue_kick(d, i);
 }
 
@@ -167,7 +216,7 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 {
 	pthread_mutex_lock(&d->lock);
 	if (q < d->ops->num_queues && d->vq[q].ready && virtio_dev_running(d) &&
-	    d->ops->queue_kick) {
+	    d->ops->queue_kick && !(d->external & (1U << q))) {
 		d->kicks++;
 		d->ops->queue_kick(d, q);
 	}
@@ -176,8 +225,8 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 
 void virtio_kick_later(struct virtio_dev *d, unsigned int q)
 {
-	if (d->kick_later)
-		d->kick_later(d->transport, q);
+	if (d->tops && d->tops->kick_later)
+		d->tops->kick_later(d->transport, q);
 }
 
 void virtio_queue_notify(struct virtio_dev *d, unsigned int q)
@@ -185,8 +234,8 @@ void virtio_queue_notify(struct virtio_dev *d, unsigned int q)
 	if (!virtio_dev_running(d) || !vq_should_notify(&d->vq[q]))
 		return;
 	d->interrupts++;
-	if (d->interrupt)
-		d->interrupt(d->transport, (int)q);
+	if (d->tops)
+		d->tops->interrupt(d->transport, (int)q);
 }
 
 void virtio_dev_broken(struct virtio_dev *d)
@@ -195,13 +244,13 @@ void virtio_dev_broken(struct virtio_dev *d)
 		return;
 	d->broken = true;
 	d->status |= VIRTIO_STATUS_NEEDS_RESET;
-	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->interrupt)
-		d->interrupt(d->transport, VIRTIO_CONFIG_IRQ);
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->tops)
+		d->tops->interrupt(d->transport, VIRTIO_CONFIG_IRQ);
 }
 
 void virtio_config_changed(struct virtio_dev *d)
 {
 	d->config_gen++;
-	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->interrupt)
-		d->interrupt(d->transport, VIRTIO_CONFIG_IRQ);
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->tops)
+		d->tops->interrupt(d->transport, VIRTIO_CONFIG_IRQ);
 }

@@ -7,7 +7,22 @@
  * instance is a struct virtio_dev plus the class's private state. A
  * transport (virtio/mmio.c, virtio/pci.c: the only files that know
  * register layouts) translates guest register accesses into the calls
- * below and delivers interrupts through d->interrupt.
+ * below and reaches the guest through struct virtio_transport_ops.
+ *
+ * Activation hands the queues over. At DRIVER_OK the device's activate()
+ * gets a struct virtio_activation: per queue, the validated ring (struct
+ * virtq), the kick eventfd the guest's notifications land on (a KVM
+ * ioeventfd) and a call eventfd that interrupts the guest for that queue.
+ * A device that serves a queue itself leaves both to the transport: its
+ * queue_kick() runs on each kick, and virtio_queue_notify() interrupts.
+ * A device that hands a queue to someone else (a vhost backend) passes
+ * both fds on and calls virtio_queue_set_external(): the transport stops
+ * watching the kick fd, and delivers signals on the call fd itself: an
+ * irqfd on the vector's MSI route where it can (MSI-X, vector unmasked),
+ * relayed by vireo where it cannot (a masked vector latches its pending
+ * bit; INTx sets the ISR; virtio-mmio sets InterruptStatus). Queues come
+ * back to the transport at reset, after deactivate() has stopped them and
+ * left their state in d->vq[] (last_avail, used_idx, wrap counters).
  *
  * Threads and locking: register accesses arrive on vCPU threads, kicks on
  * the event loop (ioeventfd). Both run under d->lock, and so do the
@@ -58,6 +73,32 @@ struct virtio_opts {
 
 struct virtio_dev;
 
+/* One queue as activation hands it over. */
+struct virtio_queue_ctx {
+	struct virtq *vq;	/* validated geometry and host pointers */
+	int kick_fd;		/* eventfd: the driver notified (-1: none) */
+	int call_fd;		/* eventfd: signal to interrupt the driver */
+};
+
+struct virtio_activation {
+	const struct guest_mem *gm;
+	uint64_t features;		/* negotiated */
+	unsigned int nr_queues;
+	struct virtio_queue_ctx q[VIRTIO_MAX_QUEUES];
+};
+
+/* What a transport does for the device; set by the transport. */
+struct virtio_transport_ops {
+	/* Raise the interrupt of queue source (>= 0) or VIRTIO_CONFIG_IRQ. */
+	void (*interrupt)(void *t, int source);
+	/* Run queue_kick(q) again from the event loop. */
+	void (*kick_later)(void *t, unsigned int q);
+	/* The kick and call eventfds of queue q (-1 if there are none). */
+	void (*queue_fds)(void *t, unsigned int q, int *kick_fd, int *call_fd);
+	/* Queue q is (or is no longer) served outside vireo's loop. */
+	void (*queue_external)(void *t, unsigned int q, bool external);
+};
+
 struct virtio_dev_ops {
 	const char *name;
 	uint32_t device_id;
@@ -71,8 +112,16 @@ struct virtio_dev_ops {
 			    uint32_t len);
 	void (*config_write)(struct virtio_dev *d, uint32_t off,
 			     const uint8_t *buf, uint32_t len);
-	/* DRIVER_OK: features negotiated, queues set. < 0 breaks the device. */
-	int (*activate)(struct virtio_dev *d);
+	/*
+	 * DRIVER_OK: features negotiated, queues set; a says who serves the
+	 * queues with what. < 0 breaks the device.
+	 */
+	int (*activate)(struct virtio_dev *d, const struct virtio_activation *a);
+	/*
+	 * Stop serving the queues; on return d->vq[] holds each queue's
+	 * state (a backend's ring bases fetched back). Before reset().
+	 */
+	void (*deactivate)(struct virtio_dev *d);
 	/* Status written 0: stop all I/O; no guest memory access after. */
 	void (*reset)(struct virtio_dev *d);
 	/* Buffers may be available on queue q. */
@@ -91,13 +140,14 @@ struct virtio_dev {
 	uint8_t config_gen;
 	bool broken;			/* NEEDS_RESET is set */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	/* Guest notifications handled, interrupts raised: for stats lines. */
+	uint32_t external;		/* queues served outside vireo's loop */
+	/*
+	 * Guest notifications handled, interrupts raised: for stats lines.
+	 * For external queues: kicks and interrupts that went through vireo.
+	 */
 	uint64_t kicks, interrupts;
 
-	/* Set by the transport: raise the interrupt of a queue or config. */
-	void (*interrupt)(void *transport, int source);
-	/* Set by the transport: run queue_kick(q) again from the event loop. */
-	void (*kick_later)(void *transport, unsigned int q);
+	const struct virtio_transport_ops *tops;	/* set by the transport */
 	void *transport;
 };
 
@@ -140,6 +190,12 @@ void virtio_kick(struct virtio_dev *d, unsigned int q);
 void virtio_kick_later(struct virtio_dev *d, unsigned int q);
 
 /* ---- for device classes (d->lock held) ------------------------------- */
+
+/*
+ * From activate(): queue q is served by someone else through the kick
+ * and call fds of its activation context (until the next reset).
+ */
+void virtio_queue_set_external(struct virtio_dev *d, unsigned int q);
 
 /* After pushing used buffers on q: interrupt the driver if it wants. */
 void virtio_queue_notify(struct virtio_dev *d, unsigned int q);

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opts.h"
 #include "util.h"
+#include "vdevs.h"
 #include "vm.h"
 
 static const char usage[] =
@@ -34,7 +36,8 @@ static const char usage[] =
 "                          'linux' or 'pvh'\n"
 "  -d, --device SPEC       add a virtio device (repeatable), e.g.\n"
 "                          rng,transport=pci,ring=packed,features=-event_idx\n"
-"                          types: rng\n"
+"                          types: rng, blk, net, balloon (--device blk,...\n"
+"                          is --disk ..., and so on)\n"
 "                          transport=pci (default), mmio or mmio-legacy\n"
 "                          ring=split (default) or packed (modern only)\n"
 "                          features=-event_idx,-indirect_desc: do not offer\n"
@@ -45,7 +48,11 @@ static const char usage[] =
 "                          earlier writes stable), writethrough (every write\n"
 "                          stable before it completes) or unsafe (FLUSH is a\n"
 "                          no-op); direct=on opens with O_DIRECT; transport,\n"
-"                          ring, features as for --device\n"
+"                          ring, features as for --device.\n"
+"                          vhost-user=SOCKET[,server=on] instead of path:\n"
+"                          a disk served by a vhost-user backend process\n"
+"                          (e.g. qemu-storage-daemon); vireo connects to\n"
+"                          SOCKET, or listens there with server=on\n"
 "      --net SPEC          add a virtio-net NIC on a tap (repeatable), e.g.\n"
 "                          tap=vireo0,mac=02:00:00:00:00:01,mtu=9000,queues=2\n"
 "                          tap=NAME opens (or creates) the tap, fd=N adopts\n"
@@ -53,8 +60,17 @@ static const char usage[] =
 "                          one derived from the tap name; queues=1-4 needs a\n"
 "                          multi_queue tap; transport, ring, features as\n"
 "                          for --device, plus -mrg_rxbuf, -tso, -csum.\n"
+"                          vhost=auto (default: the kernel's vhost-net\n"
+"                          serves the queues if /dev/vhost-net is usable,\n"
+"                          else vireo, with a notice), on (vhost-net or an\n"
+"                          error) or off (vireo); vhost-dev=PATH instead of\n"
+"                          /dev/vhost-net.\n"
+"                          vhost-user=SOCKET[,server=on] instead of a tap:\n"
+"                          a vhost-user backend process (e.g. DPDK) serves\n"
+"                          the queues; the link goes down while it is gone.\n"
 "                          Counters are printed at exit\n"
-"      --balloon SPEC      add a virtio-balloon (once): 'on', or e.g.\n"
+"      --balloon [SPEC]    add a virtio-balloon (once): alone for its\n"
+"                          defaults, or e.g.\n"
 "                          deflate_on_oom=on,free_page_reporting=on,\n"
 "                          stats_period=5,target=128M,socket=PATH\n"
 "                          target: memory to take back at start; socket:\n"
@@ -100,14 +116,12 @@ enum {
 	OPT_NO_CACHE,
 	OPT_CACHE_DIR,
 	OPT_MMIO_CMDLINE,
-	OPT_DISK,
 	OPT_CONSOLE,
 	OPT_CPORT,
-	OPT_NET,
-	OPT_BALLOON,
+	OPT_CLASS,		/* + index in vdev_classes[]: --disk, --net, ... */
 };
 
-static const struct option long_opts[] = {
+static const struct option fixed_opts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
 	{ "initrd", required_argument, NULL, 'i' },
 	{ "cmdline", required_argument, NULL, 'c' },
@@ -118,16 +132,32 @@ static const struct option long_opts[] = {
 	{ "no-kernel-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "kernel-cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 	{ "device", required_argument, NULL, 'd' },
-	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "console-port", required_argument, NULL, OPT_CPORT },
-	{ "net", required_argument, NULL, OPT_NET },
-	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_MMIO_CMDLINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
 };
+
+/* The fixed options, then one per device class that has its own. */
+static void build_long_opts(struct option *opts)
+{
+	unsigned int n = 0, i;
+
+	for (i = 0; i < ARRAY_SIZE(fixed_opts); i++)
+		opts[n++] = fixed_opts[i];
+	for (i = 0; vdev_classes[i]; i++) {
+		if (!vdev_classes[i]->option)
+			continue;
+		opts[n].name = vdev_classes[i]->option;
+		/* --balloon alone means its defaults. */
+		opts[n].has_arg = required_argument;
+		opts[n].flag = NULL;
+		opts[n].val = OPT_CLASS + (int)i;
+		n++;
+	}
+	memset(&opts[n], 0, sizeof(opts[n]));
+}
 
 static int parse_memory(const char *s, uint64_t *out, char *err, size_t errlen)
 {
@@ -168,43 +198,22 @@ static int parse_cpus(const char *s, unsigned int *out, char *err,
 	return 0;
 }
 
-static int parse_choice(const char *opt, const char *s,
-			const char *const *names, unsigned int n, int *out,
-			char *err, size_t errlen)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		if (!strcmp(s, names[i])) {
-			*out = (int)i;
-			return 0;
-		}
-	}
-	errf(err, errlen, "%s '%s' is not one of: %s%s%s%s%s", opt, s, names[0],
-	     n > 1 ? ", " : "", n > 1 ? names[1] : "", n > 2 ? ", " : "",
-	     n > 2 ? names[2] : "");
-	return -1;
-}
-
 /* The options every virtio device takes; 1 if key was one of them. */
-static int common_key(const char *what, const char *spec, const char *key,
-		      const char *val, struct device_config *dev, char *err,
-		      size_t errlen)
+static int common_key(const char *opt, const char *key, const char *val,
+		      struct device_config *dev, char *err, size_t errlen)
 {
 	static const char *const transports[] = { "pci", "mmio", "mmio-legacy" };
 	static const char *const rings[] = { "split", "packed" };
-	char opt[300];
 	int choice;
 
-	snprintf(opt, sizeof(opt), "%s '%s': %s", what, spec, key);
 	if (!strcmp(key, "transport")) {
-		if (parse_choice(opt, val, transports, 3, &choice, err, errlen))
+		if (opt_choice(opt, val, transports, 3, &choice, err, errlen))
 			return -1;
 		dev->virtio.transport = (enum virtio_transport)choice;
 		return 1;
 	}
 	if (!strcmp(key, "ring")) {
-		if (parse_choice(opt, val, rings, 2, &choice, err, errlen))
+		if (opt_choice(opt, val, rings, 2, &choice, err, errlen))
 			return -1;
 		dev->virtio.packed = choice == 1;
 		return 1;
@@ -223,7 +232,9 @@ static void set_bits(uint64_t *mask, uint64_t bits, bool on)
 static int device_feature(const char *what, const char *spec, const char *tok,
 			  struct device_config *dev, char *err, size_t errlen)
 {
+	const struct vdev_feature *f = dev->cls ? dev->cls->features : NULL;
 	bool off = tok[0] == '-';
+	char known[256] = "event_idx, indirect_desc";
 
 	if (tok[0] != '-' && tok[0] != '+') {
 		errf(err, errlen, "%s '%s': feature '%s' needs a + or - in front",
@@ -232,201 +243,35 @@ static int device_feature(const char *what, const char *spec, const char *tok,
 	}
 	if (!strcmp(tok + 1, "event_idx")) {
 		dev->virtio.no_event_idx = off;
-	} else if (!strcmp(tok + 1, "indirect_desc")) {
+		return 0;
+	}
+	if (!strcmp(tok + 1, "indirect_desc")) {
 		dev->virtio.no_indirect = off;
-	} else if (dev->kind == DEVICE_NET && !strcmp(tok + 1, "mrg_rxbuf")) {
-		set_bits(&dev->virtio.no_features, 1ULL << 15, off);
-	} else if (dev->kind == DEVICE_NET && !strcmp(tok + 1, "tso")) {
-		/* GUEST_TSO4/6, HOST_TSO4/6 */
-		set_bits(&dev->virtio.no_features, 0x1980, off);
-	} else if (dev->kind == DEVICE_NET && !strcmp(tok + 1, "csum")) {
-		/* CSUM, GUEST_CSUM and the TSO bits that need them */
-		set_bits(&dev->virtio.no_features, 0x1983, off);
-	} else {
-		errf(err, errlen, "%s '%s': unknown feature '%s' (known: "
-		     "event_idx, indirect_desc%s)", what, spec, tok + 1,
-		     dev->kind == DEVICE_NET ? ", mrg_rxbuf, tso, csum" : "");
-		return -1;
+		return 0;
 	}
-	return 0;
-}
-
-/* A string option into a fixed buffer: 1 to size - 1 characters. */
-static int copy_opt(const char *opt, const char *what, const char *val,
-		    char *dst, size_t size, char *err, size_t errlen)
-{
-	if (!*val || strlen(val) >= size) {
-		errf(err, errlen, "%s: %s must be 1 to %zu characters", opt,
-		     what, size - 1);
-		return -1;
-	}
-	strcpy(dst, val);
-	return 0;
-}
-
-static int parse_on_off(const char *opt, const char *val, bool *out,
-			char *err, size_t errlen)
-{
-	static const char *const names[] = { "off", "on" };
-	int choice;
-
-	if (parse_choice(opt, val, names, 2, &choice, err, errlen))
-		return -1;
-	*out = choice == 1;
-	return 0;
-}
-
-/* --disk keys; 1 if handled, 0 if unknown, -1 on error. */
-static int disk_key(const char *spec, const char *key, const char *val,
-		    struct device_config *dev, char *err, size_t errlen)
-{
-	static const char *const caches[] = { "writeback", "writethrough", "unsafe" };
-	struct blk_config *b = &dev->blk;
-	char opt[300];
-	int choice;
-
-	snprintf(opt, sizeof(opt), "--disk '%s': %s", spec, key);
-	if (!strcmp(key, "path")) {
-		if (copy_opt(opt, "the path", val, b->path, sizeof(b->path),
-			     err, errlen))
-			return -1;
-	} else if (!strcmp(key, "readonly")) {
-		return parse_on_off(opt, val, &b->readonly, err, errlen) ? -1 : 1;
-	} else if (!strcmp(key, "direct")) {
-		return parse_on_off(opt, val, &b->direct, err, errlen) ? -1 : 1;
-	} else if (!strcmp(key, "serial")) {
-		if (strlen(val) > BLK_SERIAL_LEN) {
-			errf(err, errlen, "--disk '%s': serial '%s' is longer "
-			     "than %d characters", spec, val, BLK_SERIAL_LEN);
-			return -1;
+	for (; f && f->name; f++) {
+		if (!strcmp(tok + 1, f->name)) {
+			set_bits(&dev->virtio.no_features, f->bits, off);
+			return 0;
 		}
-		strcpy(b->serial, val);
-	} else if (!strcmp(key, "cache")) {
-		if (parse_choice(opt, val, caches, 3, &choice, err, errlen))
-			return -1;
-		b->cache = (enum blk_cache)choice;
-	} else {
-		return 0;
+		snprintf(known + strlen(known), sizeof(known) - strlen(known),
+			 ", %s", f->name);
 	}
-	return 1;
-}
-
-static int parse_uint(const char *opt, const char *val, unsigned long min,
-		      unsigned long max, unsigned long *out, char *err,
-		      size_t errlen)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(val, &end, 10);
-	if (errno || end == val || *end || *out < min || *out > max) {
-		errf(err, errlen, "%s: '%s' is not a number from %lu to %lu",
-		     opt, val, min, max);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_mac(const char *opt, const char *val, uint8_t mac[6],
-		     char *err, size_t errlen)
-{
-	unsigned int b[6], i;
-	char tail;
-
-	if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
-		   &b[3], &b[4], &b[5], &tail) != 6 || strlen(val) != 17) {
-		errf(err, errlen, "%s: '%s' is not a MAC address like "
-		     "02:00:00:00:00:01", opt, val);
-		return -1;
-	}
-	if (b[0] & 1) {
-		errf(err, errlen, "%s: '%s' is a multicast address (the first "
-		     "byte must be even)", opt, val);
-		return -1;
-	}
-	for (i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
-
-/* --net keys; 1 if handled, 0 if unknown, -1 on error. */
-static int net_key(const char *spec, const char *key, const char *val,
-		   struct device_config *dev, char *err, size_t errlen)
-{
-	struct net_config *n = &dev->net;
-	unsigned long v;
-	char opt[300];
-
-	snprintf(opt, sizeof(opt), "--net '%s': %s", spec, key);
-	if (!strcmp(key, "tap")) {
-		if (copy_opt(opt, "a tap name", val, n->tap, sizeof(n->tap),
-			     err, errlen))
-			return -1;
-	} else if (!strcmp(key, "fd")) {
-		if (parse_uint(opt, val, 0, INT32_MAX, &v, err, errlen))
-			return -1;
-		n->fd = (int)v;
-	} else if (!strcmp(key, "mac")) {
-		if (parse_mac(opt, val, n->mac, err, errlen))
-			return -1;
-		n->mac_set = true;
-	} else if (!strcmp(key, "mtu")) {
-		if (parse_uint(opt, val, 68, 65535, &v, err, errlen))
-			return -1;
-		n->mtu = (unsigned int)v;
-	} else if (!strcmp(key, "queues")) {
-		if (parse_uint(opt, val, 1, NET_MAX_PAIRS, &v, err, errlen))
-			return -1;
-		n->queues = (unsigned int)v;
-	} else {
-		return 0;
-	}
-	return 1;
-}
-
-/* --balloon keys; 1 if handled, 0 if unknown, -1 on error. */
-static int balloon_key(const char *spec, const char *key, const char *val,
-		       struct device_config *dev, char *err, size_t errlen)
-{
-	struct balloon_config *b = &dev->balloon;
-	unsigned long v;
-	char opt[300];
-
-	snprintf(opt, sizeof(opt), "--balloon '%s': %s", spec, key);
-	if (!strcmp(key, "deflate_on_oom"))
-		return parse_on_off(opt, val, &b->deflate_on_oom, err, errlen) ? -1 : 1;
-	if (!strcmp(key, "free_page_reporting"))
-		return parse_on_off(opt, val, &b->free_page_reporting, err,
-				    errlen) ? -1 : 1;
-	if (!strcmp(key, "stats_period")) {
-		if (parse_uint(opt, val, 0, 86400, &v, err, errlen))
-			return -1;
-		b->stats_period = (unsigned int)v;
-	} else if (!strcmp(key, "target")) {
-		if (parse_size(val, &b->target)) {
-			errf(err, errlen, "%s: '%s' is not a size (e.g. 128M)",
-			     opt, val);
-			return -1;
-		}
-	} else if (!strcmp(key, "socket")) {
-		if (copy_opt(opt, "the path", val, b->socket,
-			     sizeof(b->socket), err, errlen))
-			return -1;
-	} else {
-		return 0;
-	}
-	return 1;
+	errf(err, errlen, "%s '%s': unknown feature '%s' (known: %s)", what,
+	     spec, tok + 1, known);
+	return -1;
 }
 
 /*
- * KEY=VALUE[,KEY=VALUE...] after an optional leading type word (kept in
- * *type). "features=-a,-b" continues over tokens that start with +/-.
+ * KEY=VALUE[,KEY=VALUE...], after the leading type word if typed.
+ * "features=-a,-b" continues over tokens that start with + or -.
  */
 static int parse_device_opts(const char *what, const char *spec, bool typed,
-			     const char *known, struct device_config *dev,
-			     char *err, size_t errlen)
+			     struct device_config *dev, char *err,
+			     size_t errlen)
 {
-	char buf[4400], *tok, *save = NULL;
+	const struct vdev_class *cls = dev->cls;
+	char buf[4400], opt[4600], *tok, *save = NULL;
 	bool in_features = false;
 	int ret;
 
@@ -458,18 +303,18 @@ static int parse_device_opts(const char *what, const char *spec, bool typed,
 				return -1;
 			continue;
 		}
-		ret = common_key(what, spec, tok, eq + 1, dev, err, errlen);
-		if (!ret && dev->kind == DEVICE_BLK)
-			ret = disk_key(spec, tok, eq + 1, dev, err, errlen);
-		if (!ret && dev->kind == DEVICE_NET)
-			ret = net_key(spec, tok, eq + 1, dev, err, errlen);
-		if (!ret && dev->kind == DEVICE_BALLOON)
-			ret = balloon_key(spec, tok, eq + 1, dev, err, errlen);
+		snprintf(opt, sizeof(opt), "%s '%s': %s", what, spec, tok);
+		ret = common_key(opt, tok, eq + 1, dev, err, errlen);
+		if (!ret && cls && cls->parse_key)
+			ret = cls->parse_key(dev->cfg, opt, tok, eq + 1, err,
+					     errlen);
 		if (ret < 0)
 			return -1;
 		if (!ret) {
-			errf(err, errlen, "%s '%s': unknown option '%s' (known: %s)",
-			     what, spec, tok, known);
+			errf(err, errlen, "%s '%s': unknown option '%s' (known: "
+			     "%s%stransport, ring, features)", what, spec, tok,
+			     cls && cls->keys ? cls->keys : "",
+			     cls && cls->keys && cls->keys[0] ? ", " : "");
 			return -1;
 		}
 	}
@@ -478,23 +323,95 @@ static int parse_device_opts(const char *what, const char *spec, bool typed,
 		     "(mmio-legacy has split rings only)", what, spec);
 		return -1;
 	}
+	snprintf(opt, sizeof(opt), "%s '%s'", what, spec);
+	if (cls && cls->config_check && cls->config_check(dev->cfg, opt, err,
+							   errlen))
+		return -1;
 	return 0;
+}
+
+void device_config_free(struct device_config *dev)
+{
+	free(dev->cfg);
+	dev->cfg = NULL;
+}
+
+/* A zeroed device_config of class cls, its options at their defaults. */
+static int device_config_new(struct device_config *dev,
+			     const struct vdev_class *cls, char *err,
+			     size_t errlen)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->cls = cls;
+	dev->cfg = calloc(1, cls->config_size ? cls->config_size : 1);
+	if (!dev->cfg) {
+		errf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (cls->config_init)
+		cls->config_init(dev->cfg);
+	return 0;
+}
+
+const struct vdev_class *config_find_class(const char *name, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; vdev_classes[i]; i++)
+		if (strlen(vdev_classes[i]->name) == len &&
+		    !strncmp(vdev_classes[i]->name, name, len) &&
+		    vdev_classes[i]->parse_key)
+			return vdev_classes[i];
+	return NULL;
 }
 
 int config_parse_device(const char *spec, struct device_config *dev,
 			char *err, size_t errlen)
 {
 	size_t n = strcspn(spec, ",");
+	const struct vdev_class *cls = config_find_class(spec, n);
 
 	memset(dev, 0, sizeof(*dev));
-	if (n != 3 || strncmp(spec, "rng", 3)) {
+	if (!cls) {
+		char known[256] = "";
+		unsigned int i;
+
+		for (i = 0; vdev_classes[i]; i++)
+			if (vdev_classes[i]->parse_key)
+				snprintf(known + strlen(known),
+					 sizeof(known) - strlen(known), "%s%s",
+					 known[0] ? ", " : "",
+					 vdev_classes[i]->name);
 		errf(err, errlen, "--device '%s': unknown device type '%.*s' "
-		     "(known: rng; disks are --disk)", spec, (int)n, spec);
+		     "(known: %s)", spec, (int)n, spec, known);
 		return -1;
 	}
-	dev->kind = DEVICE_RNG;
-	return parse_device_opts("--device", spec, true,
-				 "transport, ring, features", dev, err, errlen);
+	if (device_config_new(dev, cls, err, errlen))
+		return -1;
+	if (parse_device_opts("--device", spec, true, dev, err, errlen)) {
+		device_config_free(dev);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_class(const struct vdev_class *cls, const char *spec,
+		       struct device_config *dev, char *err, size_t errlen)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "--%s", cls->option ? cls->option :
+							  cls->name);
+	if (device_config_new(dev, cls, err, errlen))
+		return -1;
+	/* "--balloon on": every default. */
+	if (!strcmp(spec, "on"))
+		return 0;
+	if (parse_device_opts(what, spec, false, dev, err, errlen)) {
+		device_config_free(dev);
+		return -1;
+	}
+	return 0;
 }
 
 int config_parse_cport(const char *spec, struct cport_config *p, char *err,
@@ -554,59 +471,72 @@ static int parse_console(const char *spec, struct vm_config *cfg, char *err,
 		return -1;
 	}
 	memset(&dev, 0, sizeof(dev));
-	if (parse_device_opts("--console", spec, true, "transport, ring, features",
-			      &dev, err, errlen))
+	if (parse_device_opts("--console", spec, true, &dev, err, errlen))
 		return -1;
 	cfg->virtio_console = true;
 	cfg->console_virtio = dev.virtio;
 	return 0;
 }
 
-int config_parse_disk(const char *spec, struct device_config *dev, char *err,
-		      size_t errlen)
+/* --console virtio / --console-port: the console device goes first. */
+static int add_console(struct vm_config *cfg, char *err, size_t errlen)
 {
-	memset(dev, 0, sizeof(*dev));
-	dev->kind = DEVICE_BLK;
-	if (parse_device_opts("--disk", spec, false,
-			      "path, readonly, serial, cache, direct, transport, "
-			      "ring, features", dev, err, errlen))
+	struct device_config *dev = &cfg->devices[0];
+	struct console_config *cc;
+
+	if (!cfg->virtio_console && !cfg->nr_cports)
+		return 0;
+	memmove(cfg->devices + 1, cfg->devices,
+		cfg->nr_devices * sizeof(cfg->devices[0]));
+	cfg->nr_devices++;
+	if (device_config_new(dev, &virtio_console_class, err, errlen))
 		return -1;
-	if (!dev->blk.path[0]) {
-		errf(err, errlen, "--disk '%s': path=FILE is required", spec);
-		return -1;
-	}
+	dev->virtio = cfg->console_virtio;
+	cc = dev->cfg;
+	cc->ports[0].kind = cfg->virtio_console ? CPORT_STDIO : CPORT_NONE;
+	memcpy(cc->ports + 1, cfg->cports, cfg->nr_cports * sizeof(cc->ports[0]));
+	cc->nr_ports = cfg->nr_cports + 1;
 	return 0;
 }
 
-int config_parse_net(const char *spec, struct device_config *dev, char *err,
-		     size_t errlen)
+static int add_class_device(struct vm_config *cfg, const struct vdev_class *cls,
+			    const char *spec, char *err, size_t errlen)
 {
-	memset(dev, 0, sizeof(*dev));
-	dev->kind = DEVICE_NET;
-	dev->net.fd = -1;
-	if (parse_device_opts("--net", spec, false,
-			      "tap, fd, mac, mtu, queues, transport, ring, "
-			      "features", dev, err, errlen))
-		return -1;
-	if (!dev->net.tap[0] == (dev->net.fd < 0)) {
-		errf(err, errlen, "--net '%s': give one of tap=NAME or fd=N",
-		     spec);
+	unsigned int i;
+
+	if (cfg->nr_devices == CONFIG_MAX_DEVICES) {
+		errf(err, errlen, "at most %d devices", CONFIG_MAX_DEVICES);
 		return -1;
 	}
+	if (cls && (cls == &virtio_console_class || !cls->parse_key)) {
+		errf(err, errlen, "--device %s: use --console", cls->name);
+		return -1;
+	}
+	if (cls ? config_parse_class(cls, spec, &cfg->devices[cfg->nr_devices],
+				     err, errlen) :
+		  config_parse_device(spec, &cfg->devices[cfg->nr_devices], err,
+				      errlen))
+		return -1;
+	cls = cfg->devices[cfg->nr_devices].cls;
+	for (i = 0; cls->once && i < cfg->nr_devices; i++) {
+		if (cfg->devices[i].cls == cls) {
+			errf(err, errlen, "--%s may be given once", cls->option ?
+			     cls->option : cls->name);
+			device_config_free(&cfg->devices[cfg->nr_devices]);
+			return -1;
+		}
+	}
+	cfg->nr_devices++;
 	return 0;
 }
 
-int config_parse_balloon(const char *spec, struct device_config *dev,
-			 char *err, size_t errlen)
+void config_free(struct vm_config *cfg)
 {
-	memset(dev, 0, sizeof(*dev));
-	dev->kind = DEVICE_BALLOON;
-	if (!strcmp(spec, "on"))
-		return 0;		/* all defaults */
-	return parse_device_opts("--balloon", spec, false,
-				 "deflate_on_oom, free_page_reporting, "
-				 "stats_period, target, socket, transport, "
-				 "ring, features", dev, err, errlen);
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_devices; i++)
+		device_config_free(&cfg->devices[i]);
+	cfg->nr_devices = 0;
 }
 
 static bool long_form(const char *arg)
@@ -620,12 +550,130 @@ static int long_len(const char *arg)
 	return (int)strcspn(arg, "=");
 }
 
-enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
-				char *err, size_t errlen)
+/* One option of 'run'; CONFIG_RUN to go on. */
+static enum config_result parse_one(int c, int argc, char **argv,
+				    struct vm_config *cfg, char *err,
+				    size_t errlen)
 {
 	static const char *const reboot_names[] = { "exit", "restart" };
 	static const char *const boot_names[] = { "auto", "linux", "pvh" };
-	int c, choice;
+	int choice;
+
+	switch (c) {
+	case 'k':
+		cfg->kernel = optarg;
+		break;
+	case 'i':
+		cfg->initrd = optarg;
+		break;
+	case 'c':
+		cfg->cmdline = optarg;
+		cfg->cmdline_set = true;
+		break;
+	case 'm':
+		if (parse_memory(optarg, &cfg->mem_size, err, errlen))
+			return CONFIG_ERROR;
+		break;
+	case 'p':
+		if (parse_cpus(optarg, &cfg->cpus, err, errlen))
+			return CONFIG_ERROR;
+		break;
+	case OPT_ON_REBOOT:
+		if (opt_choice("--on-reboot", optarg, reboot_names, 2, &choice,
+			       err, errlen))
+			return CONFIG_ERROR;
+		cfg->on_reboot = (enum on_reboot)choice;
+		break;
+	case OPT_BOOT:
+		if (opt_choice("--boot", optarg, boot_names, 3, &choice, err,
+			       errlen))
+			return CONFIG_ERROR;
+		cfg->boot = (enum boot_protocol)choice;
+		break;
+	case OPT_NO_CACHE:
+		cfg->kernel_cache = false;
+		break;
+	case OPT_CACHE_DIR:
+		cfg->cache_dir = optarg;
+		break;
+	case 'd':
+		if (add_class_device(cfg, NULL, optarg, err, errlen))
+			return CONFIG_ERROR;
+		break;
+	case OPT_MMIO_CMDLINE:
+		cfg->mmio_cmdline = true;
+		break;
+	case OPT_CONSOLE:
+		if (parse_console(optarg, cfg, err, errlen))
+			return CONFIG_ERROR;
+		break;
+	case OPT_CPORT:
+		if (cfg->nr_cports == CON_MAX_PORTS - 1) {
+			errf(err, errlen, "at most %d --console-port options",
+			     CON_MAX_PORTS - 1);
+			return CONFIG_ERROR;
+		}
+		if (config_parse_cport(optarg, &cfg->cports[cfg->nr_cports],
+				       err, errlen))
+			return CONFIG_ERROR;
+		cfg->nr_cports++;
+		break;
+	case 'h':
+		return CONFIG_HELP;
+	case 'V':
+		return CONFIG_VERSION;
+	case ':':
+		if (long_form(argv[optind - 1]))
+			errf(err, errlen, "option '%.*s' needs a value",
+			     long_len(argv[optind - 1]), argv[optind - 1]);
+		else
+			errf(err, errlen, "option '-%c' needs a value", optopt);
+		return CONFIG_ERROR;
+	default:
+		if (c >= OPT_CLASS) {
+			if (add_class_device(cfg, vdev_classes[c - OPT_CLASS],
+					     optarg, err, errlen))
+				return CONFIG_ERROR;
+			break;
+		}
+		/* In a cluster of short options, name the letter. */
+		if (long_form(argv[optind - 1]))
+			errf(err, errlen, "unknown option '%.*s' (try "
+			     "'vireo --help')", long_len(argv[optind - 1]),
+			     argv[optind - 1]);
+		else
+			errf(err, errlen, "unknown option '-%c' (try "
+			     "'vireo --help')", optopt);
+		return CONFIG_ERROR;
+	}
+	(void)argc;
+	return CONFIG_RUN;
+}
+
+/*
+ * "--balloon" with no value means its defaults: getopt wants a value, so
+ * one is supplied when the next word is another option or missing.
+ */
+static void default_values(int argc, char **argv, char **fixed)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		fixed[i] = argv[i];
+		if (!strcmp(argv[i], "--balloon") &&
+		    (i + 1 == argc || argv[i + 1][0] == '-'))
+			fixed[i] = "--balloon=on";
+	}
+	fixed[argc] = NULL;
+}
+
+enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
+				char *err, size_t errlen)
+{
+	struct option opts[ARRAY_SIZE(fixed_opts) + 16];
+	enum config_result r;
+	char **args;
+	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmdline = CONFIG_DEFAULT_CMDLINE;
@@ -651,136 +699,35 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		return CONFIG_ERROR;
 	}
 
+	build_long_opts(opts);
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!args) {
+		errf(err, errlen, "out of memory");
+		return CONFIG_ERROR;
+	}
+	default_values(argc - 1, argv + 1, args);
 	optind = 0;	/* glibc: reinitialise (parse may run more than once) */
 	opterr = 0;
-	argc--;
-	argv++;
-	while ((c = getopt_long(argc, argv, ":k:i:c:m:p:d:hV", long_opts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			cfg->kernel = optarg;
-			break;
-		case 'i':
-			cfg->initrd = optarg;
-			break;
-		case 'c':
-			cfg->cmdline = optarg;
-			cfg->cmdline_set = true;
-			break;
-		case 'm':
-			if (parse_memory(optarg, &cfg->mem_size, err, errlen))
-				return CONFIG_ERROR;
-			break;
-		case 'p':
-			if (parse_cpus(optarg, &cfg->cpus, err, errlen))
-				return CONFIG_ERROR;
-			break;
-		case OPT_ON_REBOOT:
-			if (parse_choice("--on-reboot", optarg, reboot_names, 2,
-					 &choice, err, errlen))
-				return CONFIG_ERROR;
-			cfg->on_reboot = (enum on_reboot)choice;
-			break;
-		case OPT_BOOT:
-			if (parse_choice("--boot", optarg, boot_names, 3,
-					 &choice, err, errlen))
-				return CONFIG_ERROR;
-			cfg->boot = (enum boot_protocol)choice;
-			break;
-		case OPT_NO_CACHE:
-			cfg->kernel_cache = false;
-			break;
-		case OPT_CACHE_DIR:
-			cfg->cache_dir = optarg;
-			break;
-		case 'd':
-		case OPT_DISK:
-			if (cfg->nr_devices == CONFIG_MAX_DEVICES) {
-				errf(err, errlen, "at most %d --device and --disk "
-				     "options", CONFIG_MAX_DEVICES);
-				return CONFIG_ERROR;
-			}
-			if ((c == 'd' ? config_parse_device : config_parse_disk)(
-				    optarg, &cfg->devices[cfg->nr_devices], err,
-				    errlen))
-				return CONFIG_ERROR;
-			cfg->nr_devices++;
-			break;
-		case OPT_NET:
-		case OPT_BALLOON: {
-			unsigned int i;
-
-			if (cfg->nr_devices == CONFIG_MAX_DEVICES) {
-				errf(err, errlen, "at most %d devices",
-				     CONFIG_MAX_DEVICES);
-				return CONFIG_ERROR;
-			}
-			for (i = 0; c == OPT_BALLOON && i < cfg->nr_devices; i++) {
-				if (cfg->devices[i].kind == DEVICE_BALLOON) {
-					errf(err, errlen, "--balloon may be given "
-					     "once");
-					return CONFIG_ERROR;
-				}
-			}
-			if ((c == OPT_NET ? config_parse_net :
-			     config_parse_balloon)(optarg,
-						   &cfg->devices[cfg->nr_devices],
-						   err, errlen))
-				return CONFIG_ERROR;
-			cfg->nr_devices++;
-			break;
-		}
-		case OPT_MMIO_CMDLINE:
-			cfg->mmio_cmdline = true;
-			break;
-		case OPT_CONSOLE:
-			if (parse_console(optarg, cfg, err, errlen))
-				return CONFIG_ERROR;
-			break;
-		case OPT_CPORT:
-			if (cfg->nr_cports == CON_MAX_PORTS - 1) {
-				errf(err, errlen, "at most %d --console-port options",
-				     CON_MAX_PORTS - 1);
-				return CONFIG_ERROR;
-			}
-			if (config_parse_cport(optarg, &cfg->cports[cfg->nr_cports],
-					       err, errlen))
-				return CONFIG_ERROR;
-			cfg->nr_cports++;
-			break;
-		case 'h':
-			return CONFIG_HELP;
-		case 'V':
-			return CONFIG_VERSION;
-		case ':':
-			if (long_form(argv[optind - 1]))
-				errf(err, errlen, "option '%.*s' needs a value",
-				     long_len(argv[optind - 1]), argv[optind - 1]);
-			else
-				errf(err, errlen, "option '-%c' needs a value",
-				     optopt);
-			return CONFIG_ERROR;
-		default:
-			/* In a cluster of short options, name the letter. */
-			if (long_form(argv[optind - 1]))
-				errf(err, errlen, "unknown option '%.*s' (try "
-				     "'vireo --help')", long_len(argv[optind - 1]),
-				     argv[optind - 1]);
-			else
-				errf(err, errlen, "unknown option '-%c' (try "
-				     "'vireo --help')", optopt);
-			return CONFIG_ERROR;
-		}
-	}
-	if (optind < argc) {
+	r = CONFIG_RUN;
+	while (r == CONFIG_RUN &&
+	       (c = getopt_long(argc - 1, args, ":k:i:c:m:p:d:hV", opts,
+				NULL)) != -1)
+		r = parse_one(c, argc - 1, args, cfg, err, errlen);
+	if (r == CONFIG_RUN && optind < argc - 1) {
 		errf(err, errlen, "unexpected argument '%s' (try 'vireo --help')",
-		     argv[optind]);
-		return CONFIG_ERROR;
+		     args[optind]);
+		r = CONFIG_ERROR;
 	}
-	if (!cfg->kernel) {
+	free(args);
+	if (r == CONFIG_RUN && !cfg->kernel) {
 		errf(err, errlen, "--kernel is required (try 'vireo --help')");
-		return CONFIG_ERROR;
+		r = CONFIG_ERROR;
+	}
+	if (r == CONFIG_RUN && add_console(cfg, err, errlen))
+		r = CONFIG_ERROR;
+	if (r != CONFIG_RUN) {
+		config_free(cfg);
+		return r;
 	}
 	if (cfg->virtio_console && !cfg->cmdline_set)
 		cfg->cmdline = CONFIG_VIRTIO_CMDLINE;

@@ -8,9 +8,8 @@
 #include <stdint.h>
 
 #include "../boot/x86.h"
-#include "../devices/virtio-balloon.h"
+#include "../devices/vdev.h"
 #include "../devices/virtio-console.h"
-#include "../devices/virtio-net.h"
 #include "../virtio/virtio.h"
 
 #define VIREO_VERSION "0.1.0"
@@ -22,37 +21,11 @@
 
 #define CONFIG_MAX_DEVICES 16
 
-enum device_kind {
-	DEVICE_RNG,
-	DEVICE_BLK,
-	DEVICE_CONSOLE,
-	DEVICE_NET,
-	DEVICE_BALLOON,
-};
-
-enum blk_cache {
-	BLK_CACHE_WRITEBACK,	/* FLUSH makes completed writes stable */
-	BLK_CACHE_WRITETHROUGH,	/* every write is stable before completion */
-	BLK_CACHE_UNSAFE,	/* FLUSH does nothing */
-};
-
-#define BLK_SERIAL_LEN 20
-
-struct blk_config {
-	char path[4096];
-	bool readonly;
-	char serial[BLK_SERIAL_LEN + 1];
-	enum blk_cache cache;
-	bool direct;
-};
-
-/* One --device or --disk: its class and the options every device takes. */
+/* One device: its class, the options every device takes, and its own. */
 struct device_config {
-	enum device_kind kind;
+	const struct vdev_class *cls;
 	struct virtio_opts virtio;
-	struct blk_config blk;
-	struct net_config net;
-	struct balloon_config balloon;
+	void *cfg;			/* cls->config_size bytes, owned */
 };
 
 enum on_reboot {
@@ -76,8 +49,9 @@ struct vm_config {
 	struct virtio_opts console_virtio;
 	unsigned int nr_cports;		/* named ports (1..) */
 	struct cport_config cports[CON_MAX_PORTS];
+	/* Every virtio device, the console (if any) first. */
 	unsigned int nr_devices;
-	struct device_config devices[CONFIG_MAX_DEVICES];
+	struct device_config devices[CONFIG_MAX_DEVICES + 1];
 };
 
 /*
@@ -86,19 +60,15 @@ struct vm_config {
  */
 int config_parse_device(const char *s, struct device_config *dev, char *err,
 			size_t errlen);
+/* The value of a class's own option (--disk "path=disk.img,readonly=on"). */
+int config_parse_class(const struct vdev_class *cls, const char *s,
+		       struct device_config *dev, char *err, size_t errlen);
+/* The class named name[0..len) that --device can make, or NULL. */
+const struct vdev_class *config_find_class(const char *name, size_t len);
+void device_config_free(struct device_config *dev);
 /* Parse one --console-port value, "name=agent,socket=/run/agent.sock". */
 int config_parse_cport(const char *s, struct cport_config *p, char *err,
 		       size_t errlen);
-/* Parse one --disk value, "path=disk.img,readonly=on,transport=mmio". */
-int config_parse_disk(const char *s, struct device_config *dev, char *err,
-		      size_t errlen);
-
-/* Parse one --net value, "tap=vireo0,mac=02:00:00:00:00:01,queues=2". */
-int config_parse_net(const char *s, struct device_config *dev, char *err,
-		     size_t errlen);
-/* Parse one --balloon value, "deflate_on_oom=on,stats_period=5". */
-int config_parse_balloon(const char *s, struct device_config *dev, char *err,
-			 size_t errlen);
 
 enum config_result {
 	CONFIG_RUN,
@@ -107,9 +77,14 @@ enum config_result {
 	CONFIG_ERROR,
 };
 
-/* Parse argv (argv[0] is the program). On CONFIG_ERROR, err says why. */
+/*
+ * Parse argv (argv[0] is the program). On CONFIG_ERROR, err says why and
+ * nothing is left to free; after CONFIG_RUN, config_free() releases the
+ * device configs.
+ */
 enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				char *err, size_t errlen);
+void config_free(struct vm_config *cfg);
 
 /* The --help text. */
 const char *config_usage(void);

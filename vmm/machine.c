@@ -13,6 +13,7 @@
 
 #include "../boot/acpi.h"
 #include "../boot/kernel.h"
+#include "../devices/virtio-console.h"
 #include "layout.h"
 #include "util.h"
 
@@ -111,6 +112,12 @@ static int vdev_add(struct machine *m, const struct device_config *dc,
 {
 	static const unsigned int mmio_gsis[] = IRQ_VIRTIO_MMIO_LIST;
 	struct vm_notify notify = vm_notifier(&m->vm);
+	struct vdev_env env = {
+		.gm = &m->vm.mem,
+		.notify = notify,
+		.console = m->con,
+		.nr_cpus = m->cfg->cpus,
+	};
 	struct machine_vdev *md;
 	unsigned int i, nr_mmio = 0;
 	int ret;
@@ -121,58 +128,13 @@ static int vdev_add(struct machine *m, const struct device_config *dc,
 	if (!md)
 		return -ENOMEM;
 	md->transport = dc->virtio.transport;
-	md->kind = dc->kind;
+	md->cls = dc->cls;
+	md->vdev = dc->cls->create(dc->cfg, &dc->virtio, &env, err, errlen);
+	if (!md->vdev) {
+		free(md);
+		return -EINVAL;
+	}
 	m->vdevs[m->nr_vdevs++] = md;
-	switch (dc->kind) {
-	case DEVICE_RNG:
-		md->vdev = &md->u.rng.vdev;
-		ret = virtio_rng_init(&md->u.rng, &m->vm.mem, &dc->virtio,
-				      &notify);
-		if (ret) {
-			errf(err, errlen, "cannot set up the rng device: %s",
-			     strerror(-ret));
-			return ret;
-		}
-		break;
-	case DEVICE_BLK:
-		md->vdev = &md->u.blk.vdev;
-		ret = virtio_blk_init(&md->u.blk, &dc->blk, &m->vm.mem,
-				      &dc->virtio, &notify, err, errlen);
-		if (ret)
-			return ret;
-		break;
-	case DEVICE_NET:
-		md->vdev = &md->u.net.vdev;
-		ret = virtio_net_init(&md->u.net, &dc->net, &m->vm.mem,
-				      &dc->virtio, &notify, err, errlen);
-		if (ret)
-			return ret;
-		break;
-	case DEVICE_BALLOON:
-		md->vdev = &md->u.balloon.vdev;
-		ret = virtio_balloon_init(&md->u.balloon, &dc->balloon,
-					  &m->vm.mem, &dc->virtio, &notify, err,
-					  errlen);
-		if (ret)
-			return ret;
-		break;
-	case DEVICE_CONSOLE: {
-		struct cport_config ports[CON_MAX_PORTS];
-		const struct vm_config *cfg = m->cfg;
-
-		memset(ports, 0, sizeof(ports));
-		ports[0].kind = cfg->virtio_console ? CPORT_STDIO : CPORT_NONE;
-		memcpy(ports + 1, cfg->cports, cfg->nr_cports * sizeof(ports[0]));
-		md->vdev = &md->u.con.vdev;
-		ret = virtio_console_init(&md->u.con, &m->vm.mem, &dc->virtio,
-					  ports, cfg->nr_cports + 1,
-					  cfg->virtio_console ? m->con : NULL,
-					  &notify, err, errlen);
-		if (ret)
-			return ret;
-		break;
-	}
-	}
 
 	if (md->transport != VIRTIO_PCI) {
 		if (nr_mmio >= ARRAY_SIZE(mmio_gsis)) {
@@ -223,37 +185,13 @@ static void machine_vdevs_fini(struct machine *m)
 			virtio_pci_fini(&md->pci);
 		else if (md->wired)
 			virtio_mmio_fini(&md->mmio);
-		switch (md->kind) {
-		case DEVICE_BLK:
-			if (md->wired) {
-				char line[PATH_MAX + 256];
+		if (md->wired && md->cls->stats_line) {
+			char line[PATH_MAX + 256];
 
-				virtio_blk_stats_line(&md->u.blk, line,
-						      sizeof(line));
-				fprintf(stderr, "vireo: %s\n", line);
-			}
-			virtio_blk_fini(&md->u.blk);
-			break;
-		case DEVICE_CONSOLE:
-			virtio_console_fini(&md->u.con);
-			break;
-		case DEVICE_NET:
-			if (md->wired) {
-				char line[256];
-
-				virtio_net_stats_line(&md->u.net, line,
-						      sizeof(line));
-				fprintf(stderr, "vireo: %s\n", line);
-			}
-			virtio_net_fini(&md->u.net);
-			break;
-		case DEVICE_BALLOON:
-			virtio_balloon_fini(&md->u.balloon);
-			break;
-		case DEVICE_RNG:
-			virtio_rng_fini(&md->u.rng);
-			break;
+			md->cls->stats_line(md->vdev, line, sizeof(line));
+			fprintf(stderr, "vireo: %s\n", line);
 		}
+		md->cls->destroy(md->vdev);
 		free(md);
 	}
 	if (m->pci_ready) {
@@ -461,16 +399,6 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 	m->vm_created = true;
 	m->vm.loop = loop;
 	machine_devices_init(m);
-	if (cfg->virtio_console || cfg->nr_cports) {
-		struct device_config dc = {
-			.kind = DEVICE_CONSOLE,
-			.virtio = cfg->console_virtio,
-		};
-
-		ret = vdev_add(m, &dc, err, errlen);
-		if (ret)
-			goto err;
-	}
 	for (i = 0; i < cfg->nr_devices; i++) {
 		ret = vdev_add(m, &cfg->devices[i], err, errlen);
 		if (ret)
@@ -516,8 +444,8 @@ void machine_resize(struct machine *m)
 	unsigned int i;
 
 	for (i = 0; i < m->nr_vdevs; i++)
-		if (m->vdevs[i]->kind == DEVICE_CONSOLE)
-			virtio_console_resize(&m->vdevs[i]->u.con);
+		if (m->vdevs[i]->cls == &virtio_console_class)
+			virtio_console_resize(m->vdevs[i]->vdev->priv);
 }
 
 void machine_destroy(struct machine *m)

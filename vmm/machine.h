@@ -11,11 +11,7 @@
 #include "../devices/platform.h"
 #include "../devices/rtc.h"
 #include "../devices/serial.h"
-#include "../devices/virtio-blk.h"
-#include "../devices/virtio-balloon.h"
-#include "../devices/virtio-console.h"
-#include "../devices/virtio-net.h"
-#include "../devices/virtio-rng.h"
+#include "../devices/vdev.h"
 #include "../virtio/mmio.h"
 #include "../virtio/pci.h"
 #include "config.h"
@@ -25,14 +21,7 @@
 
 /* A virtio device: its class instance and its transport. */
 struct machine_vdev {
-	enum device_kind kind;
-	union {
-		struct virtio_rng rng;
-		struct virtio_blk blk;
-		struct virtio_console con;
-		struct virtio_net net;
-		struct virtio_balloon balloon;
-	} u;
+	const struct vdev_class *cls;
 	struct virtio_dev *vdev;
 	enum virtio_transport transport;
 	bool wired;

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 		if (ret) {
 			console_fini(&con);
 			pr_err("%s", err);
+			config_free(&cfg);
 			return 1;
 		}
 		runner.m = &machine;
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 	console_fini(&con);
 	status = exit_status(&machine, &runner);
 	machine_destroy(&machine);
+	config_free(&cfg);
 	ev_fini(&loop);
 	return status;
 }

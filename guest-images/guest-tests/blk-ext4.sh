@@ -2,7 +2,7 @@
 # mkfs.ext4 on the test disk, files of known checksums, sync: the host then
 # checks the image with e2fsck and debugfs.
 . /tests/lib.sh
-dev=$(disk_by_serial vireo-test) && mount_tools || exit 1
+dev=$(test_disk) && mount_tools || exit 1
 /opt/bin/mke2fs -q -F -t ext4 "$dev" || exit 1
 mount -t ext4 "$dev" /mnt || exit 1
 dd if=/dev/urandom of=/mnt/f1 bs=1M count=6 2>/dev/null

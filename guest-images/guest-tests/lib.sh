@@ -20,3 +20,14 @@ mount_tools() {
 	t=$(disk_by_serial vireo-tools) || return 1
 	mount -o ro -t ext4 "$t" /opt
 }
+
+# cmdline_arg NAME: the value of vireo.NAME= on the kernel command line.
+cmdline_arg() {
+	sed -n "s/.*vireo\.$1=\([^ ]*\).*/\1/p" /proc/cmdline
+}
+
+# test_disk: the disk under test: serial vireo.serial= (default vireo-test).
+test_disk() {
+	s=$(cmdline_arg serial)
+	disk_by_serial "${s:-vireo-test}"
+}

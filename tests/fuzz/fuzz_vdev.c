@@ -36,8 +36,12 @@ static void drive(struct virtio_dev *d, const uint8_t *data)
 {
 	unsigned int q, round;
 
-	d->interrupt = irq;
-	d->kick_later = later;
+	static const struct virtio_transport_ops tops = {
+		.interrupt = irq,
+		.kick_later = later,
+	};
+
+	d->tops = &tops;
 	d->modern = true;
 	d->acked = d->offered & ~((uint64_t)data[1] << 24 | (uint64_t)data[2] << 32);
 	d->acked |= 1ULL << VIRTIO_F_VERSION_1;
@@ -52,7 +56,7 @@ static void drive(struct virtio_dev *d, const uint8_t *data)
 		vq_enable(vq, d->gm, d->acked);
 	}
 	d->status = 0xf;
-	if (d->ops->activate && d->ops->activate(d) < 0)
+	if (d->ops->activate && d->ops->activate(d, NULL) < 0)
 		return;
 	for (round = 0; round < 2; round++)
 		for (q = 0; q < d->ops->num_queues && q < 16; q++)

@@ -88,6 +88,45 @@ static void transport_seeds(const char *top)
 	put(dir, "mmio-bringup", b, n);
 }
 
+/* Replies a well-behaved backend gives to vireo's negotiation. */
+static size_t vu_reply(uint8_t *b, uint32_t req, uint32_t size, uint64_t v)
+{
+	put_le32(b, req);
+	put_le32(b + 4, 5);
+	put_le32(b + 8, size);
+	memset(b + 12, 0, size);
+	if (size >= 8)
+		put_le64(b + 12, v);
+	return 12 + size;
+}
+
+static void vhost_user_seeds(const char *top)
+{
+	uint8_t b[1024];
+	char dir[256];
+	size_t n = 4;
+
+	snprintf(dir, sizeof(dir), "%s/vhost_user", top);
+	mkdir(dir, 0755);
+	memset(b, 0, 4);
+	b[0] = 1;
+	b[1] = 8;
+	n += vu_reply(b + n, 1, 8, (1ULL << 32) | (1ULL << 30) | (1ULL << 29));
+	n += vu_reply(b + n, 15, 8, 0x20b);	/* MQ, REPLY_ACK, CONFIG */
+	n += vu_reply(b + n, 17, 8, 2);		/* two queues */
+	n += vu_reply(b + n, 3, 8, 0);		/* acks from here */
+	n += vu_reply(b + n, 2, 8, 0);
+	n += vu_reply(b + n, 5, 8, 0);
+	n += vu_reply(b + n, 8, 8, 0);
+	n += vu_reply(b + n, 10, 8, 0);
+	n += vu_reply(b + n, 9, 8, 0);
+	n += vu_reply(b + n, 12, 8, 0);
+	n += vu_reply(b + n, 18, 8, 0);
+	n += vu_reply(b + n, 11, 8, 7ULL << 32);
+	n += vu_reply(b + n, 24, 12 + 9, 9ULL << 32);
+	put(dir, "negotiation", b, n);
+}
+
 int main(int argc, char **argv)
 {
 	static const enum payload_format fmts[] = {
@@ -126,5 +165,6 @@ int main(int argc, char **argv)
 	put(ddir, "ops", dev, sizeof(dev));
 	vring_seeds(argv[1]);
 	transport_seeds(argv[1]);
+	vhost_user_seeds(argv[1]);
 	return 0;
 }

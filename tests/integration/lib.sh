@@ -53,3 +53,9 @@ vmm_pid() {
 rss_kb() {
 	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null
 }
+
+# loop_ticks PID: CPU clock ticks (user + system) of PID's main thread:
+# vireo's event loop, where it serves devices itself.
+loop_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/task/$1/stat" 2>/dev/null
+}

@@ -29,7 +29,7 @@ boot() {
 	_try=1
 	while :; do
 		timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
-			--cmdline "console=$con panic=-1 vireo.test=$_test" "$@" \
+			--cmdline "console=$con panic=-1 vireo.test=$_test${bootargs:+ $bootargs}" "$@" \
 			< /dev/null > "$work/$_name.out" 2>&1
 		rc=$?
 		nested_flake "$_name" || break
@@ -495,6 +495,7 @@ net_run() {
 		--cmdline "console=ttyS0 panic=-1 vireo.test=net vireo.ping_size=$_size vireo.iperf=$iperf_dirs" \
 		"$@" < /dev/null > "$work/$_name.out" 2>&1 &
 	_pid=$!
+	_vpid=$(vmm_pid $_pid)
 	_n=0
 	while [ ! -e /sys/class/net/vt0 ] && [ $_n -lt 100 ]; do
 		sleep 0.1
@@ -509,7 +510,12 @@ net_run() {
 	_iperf=$!
 	bigping=
 	hping=1
+	ticks=
 	if wait_for "$work/$_name.out" NET-UP 150; then
+		# vireo's loop's CPU while the guest runs iperf3.
+		_t0=$(loop_ticks "$_vpid")
+		wait_for "$work/$_name.out" "RESULT iperf ${iperf_dirs##*,}" 120 &&
+			ticks=$(($(loop_ticks "$_vpid") - _t0))
 		if [ "$_mtu" != 0 ]; then
 			# Frames bigger than the guest's buffers: dropped, counted.
 			# One small ping first, so that address resolution is done
@@ -546,16 +552,75 @@ net_check() {
 		[ "$(grep -c 'RESULT iperf' "$work/$1.out")" = "$(echo "$iperf_dirs" | tr , '\n' | wc -l)" ]
 }
 
+# The data path in vireo (vhost=off). pci-packed keeps the default
+# (vhost=auto): vhost-net has no packed rings, so vireo serves it, saying so.
+inproc_ticks=
 for combo in pci-split mmio-packed pci-packed mmio-split; do
 	t=net_$combo
 	[ $net_ok = 1 ] || { skip $t "no tun or iperf3 here"; continue; }
-	net_boot $t 0 56 --net "tap=vt0,transport=${combo%-*},ring=${combo#*-}"
-	if net_check $t; then
+	vh=,vhost=off
+	[ $combo = pci-packed ] && vh=
+	net_boot $t 0 56 --net "tap=vt0$vh,transport=${combo%-*},ring=${combo#*-}"
+	[ $combo = pci-split ] && inproc_ticks=$ticks
+	if net_check $t && { [ -n "$vh" ] ||
+	   grep -q "has no packed rings.*serving its queues in vireo" "$work/$t.out"; }; then
 		pass $t
 	else
 		fail $t "host ping: $(tail -n 2 "$work/$t.ping" | tr '\n' ' '); $(grep -E 'RESULT|vireo: net' "$work/$t.out" | tr '\n' ' ') $(why $t)"
 	fi
 done
+
+# Kernel vhost-net on the tap: the same traffic, the data path in the
+# test host's kernel; the guest's kicks and (MSI-X) interrupts bypass
+# vireo, whose loop does next to nothing meanwhile.
+vhost_ticks=
+if [ $net_ok = 1 ] && [ ! -c /dev/vhost-net ]; then
+	skip net_vhost "no /dev/vhost-net here (modprobe vhost_net)"
+elif [ $net_ok = 1 ]; then
+	for tr in pci mmio; do
+		t=net_vhost_$tr
+		net_boot $t 0 56 --net "tap=vt0,vhost=on,transport=$tr"
+		[ $tr = pci ] && vhost_ticks=$ticks
+		if net_check $t && grep -q "vireo: net vt0: vhost-net" "$work/$t.out"; then
+			pass $t
+		else
+			fail $t "host ping: $(tail -n 2 "$work/$t.ping" | tr '\n' ' '); $(grep -E 'RESULT|vireo: net' "$work/$t.out" | tr '\n' ' ') $(why $t)"
+		fi
+	done
+	# vireo's loop during iperf3 (both directions, 3 s each): with
+	# vhost-net on MSI-X, well under a quarter of what serving the
+	# queues itself took in the same test host.
+	t=net_vhost_cpu
+	if [ -n "$inproc_ticks" ] && [ -n "$vhost_ticks" ] &&
+	   [ $((vhost_ticks * 4)) -le "$inproc_ticks" ]; then
+		pass $t
+	else
+		fail $t "event-loop CPU ticks during iperf3: vhost-net ${vhost_ticks:-?}, in vireo ${inproc_ticks:-?}"
+	fi
+	echo "NOTE net_vhost_cpu: loop ticks during iperf3: vhost-net ${vhost_ticks:-?}, in vireo ${inproc_ticks:-?}"
+	t=net_vhost_multiqueue
+	net_boot $t 0 56 --cpus 2 --net "tap=vt0,queues=2,vhost=on"
+	if net_check $t && grep -q "RESULT net mtu=1500 rxq=2" "$work/$t.out" &&
+	   grep -q "vireo: net vt0: vhost-net" "$work/$t.out"; then
+		pass $t
+	else
+		fail $t "host ping: $(tail -n 2 "$work/$t.ping" | tr '\n' ' '); $(grep -E 'RESULT|vireo: net' "$work/$t.out" | tr '\n' ' ') $(why $t)"
+	fi
+fi
+# vhost=on where the device cannot be opened: one line naming it.
+t=net_vhost_missing
+if [ $net_ok = 1 ]; then
+	timeout 30 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--net "tap=vt9,vhost=on,vhost-dev=/dev/no-vhost-net" \
+		< /dev/null > "$work/$t.out" 2>&1
+	rc=$?
+	if [ $rc = 1 ] && grep -q "vhost=on: /dev/no-vhost-net: No such file or directory (load the vhost_net module" "$work/$t.out" &&
+	   [ "$(wc -l < "$work/$t.out")" = 1 ]; then
+		pass $t
+	else
+		fail $t "rc=$rc: $(cat "$work/$t.out")"
+	fi
+fi
 
 # netstat NAME WHAT: from vireo's exit line "net vt0: rx ... (N too big);
 # tx ..., G gso, largest L": WHAT is "too big", "gso" or "largest".
@@ -571,7 +636,7 @@ netstat() {
 # (VQ_PAIRS_SET) and traffic flows.
 t=net_multiqueue
 if [ $net_ok = 1 ]; then
-	net_boot $t 0 56 --cpus 2 --net "tap=vt0,queues=2"
+	net_boot $t 0 56 --cpus 2 --net "tap=vt0,queues=2,vhost=off"
 	if net_check $t && grep -q "RESULT net mtu=1500 rxq=2" "$work/$t.out"; then
 		pass $t
 	else
@@ -597,7 +662,7 @@ t=net_mtu9000
 if [ $net_ok = 1 ]; then
 	# Without TSO the largest frame is one MTU's worth: 8900-byte pings
 	# and iperf3 segments fill 9000-byte frames unfragmented.
-	net_boot $t 0 8900 --net "tap=vt0,mtu=9000,features=-tso"
+	net_boot $t 0 8900 --net "tap=vt0,vhost=off,mtu=9000,features=-tso"
 	largest=$(netstat $t largest)
 	if net_check $t && grep -q "RESULT net mtu=9000" "$work/$t.out" &&
 	   [ "${largest:-0}" -ge 8942 ] && [ "${largest:-0}" -le 9018 ]; then
@@ -611,7 +676,7 @@ fi
 # from a 9000-MTU tap are dropped and counted, and RX goes on.
 t=net_rx_too_big
 if [ $net_ok = 1 ]; then
-	net_boot $t 9000 56 --net "tap=vt0,features=-mrg_rxbuf,-tso"
+	net_boot $t 9000 56 --net "tap=vt0,vhost=off,features=-mrg_rxbuf,-tso"
 	big=$(netstat $t "too big")
 	# RX keeps going after the drops: the host's pings are answered and
 	# iperf3 -R gets through.
@@ -622,6 +687,207 @@ if [ $net_ok = 1 ]; then
 	fi
 fi
 
+fi
+
+
+if section vhost; then
+# ---- vhost-user backends: qemu-storage-daemon and DPDK's testpmd --------
+
+# The peers, carried into the test host with their libraries (run.sh), or
+# the host's own. They exec: started in the background, $! is the peer
+# itself, so that killing it kills the daemon, not a shell around it.
+qsd() {
+	if [ -n "$hostbin" ]; then exec "$hostbin/qemu-storage-daemon.sh" "$@"
+	else exec qemu-storage-daemon "$@"; fi
+}
+testpmd() {
+	if [ -n "$hostbin" ]; then
+		exec "$hostbin/dpdk-testpmd.sh" -d "$hostbin/../lib/dpdk" "$@"
+	else
+		exec dpdk-testpmd "$@"
+	fi
+}
+wait_socket() { # wait_socket PATH SECONDS
+	_n=0
+	while [ ! -S "$1" ] && [ $_n -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	[ -S "$1" ]
+}
+# qsd_start IMG: serve IMG as vhost-user-blk on $qsock ($qsd_pid).
+qsock=$work/qsd.sock
+qsd_start() {
+	rm -f "$qsock"
+	qsd --blockdev "driver=file,node-name=f0,filename=$1" \
+		--export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$qsock,writable=on" \
+		>> "$work/qsd.log" 2>&1 &
+	qsd_pid=$!
+	wait_socket "$qsock" 20
+}
+qsd_stop() {
+	kill "$qsd_pid" 2>/dev/null
+	wait "$qsd_pid" 2>/dev/null
+}
+# qemu-storage-daemon's vhost-user-blk answers GET_ID with this serial.
+vu_serial=vhost_user_blk
+
+# have PROGRAM: the peer is here (carried in, or the host's own).
+have() {
+	if [ -n "$hostbin" ]; then [ -x "$hostbin/$1.sh" ]
+	else command -v "$1" > /dev/null; fi
+}
+if ! have qemu-storage-daemon; then
+	for t in vu_blk_ext4 vu_blk_fio_pci vu_blk_fio_mmio vu_blk_restart; do
+		skip $t "no qemu-storage-daemon here"
+	done
+else
+t=vu_blk_ext4
+img=$work/vu.img
+truncate -s 64M "$img"
+qsd_start "$img"
+bootargs="vireo.serial=$vu_serial" boot $t blk-ext4 --memory 384M $toolsdisk \
+	--disk "vhost-user=$qsock"
+qsd_stop
+bad=
+guest_ok $t || bad="$(why $t)"
+grep -q "vireo: blk vhost-user $qsock: backend connected" "$work/$t.out" ||
+	bad="$bad; no vhost-user line on exit"
+hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad e2fsck: $(tail -n 3 "$work/$t.fsck" | tr '\n' '|')"
+for f in f1 f2 dir/small; do
+	want=$(grep "^RESULT sum file=$f " "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
+	got=$(hosttool debugfs -R "cat /$f" "$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	[ -n "$want" ] && [ "$want" = "$got" ] || bad="$bad $f: guest $want host $got"
+done
+[ -z "$bad" ] && pass $t || fail $t "$bad"
+
+for tr in pci mmio; do
+	t=vu_blk_fio_$tr
+	truncate -s 32M "$img"
+	qsd_start "$img"
+	bootargs="vireo.serial=$vu_serial" boot "$t" blk-fio --memory 384M \
+		$toolsdisk --disk "vhost-user=$qsock,transport=$tr"
+	qsd_stop
+	guest_ok "$t" && grep -q "RESULT fio rc=0" "$work/$t.out" && pass "$t" ||
+		fail "$t" "$(why "$t")"
+done
+
+# The daemon killed (SIGKILL) and restarted while the guest writes:
+# flushed data intact, I/O goes on after, in-flight requests completed
+# or failed visibly (the daemon keeps no inflight region, so vireo
+# completes them with IOERR).
+t=vu_blk_restart
+truncate -s 64M "$img"
+run_restart() {
+	qsd_start "$img"
+	timeout 240 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--memory 384M $toolsdisk --disk "vhost-user=$qsock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-restart vireo.serial=$vu_serial" \
+		< /dev/null > "$work/$t.out" 2>&1 &
+	pid=$!
+	if wait_for "$work/$t.out" RESTART-NOW 150; then
+		kill -9 "$qsd_pid"
+		wait "$qsd_pid" 2>/dev/null
+		sleep 1
+		qsd_start "$img"
+	fi
+	wait $pid
+	rc=$?
+	qsd_stop
+}
+retry_flaky $t run_restart
+fio=$(grep "RESULT fio" "$work/$t.out" | tr -d '\r')
+failed=$(sed -n 's/.* \([0-9]*\) requests in flight at a loss failed.*/\1/p' "$work/$t.out" | tail -n 1)
+if guest_ok $t && grep -q "RESULT phase1 intact" "$work/$t.out" &&
+   grep -q "RESULT after ok" "$work/$t.out" &&
+   grep -q "vhost-user $qsock: the backend hung up" "$work/$t.out" &&
+   grep -q "vhost-user $qsock: the backend is back" "$work/$t.out" &&
+   { [ "$(field rc "$fio")" = 0 ] || [ "${failed:-0}" -gt 0 ]; }; then
+	pass $t
+	echo "NOTE $t: $fio; vireo failed ${failed:-0} requests in flight"
+else
+	fail $t "$fio; failed ${failed:-?}; $(grep -E 'RESULT|vhost-user' "$work/$t.out" | tr -d '\r' | tr '\n' '|') $(why $t)"
+fi
+rm -f "$img"
+fi
+
+# Two guests joined by testpmd (io forwarding between its two vhost-user
+# ports): A connects to testpmd's socket, B listens for testpmd to connect
+# (server=on). They ping each other and run iperf3; then testpmd is
+# killed and started again: both links go down and come back, and the
+# guests reach each other again with nothing done inside them.
+tp_start() {
+	# DPDK keeps its run-time files in /var/run/dpdk (the test host has
+	# no /var).
+	mkdir -p /var/run
+	rm -f "$work/vu0.sock" "$work/tp.in"
+	mkfifo "$work/tp.in"
+	testpmd -l 0-1 --no-huge --no-shconf -m 256 --no-pci \
+		--vdev "net_vhost0,iface=$work/vu0.sock" \
+		--vdev "net_vhost1,iface=$work/vu1.sock,client=1" \
+		-- --forward-mode=io --auto-start --total-num-mbufs=8192 \
+		< "$work/tp.in" >> "$work/testpmd.log" 2>&1 &
+	tp_pid=$!
+	exec 4> "$work/tp.in"
+	wait_socket "$work/vu0.sock" 30
+}
+tp_stop() {
+	kill -9 "$tp_pid" 2>/dev/null
+	wait "$tp_pid" 2>/dev/null
+	exec 4>&-
+}
+# peer_vm NAME ROLE IP PEER NET-SPEC: a guest in the background ($!).
+peer_vm() {
+	timeout 300 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--memory 320M $toolsdisk --net "$5" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=net-peer vireo.role=$2 vireo.ip=$3 vireo.peer=$4" \
+		< /dev/null > "$work/$1.out" 2>&1 &
+}
+if ! have dpdk-testpmd; then
+	skip vu_net_iperf "no dpdk-testpmd here"
+	skip vu_net_restart "no dpdk-testpmd here"
+else
+for t in vu_net_iperf vu_net_restart; do
+	[ $t = vu_net_iperf ] && ra=client rb=server ring=,ring=packed
+	[ $t = vu_net_restart ] && ra=flap rb=flap ring=
+	rm -f "$work/vu1.sock"
+	peer_vm ${t}_b "$rb" 192.0.2.12 192.0.2.11 \
+		"vhost-user=$work/vu1.sock,server=on,transport=mmio$ring"
+	pb=$!
+	wait_socket "$work/vu1.sock" 10
+	tp_start
+	peer_vm ${t}_a "$ra" 192.0.2.11 192.0.2.12 "vhost-user=$work/vu0.sock"
+	pa=$!
+	if [ $t = vu_net_restart ] &&
+	   wait_for "$work/${t}_a.out" FLAP-READY 200 &&
+	   wait_for "$work/${t}_b.out" FLAP-READY 60; then
+		tp_stop
+		sleep 3
+		tp_start
+	fi
+	wait $pa
+	ra_rc=$?
+	wait $pb
+	rb_rc=$?
+	tp_stop
+	a=$work/${t}_a.out
+	b=$work/${t}_b.out
+	bad=
+	{ [ $ra_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$a"; } || bad="A: rc=$ra_rc $(grep RESULT "$a" | tr -d '\r' | tr '\n' '|')"
+	{ [ $rb_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$b"; } || bad="$bad; B: rc=$rb_rc $(grep RESULT "$b" | tr -d '\r' | tr '\n' '|')"
+	if [ $t = vu_net_iperf ]; then
+		[ "$(grep -c 'RESULT iperf' "$a")" = 2 ] || bad="$bad; iperf3 did not run both ways"
+		echo "NOTE $t: $(grep 'RESULT iperf' "$a" | tr -d '\r' | tr '\n' ' ')"
+	else
+		for f in "$a" "$b"; do
+			grep -q "RESULT ping-after ok" "$f" &&
+				grep -q "the backend is back" "$f" ||
+				bad="$bad; $(basename "$f"): $(grep -E 'RESULT|vhost-user' "$f" | tr -d '\r' | tr '\n' '|')"
+		done
+	fi
+	[ -z "$bad" ] && pass $t || fail $t "$bad; testpmd: $(grep -m 3 -E 'EAL: (Error|FATAL)|Cause' "$work/testpmd.log" | tr '\n' '|') $(tail -n 3 "$work/testpmd.log" | tr '\n' '|')"
+done
+fi
 fi
 
 if section balloon; then

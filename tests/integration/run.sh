@@ -23,11 +23,18 @@ cp "$build/vireo" "$payload/"
 cp "$build/guest/vmlinuz" "$build/guest/initramfs.cpio" \
 	"$build/guest/tools.img" "$payload/guest/"
 cp "$top/tests/integration/lib.sh" "$top/tests/integration/linux.sh" "$payload/tests/"
-# The test host has only busybox: carry e2fsck and debugfs for disk checks
-# and iperf3 for network tests.
-for p in e2fsck debugfs iperf3; do
+# The test host has only busybox: carry e2fsck and debugfs for disk checks,
+# iperf3 for network tests, and the vhost-user backends: qemu-storage-daemon
+# and DPDK's testpmd, with the drivers testpmd loads at run time.
+for p in e2fsck debugfs iperf3 qemu-storage-daemon dpdk-testpmd; do
+	command -v "$p" > /dev/null || continue
 	"$top/guest-images/testhost/add-binary.sh" "$p" "$payload/hosttools"
 done
+if command -v dpdk-testpmd > /dev/null; then
+	"$top/guest-images/testhost/add-binary.sh" --plugins \
+		"$(dpkg -L librte-net-vhost23 2>/dev/null | grep -m1 '/pmds-[^/]*$')" \
+		"$payload/hosttools" librte_net_vhost librte_bus_vdev librte_mempool_ring
+fi
 cp "$build/unixcat" "$payload/"
 # One test host per group of tests (linux.sh SECTIONS): the test host
 # itself (QEMU TCG emulating SVM) now and then dies without a word mid-run
@@ -36,7 +43,7 @@ cp "$build/unixcat" "$payload/"
 # three times in all while the whole nested run is under 35 minutes; only
 # the last run counts, and each repeat prints a RETRY line.
 # VIREO_SECTIONS="net balloon" runs only those groups (while developing).
-sections=${VIREO_SECTIONS:-boot virtio console net balloon}
+sections=${VIREO_SECTIONS:-boot virtio console net vhost balloon}
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
@@ -68,7 +75,10 @@ for sec in $sections; do
 		fi
 		echo "RETRY testhost-$sec: the nested test host $how after '${last:-its start}' (its last line: '$(tail -n 1 "$log" | tr -d '\r' | cut -c1-120)'; logs in $log.try$attempt); running the group again"
 	done
-	grep -E '^(PASS|FAIL|SKIP|RETRY) ' "$log" | tr -d '\r'
+	grep -E '^(PASS|FAIL|SKIP|RETRY|NOTE) ' "$log" | tr -d '\r'
+	# Every retry of every attempt counts (make check reports them).
+	guests=$(cat "$log".try* | tr -d '\r' | grep -c '^RETRY ')
+	echo "RETRIES testhost-$sec: guests=$guests testhost=$((attempt - 1))"
 	if [ $status = 125 ]; then
 		echo "FAIL testhost-$sec: the nested test host died or hung; the run stopped after '$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1)'"
 	elif ! grep -q -E '^(PASS|FAIL|SKIP) ' "$log"; then

@@ -22,9 +22,13 @@ static int f_ioeventfd(void *ctx, int fd, uint64_t addr, unsigned int len,
 
 static int f_irqfd(void *ctx, int fd, unsigned int gsi, int resample, bool assign)
 {
-	(void)ctx; (void)fd; (void)gsi;
+	(void)ctx;
 	vmm.irqfds += assign ? 1 : -1;
 	vmm.last_resample = resample;
+	if (assign) {
+		vmm.last_irqfd_fd = fd;
+		vmm.last_irqfd_gsi = gsi;
+	}
 	return 0;
 }
 

@@ -18,6 +18,8 @@ struct fake_vmm {
 	uint64_t last_ioeventfd_addr;
 	int irqfds;
 	int last_resample;
+	int last_irqfd_fd;		/* of the last assignment */
+	unsigned int last_irqfd_gsi;
 	int msi_routes;
 	uint64_t msi_addr[64];
 	uint32_t msi_data[64];

@@ -33,7 +33,7 @@ static void start(void)
 	ck_assert_int_eq(virtio_balloon_init(b, &cfg, &q[0].gm, &o, &fake, err,
 					     sizeof(err)), 0);
 	fake_driver_ok(&b->vdev, q, 4, F_STATS | F_REPORTING);
-	ck_assert_int_eq(b->vdev.ops->activate(&b->vdev), 0);
+	ck_assert_int_eq(b->vdev.ops->activate(&b->vdev, NULL), 0);
 }
 
 static void stop(void)

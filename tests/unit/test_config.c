@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include "unit.h"
+#include "devices/virtio-balloon.h"
+#include "devices/virtio-blk.h"
+#include "devices/virtio-net.h"
+#include "devices/virtio-rng.h"
 #include "vmm/config.h"
 
 #define ARGV(...) ((char *[]){ "vireo", __VA_ARGS__, NULL })
@@ -132,58 +136,138 @@ END_TEST
 START_TEST(device_options)
 {
 	struct device_config dev;
-	char err[256], longname[40];
+	struct blk_config *blk;
+	struct net_config *net;
+	struct balloon_config *bal;
+	char err[256], longname[40], spec[64];
 
-	memset(&dev, 0, sizeof(dev));
-	ck_assert_int_eq(config_parse_disk("path=a.img,readonly=on,serial=s1,"
-					   "cache=writethrough", &dev, err,
-					   sizeof(err)), 0);
-	ck_assert_str_eq(dev.blk.path, "a.img");
-	ck_assert(dev.blk.readonly);
-	ck_assert_int_eq(dev.blk.cache, BLK_CACHE_WRITETHROUGH);
-	ck_assert_int_eq(config_parse_disk("path=,readonly=on", &dev, err,
-					   sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "path=a.img,readonly=on,serial=s1,"
+					    "cache=writethrough", &dev, err,
+					    sizeof(err)), 0);
+	blk = dev.cfg;
+	ck_assert_ptr_eq(dev.cls, &virtio_blk_class);
+	ck_assert_str_eq(blk->path, "a.img");
+	ck_assert(blk->readonly);
+	ck_assert_int_eq(blk->cache, BLK_CACHE_WRITETHROUGH);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "path=,readonly=on",
+					    &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "path must be 1 to"));
-	ck_assert_int_eq(config_parse_disk("path=a,cache=maybe", &dev, err,
-					   sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "path=a,cache=maybe",
+					    &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "maybe"));
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "readonly=on",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "path=FILE is required"));
 
-	memset(&dev, 0, sizeof(dev));
-	ck_assert_int_eq(config_parse_net("tap=vt0,mac=02:00:00:00:00:01,"
-					  "queues=2,mtu=9000", &dev, err,
-					  sizeof(err)), 0);
-	ck_assert_str_eq(dev.net.tap, "vt0");
-	ck_assert_uint_eq(dev.net.queues, 2);
-	ck_assert_uint_eq(dev.net.mtu, 9000);
-	ck_assert_uint_eq(dev.net.mac[5], 1);
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "tap=vt0,mac=02:00:00:00:00:01,"
+					    "queues=2,mtu=9000", &dev, err,
+					    sizeof(err)), 0);
+	net = dev.cfg;
+	ck_assert_str_eq(net->tap, "vt0");
+	ck_assert_int_eq(net->fd, -1);
+	ck_assert_uint_eq(net->queues, 2);
+	ck_assert_uint_eq(net->mtu, 9000);
+	ck_assert_uint_eq(net->mac[5], 1);
+	device_config_free(&dev);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	{
-		char spec[64];
-
-		snprintf(spec, sizeof(spec), "tap=%s", longname);
-		ck_assert_int_eq(config_parse_net(spec, &dev, err, sizeof(err)),
-				 -1);
-		ck_assert_ptr_nonnull(strstr(err, "tap name must be 1 to 15"));
-	}
-	ck_assert_int_eq(config_parse_net("tap=vt0,mac=zz", &dev, err,
-					  sizeof(err)), -1);
+	snprintf(spec, sizeof(spec), "tap=%s", longname);
+	ck_assert_int_eq(config_parse_class(&virtio_net_class, spec, &dev, err,
+					    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "tap name must be 1 to 15"));
+	ck_assert_int_eq(config_parse_class(&virtio_net_class, "tap=vt0,mac=zz",
+					    &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "mac"));
-	ck_assert_int_eq(config_parse_net("tap=vt0,queues=9", &dev, err,
-					  sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_net_class, "tap=vt0,queues=9",
+					    &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "queues"));
+	ck_assert_int_eq(config_parse_class(&virtio_net_class, "mtu=1500", &dev,
+					    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "give one of tap=NAME, fd=N or vhost-user=SOCKET"));
+	/* Class features by name; unknown ones list what is known. */
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "tap=t,features=-tso,-event_idx",
+					    &dev, err, sizeof(err)), 0);
+	ck_assert(dev.virtio.no_event_idx);
+	ck_assert_uint_eq(dev.virtio.no_features, 0x1980);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "tap=t,features=-frob", &dev, err,
+					    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "known: event_idx, indirect_desc, "
+					  "mrg_rxbuf, tso, csum"));
 
-	memset(&dev, 0, sizeof(dev));
-	ck_assert_int_eq(config_parse_balloon("deflate_on_oom=on,stats_period=5,"
-					      "socket=/tmp/b.sock", &dev, err,
-					      sizeof(err)), 0);
-	ck_assert(dev.balloon.deflate_on_oom);
-	ck_assert_uint_eq(dev.balloon.stats_period, 5);
-	ck_assert_str_eq(dev.balloon.socket, "/tmp/b.sock");
-	ck_assert_int_eq(config_parse_balloon("socket=", &dev, err,
-					      sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_balloon_class,
+					    "deflate_on_oom=on,stats_period=5,"
+					    "socket=/tmp/b.sock", &dev, err,
+					    sizeof(err)), 0);
+	bal = dev.cfg;
+	ck_assert(bal->deflate_on_oom);
+	ck_assert_uint_eq(bal->stats_period, 5);
+	ck_assert_str_eq(bal->socket, "/tmp/b.sock");
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_balloon_class, "socket=",
+					    &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "socket"));
 	ck_assert_ptr_nonnull(strstr(err, "path must be 1 to"));
+
+	/* --device TYPE: any class that takes options. */
+	ck_assert_int_eq(config_parse_device("rng,transport=mmio,ring=packed",
+					     &dev, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(dev.cls, &virtio_rng_class);
+	ck_assert_int_eq(dev.virtio.transport, VIRTIO_MMIO);
+	ck_assert(dev.virtio.packed);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_device("blk,path=x.img", &dev, err,
+					     sizeof(err)), 0);
+	ck_assert_ptr_eq(dev.cls, &virtio_blk_class);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_device("gpu", &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown device type 'gpu' (known: "
+					  "rng, blk, net, balloon)"));
+	ck_assert_int_eq(config_parse_device("rng,bogus=1", &dev, err,
+					     sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown option 'bogus' (known: "
+					  "transport, ring, features)"));
+}
+END_TEST
+
+/* Devices from the command line, in order; the console goes first. */
+START_TEST(device_list)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "-k", "k", "--disk", "path=d",
+			       "--net", "tap=t0", "--device", "rng",
+			       "--console-port", "name=a,file=/tmp/a",
+			       "--balloon"), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.nr_devices, 5);
+	ck_assert_ptr_eq(cfg.devices[0].cls, &virtio_console_class);
+	ck_assert_uint_eq(((struct console_config *)cfg.devices[0].cfg)->nr_ports, 2);
+	ck_assert_ptr_eq(cfg.devices[1].cls, &virtio_blk_class);
+	ck_assert_ptr_eq(cfg.devices[2].cls, &virtio_net_class);
+	ck_assert_ptr_eq(cfg.devices[3].cls, &virtio_rng_class);
+	ck_assert_ptr_eq(cfg.devices[4].cls, &virtio_balloon_class);
+	config_free(&cfg);
+	/* --balloon alone, or with options; once only. */
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "--balloon", "-k", "k"),
+			 CONFIG_RUN);
+	ck_assert_ptr_eq(cfg.devices[0].cls, &virtio_balloon_class);
+	config_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, err, "run", "-k", "k", "--balloon",
+			       "stats_period=2"), CONFIG_RUN);
+	ck_assert_uint_eq(((struct balloon_config *)cfg.devices[0].cfg)->stats_period, 2);
+	config_free(&cfg);
+	expect_error(PARSE(&cfg, err, "run", "-k", "k", "--balloon", "--balloon"),
+		     err, "--balloon may be given once");
+	expect_error(PARSE(&cfg, err, "run", "-k", "k", "--device", "console"),
+		     err, "unknown device type 'console'");
+	expect_error(PARSE(&cfg, err, "run", "-k", "k", "--disk", "path=a",
+			   "--disk", "nopath=1"), err, "unknown option 'nopath'");
 }
 END_TEST
 
@@ -197,6 +281,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, help_and_version);
 	tcase_add_test(tc, errors_name_the_problem);
 	tcase_add_test(tc, device_options);
+	tcase_add_test(tc, device_list);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,7 +42,7 @@ static void start(uint64_t features)
 	ck_assert_int_eq(virtio_net_init_fd(n, &cfg, sv[0], &q[0].gm, &o, &fake,
 					    err, sizeof(err)), 0);
 	fake_driver_ok(&n->vdev, q, 3, features);
-	ck_assert_int_eq(n->vdev.ops->activate(&n->vdev), 0);
+	ck_assert_int_eq(n->vdev.ops->activate(&n->vdev, NULL), 0);
 }
 
 static void teardown(void)

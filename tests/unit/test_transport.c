@@ -20,6 +20,9 @@
 /* ---- a test device class ---------------------------------------------- */
 
 static int kicks, resets, activations;
+/* t_activate hands queue 0 to "someone else" and keeps its fds here. */
+static bool t_external;
+static int ext_kick_fd, ext_call_fd;
 static uint8_t cfg_space[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
 static void t_cfg_read(struct virtio_dev *d, uint32_t off, uint8_t *b, uint32_t len)
@@ -35,10 +38,16 @@ static void t_cfg_write(struct virtio_dev *d, uint32_t off, const uint8_t *b,
 	memcpy(cfg_space + off, b, len);
 }
 
-static int t_activate(struct virtio_dev *d)
+static int t_activate(struct virtio_dev *d, const struct virtio_activation *a)
 {
-	(void)d;
 	activations++;
+	ck_assert_uint_eq(a->nr_queues, 2);
+	ck_assert_ptr_eq(a->q[0].vq, &d->vq[0]);
+	if (t_external) {
+		ext_kick_fd = a->q[0].kick_fd;
+		ext_call_fd = a->q[0].call_fd;
+		virtio_queue_set_external(d, 0);
+	}
 	return 0;
 }
 
@@ -87,6 +96,8 @@ static void common_setup(void)
 	memset(&vmm, 0, sizeof(vmm));
 	vmm.next_gsi = 24;
 	kicks = resets = activations = 0;
+	t_external = false;
+	ext_kick_fd = ext_call_fd = -1;
 	memset(&drv, 0, sizeof(drv));
 	test_mem_init(&drv.gm, 0, DRV_RAM);
 	drv.desc_gpa = DRV_DESC;
@@ -163,6 +174,57 @@ static void mmio_driver_up(bool packed)
 	ck_assert_uint_eq(mr(0x044), 1);
 	mw(0x070, 0xf);
 }
+
+/* Whether h is watched by the (fake) event loop. */
+static bool is_watched(const struct ev_handler *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		if (vmm.handlers[i] == h)
+			return true;
+	return false;
+}
+
+/*
+ * Activation hands queue 0 over: its kick fd is no longer vireo's to
+ * drain, its call fd raises InterruptStatus and the line; a reset hands
+ * it back.
+ */
+START_TEST(mmio_external_queue)
+{
+	mmio_open(false, false);
+	t_external = true;
+	mmio_driver_up(false);
+	ck_assert_int_eq(ext_kick_fd, m.kick[0].h.fd);
+	ck_assert_int_eq(ext_call_fd, m.call[0].h.fd);
+	ck_assert_uint_eq(dev.external, 1);
+	ck_assert(!is_watched(&m.kick[0].h));
+	ck_assert(is_watched(&m.kick[1].h));
+	ck_assert(is_watched(&m.call[0].h));
+	/* A guest kick stays in the fd for the backend. */
+	mw(0x050, 0);
+	fake_dispatch(0);
+	ck_assert_int_eq(kicks, 0);
+	ck_assert_uint_eq(dev.kicks, 1);		/* relayed through vireo */
+	ck_assert_uint_eq(fired(ext_kick_fd), 1);
+	/* The backend's call: status bit 0, line up, counted. */
+	eventfd_signal(ext_call_fd);
+	ck_assert_int_eq(fake_dispatch(0), 1);
+	ck_assert_uint_eq(mr(0x060), 1);
+	ck_assert(vmm.line_level[20]);
+	ck_assert_uint_eq(dev.interrupts, 1);
+	mw(0x064, 1);
+	ck_assert(!vmm.line_level[20]);
+	/* Reset: queue 0 is the transport's again. */
+	mw(0x070, 0);
+	ck_assert_uint_eq(dev.external, 0);
+	ck_assert(is_watched(&m.kick[0].h));
+	ck_assert(!is_watched(&m.call[0].h));
+	eventfd_signal(m.call[0].h.fd);
+	mmio_close();
+}
+END_TEST
 
 START_TEST(mmio_identity_and_wiring)
 {
@@ -673,6 +735,75 @@ START_TEST(pci_msix_masking)
 }
 END_TEST
 
+/*
+ * An external queue's call fd: relayed (ISR + INTx) while MSI-X is off,
+ * an irqfd on the vector's route while it is on and unmasked, relayed
+ * into the pending bit while masked, handed back at reset.
+ */
+START_TEST(pci_external_queue)
+{
+	unsigned int s;
+	uint16_t ctrl;
+	int irqfds;
+
+	pci_open();
+	s = p.f.slot;
+	t_external = true;
+	pci_driver_up();
+	ck_assert_int_eq(ext_kick_fd, p.kick[0].h.fd);
+	ck_assert_int_eq(ext_call_fd, p.call[0].h.fd);
+	ck_assert(!is_watched(&p.kick[0].h));
+	ck_assert(is_watched(&p.call[0].h));
+	/* MSI-X off: ISR and INTx. */
+	eventfd_signal(ext_call_fd);
+	ck_assert_int_eq(fake_dispatch(0), 1);
+	ck_assert_uint_ge(fired(p.intx_fd), 1);
+	ck_assert_uint_eq(br(VPCI_ISR, 1), 1);
+	ck_assert_uint_eq(dev.interrupts, 1);
+	/* MSI-X on, vector 1 programmed and unmasked: straight to KVM. */
+	ctrl = (uint16_t)cfg_read(s, VPCI_CAP_MSIX + 2, 2);
+	cfg_write(s, VPCI_CAP_MSIX + 2, 2, ctrl | 0x8000);
+	bw(VPCI_MSIX_TABLE + 16, 4, 0xfee00000);
+	bw(VPCI_MSIX_TABLE + 24, 4, 0x41);
+	irqfds = vmm.irqfds;
+	bw(VPCI_MSIX_TABLE + 28, 4, 0);
+	ck_assert_int_eq(vmm.irqfds, irqfds + 1);
+	ck_assert_int_eq(vmm.last_irqfd_fd, ext_call_fd);
+	ck_assert_uint_eq(vmm.last_irqfd_gsi, (unsigned int)p.vec[1].gsi);
+	ck_assert_uint_eq(vmm.msi_data[p.vec[1].gsi % 64], 0x41);
+	ck_assert(!is_watched(&p.call[0].h));
+	/* A new message for the vector: the route follows. */
+	bw(VPCI_MSIX_TABLE + 24, 4, 0x42);
+	ck_assert_uint_eq(vmm.msi_data[p.vec[1].gsi % 64], 0x42);
+	/* Masked: vireo relays into the pending bit. */
+	bw(VPCI_MSIX_TABLE + 28, 4, 1);
+	ck_assert_int_eq(vmm.irqfds, irqfds);
+	ck_assert(is_watched(&p.call[0].h));
+	eventfd_signal(ext_call_fd);
+	ck_assert_int_eq(fake_dispatch(0), 1);
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 2);
+	/* Unmasked: the pending message goes, the irqfd is back. */
+	bw(VPCI_MSIX_TABLE + 28, 4, 0);
+	ck_assert_uint_eq(br(VPCI_MSIX_PBA, 4), 0);
+	ck_assert_uint_eq(fired(p.vec[1].fd), 1);
+	ck_assert(!is_watched(&p.call[0].h));
+	ck_assert_int_eq(vmm.irqfds, irqfds + 2);	/* and vector 1's own */
+	/* Function mask: relayed again. */
+	cfg_write(s, VPCI_CAP_MSIX + 2, 2, ctrl | 0xc000);
+	ck_assert(is_watched(&p.call[0].h));
+	cfg_write(s, VPCI_CAP_MSIX + 2, 2, ctrl | 0x8000);
+	ck_assert(!is_watched(&p.call[0].h));
+	/* Reset: back to the transport; the call irqfd is gone. */
+	irqfds = vmm.irqfds;
+	bw(0x14, 1, 0);
+	ck_assert_uint_eq(dev.external, 0);
+	ck_assert_int_eq(vmm.irqfds, irqfds - 1);
+	ck_assert(is_watched(&p.kick[0].h));
+	ck_assert(!is_watched(&p.call[0].h));
+	pci_close();
+}
+END_TEST
+
 START_TEST(pci_intx_fallback)
 {
 	struct drv_buf b = { DRV_BUFS, 8, true };
@@ -790,6 +921,7 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, mmio_needs_reset_then_recovers);
 	tcase_add_test(tc, mmio_config_bounds);
 	tcase_add_test(tc, mmio_legacy_pfn);
+	tcase_add_test(tc, mmio_external_queue);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pci");
 	tcase_add_test(tc, pci_config_space);
@@ -797,6 +929,7 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, pci_common_config);
 	tcase_add_test(tc, pci_msix_masking);
 	tcase_add_test(tc, pci_intx_fallback);
+	tcase_add_test(tc, pci_external_queue);
 	tcase_add_test(tc, pci_cfg_access_window);
 	tcase_add_test(tc, rng_kick_budget);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "blk-vhost-user.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "../vmm/util.h"
+
+#define VIRTIO_ID_BLOCK		2
+#define BIT(n)			(1ULL << (n))
+#define F_SIZE_MAX		1
+#define F_SEG_MAX		2
+#define F_GEOMETRY		4
+#define F_RO			5
+#define F_BLK_SIZE		6
+#define F_FLUSH			9
+#define F_TOPOLOGY		10
+#define F_CONFIG_WCE		11
+#define F_MQ			12
+#define F_DISCARD		13
+#define F_WRITE_ZEROES		14
+#define S_IOERR			1
+#define CFG_WCE			32
+#define CFG_NUM_QUEUES		34
+
+/* The blk bits vireo passes between guest and backend. */
+#define VBLK_FEATURES \
+	(BIT(F_SIZE_MAX) | BIT(F_SEG_MAX) | BIT(F_GEOMETRY) | BIT(F_RO) | \
+	 BIT(F_BLK_SIZE) | BIT(F_FLUSH) | BIT(F_TOPOLOGY) | \
+	 BIT(F_CONFIG_WCE) | BIT(F_MQ) | BIT(F_DISCARD) | \
+	 BIT(F_WRITE_ZEROES) | VHOST_RING_FEATURES)
+
+static void vblk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,
+			     uint32_t len)
+{
+	struct vhost_blk *b = d->priv;
+
+	memcpy(buf, b->config + off, len);
+}
+
+static void vblk_config_write(struct virtio_dev *d, uint32_t off,
+			      const uint8_t *buf, uint32_t len)
+{
+	struct vhost_blk *b = d->priv;
+
+	/* The write-cache switch, as in-process disks: the backend's. */
+	if (off != CFG_WCE || len != 1 || !(d->acked & BIT(F_CONFIG_WCE)))
+		return;
+	b->config[CFG_WCE] = buf[0] ? 1 : 0;
+	vhost_user_set_config(&b->vu, off, buf, len);
+}
+
+/* ---- in-flight requests without the backend's help ----------------------- */
+
+static void track_arm(struct vhost_blk *b, unsigned int ms)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	timerfd_settime(b->track_h.fd, 0, &its, NULL);
+}
+
+/* Scan often enough that no ring moves by its size in between. */
+static void track_scan(struct vhost_blk *b)
+{
+	unsigned int q, moved = 0, smallest = VQ_MAX_SIZE;
+
+	for (q = 0; q < b->ops.num_queues; q++) {
+		if (!b->track[q].out)
+			continue;
+		moved = MAX(moved, vq_track_scan(&b->track[q], &b->vdev.vq[q]));
+		smallest = MIN(smallest, (unsigned int)b->track[q].size);
+	}
+	if (moved > smallest / 4)
+		b->track_ms = MAX(b->track_ms / 2, (unsigned int)VBLK_TRACK_MIN_MS);
+	else if (!moved)
+		b->track_ms = MIN(b->track_ms * 2, (unsigned int)VBLK_TRACK_MAX_MS);
+}
+
+static void on_track(struct ev_handler *h, uint32_t events)
+{
+	struct vhost_blk *b = container_of(h, struct vhost_blk, track_h);
+	uint64_t v;
+
+	(void)events;
+	if (read(h->fd, &v, sizeof(v)) < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	if (b->started) {
+		track_scan(b);
+		track_arm(b, b->track_ms);
+	}
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void track_stop(struct vhost_blk *b)
+{
+	unsigned int q;
+
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vq_track_fini(&b->track[q]);
+	if (b->track_h.fd >= 0)
+		track_arm(b, 0);
+}
+
+static int track_start(struct vhost_blk *b)
+{
+	unsigned int q;
+	int ret;
+
+	for (q = 0; q < b->ops.num_queues; q++) {
+		if (!b->vdev.vq[q].ready)
+			continue;
+		if (b->vdev.vq[q].packed)
+			continue;	/* not tracked: a loss needs a reset */
+		ret = vq_track_init(&b->track[q], &b->vdev.vq[q]);
+		if (ret)
+			return ret;
+	}
+	b->track_ms = VBLK_TRACK_MIN_MS * 10;
+	track_arm(b, b->track_ms);
+	return 0;
+}
+
+/*
+ * The backend died with requests in flight it cannot resubmit: complete
+ * each with IOERR, so the guest sees the failure instead of waiting for
+ * ever. false if they cannot be known.
+ */
+static bool fail_in_flight(struct vhost_blk *b, unsigned int q)
+{
+	struct virtq *vq = &b->vdev.vq[q];
+	struct vq_track *t = &b->track[q];
+	bool pushed = false;
+	uint16_t h;
+
+	if (vq->packed || !t->out)
+		return false;
+	vq_track_scan(t, vq);
+	if (t->lost)
+		return false;
+	vq->used_idx = vhost_used_idx(vq);
+	for (h = 0; h < t->size; h++) {
+		uint32_t written = 0;
+
+		if (!t->out[h])
+			continue;
+		if (vq_chain_at(vq, h, &b->elem) == 0 && b->elem.nr_in) {
+			const struct iovec *last = &b->elem.iov[b->elem.nr_out +
+							       b->elem.nr_in - 1];
+
+			((uint8_t *)last->iov_base)[last->iov_len - 1] = S_IOERR;
+			written = 1;
+		}
+		vq_push_id(vq, h, written);
+		t->out[h] = 0;
+		b->failed++;
+		pushed = true;
+	}
+	/* Everything made available before now is answered. */
+	vq->last_avail = t->avail_seen;
+	if (pushed) {
+		vq->signalled_valid = false;
+		virtio_queue_notify(&b->vdev, q);
+	}
+	return true;
+}
+
+/* ---- the backend's rings --------------------------------------------------- */
+
+static bool has_inflight(const struct vhost_blk *b)
+{
+	return vhost_user_has(&b->vu, VU_PROTOCOL_F_INFLIGHT_SHMFD);
+}
+
+static int vblk_start(struct vhost_blk *b, const struct virtio_activation *a)
+{
+	struct vhost *v = &b->vu.v;
+	uint64_t need = a->features & VBLK_FEATURES & ~BIT(F_RO);
+	char why[256];
+	unsigned int q;
+	int ret;
+
+	if (!b->vu.up)
+		return -ENOTCONN;
+	if (need & ~b->vu.features) {
+		snprintf(why, sizeof(why), "the backend lacks features the "
+			 "driver uses (%#llx)",
+			 (unsigned long long)(need & ~b->vu.features));
+		vhost_user_drop(&b->vu, why);
+		return -ENOTSUP;
+	}
+	ret = v->ops->set_features(v, a->features & b->vu.features);
+	if (!ret)
+		ret = v->ops->set_mem_table(v, a->gm);
+	if (!ret && has_inflight(b)) {
+		if (b->inflight_fd < 0)
+			ret = vhost_user_get_inflight(&b->vu, b->ops.num_queues,
+						      a->q[0].vq->size,
+						      &b->inflight,
+						      &b->inflight_fd);
+		if (!ret)
+			ret = vhost_user_set_inflight(&b->vu, &b->inflight,
+						      b->inflight_fd);
+	}
+	if (!ret)
+		ret = vhost_rings_start(v, a, 0, b->ops.num_queues, 0, NULL, why,
+					sizeof(why));
+	if (ret)
+		return ret;
+	b->started = true;
+	if (!has_inflight(b) && track_start(b)) {
+		vhost_user_drop(&b->vu, "out of memory for in-flight tracking");
+		b->started = false;
+		return -ENOMEM;
+	}
+	for (q = 0; q < b->ops.num_queues; q++) {
+		virtio_queue_set_external(&b->vdev, q);
+		/* Requests that came while nobody served the ring. */
+		if (a->q[q].vq->ready)
+			eventfd_signal(a->q[q].kick_fd);
+	}
+	return 0;
+}
+
+static int vblk_activate(struct virtio_dev *d, const struct virtio_activation *a)
+{
+	struct vhost_blk *b = d->priv;
+
+	/* Without a backend, requests wait for one (the rings are kept). */
+	if (a)
+		vblk_start(b, a);
+	return 0;
+}
+
+static void vblk_deactivate(struct virtio_dev *d)
+{
+	struct vhost_blk *b = d->priv;
+
+	if (b->started && b->vu.up)
+		vhost_rings_stop(&b->vu.v, d, 0, b->ops.num_queues, 0);
+	b->started = false;
+	track_stop(b);
+}
+
+static void vblk_restart(struct vhost_blk *b)
+{
+	struct virtio_dev *d = &b->vdev;
+	struct virtio_activation a;
+	unsigned int q;
+
+	memset(&a, 0, sizeof(a));
+	a.gm = d->gm;
+	a.features = d->acked;
+	a.nr_queues = d->ops->num_queues;
+	for (q = 0; q < a.nr_queues; q++) {
+		a.q[q].vq = &d->vq[q];
+		a.q[q].kick_fd = a.q[q].call_fd = -1;
+		if (d->tops && d->tops->queue_fds)
+			d->tops->queue_fds(d->transport, q, &a.q[q].kick_fd,
+					   &a.q[q].call_fd);
+	}
+	vblk_start(b, &a);
+}
+
+static void vblk_up(void *opaque)
+{
+	struct vhost_blk *b = opaque;
+
+	if (virtio_dev_running(&b->vdev) && !b->started)
+		vblk_restart(b);
+}
+
+static void vblk_down(void *opaque)
+{
+	struct vhost_blk *b = opaque;
+	struct virtio_dev *d = &b->vdev;
+	unsigned int q;
+
+	if (!b->started)
+		return;
+	b->started = false;
+	for (q = 0; q < b->ops.num_queues; q++) {
+		struct virtq *vq = &d->vq[q];
+
+		if (!vq->ready)
+			continue;
+		if (has_inflight(b)) {
+			/* The next backend resubmits from its region. */
+			vhost_ring_set_base(vq, vhost_used_idx(vq));
+			b->resubmitted_by_backend++;
+			continue;
+		}
+		if (!fail_in_flight(b, q)) {
+			pr_err("blk %s: the requests in flight when the backend "
+			       "went away could not be told apart; the device "
+			       "needs a reset", b->cfg.vhost_user);
+			virtio_dev_broken(d);
+			break;
+		}
+		vhost_ring_set_base(vq, vq->last_avail);
+	}
+	track_stop(b);
+}
+
+static const struct vhost_user_hooks vblk_hooks = {
+	.up = vblk_up,
+	.down = vblk_down,
+};
+
+static const struct virtio_dev_ops vblk_ops_template = {
+	.name = "blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.queue_size = 256,
+	.config_size = VBLK_CFG_SIZE,
+	.pci_class = 0x018000,		/* mass storage, other */
+	.features = VBLK_FEATURES & ~VHOST_RING_FEATURES & ~BIT(F_RO),
+	.config_read = vblk_config_read,
+	.config_write = vblk_config_write,
+	.activate = vblk_activate,
+	.deactivate = vblk_deactivate,
+};
+
+bool blk_vhost_user_is(const struct virtio_dev *d)
+{
+	return d->ops->activate == vblk_activate;
+}
+
+void blk_vhost_user_destroy(struct virtio_dev *d)
+{
+	struct vhost_blk *b = d->priv;
+
+	track_stop(b);
+	if (b->track_watched)
+		b->notify.ops->unwatch(b->notify.ctx, &b->track_h);
+	if (b->track_h.fd >= 0)
+		close(b->track_h.fd);
+	if (b->vu_open)
+		vhost_user_fini(&b->vu);
+	if (b->inflight_fd >= 0)
+		close(b->inflight_fd);
+	virtio_dev_destroy(&b->vdev);
+	free(b);
+}
+
+struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
+					 const struct virtio_opts *opts,
+					 const struct guest_mem *gm,
+					 const struct vm_notify *notify,
+					 char *err, size_t errlen)
+{
+	struct vhost_blk *b = calloc(1, sizeof(*b));
+	uint16_t nq = 1;
+	int ret;
+
+	if (!b) {
+		errf(err, errlen, "--disk: out of memory");
+		return NULL;
+	}
+	b->cfg = *cfg;
+	b->notify = *notify;
+	b->inflight_fd = -1;
+	b->ops = vblk_ops_template;
+	/* The lock the backend's hooks take must exist first. */
+	virtio_dev_init(&b->vdev, &b->ops, b, gm, opts);
+	b->track_h.fn = on_track;
+	b->track_h.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->track_h.fd < 0 || notify->ops->watch(notify->ctx, &b->track_h)) {
+		errf(err, errlen, "--disk vhost-user=%s: timer: %s",
+		     cfg->vhost_user, strerror(errno));
+		goto fail;
+	}
+	b->track_watched = true;
+	ret = vhost_user_init(&b->vu, cfg->vhost_user, cfg->server,
+			      BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_REPLY_ACK) |
+			      BIT(VU_PROTOCOL_F_CONFIG) |
+			      BIT(VU_PROTOCOL_F_INFLIGHT_SHMFD),
+			      notify, &b->vdev.lock, &vblk_hooks, b, err, errlen);
+	if (ret)
+		goto fail;
+	b->vu_open = true;
+	if (!vhost_user_has(&b->vu, VU_PROTOCOL_F_CONFIG) ||
+	    vhost_user_get_config(&b->vu, 0, b->config, VBLK_CFG_SIZE)) {
+		errf(err, errlen, "--disk vhost-user=%s: the backend does not "
+		     "give its disk's configuration (CONFIG protocol feature)",
+		     cfg->vhost_user);
+		goto fail;
+	}
+	if (b->vu.features & BIT(F_MQ))
+		nq = get_le16(b->config + CFG_NUM_QUEUES);
+	if (b->vu.queue_num)
+		nq = (uint16_t)MIN(nq, b->vu.queue_num);
+	nq = (uint16_t)MAX(1, MIN(nq, (uint16_t)VIRTIO_MAX_QUEUES));
+	put_le16(b->config + CFG_NUM_QUEUES, nq);
+	b->ops.num_queues = nq;
+	for (ret = 0; ret < nq; ret++)
+		b->vdev.vq[ret].max_size = b->ops.queue_size;
+	b->vdev.offered &= b->vu.features & VBLK_FEATURES;
+	if (nq == 1)
+		b->vdev.offered &= ~BIT(F_MQ);
+	if (cfg->readonly)
+		b->vdev.offered |= BIT(F_RO);
+	return &b->vdev;
+fail:
+	blk_vhost_user_destroy(&b->vdev);
+	return NULL;
+}
+
+void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len)
+{
+	struct vhost_blk *b = d->priv;
+
+	snprintf(buf, len, "blk vhost-user %s: backend %s, lost %llu times, "
+		 "back %llu times; %llu requests in flight at a loss failed "
+		 "with IOERR%s; %llu kicks and %llu interrupts relayed by vireo",
+		 b->cfg.vhost_user, b->vu.up ? "connected" : "gone",
+		 (unsigned long long)b->vu.losses,
+		 (unsigned long long)b->vu.reconnects,
+		 (unsigned long long)b->failed,
+		 has_inflight(b) ? " (the backend keeps an inflight region)" :
+				   "",
+		 (unsigned long long)d->kicks,
+		 (unsigned long long)d->interrupts);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* virtio-net's vhost backends: kernel vhost-net and vhost-user. */
+#ifndef VIREO_NET_VHOST_H
+#define VIREO_NET_VHOST_H
+
+#include "virtio-net.h"
+
+/*
+ * vhost=on|auto on a tap: open /dev/vhost-net per queue pair. With auto,
+ * what stands in the way is a notice and vireo serves the queues; with on
+ * it is an error (-errno, err says what to do).
+ */
+int net_vhost_net_open(struct virtio_net *n, const struct virtio_opts *opts,
+		       char *err, size_t errlen);
+/* vhost-user=SOCKET: connect (or wait) and negotiate. -errno + err. */
+int net_vhost_user_open(struct virtio_net *n, char *err, size_t errlen);
+void net_vhost_close(struct virtio_net *n);
+/* The feature bits the backend leaves the guest (AND into offered). */
+uint64_t net_vhost_offer_mask(const struct virtio_net *n);
+
+/* At DRIVER_OK: hand the data queues over; < 0 if vireo must serve them. */
+int net_vhost_start(struct virtio_net *n, const struct virtio_activation *a);
+/* At reset: stop the backend's rings, their state back in the queues. */
+void net_vhost_stop(struct virtio_net *n);
+/* VIRTIO_NET_S_LINK_UP: a vhost-user backend is there and serving. */
+bool net_link_up(const struct virtio_net *n);
+
+#endif

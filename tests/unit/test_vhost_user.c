@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vhost-user frontend against a fake backend on a unix socket (a
+ * thread that answers like libvhost-user or DPDK would, and misbehaves on
+ * request): the message codec, negotiation, broken replies (BAD-INPUTS
+ * 25), a net device's link going down and up with the backend, and a blk
+ * device failing the requests in flight when its backend dies.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/blk-vhost-user.h"
+#include "devices/virtio-net.h"
+#include "fakevmm.h"
+#include "unit.h"
+#include "virtio/vhost-user.h"
+#include "vmm/util.h"
+#include "vring.h"
+
+#define BIT(n) (1ULL << (n))
+
+/* ---- the codec ---------------------------------------------------------- */
+
+static size_t reply(uint8_t *buf, uint32_t req, uint32_t flags, uint32_t size)
+{
+	put_le32(buf, req);
+	put_le32(buf + 4, flags);
+	put_le32(buf + 8, size);
+	return VU_HDR_SIZE + size;
+}
+
+START_TEST(codec)
+{
+	uint8_t buf[VU_HDR_SIZE + 300];
+	struct vu_reply r;
+	struct vu_msg m;
+	char why[256];
+	size_t len;
+
+	vu_msg_state(&m, VU_SET_VRING_BASE, 0, 3, 77);
+	ck_assert_uint_eq(m.len, 20);
+	ck_assert_uint_eq(get_le32(m.buf), VU_SET_VRING_BASE);
+	ck_assert_uint_eq(get_le32(m.buf + 4), VU_FLAG_VERSION);
+	ck_assert_uint_eq(get_le32(m.buf + 16), 77);
+	vu_msg_addr(&m, 0, 1, 0x1000, 0x3000, 0x2000);
+	ck_assert_uint_eq(m.len, VU_HDR_SIZE + 40);
+	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE + 16), 0x3000);	/* used */
+	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE + 24), 0x2000);	/* avail */
+
+	/* A good GET_FEATURES reply. */
+	len = reply(buf, VU_GET_FEATURES, 5, 8);
+	put_le64(buf + VU_HDR_SIZE, 0x1234);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), 0);
+	ck_assert_uint_eq(r.u64, 0x1234);
+	/* Not a reply, wrong version, other request, sizes, fds. */
+	reply(buf, VU_GET_FEATURES, 1, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "flags"));
+	reply(buf, VU_GET_FEATURES, 6, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), -EPROTO);
+	reply(buf, VU_GET_QUEUE_NUM, 5, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "came back as request 17"));
+	len = reply(buf, VU_GET_FEATURES, 5, 4);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "of 4 bytes"));
+	len = reply(buf, VU_GET_FEATURES, 5, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len - 1,
+					0, &r, why, sizeof(why)), -EPROTO);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, 5, 0, &r,
+					why, sizeof(why)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "short"));
+	ck_assert_int_eq(vu_reply_parse(VU_GET_FEATURES, 0, false, buf, len, 1,
+					&r, why, sizeof(why)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "1 file descriptors"));
+	/* GET_INFLIGHT_FD wants its fd; GET_CONFIG its own size. */
+	len = reply(buf, VU_GET_INFLIGHT_FD, 5, VU_INFLIGHT_SIZE);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_INFLIGHT_FD, 0, false, buf, len,
+					0, &r, why, sizeof(why)), -EPROTO);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_INFLIGHT_FD, 0, false, buf, len,
+					1, &r, why, sizeof(why)), 0);
+	len = reply(buf, VU_GET_CONFIG, 5, VU_CONFIG_HDR + 8);
+	put_le32(buf + VU_HDR_SIZE + 4, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_GET_CONFIG, 8, false, buf, len, 0,
+					&r, why, sizeof(why)), 0);
+	put_le32(buf + VU_HDR_SIZE + 4, 200);	/* lies about its size */
+	ck_assert_int_eq(vu_reply_parse(VU_GET_CONFIG, 8, false, buf, len, 0,
+					&r, why, sizeof(why)), -EPROTO);
+	/* Requests without a reply get one only as an ack. */
+	len = reply(buf, VU_SET_OWNER, 5, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_SET_OWNER, 0, false, buf, len, 0, &r,
+					why, sizeof(why)), -EPROTO);
+	ck_assert_int_eq(vu_reply_parse(VU_SET_OWNER, 0, true, buf, len, 0, &r,
+					why, sizeof(why)), 0);
+}
+END_TEST
+
+/* ---- a fake backend --------------------------------------------------------- */
+
+enum fb_fault {
+	FB_NONE,
+	FB_SHORT,		/* a reply cut short, then hang up */
+	FB_WRONG_REQ,		/* the reply names another request */
+	FB_EXTRA_FD,		/* a file descriptor nobody asked for */
+	FB_OVERSIZED,		/* a payload larger than any reply */
+	FB_HANGUP,		/* close instead of answering */
+	FB_BAD_FLAGS,		/* no reply bit */
+};
+
+struct fake_be {
+	char path[108];
+	int listen_fd, fd;
+	pthread_t thread;
+	bool running;
+	uint64_t features, protocol, queue_num;
+	uint8_t config[VU_CONFIG_MAX];
+	enum fb_fault fault;
+	unsigned int fault_at;		/* request number (from 0) */
+	bool refuse;			/* hang up on new connections */
+	bool stop;
+	pthread_mutex_t lock;
+	/* What arrived. */
+	unsigned int n;
+	uint32_t req[256];
+	unsigned int nfds[256];
+	uint32_t base[16];		/* SET_VRING_BASE per ring */
+	uint64_t set_features;
+	unsigned int conns;
+};
+
+static struct fake_be be;
+
+static void be_send(int fd, uint32_t req, uint32_t flags, const void *p,
+		    uint32_t size, int pass_fd)
+{
+	uint8_t buf[VU_HDR_SIZE + 512];
+	union {
+		char c[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr a;
+	} cm;
+	struct iovec iov = { buf, VU_HDR_SIZE + size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	reply(buf, req, flags, size);
+	memcpy(buf + VU_HDR_SIZE, p, size);
+	if (pass_fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.c;
+		mh.msg_controllen = sizeof(cm.c);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+	}
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		return;
+}
+
+/* Answer one request like a well-behaved backend, or break as told. */
+static bool be_answer(int fd, uint32_t req, uint32_t flags,
+		      const uint8_t *p, unsigned int n)
+{
+	uint8_t out[512];
+	uint32_t size = 0, rflags = VU_FLAG_VERSION | VU_FLAG_REPLY;
+	bool answer = true;
+
+	memset(out, 0, sizeof(out));
+	switch (req) {
+	case VU_GET_FEATURES:
+		put_le64(out, be.features);
+		size = 8;
+		break;
+	case VU_GET_PROTOCOL_FEATURES:
+		put_le64(out, be.protocol);
+		size = 8;
+		break;
+	case VU_GET_QUEUE_NUM:
+		put_le64(out, be.queue_num);
+		size = 8;
+		break;
+	case VU_GET_VRING_BASE:
+		memcpy(out, p, 4);
+		put_le32(out + 4, be.base[get_le32(p) % 16]);
+		size = 8;
+		break;
+	case VU_GET_INFLIGHT_FD: {
+		int mfd = memfd_create("inflight", MFD_CLOEXEC);
+
+		put_le64(out, 4096);		/* mmap_size */
+		memcpy(out + 16, p + 16, 4);	/* num_queues, queue_size */
+		be_send(fd, req, rflags, out, VU_INFLIGHT_SIZE, mfd);
+		close(mfd);
+		return true;
+	}
+	case VU_GET_CONFIG: {
+		uint32_t off = get_le32(p), len = get_le32(p + 4);
+
+		memcpy(out, p, VU_CONFIG_HDR);
+		memcpy(out + VU_CONFIG_HDR, be.config + off % 128, MIN(len, 128U));
+		size = VU_CONFIG_HDR + len;
+		break;
+	}
+	default:
+		answer = flags & VU_FLAG_NEED_REPLY;
+		size = 8;		/* ack: 0 */
+	}
+	if (n == be.fault_at && be.fault != FB_NONE) {
+		switch (be.fault) {
+		case FB_SHORT:
+			send(fd, out, 6, MSG_NOSIGNAL);
+			return false;
+		case FB_WRONG_REQ:
+			req = req == VU_GET_QUEUE_NUM ? 1 : VU_GET_QUEUE_NUM;
+			break;
+		case FB_EXTRA_FD:
+			be_send(fd, req, rflags, out, size, 0);
+			return true;
+		case FB_OVERSIZED:
+			size = 400;
+			break;
+		case FB_HANGUP:
+			return false;
+		case FB_BAD_FLAGS:
+			rflags = VU_FLAG_VERSION;
+			break;
+		case FB_NONE:
+			break;
+		}
+		answer = true;
+	}
+	if (answer)
+		be_send(fd, req, rflags, out, size, -1);
+	return true;
+}
+
+static void *be_main(void *arg)
+{
+	(void)arg;
+	while (!be.stop) {
+		int fd = accept(be.listen_fd, NULL, NULL);
+
+		if (fd < 0)
+			break;
+		if (__atomic_load_n(&be.refuse, __ATOMIC_ACQUIRE)) {
+			close(fd);
+			continue;
+		}
+		pthread_mutex_lock(&be.lock);
+		be.conns++;
+		be.fd = fd;
+		pthread_mutex_unlock(&be.lock);
+		for (;;) {
+			uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
+			union {
+				char c[CMSG_SPACE(8 * sizeof(int))];
+				struct cmsghdr a;
+			} cm;
+			struct iovec iov = { buf, VU_HDR_SIZE };
+			struct msghdr mh = {
+				.msg_iov = &iov, .msg_iovlen = 1,
+				.msg_control = cm.c, .msg_controllen = sizeof(cm.c),
+			};
+			struct cmsghdr *c;
+			unsigned int nfds = 0, n;
+			uint32_t req, flags, size;
+
+			if (recvmsg(fd, &mh, MSG_WAITALL) != VU_HDR_SIZE)
+				break;
+			for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+				unsigned int k = (unsigned int)((c->cmsg_len -
+								 CMSG_LEN(0)) / sizeof(int));
+
+				for (unsigned int i = 0; i < k; i++) {
+					int f;
+
+					memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
+					close(f);
+				}
+				nfds += k;
+			}
+			req = get_le32(buf);
+			flags = get_le32(buf + 4);
+			size = get_le32(buf + 8);
+			if (size > VU_MAX_PAYLOAD ||
+			    (size && recv(fd, buf + VU_HDR_SIZE, size,
+					  MSG_WAITALL) != (ssize_t)size))
+				break;
+			pthread_mutex_lock(&be.lock);
+			n = be.n;
+			if (be.n < 256) {
+				be.req[be.n] = req;
+				be.nfds[be.n] = nfds;
+				be.n++;
+			}
+			if (req == VU_SET_VRING_BASE)
+				be.base[get_le32(buf + VU_HDR_SIZE) % 16] =
+					get_le32(buf + VU_HDR_SIZE + 4);
+			if (req == VU_SET_FEATURES)
+				be.set_features = get_le64(buf + VU_HDR_SIZE);
+			pthread_mutex_unlock(&be.lock);
+			if (!be_answer(fd, req, flags, buf + VU_HDR_SIZE, n))
+				break;
+		}
+		pthread_mutex_lock(&be.lock);
+		close(fd);
+		be.fd = -1;
+		pthread_mutex_unlock(&be.lock);
+	}
+	return NULL;
+}
+
+static void be_start(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(&be, 0, sizeof(be));
+	pthread_mutex_init(&be.lock, NULL);
+	snprintf(be.path, sizeof(be.path), "/tmp/vireo-ut-vu-%d.sock", getpid());
+	unlink(be.path);
+	strcpy(sa.sun_path, be.path);
+	be.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(be.listen_fd, 0);
+	ck_assert_int_eq(bind(be.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(be.listen_fd, 4), 0);
+	be.fd = -1;
+	be.features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) |
+		      BIT(VU_F_PROTOCOL_FEATURES);
+	be.protocol = BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_REPLY_ACK) |
+		      BIT(VU_PROTOCOL_F_CONFIG) | BIT(20);
+	be.queue_num = 2;
+	be.fault_at = ~0U;
+}
+
+static void be_run(void)
+{
+	ck_assert_int_eq(pthread_create(&be.thread, NULL, be_main, NULL), 0);
+	be.running = true;
+}
+
+/* Hang up on the frontend (the backend "crashed"). */
+static void be_hangup(void)
+{
+	pthread_mutex_lock(&be.lock);
+	if (be.fd >= 0)
+		shutdown(be.fd, SHUT_RDWR);
+	pthread_mutex_unlock(&be.lock);
+}
+
+static void be_stop(void)
+{
+	pthread_mutex_lock(&be.lock);
+	be.stop = true;
+	if (be.fd >= 0)
+		shutdown(be.fd, SHUT_RDWR);
+	pthread_mutex_unlock(&be.lock);
+	shutdown(be.listen_fd, SHUT_RDWR);
+	if (be.running)
+		pthread_join(be.thread, NULL);
+	be.running = false;
+	close(be.listen_fd);
+	unlink(be.path);
+}
+
+static unsigned int be_count(uint32_t req)
+{
+	unsigned int i, c = 0;
+
+	pthread_mutex_lock(&be.lock);
+	for (i = 0; i < be.n; i++)
+		c += be.req[i] == req;
+	pthread_mutex_unlock(&be.lock);
+	return c;
+}
+
+/* Run the fake event loop until cond holds or ms pass. */
+#define DISPATCH_UNTIL(cond, ms) do { \
+	for (int _i = 0; _i < (ms) / 10 && !(cond); _i++) \
+		fake_dispatch(10); \
+} while (0)
+
+/* ---- negotiation and broken replies ----------------------------------------- */
+
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
+
+START_TEST(negotiation)
+{
+	struct vhost_user u;
+	char err[256];
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be_run();
+	ck_assert_msg(vhost_user_init(&u, be.path, false,
+				      BIT(VU_PROTOCOL_F_MQ) |
+				      BIT(VU_PROTOCOL_F_REPLY_ACK),
+				      &fake, &dev_lock, NULL, NULL, err,
+				      sizeof(err)) == 0, "%s", err);
+	ck_assert(u.up);
+	ck_assert_uint_eq(u.features, be.features);
+	/* Only what both know; CONFIG and bit 20 were not asked for. */
+	ck_assert_uint_eq(u.protocol, BIT(VU_PROTOCOL_F_MQ) |
+				      BIT(VU_PROTOCOL_F_REPLY_ACK));
+	ck_assert_uint_eq(u.queue_num, 2);
+	ck_assert_uint_eq(be.req[0], VU_GET_FEATURES);
+	ck_assert_uint_eq(be.req[1], VU_GET_PROTOCOL_FEATURES);
+	ck_assert_uint_eq(be.req[2], VU_SET_PROTOCOL_FEATURES);
+	ck_assert_uint_eq(be.req[3], VU_GET_QUEUE_NUM);
+	ck_assert_uint_eq(be.req[4], VU_SET_OWNER);
+	vhost_user_fini(&u);
+	be_stop();
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
+/* Each kind of broken reply: refused, named, vireo carries on. */
+START_TEST(broken_replies)
+{
+	static const struct {
+		enum fb_fault fault;
+		const char *says;
+	} cases[] = {
+		{ FB_SHORT, "a reply cut short" },
+		{ FB_WRONG_REQ, "came back as request" },
+		{ FB_EXTRA_FD, "file descriptors" },
+		{ FB_OVERSIZED, "oversized" },
+		{ FB_HANGUP, "hung up" },
+		{ FB_BAD_FLAGS, "flags" },
+	};
+	unsigned int i, at;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		for (at = 0; at < 5; at += 3) {	/* GET_FEATURES, GET_QUEUE_NUM */
+			struct vhost_user u;
+			char err[256];
+
+			memset(&vmm, 0, sizeof(vmm));
+			be_start();
+			be.fault = cases[i].fault;
+			be.fault_at = at;
+			be_run();
+			ck_assert_int_ne(vhost_user_init(&u, be.path, false,
+							 BIT(VU_PROTOCOL_F_MQ),
+							 &fake, &dev_lock, NULL,
+							 NULL, err, sizeof(err)), 0);
+			ck_assert_msg(strstr(err, cases[i].says),
+				      "fault %d at %u: '%s'", cases[i].fault, at, err);
+			ck_assert_ptr_nonnull(strstr(err, be.path));
+			vhost_user_fini(&u);
+			be_stop();
+		}
+	}
+}
+END_TEST
+
+/* ---- a net device on a backend that comes and goes ------------------------- */
+
+static void fill_activation(struct virtio_dev *dev, struct virtio_activation *a,
+			    int *fds)
+{
+	unsigned int q;
+
+	memset(a, 0, sizeof(*a));
+	a->gm = dev->gm;
+	a->features = dev->acked;
+	a->nr_queues = dev->ops->num_queues;
+	for (q = 0; q < a->nr_queues; q++) {
+		a->q[q].vq = &dev->vq[q];
+		a->q[q].kick_fd = fds[2 * q] = eventfd_new();
+		a->q[q].call_fd = fds[2 * q + 1] = eventfd_new();
+	}
+}
+
+START_TEST(net_link_follows_backend)
+{
+	struct net_config nc = { .fd = -1 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct drv q[3];
+	struct virtio_activation a;
+	struct virtio_net *n = calloc(1, sizeof(*n));	/* freed at the end */
+	uint8_t status[2];
+	char err[256];
+	int fds[6], gen;
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be.features |= BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_MRG_RXBUF);
+	be_run();
+	drv_init_queues(q, 3, 16);
+	q[0].gm.fd = memfd_create("ram", MFD_CLOEXEC);	/* shared with the backend */
+	strcpy(nc.vhost_user, be.path);
+	ck_assert_msg(virtio_net_init(n, &nc, &q[0].gm, &o, &fake, err,
+				      sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(n->backend, NET_VHOST_USER);
+	/* Only what the backend does, plus vireo's own control path. */
+	ck_assert(n->vdev.offered & BIT(VIRTIO_NET_F_CSUM));
+	ck_assert(n->vdev.offered & BIT(VIRTIO_NET_F_MRG_RXBUF));
+	ck_assert(!(n->vdev.offered & BIT(VIRTIO_NET_F_GUEST_TSO4)));
+	ck_assert(!(n->vdev.offered & BIT(VIRTIO_F_INDIRECT_DESC)));
+	ck_assert(n->vdev.offered & BIT(VIRTIO_NET_F_CTRL_VQ));
+	fake_driver_ok(&n->vdev, q, 3, BIT(VIRTIO_NET_F_CSUM) |
+		       BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_STATUS));
+	fill_activation(&n->vdev, &a, fds);
+	ck_assert_int_eq(n->vdev.ops->activate(&n->vdev, &a), 0);
+	/* Rings 0 and 1 went to the backend; the control queue did not. */
+	ck_assert_uint_eq(n->vdev.external, 3);
+	ck_assert_uint_eq(be_count(VU_SET_MEM_TABLE), 1);
+	ck_assert_uint_eq(be_count(VU_SET_VRING_KICK), 2);
+	ck_assert_uint_eq(be_count(VU_SET_VRING_ENABLE), 2);
+	ck_assert_uint_eq(be.set_features & BIT(VIRTIO_NET_F_CTRL_VQ), 0);
+	ck_assert(be.set_features & BIT(VU_F_PROTOCOL_FEATURES));
+	virtio_config_access(&n->vdev, 6, status, 2, false);
+	ck_assert_uint_eq(get_le16(status), 1);		/* link up */
+
+	/* The backend used 3 TX buffers, then died. */
+	put_le16(drv_mem(&q[1], q[1].device_gpa + 2), 3);
+	gen = n->vdev.config_gen;
+	__atomic_store_n(&be.refuse, true, __ATOMIC_RELEASE);
+	be_hangup();
+	DISPATCH_UNTIL(!n->link_up, 2000);
+	virtio_config_access(&n->vdev, 6, status, 2, false);
+	ck_assert_uint_eq(get_le16(status), 0);		/* link down */
+	ck_assert_int_gt(n->vdev.config_gen, gen);	/* config interrupt */
+	/* It comes back (the fake takes a second connection): link up, the
+	 * rings resume where the used index says. */
+	__atomic_store_n(&be.refuse, false, __ATOMIC_RELEASE);
+	DISPATCH_UNTIL(n->link_up, 3000);
+	ck_assert(n->link_up);
+	ck_assert_uint_eq(be.conns, 2);
+	ck_assert_uint_eq(be.base[1], 3);
+	ck_assert_uint_eq(n->vu.losses, 1);
+	ck_assert_uint_eq(n->vu.reconnects, 1);
+
+	virtio_net_fini(n);
+	free(n);
+	be_stop();
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	close(q[0].gm.fd);
+	q[0].gm.fd = -1;
+	drv_fini_queues(q, 3);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
+/* ---- a disk whose backend dies with requests in flight ----------------------- */
+
+START_TEST(blk_in_flight_fail_visibly)
+{
+	struct blk_config bc = { 0 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_activation a;
+	struct vhost_blk *b;
+	struct virtio_dev *dev;
+	struct drv d;
+	char err[256];
+	int fds[2], heads[3], i;
+	uint16_t id;
+	uint32_t len;
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be.features |= BIT(1) | BIT(9);			/* SIZE_MAX, FLUSH */
+	put_le64(be.config, 2048);			/* capacity */
+	be_run();
+	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc.vhost_user, be.path);
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	b = dev->priv;
+	ck_assert_uint_eq(get_le64(b->config), 2048);
+	ck_assert(dev->offered & BIT(9));
+	ck_assert(!(dev->offered & BIT(13)));		/* DISCARD: not offered by it */
+	fake_driver_ok(dev, &d, 1, BIT(9));
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	ck_assert(b->started);
+	/* Three requests; the backend completes the second. */
+	for (i = 0; i < 3; i++) {
+		struct drv_buf r[3] = {
+			{ DRV_BUFS + 0x100 * i, 16, false },
+			{ DRV_BUFS + 0x1000 + 0x1000 * i, 512, true },
+			{ DRV_BUFS + 0x10000 + i, 1, true },
+		};
+
+		*drv_mem(&d, DRV_BUFS + 0x10000 + i) = 0xee;
+		heads[i] = drv_add(&d, r, 3);
+	}
+	put_le32(drv_mem(&d, d.device_gpa + 4), (uint32_t)heads[1]);
+	put_le32(drv_mem(&d, d.device_gpa + 8), 513);
+	put_le16(drv_mem(&d, d.device_gpa + 2), 1);
+	DISPATCH_UNTIL(b->track[0].avail_seen == 3, 500);	/* a scan */
+	ck_assert_uint_eq(b->track[0].avail_seen, 3);
+	__atomic_store_n(&be.refuse, true, __ATOMIC_RELEASE);
+	be_hangup();
+	DISPATCH_UNTIL(b->failed == 2, 2000);
+	/* The other two: IOERR, used, and the guest told; nothing lost. */
+	ck_assert_uint_eq(b->failed, 2);
+	ck_assert_uint_eq(*drv_mem(&d, DRV_BUFS + 0x10000), 1);
+	ck_assert_uint_eq(*drv_mem(&d, DRV_BUFS + 0x10001), 0xee);	/* done before */
+	ck_assert_uint_eq(*drv_mem(&d, DRV_BUFS + 0x10002), 1);
+	ck_assert_uint_eq(drv_used_idx(&d), 3);
+	ck_assert(drv_get_used(&d, &id, &len));		/* the backend's */
+	ck_assert_uint_eq(id, heads[1]);
+	ck_assert(drv_get_used(&d, &id, &len));
+	ck_assert_uint_eq(len, 1);
+	ck_assert(drv_get_used(&d, &id, &len));
+	ck_assert(!dev->broken);
+	/* The next backend starts after them. */
+	__atomic_store_n(&be.refuse, false, __ATOMIC_RELEASE);
+	DISPATCH_UNTIL(b->started, 3000);
+	ck_assert(b->started);
+	ck_assert_uint_eq(be.base[0], 3);
+
+	blk_vhost_user_destroy(dev);
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d.gm.fd);
+	d.gm.fd = -1;
+	drv_fini(&d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
+/* A backend with an inflight region: it resubmits, vireo fails nothing. */
+START_TEST(blk_inflight_region)
+{
+	struct blk_config bc = { 0 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_activation a;
+	struct vhost_blk *b;
+	struct virtio_dev *dev;
+	struct drv d;
+	char err[256];
+	int fds[2];
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be.protocol |= BIT(VU_PROTOCOL_F_INFLIGHT_SHMFD);
+	put_le64(be.config, 2048);
+	be_run();
+	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc.vhost_user, be.path);
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	b = dev->priv;
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	ck_assert_uint_eq(be_count(VU_GET_INFLIGHT_FD), 1);
+	ck_assert_uint_eq(be_count(VU_SET_INFLIGHT_FD), 1);
+	ck_assert_int_ge(b->inflight_fd, 0);
+	ck_assert_ptr_null(b->track[0].out);		/* no counting needed */
+	put_le16(drv_mem(&d, d.device_gpa + 2), 5);	/* used idx */
+	__atomic_store_n(&be.refuse, true, __ATOMIC_RELEASE);
+	be_hangup();
+	DISPATCH_UNTIL(!b->started && b->resubmitted_by_backend, 2000);
+	ck_assert_uint_eq(b->failed, 0);
+	ck_assert_uint_eq(b->resubmitted_by_backend, 1);
+	__atomic_store_n(&be.refuse, false, __ATOMIC_RELEASE);
+	DISPATCH_UNTIL(b->started, 3000);
+	ck_assert(b->started);
+	/* The same region again; the base where the used index is. */
+	ck_assert_uint_eq(be_count(VU_GET_INFLIGHT_FD), 1);
+	ck_assert_uint_eq(be_count(VU_SET_INFLIGHT_FD), 2);
+	ck_assert_uint_eq(be.base[0], 5);
+
+	blk_vhost_user_destroy(dev);
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d.gm.fd);
+	d.gm.fd = -1;
+	drv_fini(&d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
+Suite *vhost_user_suite(void)
+{
+	Suite *s = suite_create("vhost_user");
+	TCase *tc = tcase_create("frontend");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, codec);
+	tcase_add_test(tc, negotiation);
+	tcase_add_test(tc, broken_replies);
+	tcase_add_test(tc, net_link_follows_backend);
+	tcase_add_test(tc, blk_in_flight_fail_visibly);
+	tcase_add_test(tc, blk_inflight_region);
+	suite_add_tcase(s, tc);
+	return s;
+}

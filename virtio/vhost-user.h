@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The vhost-user frontend: vhost.h's interface over a unix socket to a
+ * backend process (DPDK's vhost PMD, qemu-storage-daemon, ...). Guest
+ * memory is shared as the memfd behind it (SET_MEM_TABLE), the rings by
+ * their host addresses, kicks and calls as the activation context's
+ * eventfds: the data path never passes through vireo.
+ *
+ * Connection: client mode (default) connects to the backend's socket,
+ * server mode listens for the backend to connect. The first connection is
+ * made while the device is built (its features are needed before the
+ * guest sees the device); later losses are handled on the event loop: a
+ * client reconnects with back-off (100 ms doubling to 2 s), a server
+ * waits for the next backend, and each new connection negotiates on a
+ * helper thread so that a silent backend holds up nothing. Each loss and
+ * recovery is one log line and reaches the device through hooks, called
+ * on the event loop with the device's lock held.
+ *
+ * Requests are synchronous, bounded by a timeout (VU_TIMEOUT_MS per
+ * message): a backend that does not answer in time, answers wrongly
+ * (short, oversized, the wrong request, unexpected fds) or hangs up is
+ * dropped and reconnected; vireo and the guest stay up.
+ */
+#ifndef VIREO_VHOST_USER_H
+#define VIREO_VHOST_USER_H
+
+#include <pthread.h>
+#include <sys/un.h>
+
+#include "../vmm/irq.h"
+#include "../vmm/loop.h"
+#include "vhost-user-msg.h"
+#include "vhost.h"
+
+#define VU_TIMEOUT_MS		5000
+#define VU_FIRST_WAIT_S		30	/* the first connection */
+#define VU_BACKOFF_MIN_MS	100
+#define VU_BACKOFF_MAX_MS	2000
+
+struct vhost_user_hooks {
+	/* Negotiated with a (new) backend after a loss; restart the rings. */
+	void (*up)(void *opaque);
+	/* The backend is gone: the rings are not served. */
+	void (*down)(void *opaque);
+};
+
+struct vhost_user {
+	struct vhost v;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool server;
+	uint64_t want_protocol;		/* protocol features vireo can use */
+	struct vm_notify notify;
+	pthread_mutex_t *lock;		/* the device's; held around hooks */
+	const struct vhost_user_hooks *hooks;
+	void *opaque;
+
+	int fd;				/* the connection, -1 while down */
+	int listen_fd;			/* server mode */
+	bool up;			/* negotiated and usable */
+	uint64_t features;		/* the backend's virtio features */
+	uint64_t protocol;		/* negotiated protocol features */
+	unsigned int queue_num;		/* GET_QUEUE_NUM (MQ), else 0 */
+
+	struct ev_handler conn_h;	/* hang-ups of the connection */
+	bool conn_watched;
+	struct ev_handler listen_h;
+	bool listen_watched;
+	struct ev_handler timer_h;	/* a loss to handle; reconnects */
+	bool timer_watched;
+	bool no_reconnect;		/* vhost_user_init_fd() */
+	/* A reconnect negotiating on its own thread (see vhost-user.c). */
+	pthread_t connector;
+	bool connecting;
+	int pending_fd;			/* accepted (server), or -1 */
+	int connect_result;
+	struct ev_handler done_h;	/* eventfd: the attempt finished */
+	bool done_watched;
+	bool said_waiting;
+	char last_why[256];		/* what went wrong last */
+	unsigned int backoff_ms;
+	bool loss_pending;		/* hooks->down not called yet */
+	uint64_t losses, reconnects;
+};
+
+/*
+ * Connect (or wait for the backend to connect) and negotiate. path is
+ * the socket; lock is the device's. -errno with err naming the socket and
+ * what went wrong.
+ */
+int vhost_user_init(struct vhost_user *u, const char *path, bool server,
+		    uint64_t want_protocol, const struct vm_notify *notify,
+		    pthread_mutex_t *lock, const struct vhost_user_hooks *hooks,
+		    void *opaque, char *err, size_t errlen);
+/*
+ * The same on a connected socket (tests, fuzzing): name is for messages;
+ * a loss is not followed by reconnects. fd is the frontend's from now.
+ */
+int vhost_user_init_fd(struct vhost_user *u, int fd, const char *name,
+		       uint64_t want_protocol, const struct vm_notify *notify,
+		       pthread_mutex_t *lock,
+		       const struct vhost_user_hooks *hooks, void *opaque,
+		       char *err, size_t errlen);
+void vhost_user_fini(struct vhost_user *u);
+
+/* Does the backend have protocol feature bit? */
+static inline bool vhost_user_has(const struct vhost_user *u, unsigned int bit)
+{
+	return u->protocol & (1ULL << bit);
+}
+
+/* Device config (CONFIG protocol feature). */
+int vhost_user_get_config(struct vhost_user *u, uint32_t off, uint8_t *buf,
+			  uint32_t len);
+int vhost_user_set_config(struct vhost_user *u, uint32_t off,
+			  const uint8_t *buf, uint32_t len);
+/* INFLIGHT_SHMFD: get the region (fd is the caller's), hand it back. */
+int vhost_user_get_inflight(struct vhost_user *u, uint16_t num_queues,
+			    uint16_t queue_size, struct vu_inflight *in,
+			    int *fd);
+int vhost_user_set_inflight(struct vhost_user *u, const struct vu_inflight *in,
+			    int fd);
+
+/* Drop the connection (the device found it unusable); why is logged. */
+void vhost_user_drop(struct vhost_user *u, const char *why);
+
+#endif

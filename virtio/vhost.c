@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "vhost.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../vmm/util.h"
+
+uint32_t vhost_ring_base(const struct virtq *vq)
+{
+	if (!vq->packed)
+		return vq->last_avail;
+	return (uint32_t)(vq->last_avail | (uint32_t)vq->avail_wrap << 15) |
+	       (uint32_t)(vq->used_idx | (uint32_t)vq->used_wrap << 15) << 16;
+}
+
+uint16_t vhost_used_idx(const struct virtq *vq)
+{
+	/* struct vring_used: flags, idx, ... */
+	return vq->device ? __atomic_load_n((const uint16_t *)vq->device + 1,
+					    __ATOMIC_ACQUIRE) : 0;
+}
+
+void vhost_ring_set_base(struct virtq *vq, uint32_t base)
+{
+	vq->inflight = 0;
+	memset(vq->busy, 0, sizeof(vq->busy));
+	if (!vq->packed) {
+		vq->last_avail = (uint16_t)base;
+		vq->used_idx = vhost_used_idx(vq);
+		return;
+	}
+	vq->last_avail = base & 0x7fff;
+	vq->avail_wrap = base & 0x8000;
+	vq->used_idx = (base >> 16) & 0x7fff;
+	vq->used_wrap = base & 0x80000000u;
+}
+
+int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,
+		      unsigned int first, unsigned int n, unsigned int ring,
+		      const int *err_fds, char *err, size_t errlen)
+{
+	const struct vhost_ops *ops = v->ops;
+	const char *step = "";
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < n && first + i < a->nr_queues; i++) {
+		const struct virtio_queue_ctx *qc = &a->q[first + i];
+		const struct virtq *vq = qc->vq;
+		struct vhost_ring_addr addr;
+		unsigned int r = ring + i;
+
+		if (!vq->ready)
+			continue;
+		addr.desc = (uint64_t)(uintptr_t)vq->desc;
+		addr.avail = (uint64_t)(uintptr_t)vq->driver;
+		addr.used = (uint64_t)(uintptr_t)vq->device;
+		step = "SET_VRING_NUM";
+		ret = ops->set_vring_num(v, r, vq->size);
+		if (ret)
+			break;
+		/* The base before the addresses: backends compare the two. */
+		step = "SET_VRING_BASE";
+		ret = ops->set_vring_base(v, r, vhost_ring_base(vq));
+		if (ret)
+			break;
+		step = "SET_VRING_ADDR";
+		ret = ops->set_vring_addr(v, r, &addr);
+		if (ret)
+			break;
+		step = "SET_VRING_KICK";
+		ret = ops->set_vring_kick(v, r, qc->kick_fd);
+		if (ret)
+			break;
+		step = "SET_VRING_CALL";
+		ret = ops->set_vring_call(v, r, qc->call_fd);
+		if (ret)
+			break;
+		if (err_fds && err_fds[i] >= 0 && ops->set_vring_err) {
+			step = "SET_VRING_ERR";
+			ret = ops->set_vring_err(v, r, err_fds[i]);
+			if (ret)
+				break;
+		}
+		if (ops->set_vring_enable) {
+			step = "SET_VRING_ENABLE";
+			ret = ops->set_vring_enable(v, r, true);
+			if (ret)
+				break;
+		}
+	}
+	if (ret)
+		errf(err, errlen, "%s: %s of ring %u: %s", v->name, step,
+		     ring + i, strerror(-ret));
+	return ret;
+}
+
+int vhost_rings_stop(struct vhost *v, struct virtio_dev *d, unsigned int first,
+		     unsigned int n, unsigned int ring)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < n && first + i < d->ops->num_queues; i++) {
+		struct virtq *vq = &d->vq[first + i];
+		uint32_t base;
+		int r;
+
+		if (!vq->ready)
+			continue;
+		if (v->ops->set_vring_enable)
+			v->ops->set_vring_enable(v, ring + i, false);
+		r = v->ops->get_vring_base(v, ring + i, &base);
+		if (r) {
+			/* What the guest has seen used is all that is known. */
+			ret = r;
+			base = vq->packed ? vhost_ring_base(vq) : vhost_used_idx(vq);
+		}
+		vhost_ring_set_base(vq, base);
+	}
+	return ret;
+}

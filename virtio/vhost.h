@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost: a device's queues served outside vireo, through the kick and call
+ * eventfds of the activation context (virtio.h). One interface, struct
+ * vhost_ops, over the backends:
+ *  - vhost-kernel.c: the kernel's vhost (/dev/vhost-net), ioctls;
+ *  - vhost-user.c: a backend process on a unix socket (vhost-user
+ *    protocol), guest memory shared as the memfd itself.
+ * A device class keeps its config space and feature policy; the backend
+ * carries the data path only. Rings are numbered as the backend numbers
+ * them; a device maps its queues onto them (vhost-net: one backend per
+ * queue pair, rings 0 and 1).
+ *
+ * Every call returns 0 or -errno. A backend that fails or goes away never
+ * takes vireo down: the device decides what the guest sees.
+ */
+#ifndef VIREO_VHOST_H
+#define VIREO_VHOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/mem.h"
+#include "virtio.h"
+
+/* Feature bits of the ring layer that a backend must support itself. */
+#define VHOST_RING_FEATURES \
+	((1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX) | \
+	 (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_PACKED))
+
+struct vhost;
+
+/* Where a ring is, as host virtual addresses. */
+struct vhost_ring_addr {
+	uint64_t desc, avail, used;
+};
+
+struct vhost_ops {
+	int (*get_features)(struct vhost *v, uint64_t *features);
+	int (*set_features)(struct vhost *v, uint64_t features);
+	int (*set_mem_table)(struct vhost *v, const struct guest_mem *gm);
+	int (*set_vring_num)(struct vhost *v, unsigned int ring, unsigned int num);
+	int (*set_vring_addr)(struct vhost *v, unsigned int ring,
+			      const struct vhost_ring_addr *addr);
+	/* base: see vhost_ring_base(). */
+	int (*set_vring_base)(struct vhost *v, unsigned int ring, uint32_t base);
+	/* Stops the ring and returns where it stopped. */
+	int (*get_vring_base)(struct vhost *v, unsigned int ring, uint32_t *base);
+	int (*set_vring_kick)(struct vhost *v, unsigned int ring, int fd);
+	int (*set_vring_call)(struct vhost *v, unsigned int ring, int fd);
+	int (*set_vring_err)(struct vhost *v, unsigned int ring, int fd);
+	/* Optional: rings start disabled until enabled (vhost-user). */
+	int (*set_vring_enable)(struct vhost *v, unsigned int ring, bool on);
+};
+
+struct vhost {
+	const struct vhost_ops *ops;
+	char name[160];			/* for messages: "vhost-net" */
+};
+
+/*
+ * The base of a ring as backends take it: split rings, the next avail
+ * index; packed rings, avail position | wrap << 15, and the used
+ * position | wrap << 15 in the high half.
+ */
+uint32_t vhost_ring_base(const struct virtq *vq);
+/* Put a base back into the queue (after get_vring_base). */
+void vhost_ring_set_base(struct virtq *vq, uint32_t base);
+
+/*
+ * Hand queues [first, first + n) of an activation to backend rings
+ * [ring, ring + n): number, addresses, base, kick and call fds, error fd
+ * (err_fds[i] or -1), and enable. Memory table and features are the
+ * caller's (they are per backend, not per ring). Queues not ready are
+ * skipped. -errno with err naming the step that failed.
+ */
+int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,
+		      unsigned int first, unsigned int n, unsigned int ring,
+		      const int *err_fds, char *err, size_t errlen);
+/*
+ * Stop them again; their state goes back into the queues. A backend that
+ * cannot answer leaves the queue as the guest's memory says (used index
+ * for the next avail). -errno if any ring failed.
+ */
+int vhost_rings_stop(struct vhost *v, struct virtio_dev *d, unsigned int first,
+		     unsigned int n, unsigned int ring);
+
+/* The used index the device last published (split rings), from memory. */
+uint16_t vhost_used_idx(const struct virtq *vq);
+
+#endif
