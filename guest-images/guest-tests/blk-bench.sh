@@ -2,7 +2,8 @@
 # fio on the disk with serial vireo-bench: 4k random read and write at
 # iodepth 32, 128k sequential read at iodepth 8; one RESULT line per job.
 . /tests/lib.sh
-dev=$(disk_by_serial vireo-bench) && mount_tools || exit 1
+s=$(cmdline_arg serial)
+dev=$(disk_by_serial "${s:-vireo-bench}") && mount_tools || exit 1
 # The device's interrupts, to compare how the VMMs batch completions.
 vdev=$(basename "$(readlink -f "/sys/block/${dev#/dev/}/device")")
 irqs() {

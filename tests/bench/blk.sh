@@ -3,7 +3,8 @@
 # guest on the same raw image, vireo and QEMU -M microvm (virtio-blk over
 # virtio-mmio on both, or virtio-pci with BENCH_TRANSPORT=pci; split
 # rings, 1 vCPU, 384 MiB), interleaved. Prints one BLK line per fio job
-# per run.
+# per run. With BENCH_VHOST_USER=1, also both on one qemu-storage-daemon
+# serving the same image as vhost-user-blk: labels vireo-vu, qemu-vu.
 # usage: blk.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/)
 set -u
 cd "$1"
@@ -24,4 +25,38 @@ qemu() {
 		-device "virtio-blk-$qemu_virtio,drive=b,serial=vireo-bench" \
 		< /dev/null 2>&1 | report BLK qemu
 }
+qsd_sock=/tmp/bench-qsd.sock
+# The daemon's vhost-user-blk answers GET_ID with this serial.
+vu_append="$append vireo.serial=vhost_user_blk"
+vireo_vu() {
+	_a=$append
+	append=$vu_append
+	vireo_vm 384M --disk "vhost-user=$qsd_sock,transport=$transport" \
+		< /dev/null 2>&1 | report BLK "$1"
+	append=$_a
+}
+qemu_vu() {
+	_a=$append
+	append=$vu_append
+	qemu_vm 384M \
+		-object memory-backend-memfd,id=mem,size=384M,share=on \
+		-machine memory-backend=mem \
+		-chardev "socket,id=vu,path=$qsd_sock" \
+		-device "vhost-user-blk-$qemu_virtio,chardev=vu,num-queues=1" \
+		< /dev/null 2>&1 | report BLK "$1"
+	append=$_a
+}
+if [ "${BENCH_VHOST_USER:-0}" = 1 ]; then
+	rm -f "$qsd_sock"
+	hosttools/bin/qemu-storage-daemon.sh \
+		--blockdev "driver=file,node-name=f0,filename=$img" \
+		--export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$qsd_sock,writable=on" \
+		> /tmp/bench-qsd.log 2>&1 &
+	qsd=$!
+	n=0
+	while [ ! -S "$qsd_sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	extra="vireo_vu qemu_vu"
+	echo "BENCH-NOTE blk: qemu-storage-daemon serves vireo-vu and qemu-vu"
+fi
 interleave "$runs"
+[ -n "${qsd:-}" ] && kill "$qsd"

@@ -139,12 +139,18 @@ counted() {
 }
 
 # interleave RUNS: the functions vireo and qemu, in turn, RUNS times each
-# (and vireo as vireo-base with the baseline binary, if there is one).
+# (and vireo as vireo-base with the baseline binary, if there is one),
+# then each function named in $extra (its label: _ becomes -).
+extra=
 interleave() {
 	_i=0
 	while [ $_i -lt "$1" ]; do
 		counted vireo vireo vireo
 		counted qemu qemu
+		for _f in $extra; do
+			_l=$(echo "$_f" | tr _ -)
+			counted "$_l" "$_f" "$_l"
+		done
 		if [ -x ./vireo-base ]; then
 			vireo_bin=./vireo-base
 			counted vireo-base vireo vireo-base

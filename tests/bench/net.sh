@@ -4,7 +4,9 @@
 # -M microvm (virtio-net over virtio-mmio on both, or virtio-pci with
 # BENCH_TRANSPORT=pci; split rings, in-process data path: QEMU without
 # vhost), 1 vCPU, 384 MiB, interleaved. Prints one NET line per iperf3
-# run.
+# run. With BENCH_VHOST=1 the data path moves into the kernel's vhost-net
+# for both (vireo vhost=on, QEMU vhost=on), beside vireo serving it
+# itself: labels vireo (in vireo), vireo-vhost and qemu-vhost.
 # usage: net.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
 set -u
 cd "$1"
@@ -37,18 +39,33 @@ run_vm() {
 	kill $server
 	report NET "$2" < /tmp/net-vm.out
 }
+vhost=off
 vireo_net() {
-	vireo_vm 384M --net tap=vt0,transport=$transport
+	vireo_vm 384M --net tap=vt0,transport=$transport,vhost=$vhost
 }
 qemu_net() {
 	qemu_vm 384M \
-		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=off \
+		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=$vhost \
 		-device "virtio-net-$qemu_virtio,netdev=n0$qemu_nic"
 }
 vireo() {
+	vhost=off
 	run_vm vireo_net "$1"
 }
 qemu() {
+	vhost=off
 	run_vm qemu_net qemu
 }
+vireo_vhost() {
+	vhost=on
+	run_vm vireo_net "$1"
+}
+qemu_vhost() {
+	vhost=on
+	run_vm qemu_net "$1"
+}
+if [ "${BENCH_VHOST:-0}" = 1 ]; then
+	extra="vireo_vhost qemu_vhost"
+	echo "BENCH-NOTE net: vhost-net for vireo-vhost and qemu-vhost"
+fi
 interleave "$runs"

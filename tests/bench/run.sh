@@ -54,11 +54,16 @@ if [ "$what" != boot ]; then
 fi
 if [ "$what" = blk ] || [ "$what" = all ]; then
 	# BENCH_QEMU_AIO=io_uring: QEMU's disk on io_uring, as vireo's is.
-	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
+	# BENCH_VHOST_USER=1: also both VMMs on qemu-storage-daemon.
+	if [ "${BENCH_VHOST_USER:-0}" = 1 ]; then
+		"$top/guest-images/testhost/add-binary.sh" qemu-storage-daemon "$b/hosttools"
+	fi
+	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} BENCH_VHOST_USER=${BENCH_VHOST_USER:-0} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
 fi
 if [ "$what" = net ] || [ "$what" = all ]; then
 	"$top/guest-images/testhost/add-binary.sh" iperf3 "$b/hosttools"
-	echo "cd /payload && BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} sh net.sh /payload $net_runs $net_runtime" >> "$b/go.sh"
+	# BENCH_VHOST=1: also both VMMs with the kernel's vhost-net.
+	echo "cd /payload && BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} BENCH_VHOST=${BENCH_VHOST:-0} sh net.sh /payload $net_runs $net_runtime" >> "$b/go.sh"
 fi
 
 if [ "$kind" = hardware ]; then
@@ -69,5 +74,5 @@ else
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
 grep -E '^(BOOT|BLK|NET|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'
-grep -E '^(BOOT|BLK|NET)' "$b/out.txt" | tr -d '\r' |
-	awk -v want="$what" -f "$top/tests/bench/summary.awk"
+grep -E '^(BOOT|BLK|NET|BENCH-CPU)' "$b/out.txt" | tr -d '\r' |
+	awk -v want="$what" -v net_rt="$net_runtime" -f "$top/tests/bench/summary.awk"

@@ -24,7 +24,14 @@ $1 == "NET" {
 	k = f["vmm"] SUBSEP f["job"]
 	nn[k]++; mbit[k, nn[k]] = f["mbit"]
 	njobs[f["job"]] = 1
+	nvmm[f["vmm"]] = 1
+	netgb[f["vmm"]] += f["mbit"] * (net_rt ? net_rt : 10) / 8 / 1000
 }
+$1 == "BENCH-CPU" {
+	split(f["total"], t, "/")
+	cpu_ticks[f["vmm"]] += t[1] - t[2]	# the VMM's own, not the guest's
+}
+$1 == "BLK" { bvmm[f["vmm"]] = 1 }
 function boot_summary() {
 	if (nv == 0 || nq == 0) { print "boot: no successful runs"; bad = 1; return }
 	mv = median(v, nv); mq = median(q, nq)
@@ -56,7 +63,36 @@ function blk_summary(   j, m, vmm, k, i, a, c, b) {
 			b = median(a, n[k])
 			printf "blk %-12s baseline (runs %d): vireo-base %.0f IOPS, ratio vireo/vireo-base %.2f\n", j, n[k], b, mi["vireo"] / b
 		}
+		# vhost-user: both VMMs on the same daemon, and vireo in-process.
+		if (n["vireo-vu" SUBSEP j] && n["qemu-vu" SUBSEP j]) {
+			vu = blk_median("vireo-vu", j); qu = blk_median("qemu-vu", j)
+			printf "blk %-12s vhost-user (runs %d/%d): vireo-vu %.0f IOPS, qemu-vu %.0f IOPS, ratio vireo-vu/qemu-vu %.2f, vireo-vu/vireo %.2f\n", j, n["vireo-vu" SUBSEP j], n["qemu-vu" SUBSEP j], vu, qu, qu ? vu / qu : 0, mi["vireo"] ? vu / mi["vireo"] : 0
+		}
 	}
+}
+function blk_median(vmm, j,   k, a, i) {
+	k = vmm SUBSEP j
+	split("", a)
+	for (i = 1; i <= n[k]; i++) a[i] = iops[k, i]
+	return n[k] ? median(a, n[k]) : 0
+}
+function net_median(vmm, j,   k, a, i) {
+	k = vmm SUBSEP j
+	split("", a)
+	for (i = 1; i <= nn[k]; i++) a[i] = mbit[k, i]
+	return nn[k] ? median(a, nn[k]) : 0
+}
+function net_vhost_summary(   j, v, q, w) {
+	if (!("vireo-vhost" in nvmm) || !("qemu-vhost" in nvmm))
+		return
+	for (j in njobs) {
+		v = net_median("vireo-vhost", j); q = net_median("qemu-vhost", j)
+		w = net_median("vireo", j)
+		printf "net %-5s vhost-net medians: vireo-vhost %.2f Gbit/s, qemu-vhost %.2f Gbit/s, ratio %.2f; vireo in-process %.2f Gbit/s\n", j, v / 1000, q / 1000, q ? v / q : 0, w / 1000
+	}
+	for (w in nvmm)
+		if (netgb[w] > 0 && (w in cpu_ticks))
+			printf "net CPU of the VMM process (not the guest) per GB moved: %s %.2f s\n", w, cpu_ticks[w] / 100 / netgb[w]
 }
 function net_summary(   j, m, vmm, k, i, a, med, cnt, b) {
 	for (j in njobs) {
@@ -90,7 +126,7 @@ END {
 	}
 	if (want == "net" || want == "all") {
 		if (length(njobs) == 0) { print "net: no successful runs"; bad = 1 }
-		else net_summary()
+		else { net_summary(); net_vhost_summary() }
 	}
 	exit bad
 }
