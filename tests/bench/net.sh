@@ -41,7 +41,10 @@ run_vm() {
 }
 vhost=off
 vireo_net() {
-	vireo_vm 384M --net tap=vt0,transport=$transport,vhost=$vhost
+	# The baseline binary may predate vhost=: it serves the queues itself.
+	_vh=,vhost=$vhost
+	[ "$vireo_bin" = ./vireo-base ] && _vh=
+	vireo_vm 384M --net tap=vt0,transport=$transport$_vh
 }
 qemu_net() {
 	qemu_vm 384M \
