@@ -16,7 +16,8 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wformat=2 -Wvla
 CPPFLAGS := -std=c11 -D_GNU_SOURCE -I.
-LIBS    := -luring -llz4 -lzstd -llzma -lz -lpthread
+LIBS    := -luring -lhttp_parser -ljansson -lfdt -llz4 -lzstd -llzma -lz \
+	   -lpthread
 
 SRC_DIRS := vmm boot devices virtio
 LIB_SRCS := $(filter-out vmm/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
@@ -35,6 +36,7 @@ DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
 	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs fio \
 	util-linux iperf3 \
 	device-tree-compiler acpica-tools binutils lz4 \
+	libhttp-parser-dev libjansson-dev curl \
 	qemu-system-common dpdk-dev librte-net-vhost23 librte-mempool-ring23
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -72,7 +74,8 @@ $(BUILD)/unit-tests: $(SAN_OBJS) $(UNIT_OBJS)
 
 # Fuzz targets: libFuzzer + ASan + UBSan, built with clang.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS)
-FUZZ_SRCS := $(filter-out vmm/machine.c vmm/vm.c vmm/irq.c,$(LIB_SRCS))
+FUZZ_SRCS := $(filter-out vmm/machine.c vmm/vm.c vmm/irq.c vmm/vmm.c \
+	vmm/machine-snapshot.c vmm/migrate.c,$(LIB_SRCS))
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) tests/fuzz/stub-notify.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS)
@@ -88,7 +91,8 @@ $(BUILD)/vq-bench: tests/bench/vq-bench.c tests/unit/vring.c tests/unit/testmem.
 .PHONY: fuzz-build
 fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices \
 	$(BUILD)/fuzz/fuzz_vring $(BUILD)/fuzz/fuzz_transport $(BUILD)/fuzz/fuzz_vdev \
-	$(BUILD)/fuzz/fuzz_vhost_user $(BUILD)/fuzz/mkseeds
+	$(BUILD)/fuzz/fuzz_vhost_user $(BUILD)/fuzz/fuzz_api \
+	$(BUILD)/fuzz/fuzz_snapshot $(BUILD)/fuzz/fuzz_migrate $(BUILD)/fuzz/mkseeds
 
 # ---- Debian packages ----------------------------------------------------
 deps:

@@ -238,10 +238,11 @@ static int vblk_activate(struct virtio_dev *d, const struct virtio_activation *a
 	return 0;
 }
 
-static void vblk_deactivate(struct virtio_dev *d)
+static void vblk_deactivate(struct virtio_dev *d, bool pause)
 {
 	struct vhost_blk *b = d->priv;
 
+	(void)pause;	/* the backend completes what it took either way */
 	if (b->started && b->vu.up)
 		vhost_rings_stop(&b->vu.v, d, 0, b->ops.num_queues, 0);
 	b->started = false;

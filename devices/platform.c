@@ -25,6 +25,29 @@ void i8042_init(struct i8042 *k, const struct platform_hook *hook)
 	k->cmd_byte = 0x45;	/* kbd irq on, system flag, translate */
 }
 
+void i8042_save(struct i8042 *k, struct i8042_state *st)
+{
+	pthread_mutex_lock(&k->lock);
+	memset(st, 0, sizeof(*st));
+	st->cmd_byte = k->cmd_byte;
+	st->out = k->out;
+	st->out_full = k->out_full;
+	st->pending = k->pending;
+	st->last_was_cmd = k->last_was_cmd;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void i8042_restore(struct i8042 *k, const struct i8042_state *st)
+{
+	pthread_mutex_lock(&k->lock);
+	k->cmd_byte = st->cmd_byte;
+	k->out = st->out;
+	k->out_full = st->out_full != 0;
+	k->pending = st->pending;
+	k->last_was_cmd = st->last_was_cmd != 0;
+	pthread_mutex_unlock(&k->lock);
+}
+
 void i8042_destroy(struct i8042 *k)
 {
 	pthread_mutex_destroy(&k->lock);

@@ -40,8 +40,15 @@ struct i8042 {
 	bool last_was_cmd;
 };
 
+struct i8042_state {
+	uint8_t cmd_byte, out, out_full, pending, last_was_cmd;
+	uint8_t pad[3];
+};
+
 extern const struct bus_ops i8042_ops;	/* ports 0x60..0x64: 5 bytes */
 void i8042_init(struct i8042 *k, const struct platform_hook *hook);
+void i8042_save(struct i8042 *k, struct i8042_state *st);
+void i8042_restore(struct i8042 *k, const struct i8042_state *st);
 void i8042_destroy(struct i8042 *k);
 
 struct pm {

@@ -43,6 +43,25 @@ void rtc_init(struct rtc *r)
 	r->cmos[REG_D] = D_VRT;
 }
 
+void rtc_save(struct rtc *r, struct rtc_state *st)
+{
+	pthread_mutex_lock(&r->lock);
+	memset(st, 0, sizeof(*st));
+	st->index = r->index;
+	st->offset_ns = r->offset_ns;
+	memcpy(st->cmos, r->cmos, sizeof(st->cmos));
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtc_restore(struct rtc *r, const struct rtc_state *st)
+{
+	pthread_mutex_lock(&r->lock);
+	r->index = st->index & 0x7f;
+	r->offset_ns = st->offset_ns;
+	memcpy(r->cmos, st->cmos, sizeof(r->cmos));
+	pthread_mutex_unlock(&r->lock);
+}
+
 void rtc_destroy(struct rtc *r)
 {
 	pthread_mutex_destroy(&r->lock);

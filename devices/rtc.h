@@ -27,7 +27,17 @@ struct rtc {
 
 extern const struct bus_ops rtc_ops;	/* 2 ports */
 
+/* As plain data: the CMOS RAM, its index, the guest clock's offset. */
+struct rtc_state {
+	uint8_t index;
+	uint8_t pad[7];
+	int64_t offset_ns;
+	uint8_t cmos[128];
+};
+
 void rtc_init(struct rtc *r);
+void rtc_save(struct rtc *r, struct rtc_state *st);
+void rtc_restore(struct rtc *r, const struct rtc_state *st);
 void rtc_destroy(struct rtc *r);
 
 #endif

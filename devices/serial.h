@@ -42,6 +42,17 @@ extern const struct bus_ops serial_ops;	/* 8 ports */
 void serial_init(struct serial *s, const struct irq_line *irq,
 		 const struct serial_host *host);
 void serial_destroy(struct serial *s);
+/* Registers as plain data (snapshots); host input in flight is not kept. */
+struct serial_state {
+	uint8_t ier, lcr, mcr, msr, scr, dll, dlm, fcr;
+	uint8_t thre_pending;
+	uint8_t pad[7];
+};
+
+void serial_save(struct serial *s, struct serial_state *st);
+/* Registers back, the interrupt line as they say. */
+void serial_restore(struct serial *s, const struct serial_state *st);
+
 /* Queue host input for the guest; returns how many bytes fit. */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 

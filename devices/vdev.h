@@ -63,6 +63,16 @@ struct vdev_class {
 	void (*destroy)(struct virtio_dev *d);
 	/* One line of counters for the exit report; NULL if none. */
 	void (*stats_line)(struct virtio_dev *d, char *buf, size_t len);
+
+	/*
+	 * Snapshots: the class's own state (beyond the device model's) as a
+	 * plain struct of at most max bytes; the length, 0 if none. restore
+	 * gets the same bytes back in a device just built from the same
+	 * options, and checks them: -EINVAL with err. NULL: nothing to keep.
+	 */
+	size_t (*save)(struct virtio_dev *d, uint8_t *buf, size_t max);
+	int (*restore)(struct virtio_dev *d, const uint8_t *buf, size_t len,
+		       char *err, size_t errlen);
 };
 
 #endif

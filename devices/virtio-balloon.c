@@ -25,11 +25,6 @@
 
 #define BIT(n)				(1ULL << (n))
 
-static const char *const tag_names[BALLOON_NR_TAGS] = {
-	"swap_in", "swap_out", "major_faults", "minor_faults", "free",
-	"total", "available", "caches", "hugetlb_allocs", "hugetlb_failures",
-};
-
 /* ---- inflate / deflate ------------------------------------------------ */
 
 static void release(struct virtio_balloon *b, uint8_t *hva, uint64_t len,
@@ -192,6 +187,17 @@ static int balloon_activate(struct virtio_dev *d,
 	return 0;
 }
 
+/* Pause: the held stats buffer goes back; the driver's is refilled after. */
+static void balloon_deactivate(struct virtio_dev *d, bool pause)
+{
+	struct virtio_balloon *b = d->priv;
+
+	if (pause && b->stats_held && b->stats_q >= 0) {
+		vq_unpop(&d->vq[b->stats_q], &b->stats_elem);
+		b->stats_held = false;
+	}
+}
+
 static void balloon_reset(struct virtio_dev *d)
 {
 	struct virtio_balloon *b = d->priv;
@@ -234,6 +240,7 @@ static const struct virtio_dev_ops balloon_ops_template = {
 	.config_read = balloon_config_read,
 	.config_write = balloon_config_write,
 	.activate = balloon_activate,
+	.deactivate = balloon_deactivate,
 	.reset = balloon_reset,
 	.queue_kick = balloon_kick,
 };
@@ -246,124 +253,44 @@ void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)
 	virtio_config_changed(&b->vdev);
 }
 
-/* ---- the control socket --------------------------------------------------- */
-
-void virtio_balloon_command(struct virtio_balloon *b, const char *line,
-			    char *out, size_t len)
+void virtio_balloon_report(struct virtio_balloon *b, struct balloon_report *r)
 {
-	const struct balloon_counters *c = &b->count;
-	uint64_t bytes;
-	size_t used;
-	unsigned int i;
-
-	if (!strncmp(line, "target ", 7)) {
-		if (parse_size(line + 7, &bytes)) {
-			snprintf(out, len, "error: target SIZE, e.g. target 256M");
-			return;
-		}
-		virtio_balloon_set_target(b, bytes);
-		snprintf(out, len, "ok target=%" PRIu64 "M",
-			 (uint64_t)b->num_pages * PAGE >> 20);
-	} else if (!strcmp(line, "info")) {
-		snprintf(out, len, "balloon target=%" PRIu64 "M actual=%" PRIu64
-			 "M inflated=%" PRIu64 " deflated=%" PRIu64 " ignored=%"
-			 PRIu64 " released=%" PRIu64 "M reported=%" PRIu64 "M",
-			 (uint64_t)b->num_pages * PAGE >> 20,
-			 (uint64_t)b->actual * PAGE >> 20, c->inflated,
-			 c->deflated, c->ignored, c->released >> 20,
-			 c->reported >> 20);
-	} else if (!strcmp(line, "stats")) {
-		used = (size_t)snprintf(out, len, "stats updates=%" PRIu64,
-					b->stats_updates);
-		for (i = 0; i < BALLOON_NR_TAGS && used < len; i++) {
-			if (!(b->stats_seen & (1u << i)))
-				continue;
-			if (tag_names[i])
-				used += (size_t)snprintf(out + used, len - used,
-					" %s=%" PRIu64, tag_names[i], b->stats[i]);
-		}
-		stats_request(b);	/* fresher values next time */
-	} else {
-		snprintf(out, len, "error: unknown command (target SIZE, stats, "
-			 "info)");
-	}
-}
-
-static void conn_drop(struct virtio_balloon *b)
-{
-	if (b->conn_watched)
-		b->notify.ops->unwatch(b->notify.ctx, &b->conn_h);
-	b->conn_watched = false;
-	close(b->conn_h.fd);
-	b->conn_h.fd = -1;
-	b->line_len = 0;
-	b->notify.ops->watch(b->notify.ctx, &b->listen_h);
-}
-
-static void on_conn(struct ev_handler *h, uint32_t events)
-{
-	struct virtio_balloon *b = container_of(h, struct virtio_balloon, conn_h);
-	char buf[BALLOON_LINE_MAX], reply[512];
-	ssize_t n = recv(h->fd, buf, sizeof(buf), MSG_DONTWAIT);
-	ssize_t i;
-
-	(void)events;
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
 	pthread_mutex_lock(&b->vdev.lock);
-	if (n <= 0) {
-		conn_drop(b);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (buf[i] != '\n') {
-			/* An over-long line is cut: bounded, never an error. */
-			if (b->line_len < sizeof(b->line) - 1)
-				b->line[b->line_len++] = buf[i];
-			continue;
-		}
-		b->line[b->line_len] = '\0';
-		if (b->line_len && b->line[b->line_len - 1] == '\r')
-			b->line[b->line_len - 1] = '\0';
-		b->line_len = 0;
-		virtio_balloon_command(b, b->line, reply, sizeof(reply) - 1);
-		strcat(reply, "\n");
-		if (send(h->fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			conn_drop(b);
-			break;
-		}
-	}
-out:
+	memset(r, 0, sizeof(*r));
+	r->target_pages = b->num_pages;
+	r->actual_pages = b->actual;
+	r->seen = b->stats_seen;
+	r->updates = b->stats_updates;
+	memcpy(r->stat, b->stats, sizeof(r->stat));
+	r->count = b->count;
+	stats_request(b);		/* fresher values next time */
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
-static void on_listen(struct ev_handler *h, uint32_t events)
+int virtio_balloon_set_period(struct virtio_balloon *b, unsigned int period)
 {
-	struct virtio_balloon *b = container_of(h, struct virtio_balloon, listen_h);
-	int fd;
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = period },
+		.it_value = { .tv_sec = period },
+	};
 
-	(void)events;
-	fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
 	pthread_mutex_lock(&b->vdev.lock);
-	b->notify.ops->unwatch(b->notify.ctx, &b->listen_h);
-	b->conn_h.fd = fd;
-	b->conn_h.fn = on_conn;
-	b->line_len = 0;
-	b->conn_watched = !b->notify.ops->watch(b->notify.ctx, &b->conn_h);
+	if (b->timer_h.fd < 0) {
+		b->timer_h.fd = timerfd_create(CLOCK_MONOTONIC,
+					       TFD_NONBLOCK | TFD_CLOEXEC);
+		b->timer_h.fn = on_timer;
+		if (b->timer_h.fd >= 0 &&
+		    !b->notify.ops->watch(b->notify.ctx, &b->timer_h))
+			b->timer_watched = true;
+	}
+	if (b->timer_h.fd < 0 || !b->timer_watched ||
+	    timerfd_settime(b->timer_h.fd, 0, &its, NULL)) {
+		pthread_mutex_unlock(&b->vdev.lock);
+		return -EIO;
+	}
+	b->cfg.stats_period = period;
 	pthread_mutex_unlock(&b->vdev.lock);
-}
-
-static int control_listen(struct virtio_balloon *b, char *err, size_t errlen)
-{
-	int fd = unix_listen(b->cfg.socket, "--balloon socket", err, errlen);
-
-	if (fd < 0)
-		return fd;
-	b->listen_h.fd = fd;
-	b->listen_h.fn = on_listen;
-	return b->notify.ops->watch(b->notify.ctx, &b->listen_h);
+	return 0;
 }
 
 int virtio_balloon_init(struct virtio_balloon *b,
@@ -373,13 +300,11 @@ int virtio_balloon_init(struct virtio_balloon *b,
 			const struct vm_notify *notify, char *err,
 			size_t errlen)
 {
-	int ret;
-
 	memset(b, 0, sizeof(*b));
 	b->cfg = *cfg;
 	b->notify = *notify;
 	b->stats_q = b->report_q = -1;
-	b->timer_h.fd = b->listen_h.fd = b->conn_h.fd = -1;
+	b->timer_h.fd = -1;
 	b->ops = balloon_ops_template;
 	b->ops.num_queues = 3;
 	if (cfg->deflate_on_oom)
@@ -409,13 +334,6 @@ int virtio_balloon_init(struct virtio_balloon *b,
 		}
 		b->timer_watched = true;
 	}
-	if (cfg->socket[0]) {
-		ret = control_listen(b, err, errlen);
-		if (ret) {
-			virtio_balloon_fini(b);
-			return ret;
-		}
-	}
 	return 0;
 }
 
@@ -425,17 +343,8 @@ void virtio_balloon_fini(struct virtio_balloon *b)
 		b->notify.ops->unwatch(b->notify.ctx, &b->timer_h);
 	if (b->timer_h.fd >= 0)
 		close(b->timer_h.fd);
-	if (b->conn_watched)
-		b->notify.ops->unwatch(b->notify.ctx, &b->conn_h);
-	if (b->conn_h.fd >= 0)
-		close(b->conn_h.fd);
-	if (b->listen_h.fd >= 0) {
-		b->notify.ops->unwatch(b->notify.ctx, &b->listen_h);
-		close(b->listen_h.fd);
-		unlink(b->cfg.socket);
-	}
-	b->timer_watched = b->conn_watched = false;
-	b->timer_h.fd = b->conn_h.fd = b->listen_h.fd = -1;
+	b->timer_watched = false;
+	b->timer_h.fd = -1;
 	if (b->ops.name)
 		virtio_dev_destroy(&b->vdev);
 	b->ops.name = NULL;
@@ -463,9 +372,12 @@ static int balloon_parse_key(void *cfg, const char *opt, const char *key,
 	}
 	if (!strcmp(key, "target"))
 		return opt_size(opt, val, &b->target, err, errlen) ? -1 : 1;
-	if (!strcmp(key, "socket"))
-		return opt_string(opt, "the path", val, b->socket,
-				  sizeof(b->socket), err, errlen) ? -1 : 1;
+	if (!strcmp(key, "socket")) {
+		errf(err, errlen, "the balloon's control socket is gone: serve "
+		     "the control API with --api-sock PATH and use 'vireo ctl "
+		     "--api-sock PATH balloon SIZE' or 'balloon-stats'");
+		return -1;
+	}
 	return 0;
 }
 
@@ -496,14 +408,42 @@ static void balloon_destroy(struct virtio_dev *d)
 	free(b);
 }
 
+/* The target and what the guest says it gave. */
+static size_t balloon_save(struct virtio_dev *d, uint8_t *buf, size_t max)
+{
+	struct virtio_balloon *b = d->priv;
+
+	if (max < 8)
+		return 0;
+	put_le32(buf, b->num_pages);
+	put_le32(buf + 4, b->actual);
+	return 8;
+}
+
+static int balloon_restore(struct virtio_dev *d, const uint8_t *buf,
+			   size_t len, char *err, size_t errlen)
+{
+	struct virtio_balloon *b = d->priv;
+
+	if (len != 8) {
+		errf(err, errlen, "balloon: a saved state of %zu bytes, want 8",
+		     len);
+		return -EINVAL;
+	}
+	b->num_pages = get_le32(buf);
+	b->actual = get_le32(buf + 4);
+	return 0;
+}
+
 const struct vdev_class virtio_balloon_class = {
 	.name = "balloon",
 	.option = "balloon",
-	.keys = "deflate_on_oom, free_page_reporting, stats_period, target, "
-		"socket",
+	.keys = "deflate_on_oom, free_page_reporting, stats_period, target",
 	.once = true,
 	.config_size = sizeof(struct balloon_config),
 	.parse_key = balloon_parse_key,
 	.create = balloon_create,
 	.destroy = balloon_destroy,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };

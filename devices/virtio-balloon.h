@@ -15,9 +15,8 @@
  *    are released the same way.
  *  - DEFLATE_ON_OOM on request.
  *
- * Run-time control: an optional unix socket takes one command per line:
- * "target SIZE" (guest memory to take, e.g. 256M), "stats", "info"; each
- * gets one line back.
+ * Run-time control is the API's (vmm/api.h): /balloon sets the target,
+ * /balloon/statistics reads virtio_balloon_report().
  */
 #ifndef VIREO_VIRTIO_BALLOON_H
 #define VIREO_VIRTIO_BALLOON_H
@@ -29,14 +28,12 @@
 
 #define BALLOON_QUEUE_SIZE	128
 #define BALLOON_NR_TAGS		16	/* statistics tags kept */
-#define BALLOON_LINE_MAX	128
 
 struct balloon_config {
 	bool deflate_on_oom;
 	bool free_page_reporting;
 	unsigned int stats_period;	/* seconds; 0: on request only */
 	uint64_t target;		/* bytes to take at start */
-	char socket[108];		/* control socket path, or "" */
 };
 
 struct balloon_counters {
@@ -64,10 +61,6 @@ struct virtio_balloon {
 	uint64_t stats_updates;
 	struct ev_handler timer_h;
 	bool timer_watched;
-	struct ev_handler listen_h, conn_h;
-	bool conn_watched;
-	char line[BALLOON_LINE_MAX];
-	size_t line_len;
 	struct balloon_counters count;
 };
 
@@ -80,10 +73,20 @@ int virtio_balloon_init(struct virtio_balloon *b,
 			const struct vm_notify *notify, char *err,
 			size_t errlen);
 void virtio_balloon_fini(struct virtio_balloon *b);
+/* What the guest reported, for the API (Firecracker's statistics). */
+struct balloon_report {
+	uint32_t target_pages, actual_pages;
+	uint32_t seen;			/* tags the guest sent */
+	uint64_t stat[BALLOON_NR_TAGS];
+	uint64_t updates;
+	struct balloon_counters count;	/* vireo's side */
+};
+
+void virtio_balloon_report(struct virtio_balloon *b, struct balloon_report *r);
+/* Ask the guest for statistics every period seconds (0: on request). */
+int virtio_balloon_set_period(struct virtio_balloon *b, unsigned int period);
+
 /* Set the target (bytes the guest should give back). */
 void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes);
-/* Handle one control line; the reply (no newline) goes to out. */
-void virtio_balloon_command(struct virtio_balloon *b, const char *line,
-			    char *out, size_t len);
 
 #endif

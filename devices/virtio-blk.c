@@ -624,6 +624,42 @@ static void blk_drain(struct virtio_blk *b)
 	}
 }
 
+/*
+ * Pause: wait for what is in flight and complete it to the guest, so the
+ * rings alone hold the disk's state; ask for kicks again.
+ */
+static void blk_deactivate(struct virtio_dev *d, bool pause)
+{
+	struct virtio_blk *b = d->priv;
+	struct io_uring_cqe *cqe;
+	bool pushed = false;
+
+	if (!pause)
+		return;
+	/* Anything still in the submission ring goes first; then each wait
+	 * is bounded, so a stuck disk cannot hang the pause for good. */
+	io_uring_submit(&b->ring);
+	while (b->inflight) {
+		struct __kernel_timespec ts = { .tv_sec = 10 };
+		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			pr_err("blk %s: %u requests still in flight after 10 s "
+			       "(%s); pausing without them", b->cfg.path,
+			       b->inflight, strerror(-ret));
+			break;
+		}
+		pushed |= blk_cqe(b, cqe, true, now_ns());
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
+	if (pushed)
+		virtio_queue_notify(d, 0);
+	if (d->vq[0].kicks_held)
+		vq_release_kicks(&d->vq[0]);
+}
+
 static void blk_reset(struct virtio_dev *d)
 {
 	struct virtio_blk *b = d->priv;
@@ -645,6 +681,7 @@ const struct virtio_dev_ops virtio_blk_ops = {
 		    BIT(VIRTIO_BLK_F_WRITE_ZEROES),
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
+	.deactivate = blk_deactivate,
 	.reset = blk_reset,
 	.queue_kick = blk_kick,
 };
@@ -921,6 +958,28 @@ static void blk_stats(struct virtio_dev *d, char *buf, size_t len)
 		virtio_blk_stats_line(d->priv, buf, len);
 }
 
+/* The write-cache switch is the only state beyond the rings. */
+static size_t blk_save(struct virtio_dev *d, uint8_t *buf, size_t max)
+{
+	if (blk_vhost_user_is(d) || max < 1)
+		return 0;
+	buf[0] = ((struct virtio_blk *)d->priv)->wce;
+	return 1;
+}
+
+static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	if (blk_vhost_user_is(d))
+		return 0;
+	if (len != 1 || buf[0] > 1) {
+		errf(err, errlen, "blk: a saved state of %zu bytes, want 1", len);
+		return -EINVAL;
+	}
+	((struct virtio_blk *)d->priv)->wce = buf[0];
+	return 0;
+}
+
 const struct vdev_class virtio_blk_class = {
 	.name = "blk",
 	.option = "disk",
@@ -931,4 +990,6 @@ const struct vdev_class virtio_blk_class = {
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.stats_line = blk_stats,
+	.save = blk_save,
+	.restore = blk_restore,
 };

@@ -509,6 +509,28 @@ static void con_reset(struct virtio_dev *d)
 	c->ctrl_len = 0;
 }
 
+/*
+ * Pause: output taken from the guest and not yet written out goes back to
+ * the ring, unless part of it was written (then it counts as sent).
+ */
+static void con_deactivate(struct virtio_dev *d, bool pause)
+{
+	struct virtio_console *c = d->priv;
+	unsigned int i;
+
+	for (i = 0; pause && i < c->nr_ports; i++) {
+		struct cport *p = &c->port[i];
+
+		if (!p->tx_pending)
+			continue;
+		if (p->tx_off)
+			vq_push(&d->vq[txq(i)], &p->tx, 0);
+		else
+			vq_unpop(&d->vq[txq(i)], &p->tx);
+		p->tx_pending = false;
+	}
+}
+
 static int con_activate(struct virtio_dev *d, const struct virtio_activation *a)
 {
 	struct virtio_console *c = d->priv;
@@ -542,6 +564,7 @@ const struct virtio_dev_ops virtio_console_ops = {
 		    (1ULL << VIRTIO_CONSOLE_F_MULTIPORT),
 	.config_read = con_config_read,
 	.activate = con_activate,
+	.deactivate = con_deactivate,
 	.reset = con_reset,
 	.queue_kick = con_kick,
 };
@@ -700,6 +723,39 @@ static void con_destroy(struct virtio_dev *d)
 	free(c);
 }
 
+/* Per port: the guest made it ready, and has it open. */
+static size_t con_save(struct virtio_dev *d, uint8_t *buf, size_t max)
+{
+	struct virtio_console *c = d->priv;
+	unsigned int i;
+
+	if (max < 2 * CON_MAX_PORTS)
+		return 0;
+	for (i = 0; i < CON_MAX_PORTS; i++) {
+		buf[2 * i] = i < c->nr_ports && c->port[i].guest_ready;
+		buf[2 * i + 1] = i < c->nr_ports && c->port[i].guest_open;
+	}
+	return 2 * CON_MAX_PORTS;
+}
+
+static int con_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	struct virtio_console *c = d->priv;
+	unsigned int i;
+
+	if (len != 2 * CON_MAX_PORTS) {
+		errf(err, errlen, "console: a saved state of %zu bytes, want %d",
+		     len, 2 * CON_MAX_PORTS);
+		return -EINVAL;
+	}
+	for (i = 0; i < c->nr_ports; i++) {
+		c->port[i].guest_ready = buf[2 * i] != 0;
+		c->port[i].guest_open = buf[2 * i + 1] != 0;
+	}
+	return 0;
+}
+
 /* Built from --console and --console-port, not from --device. */
 const struct vdev_class virtio_console_class = {
 	.name = "console",
@@ -707,4 +763,6 @@ const struct vdev_class virtio_console_class = {
 	.config_size = sizeof(struct console_config),
 	.create = con_create,
 	.destroy = con_destroy,
+	.save = con_save,
+	.restore = con_restore,
 };

@@ -21,7 +21,10 @@
 #define VIRTIO_ID_NET			1
 
 #define VIRTIO_NET_S_LINK_UP		1
+#define VIRTIO_NET_S_ANNOUNCE		2
 
+#define VIRTIO_NET_CTRL_ANNOUNCE	3
+#define VIRTIO_NET_CTRL_ANNOUNCE_ACK	0
 #define VIRTIO_NET_CTRL_MQ		4
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET	0
 #define VIRTIO_NET_OK			0
@@ -59,6 +62,13 @@ static uint8_t ctrl_command(struct virtio_net *n, const struct vq_elem *e)
 
 	if (vq_elem_read(e, 0, hdr, 2) < 2)
 		return VIRTIO_NET_ERR;
+	if (hdr[0] == VIRTIO_NET_CTRL_ANNOUNCE &&
+	    hdr[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK &&
+	    net_has(n, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+		n->announce = false;
+		n->announce_acks++;
+		return VIRTIO_NET_OK;
+	}
 	if (hdr[0] != VIRTIO_NET_CTRL_MQ ||
 	    hdr[1] != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
 	    !net_has(n, VIRTIO_NET_F_MQ))
@@ -126,15 +136,25 @@ static int net_activate(struct virtio_dev *d, const struct virtio_activation *a)
 	if (a)
 		net_vhost_start(n, a);
 	/* One pair until the driver asks for more (virtio 1.2 §5.1.6.5.5). */
-	set_active_pairs(n, 1);
+	set_active_pairs(n, a && a->resume && n->active_pairs ? n->active_pairs : 1);
 	if (n->backend != NET_VHOST_USER && !(n->vhost_started & 1))
 		net_rx_run(&n->pair[0]);
 	return 0;
 }
 
-static void net_deactivate(struct virtio_dev *d)
+static void net_deactivate(struct virtio_dev *d, bool pause)
 {
-	net_vhost_stop(d->priv);
+	struct virtio_net *n = d->priv;
+	unsigned int i;
+
+	net_vhost_stop(n);
+	/* Paused: the taps are not read (a frame read, not delivered, is
+	 * dropped as a wire would drop it). */
+	for (i = 0; pause && i < n->pairs; i++) {
+		net_pair_watch(&n->pair[i], false);
+		n->pair[i].rx_stalled = false;
+		n->pair[i].pending = 0;
+	}
 }
 
 static void net_reset(struct virtio_dev *d)
@@ -157,7 +177,8 @@ static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,
 	uint8_t cfg[CFG_SIZE];
 
 	memcpy(cfg, n->cfg.mac, 6);
-	put_le16(cfg + 6, net_link_up(n) ? VIRTIO_NET_S_LINK_UP : 0);
+	put_le16(cfg + 6, (net_link_up(n) ? VIRTIO_NET_S_LINK_UP : 0) |
+			  (n->announce ? VIRTIO_NET_S_ANNOUNCE : 0));
 	put_le16(cfg + 8, (uint16_t)n->pairs);
 	put_le16(cfg + 10, (uint16_t)n->cfg.mtu);
 	memcpy(buf, cfg + off, len);
@@ -183,7 +204,8 @@ static const struct virtio_dev_ops net_ops_template = {
 		    BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
 		    BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_HOST_TSO4) |
 		    BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
-		    BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_CTRL_VQ),
+		    BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_CTRL_VQ) |
+		    BIT(VIRTIO_NET_F_GUEST_ANNOUNCE),
 	.config_read = net_config_read,
 	.config_write = net_config_write,
 	.activate = net_activate,
@@ -342,6 +364,19 @@ void virtio_net_fini(struct virtio_net *n)
 	n->ops.name = NULL;
 }
 
+void virtio_net_announce(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	pthread_mutex_lock(&d->lock);
+	if (net_has(n, VIRTIO_NET_F_GUEST_ANNOUNCE) &&
+	    (d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		n->announce = true;
+		virtio_config_changed(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 {
 	const struct net_stats *s = &n->stats;
@@ -368,7 +403,7 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 	snprintf(buf, len, "net %s: rx %llu packets %llu bytes, %llu dropped "
 		 "(%llu too big); tx %llu packets %llu bytes, %llu dropped "
 		 "(%llu malformed), %llu gso, largest %llu; %llu kicks, %llu "
-		 "interrupts", n->ifname,
+		 "interrupts%s", n->ifname,
 		 (unsigned long long)s->rx_packets,
 		 (unsigned long long)s->rx_bytes,
 		 (unsigned long long)s->rx_dropped,
@@ -380,7 +415,8 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 		 (unsigned long long)s->tx_gso,
 		 (unsigned long long)s->tx_max,
 		 (unsigned long long)n->vdev.kicks,
-		 (unsigned long long)n->vdev.interrupts);
+		 (unsigned long long)n->vdev.interrupts,
+		 n->announce_acks ? "; announced after a move" : "");
 }
 
 /* ---- the class ----------------------------------------------------------- */
@@ -496,6 +532,46 @@ static void net_stats(struct virtio_dev *d, char *buf, size_t len)
 	virtio_net_stats_line(d->priv, buf, len);
 }
 
+/* Queue pairs in use and the MAC (legacy drivers may set it). */
+struct net_saved {
+	uint16_t active_pairs;
+	uint8_t mac[6];
+};
+
+static size_t net_save(struct virtio_dev *d, uint8_t *buf, size_t max)
+{
+	struct virtio_net *n = d->priv;
+	struct net_saved s = { (uint16_t)n->active_pairs, { 0 } };
+
+	if (max < sizeof(s))
+		return 0;
+	memcpy(s.mac, n->cfg.mac, 6);
+	memcpy(buf, &s, sizeof(s));
+	return sizeof(s);
+}
+
+static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	struct virtio_net *n = d->priv;
+	struct net_saved s;
+
+	if (len != sizeof(s)) {
+		errf(err, errlen, "net: a saved state of %zu bytes, want %zu",
+		     len, sizeof(s));
+		return -EINVAL;
+	}
+	memcpy(&s, buf, sizeof(s));
+	if (s.active_pairs > n->pairs) {
+		errf(err, errlen, "net: %u queue pairs in use, the device has %u",
+		     s.active_pairs, n->pairs);
+		return -EINVAL;
+	}
+	n->active_pairs = s.active_pairs;
+	memcpy(n->cfg.mac, s.mac, 6);
+	return 0;
+}
+
 static const struct vdev_feature net_features[] = {
 	{ "mrg_rxbuf", BIT(VIRTIO_NET_F_MRG_RXBUF) },
 	/* GUEST_TSO4/6, HOST_TSO4/6 */
@@ -520,4 +596,6 @@ const struct vdev_class virtio_net_class = {
 	.create = net_create,
 	.destroy = net_destroy,
 	.stats_line = net_stats,
+	.save = net_save,
+	.restore = net_restore,
 };

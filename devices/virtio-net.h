@@ -59,6 +59,7 @@
 #define VIRTIO_NET_F_MRG_RXBUF		15
 #define VIRTIO_NET_F_STATUS		16
 #define VIRTIO_NET_F_CTRL_VQ		17
+#define VIRTIO_NET_F_GUEST_ANNOUNCE	21
 #define VIRTIO_NET_F_MQ			22
 
 enum net_vhost {
@@ -128,11 +129,21 @@ struct virtio_net {
 	struct vhost_user vu;
 	bool vu_open;
 	bool link_up;			/* vhost-user: served by a backend */
+	bool announce;			/* VIRTIO_NET_S_ANNOUNCE is set */
+	uint64_t announce_acks;		/* the driver announced itself */
 	struct vq_elem ctrl_elem;
 	struct net_stats stats;
 };
 
 extern const struct vdev_class virtio_net_class;
+
+/*
+ * The device moved (a migration or a restore): ask the driver to
+ * announce itself (gratuitous ARP, IPv6 neighbour advertisements) with
+ * VIRTIO_NET_S_ANNOUNCE and a config interrupt, where it negotiated
+ * GUEST_ANNOUNCE. Takes the device's lock.
+ */
+void virtio_net_announce(struct virtio_dev *d);
 
 static inline bool net_has(const struct virtio_net *n, unsigned int bit)
 {

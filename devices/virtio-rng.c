@@ -169,6 +169,18 @@ static void rng_ready(struct ev_handler *h, uint32_t events)
 	virtio_kick(&r->vdev, 0);
 }
 
+/* Pause: the buffer waiting for entropy goes back to the ring. */
+static void rng_deactivate(struct virtio_dev *d, bool pause)
+{
+	struct virtio_rng *r = d->priv;
+
+	if (pause && r->elem_pending) {
+		vq_unpop(&d->vq[0], &r->elem);
+		r->elem_pending = false;
+		stop_waiting(r);
+	}
+}
+
 const struct virtio_dev_ops virtio_rng_ops = {
 	.name = "rng",
 	.device_id = VIRTIO_ID_RNG,
@@ -177,6 +189,7 @@ const struct virtio_dev_ops virtio_rng_ops = {
 	.config_size = 0,
 	.pci_class = 0xff0000,		/* unclassified device */
 	.features = 0,
+	.deactivate = rng_deactivate,
 	.reset = rng_reset,
 	.queue_kick = rng_kick,
 };

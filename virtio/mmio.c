@@ -401,3 +401,34 @@ void virtio_mmio_fini(struct virtio_mmio *m)
 		ops->irq_line(ctx, m->gsi, false);
 	m->line_high = false;
 }
+
+void virtio_mmio_save(struct virtio_mmio *m, struct virtio_mmio_state *st)
+{
+	pthread_mutex_lock(&m->d->lock);
+	memset(st, 0, sizeof(*st));
+	st->dfeat_sel = m->dfeat_sel;
+	st->gfeat_sel = m->gfeat_sel;
+	st->queue_sel = m->queue_sel;
+	st->irq_status = m->irq_status;
+	st->page_size = m->page_size;
+	memcpy(st->align, m->align, sizeof(st->align));
+	memcpy(st->pfn, m->pfn, sizeof(st->pfn));
+	pthread_mutex_unlock(&m->d->lock);
+}
+
+void virtio_mmio_restore(struct virtio_mmio *m,
+			 const struct virtio_mmio_state *st)
+{
+	pthread_mutex_lock(&m->d->lock);
+	m->dfeat_sel = st->dfeat_sel;
+	m->gfeat_sel = st->gfeat_sel;
+	m->queue_sel = st->queue_sel;
+	m->irq_status = st->irq_status & (INT_VRING | INT_CONFIG);
+	m->page_size = st->page_size;
+	memcpy(m->align, st->align, sizeof(m->align));
+	memcpy(m->pfn, st->pfn, sizeof(m->pfn));
+	m->line_high = false;
+	m->notify.ops->irq_line(m->notify.ctx, m->gsi, false);
+	mmio_update_line(m);
+	pthread_mutex_unlock(&m->d->lock);
+}

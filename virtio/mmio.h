@@ -54,6 +54,14 @@ struct virtio_mmio {
 	unsigned int nr_calls;
 };
 
+/* The transport's registers as plain data (snapshots). */
+struct virtio_mmio_state {
+	uint32_t dfeat_sel, gfeat_sel, queue_sel, irq_status;
+	uint32_t page_size;
+	uint32_t align[VIRTIO_MAX_QUEUES];
+	uint32_t pfn[VIRTIO_MAX_QUEUES];
+};
+
 extern const struct bus_ops virtio_mmio_ops;
 
 /*
@@ -64,5 +72,9 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 		     uint64_t base, unsigned int gsi, bool legacy,
 		     const struct vm_notify *notify);
 void virtio_mmio_fini(struct virtio_mmio *m);
+void virtio_mmio_save(struct virtio_mmio *m, struct virtio_mmio_state *st);
+/* After the device's own state: the line follows InterruptStatus. */
+void virtio_mmio_restore(struct virtio_mmio *m,
+			 const struct virtio_mmio_state *st);
 
 #endif

@@ -798,3 +798,85 @@ void virtio_pci_fini(struct virtio_pci *p)
 		vec->fd = vec->gsi = -1;
 	}
 }
+
+void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *st)
+{
+	unsigned int v, q;
+
+	pthread_mutex_lock(&p->d->lock);
+	memset(st, 0, sizeof(*st));
+	memcpy(st->cfg, p->f.cfg, sizeof(st->cfg));
+	st->dfeat_sel = p->dfeat_sel;
+	st->gfeat_sel = p->gfeat_sel;
+	st->queue_sel = p->queue_sel;
+	st->config_vector = p->config_vector;
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		st->queue_vector[q] = p->queue_vector[q];
+	st->isr = p->isr;
+	st->pba = p->pba;
+	st->nvec = p->nvec;
+	for (v = 0; v < p->nvec; v++) {
+		st->vec[v].addr_lo = p->vec[v].addr_lo;
+		st->vec[v].addr_hi = p->vec[v].addr_hi;
+		st->vec[v].data = p->vec[v].data;
+		st->vec[v].ctrl = p->vec[v].ctrl;
+	}
+	pthread_mutex_unlock(&p->d->lock);
+}
+
+int virtio_pci_restore(struct virtio_pci *p, const struct virtio_pci_state *st,
+		       char *err, size_t errlen)
+{
+	struct pci_func *f = &p->f;
+	unsigned int i, v, q;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->d->lock);
+	if (st->nvec != p->nvec) {
+		errf(err, errlen, "%s: %u MSI-X vectors saved, the device has %u",
+		     p->d->ops->name, st->nvec, p->nvec);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Read-only bytes (IDs, capabilities) must be this device's; the
+	 * BAR's low bits are fixed by its size. */
+	for (i = 0; i < sizeof(st->cfg); i++) {
+		uint8_t ro = (uint8_t)~f->wmask[i];
+
+		if (i >= PCI_BAR0 && i < PCI_BAR0 + 4)
+			continue;
+		if ((st->cfg[i] & ro) != (f->cfg[i] & ro)) {
+			errf(err, errlen, "%s: the saved PCI config space is not "
+			     "this device's (byte %#x: %#x, here %#x)",
+			     p->d->ops->name, i, st->cfg[i], f->cfg[i]);
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	memcpy(f->cfg, st->cfg, sizeof(f->cfg));
+	pci_cfg_set32(f, PCI_BAR0, get_le32(st->cfg + PCI_BAR0) &
+		      ~(f->bar_size[0] - 1));
+	p->dfeat_sel = st->dfeat_sel;
+	p->gfeat_sel = st->gfeat_sel;
+	p->queue_sel = st->queue_sel;
+	p->config_vector = valid_vector(p, st->config_vector);
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		p->queue_vector[q] = valid_vector(p, st->queue_vector[q]);
+	p->isr = st->isr & (ISR_QUEUE | ISR_CONFIG);
+	p->pba = st->pba & ((1U << p->nvec) - 1);
+	for (v = 0; v < p->nvec; v++) {
+		p->vec[v].addr_lo = st->vec[v].addr_lo;
+		p->vec[v].addr_hi = st->vec[v].addr_hi;
+		p->vec[v].data = st->vec[v].data;
+		p->vec[v].ctrl = st->vec[v].ctrl & MSIX_VEC_MASKED;
+		p->vec[v].route_dirty = true;
+	}
+	pci_func_update_decode(f);
+	notify_follow_bar(p);
+	/* A level INTx the guest had not acknowledged yet. */
+	if (p->isr && !msix_enabled(p) && p->intx_wired && !intx_disabled(p))
+		eventfd_signal(p->intx_fd);
+out:
+	pthread_mutex_unlock(&p->d->lock);
+	return ret;
+}

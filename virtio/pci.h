@@ -89,11 +89,35 @@ struct virtio_pci {
 	bool intx_wired;
 };
 
+/* The transport's state as plain data (snapshots). */
+struct virtio_pci_state {
+	uint8_t cfg[256];			/* config space as the guest set it */
+	uint32_t dfeat_sel, gfeat_sel;
+	uint16_t queue_sel, config_vector;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint8_t isr;
+	uint8_t pad[3];
+	uint32_t pba;
+	uint32_t nvec;
+	struct {
+		uint32_t addr_lo, addr_hi, data, ctrl;
+	} vec[VPCI_MAX_VECTORS];
+};
+
 /* Build the function for d; then pci_host_add(&p->f) and virtio_pci_wire(). */
 void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d,
 		     uint32_t pci_class, const struct vm_notify *notify);
 /* After the host placed the function: INTx and kicks. -errno. */
 int virtio_pci_wire(struct virtio_pci *p, unsigned int intx_gsi);
 void virtio_pci_fini(struct virtio_pci *p);
+void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *st);
+/*
+ * Into a wired function of the same device: the config space must name
+ * the same device (IDs, capabilities) and may differ only where the guest
+ * may write; BAR decoding, notify addresses, MSI routes and interrupts
+ * follow. -EINVAL with err saying what differs.
+ */
+int virtio_pci_restore(struct virtio_pci *p, const struct virtio_pci_state *st,
+		       char *err, size_t errlen);
 
 #endif

@@ -114,15 +114,21 @@ static uint16_t *split_avail_event(struct virtq *vq)
  */
 static void ask_for_kicks(struct virtq *vq, bool on)
 {
-	if (vq->packed)
-		store16(vq->device + EVENT_FLAGS, on ? RING_EVENT_FLAGS_ENABLE :
-						       RING_EVENT_FLAGS_DISABLE);
-	else if (!vq->event_idx)
-		store16(vq->device + SPLIT_USED_FLAGS,
-			on ? 0 : VRING_USED_F_NO_NOTIFY);
-	else
-		store16((uint8_t *)split_avail_event(vq),
-			(uint16_t)(vq->last_avail - !on));
+	uint8_t *at;
+	uint16_t v;
+
+	if (vq->packed) {
+		at = vq->device + EVENT_FLAGS;
+		v = on ? RING_EVENT_FLAGS_ENABLE : RING_EVENT_FLAGS_DISABLE;
+	} else if (!vq->event_idx) {
+		at = vq->device + SPLIT_USED_FLAGS;
+		v = on ? 0 : VRING_USED_F_NO_NOTIFY;
+	} else {
+		at = (uint8_t *)split_avail_event(vq);
+		v = (uint16_t)(vq->last_avail - !on);
+	}
+	store16(at, v);
+	gm_mark_dirty(vq->gm, at, 2);
 }
 
 int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
@@ -157,6 +163,55 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features)
 	/* The first buffer kicks, whatever the ring memory held before. */
 	ask_for_kicks(vq, true);
 	vq->ready = true;
+	return 0;
+}
+
+void vq_save(const struct virtq *vq, struct vq_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->size = vq->size;
+	s->ready = vq->ready;
+	s->desc_gpa = vq->desc_gpa;
+	s->driver_gpa = vq->driver_gpa;
+	s->device_gpa = vq->device_gpa;
+	if (!vq->ready)
+		return;
+	s->last_avail = vq->last_avail;
+	s->used_idx = vq->used_idx;
+	s->avail_wrap = vq->avail_wrap;
+	s->used_wrap = vq->used_wrap;
+}
+
+int vq_restore(struct virtq *vq, const struct guest_mem *gm, uint64_t features,
+	       const struct vq_state *s)
+{
+	vq_disable(vq);
+	vq->size = s->size;
+	vq->desc_gpa = s->desc_gpa;
+	vq->driver_gpa = s->driver_gpa;
+	vq->device_gpa = s->device_gpa;
+	if (!s->ready)
+		return 0;
+	if (vq_enable(vq, gm, features))
+		return -EINVAL;
+	if (vq->packed) {
+		if (s->last_avail >= vq->size || s->used_idx >= vq->size) {
+			vq_disable(vq);
+			return -EINVAL;
+		}
+		vq->avail_wrap = s->avail_wrap;
+		vq->used_wrap = s->used_wrap;
+	} else if (load16(vq->device + SPLIT_USED_IDX) != s->used_idx ||
+		   (uint16_t)(load16(vq->driver + SPLIT_AVAIL_IDX) -
+			      s->last_avail) > vq->size) {
+		/* The memory and the state disagree: not one snapshot. */
+		vq_disable(vq);
+		return -EINVAL;
+	}
+	vq->last_avail = s->last_avail;
+	vq->used_idx = s->used_idx;
+	vq->signalled_valid = false;
+	ask_for_kicks(vq, true);
 	return 0;
 }
 
@@ -347,6 +402,19 @@ static void split_push(struct virtq *vq, const struct vq_elem *e,
 	put_le32(slot + 4, written);
 	vq->used_idx++;
 	store16(vq->device + SPLIT_USED_IDX, vq->used_idx);
+	gm_mark_dirty(vq->gm, slot, 8);
+	gm_mark_dirty(vq->gm, vq->device + SPLIT_USED_IDX, 2);
+}
+
+/* What the device wrote into a buffer, for diff snapshots (if tracking). */
+static void elem_dirty(const struct virtq *vq, const struct vq_elem *e)
+{
+	unsigned int i;
+
+	if (!vq->gm || !vq->gm->dirty)
+		return;
+	for (i = e->nr_out; i < e->nr_out + e->nr_in; i++)
+		gm_mark_dirty(vq->gm, e->iov[i].iov_base, e->iov[i].iov_len);
 }
 
 int vq_chain_at(struct virtq *vq, uint16_t head, struct vq_elem *e)
@@ -572,10 +640,13 @@ int vq_push(struct virtq *vq, const struct vq_elem *e, uint32_t written)
 	vq->inflight--;
 	if (written > e->in_len)
 		written = (uint32_t)e->in_len;
-	if (vq->packed)
+	elem_dirty(vq, e);
+	if (vq->packed) {
 		packed_push(vq, e, written);
-	else
+		gm_mark_dirty(vq->gm, vq->desc, vq_desc_bytes(vq->size, true));
+	} else {
 		split_push(vq, e, written);
+	}
 	return 0;
 }
 
@@ -620,6 +691,7 @@ int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
 
 		busy_set(vq, e[i]->id, false);
 		vq->inflight--;
+		elem_dirty(vq, e[i]);
 		if (!vq->packed) {
 			uint8_t *slot = vq->device + SPLIT_USED_RING +
 					8ULL * (split_idx++ & (vq->size - 1));
@@ -639,6 +711,9 @@ int vq_push_many(struct virtq *vq, struct vq_elem *const *e,
 			packed_push(vq, e[i], w);
 		}
 	}
+	gm_mark_dirty(vq->gm, vq->packed ? vq->desc : vq->device,
+		      vq->packed ? vq_desc_bytes(vq->size, true) :
+				   vq_device_bytes(vq->size, false));
 	if (!vq->packed) {
 		vq->used_idx = split_idx;
 		store16(vq->device + SPLIT_USED_IDX, vq->used_idx);

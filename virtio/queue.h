@@ -96,6 +96,34 @@ struct virtq {
 };
 
 /*
+ * A queue as plain data (snapshots, migration): the geometry the driver
+ * wrote and the device's positions in the ring. Taken from a quiet queue
+ * (nothing in flight); vq_restore() validates it like vq_enable() does.
+ */
+struct vq_state {
+	uint16_t size;
+	uint8_t ready;
+	uint8_t avail_wrap;
+	uint8_t used_wrap;
+	uint8_t pad;
+	uint16_t last_avail;
+	uint16_t used_idx;
+	uint16_t pad2[3];
+	uint64_t desc_gpa;
+	uint64_t driver_gpa;
+	uint64_t device_gpa;
+};
+
+void vq_save(const struct virtq *vq, struct vq_state *s);
+/*
+ * The saved queue back: its geometry through vq_enable()'s checks, then
+ * its positions (a split ring's used index must be the one in memory).
+ * -EINVAL, the queue disabled, if anything does not hold.
+ */
+int vq_restore(struct virtq *vq, const struct guest_mem *gm, uint64_t features,
+	       const struct vq_state *s);
+
+/*
  * Validate the geometry written by the driver and start using the queue.
  * features: the negotiated feature bits. Returns 0 or -EINVAL (the queue
  * stays disabled).

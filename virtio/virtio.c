@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "virtio.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "../vmm/util.h"
@@ -66,7 +67,7 @@ static void virtio_deactivate(struct virtio_dev *d)
 	unsigned int q;
 
 	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->ops->deactivate)
-		d->ops->deactivate(d);
+		d->ops->deactivate(d, false);
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (!(d->external & (1U << q)))
 			continue;
@@ -88,6 +89,7 @@ static void virtio_reset(struct virtio_dev *d)
 	d->status = 0;
 	d->acked = 0;
 	d->broken = false;
+	d->quiesced = false;
 }
 
 static bool features_ok(const struct virtio_dev *d)
@@ -209,7 +211,121 @@ void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
 
 bool virtio_dev_running(const struct virtio_dev *d)
 {
-	return (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken;
+	return (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken &&
+	       !d->quiesced;
+}
+
+/* ---- pause, snapshot, restore -------------------------------------------- */
+
+void virtio_dev_quiesce(struct virtio_dev *d)
+{
+	unsigned int q;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->quiesced) {
+		if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken &&
+		    d->ops->deactivate)
+			d->ops->deactivate(d, true);
+		d->quiesced = true;
+		for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+			if (!(d->external & (1U << q)))
+				continue;
+			d->external &= ~(1U << q);
+			if (d->tops && d->tops->queue_external)
+				d->tops->queue_external(d->transport, q, false);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_dev_unquiesce(struct virtio_dev *d)
+{
+	struct virtio_activation a;
+	unsigned int q;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->quiesced) {
+		d->quiesced = false;
+		if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken &&
+		    d->ops->activate) {
+			build_activation(d, &a);
+			a.resume = true;
+			if (d->ops->activate(d, &a) < 0)
+				virtio_dev_broken(d);
+		}
+		/* Whatever the driver added meanwhile. */
+		for (q = 0; q < d->ops->num_queues; q++)
+			if (d->vq[q].ready && d->ops->queue_kick &&
+			    virtio_dev_running(d) && !(d->external & (1U << q)))
+				d->ops->queue_kick(d, q);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_dev_save(struct virtio_dev *d, struct virtio_state *s)
+{
+	unsigned int q;
+
+	pthread_mutex_lock(&d->lock);
+	memset(s, 0, sizeof(*s));
+	s->status = d->status;
+	s->config_gen = d->config_gen;
+	s->broken = d->broken;
+	s->nr_queues = (uint8_t)d->ops->num_queues;
+	s->offered = d->offered;
+	s->acked = d->acked;
+	for (q = 0; q < d->ops->num_queues; q++)
+		vq_save(&d->vq[q], &s->q[q]);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_dev_restore(struct virtio_dev *d, const struct virtio_state *s,
+		       char *err, size_t errlen)
+{
+	const uint8_t known = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+			      VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |
+			      VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED;
+	unsigned int q;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (s->nr_queues != d->ops->num_queues) {
+		errf(err, errlen, "%s: %u queues saved, the device has %u",
+		     d->ops->name, s->nr_queues, d->ops->num_queues);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (s->acked & ~d->offered) {
+		errf(err, errlen, "%s: the saved driver features %#llx include "
+		     "some the device does not offer (%#llx)", d->ops->name,
+		     (unsigned long long)s->acked,
+		     (unsigned long long)d->offered);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (s->status & ~known) {
+		errf(err, errlen, "%s: status %#x has unknown bits", d->ops->name,
+		     s->status);
+		ret = -EINVAL;
+		goto out;
+	}
+	d->acked = s->acked;
+	d->status = s->status;
+	d->config_gen = s->config_gen;
+	d->broken = s->broken || (s->status & VIRTIO_STATUS_NEEDS_RESET);
+	for (q = 0; q < d->ops->num_queues && !ret; q++) {
+		if (vq_restore(&d->vq[q], d->gm, d->acked & d->offered, &s->q[q])) {
+			errf(err, errlen, "%s: queue %u: its ring (size %u at "
+			     "%#llx) is not valid in this guest's memory",
+			     d->ops->name, q, s->q[q].size,
+			     (unsigned long long)s->q[q].desc_gpa);
+			ret = -EINVAL;
+		}
+	}
+	d->quiesced = true;
+out:
+	pthread_mutex_unlock(&d->lock);
+	return ret;
 }
 
 void virtio_kick(struct virtio_dev *d, unsigned int q)

@@ -82,6 +82,7 @@ struct virtio_queue_ctx {
 
 struct virtio_activation {
 	const struct guest_mem *gm;
+	bool resume;			/* after a pause or a restore */
 	uint64_t features;		/* negotiated */
 	unsigned int nr_queues;
 	struct virtio_queue_ctx q[VIRTIO_MAX_QUEUES];
@@ -119,9 +120,14 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *d, const struct virtio_activation *a);
 	/*
 	 * Stop serving the queues; on return d->vq[] holds each queue's
-	 * state (a backend's ring bases fetched back). Before reset().
+	 * state (a backend's ring bases fetched back). pause: the VM is being
+	 * paused (snapshot, migration): work in flight is completed into the
+	 * rings and buffers taken but not used are given back, so the rings
+	 * alone say everything; activate() with a->resume follows. Else the
+	 * driver reset the device: in-flight work is abandoned, reset()
+	 * follows.
 	 */
-	void (*deactivate)(struct virtio_dev *d);
+	void (*deactivate)(struct virtio_dev *d, bool pause);
 	/* Status written 0: stop all I/O; no guest memory access after. */
 	void (*reset)(struct virtio_dev *d);
 	/* Buffers may be available on queue q. */
@@ -139,6 +145,7 @@ struct virtio_dev {
 	uint8_t status;
 	uint8_t config_gen;
 	bool broken;			/* NEEDS_RESET is set */
+	bool quiesced;			/* paused: nothing served */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	uint32_t external;		/* queues served outside vireo's loop */
 	/*
@@ -203,7 +210,36 @@ void virtio_queue_notify(struct virtio_dev *d, unsigned int q);
 void virtio_dev_broken(struct virtio_dev *d);
 /* Device config changed: bump the generation, config interrupt. */
 void virtio_config_changed(struct virtio_dev *d);
-/* Is the device running (DRIVER_OK, not broken)? */
+/* Is the device running (DRIVER_OK, not broken, not paused)? */
 bool virtio_dev_running(const struct virtio_dev *d);
+
+/* ---- pause, snapshot, restore (from vmm/; take d->lock) ---------------- */
+
+/* The device model's state as plain data: status, features, queues. */
+struct virtio_state {
+	uint8_t status;
+	uint8_t config_gen;
+	uint8_t broken;
+	uint8_t nr_queues;
+	uint32_t pad;
+	uint64_t offered;
+	uint64_t acked;
+	struct vq_state q[VIRTIO_MAX_QUEUES];
+};
+
+/* Stop serving the queues with nothing left in flight (deactivate(pause)). */
+void virtio_dev_quiesce(struct virtio_dev *d);
+/* Serve them again (activate() with a->resume), and look at each ring. */
+void virtio_dev_unquiesce(struct virtio_dev *d);
+/* From a quiesced device. */
+void virtio_dev_save(struct virtio_dev *d, struct virtio_state *s);
+/*
+ * Into a device just built from the same configuration, not started:
+ * the feature sets, the status, each queue through vq_restore(). The
+ * device stays quiesced until virtio_dev_unquiesce(). -EINVAL with err
+ * saying what does not hold.
+ */
+int virtio_dev_restore(struct virtio_dev *d, const struct virtio_state *s,
+		       char *err, size_t errlen);
 
 #endif

@@ -14,13 +14,19 @@
 
 static const char usage[] =
 "usage: vireo run --kernel FILE [options]\n"
+"       vireo run --api-sock PATH [--config-file FILE] [options]\n"
+"       vireo restore --snapshot DIR [restore options]\n"
+"       vireo run --incoming unix:PATH|tcp:[HOST]:PORT [restore options]\n"
+"       vireo ctl --api-sock PATH COMMAND   (vireo ctl --help lists them)\n"
 "       vireo --help | --version\n"
 "\n"
 "Boot a Linux guest on KVM. Its serial console (COM1) is this terminal;\n"
 "press Ctrl-A x to quit, Ctrl-A Ctrl-A to send Ctrl-A.\n"
 "\n"
 "options for 'run':\n"
-"  -k, --kernel FILE       bzImage or ELF vmlinux to boot (required). A\n"
+"  -k, --kernel FILE       bzImage or ELF vmlinux to boot (required unless\n"
+"                          the VM is configured through --api-sock or\n"
+"                          --config-file). A\n"
 "                          bzImage's compressed payload (gzip, xz, lzma, lz4,\n"
 "                          zstd) is extracted on the host and cached\n"
 "  -i, --initrd FILE       initial ramdisk\n"
@@ -72,10 +78,9 @@ static const char usage[] =
 "      --balloon [SPEC]    add a virtio-balloon (once): alone for its\n"
 "                          defaults, or e.g.\n"
 "                          deflate_on_oom=on,free_page_reporting=on,\n"
-"                          stats_period=5,target=128M,socket=PATH\n"
-"                          target: memory to take back at start; socket:\n"
-"                          a unix socket taking 'target SIZE', 'stats' and\n"
-"                          'info' lines at run time\n"
+"                          stats_period=5,target=128M\n"
+"                          target: memory to take back at start; at run\n"
+"                          time through --api-sock ('vireo ctl balloon')\n"
 "      --console serial|virtio[,transport=...,ring=...]\n"
 "                          where the terminal goes: COM1 (default) or\n"
 "                          virtio-console hvc0 (the default command line\n"
@@ -93,6 +98,36 @@ static const char usage[] =
 "                          where extracted kernels are kept (default:\n"
 "                          $VIREO_CACHE_DIR, else $XDG_CACHE_HOME/vireo,\n"
 "                          else ~/.cache/vireo)\n"
+"      --api-sock PATH     serve the control API (Firecracker-shaped\n"
+"                          HTTP/1.1 with JSON bodies) on the unix socket\n"
+"                          PATH: configure and start the VM, pause, resume,\n"
+"                          snapshot, balloon, metrics. Without --kernel the\n"
+"                          VM waits for PUT /actions InstanceStart\n"
+"      --config-file FILE  a JSON VM configuration (Firecracker's layout:\n"
+"                          boot-source, machine-config, drives,\n"
+"                          network-interfaces, balloon), applied as API\n"
+"                          requests, then the VM starts\n"
+"      --track-dirty-pages record the pages written since the last\n"
+"                          snapshot, so that 'ctl snapshot --diff' can\n"
+"                          write only those\n"
+"\n"
+"options for 'restore' (the machine comes from the snapshot):\n"
+"      --snapshot DIR      DIR/state and DIR/mem, as 'vireo ctl snapshot'\n"
+"                          wrote them (required)\n"
+"      --net-override ID=TAP\n"
+"                          put NIC ID (e.g. net0) on tap TAP instead of the\n"
+"                          saved one (repeatable; for running clones)\n"
+"      --paused            stay paused after the restore (resume with\n"
+"                          'vireo ctl ... resume')\n"
+"      --api-sock PATH, --track-dirty-pages as for 'run'\n"
+"\n"
+"live migration (the machine comes from another vireo):\n"
+"  vireo run --incoming unix:PATH|tcp:[HOST]:PORT [--net-override ID=TAP]\n"
+"                          [--paused] [--api-sock PATH]\n"
+"                          wait for one migration stream, then run the\n"
+"                          guest it brings; the source starts it with\n"
+"                          'vireo ctl --api-sock S migrate --to URI'\n"
+"\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
@@ -118,6 +153,13 @@ enum {
 	OPT_MMIO_CMDLINE,
 	OPT_CONSOLE,
 	OPT_CPORT,
+	OPT_API_SOCK,
+	OPT_CONFIG_FILE,
+	OPT_TRACK_DIRTY,
+	OPT_SNAPSHOT,
+	OPT_NET_OVERRIDE,
+	OPT_PAUSED,
+	OPT_INCOMING,
 	OPT_CLASS,		/* + index in vdev_classes[]: --disk, --net, ... */
 };
 
@@ -135,6 +177,13 @@ static const struct option fixed_opts[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "console-port", required_argument, NULL, OPT_CPORT },
 	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_MMIO_CMDLINE },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "net-override", required_argument, NULL, OPT_NET_OVERRIDE },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 };
@@ -218,6 +267,9 @@ static int common_key(const char *opt, const char *key, const char *val,
 		dev->virtio.packed = choice == 1;
 		return 1;
 	}
+	if (!strcmp(key, "id"))
+		return opt_string(opt, "an id", val, dev->id, sizeof(dev->id),
+				  err, errlen) ? -1 : 1;
 	return 0;
 }
 
@@ -312,7 +364,7 @@ static int parse_device_opts(const char *what, const char *spec, bool typed,
 			return -1;
 		if (!ret) {
 			errf(err, errlen, "%s '%s': unknown option '%s' (known: "
-			     "%s%stransport, ring, features)", what, spec, tok,
+			     "%s%stransport, ring, features, id)", what, spec, tok,
 			     cls && cls->keys ? cls->keys : "",
 			     cls && cls->keys && cls->keys[0] ? ", " : "");
 			return -1;
@@ -333,7 +385,9 @@ static int parse_device_opts(const char *what, const char *spec, bool typed,
 void device_config_free(struct device_config *dev)
 {
 	free(dev->cfg);
+	free(dev->spec);
 	dev->cfg = NULL;
+	dev->spec = NULL;
 }
 
 /* A zeroed device_config of class cls, its options at their defaults. */
@@ -392,7 +446,9 @@ int config_parse_device(const char *spec, struct device_config *dev,
 		device_config_free(dev);
 		return -1;
 	}
-	return 0;
+	/* Kept without the type word: what --OPTION or a class parse takes. */
+	dev->spec = strdup(spec[n] ? spec + n + 1 : "");
+	return dev->spec ? 0 : -1;
 }
 
 int config_parse_class(const struct vdev_class *cls, const char *spec,
@@ -404,6 +460,12 @@ int config_parse_class(const struct vdev_class *cls, const char *spec,
 							  cls->name);
 	if (device_config_new(dev, cls, err, errlen))
 		return -1;
+	dev->spec = strdup(spec);
+	if (!dev->spec) {
+		device_config_free(dev);
+		errf(err, errlen, "out of memory");
+		return -1;
+	}
 	/* "--balloon on": every default. */
 	if (!strcmp(spec, "on"))
 		return 0;
@@ -482,20 +544,37 @@ static int parse_console(const char *spec, struct vm_config *cfg, char *err,
 static int add_console(struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct device_config *dev = &cfg->devices[0];
-	struct console_config *cc;
+	struct console_config c;
 
 	if (!cfg->virtio_console && !cfg->nr_cports)
 		return 0;
 	memmove(cfg->devices + 1, cfg->devices,
 		cfg->nr_devices * sizeof(cfg->devices[0]));
 	cfg->nr_devices++;
-	if (device_config_new(dev, &virtio_console_class, err, errlen))
+	memset(&c, 0, sizeof(c));
+	c.ports[0].kind = cfg->virtio_console ? CPORT_STDIO : CPORT_NONE;
+	memcpy(c.ports + 1, cfg->cports, cfg->nr_cports * sizeof(c.ports[0]));
+	c.nr_ports = cfg->nr_cports + 1;
+	if (config_console_device(dev, &c, err, errlen))
 		return -1;
 	dev->virtio = cfg->console_virtio;
-	cc = dev->cfg;
-	cc->ports[0].kind = cfg->virtio_console ? CPORT_STDIO : CPORT_NONE;
-	memcpy(cc->ports + 1, cfg->cports, cfg->nr_cports * sizeof(cc->ports[0]));
-	cc->nr_ports = cfg->nr_cports + 1;
+	return 0;
+}
+
+int config_console_device(struct device_config *dev,
+			  const struct console_config *cc, char *err,
+			  size_t errlen)
+{
+	if (device_config_new(dev, &virtio_console_class, err, errlen))
+		return -1;
+	dev->spec = strdup("");
+	if (!dev->spec) {
+		device_config_free(dev);
+		errf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(dev->id, sizeof(dev->id), "console0");
+	memcpy(dev->cfg, cc, sizeof(*cc));
 	return 0;
 }
 
@@ -518,6 +597,22 @@ static int add_class_device(struct vm_config *cfg, const struct vdev_class *cls,
 				      errlen))
 		return -1;
 	cls = cfg->devices[cfg->nr_devices].cls;
+	if (!cfg->devices[cfg->nr_devices].id[0]) {
+		unsigned int same = 0;
+
+		for (i = 0; i < cfg->nr_devices; i++)
+			same += cfg->devices[i].cls == cls;
+		snprintf(cfg->devices[cfg->nr_devices].id,
+			 sizeof(cfg->devices[0].id), "%s%u", cls->name, same);
+	}
+	for (i = 0; i < cfg->nr_devices; i++) {
+		if (!strcmp(cfg->devices[i].id, cfg->devices[cfg->nr_devices].id)) {
+			errf(err, errlen, "two devices with id '%s'",
+			     cfg->devices[i].id);
+			device_config_free(&cfg->devices[cfg->nr_devices]);
+			return -1;
+		}
+	}
 	for (i = 0; cls->once && i < cfg->nr_devices; i++) {
 		if (cfg->devices[i].cls == cls) {
 			errf(err, errlen, "--%s may be given once", cls->option ?
@@ -603,6 +698,47 @@ static enum config_result parse_one(int c, int argc, char **argv,
 	case OPT_MMIO_CMDLINE:
 		cfg->mmio_cmdline = true;
 		break;
+	case OPT_API_SOCK:
+		cfg->api_sock = optarg;
+		break;
+	case OPT_CONFIG_FILE:
+		cfg->config_file = optarg;
+		break;
+	case OPT_TRACK_DIRTY:
+		cfg->track_dirty = true;
+		break;
+	case OPT_SNAPSHOT:
+		cfg->snapshot = optarg;
+		break;
+	case OPT_PAUSED:
+		cfg->restore_paused = true;
+		break;
+	case OPT_INCOMING:
+		cfg->incoming = optarg;
+		break;
+	case OPT_NET_OVERRIDE: {
+		const char *eq = strchr(optarg, '=');
+		unsigned int n = cfg->nr_net_overrides;
+
+		if (!eq || eq == optarg || !eq[1] ||
+		    (size_t)(eq - optarg) >= sizeof(cfg->net_overrides[0].id) ||
+		    strlen(eq + 1) >= sizeof(cfg->net_overrides[0].tap)) {
+			errf(err, errlen, "--net-override '%s': ID=TAP, the id of "
+			     "a network device in the snapshot and a tap name of "
+			     "at most 15 characters", optarg);
+			return CONFIG_ERROR;
+		}
+		if (n == CONFIG_MAX_DEVICES) {
+			errf(err, errlen, "at most %d --net-override options",
+			     CONFIG_MAX_DEVICES);
+			return CONFIG_ERROR;
+		}
+		memcpy(cfg->net_overrides[n].id, optarg, (size_t)(eq - optarg));
+		cfg->net_overrides[n].id[eq - optarg] = '\0';
+		strcpy(cfg->net_overrides[n].tap, eq + 1);
+		cfg->nr_net_overrides++;
+		break;
+	}
 	case OPT_CONSOLE:
 		if (parse_console(optarg, cfg, err, errlen))
 			return CONFIG_ERROR;
@@ -651,6 +787,45 @@ static enum config_result parse_one(int c, int argc, char **argv,
 }
 
 /*
+ * vireo restore: --snapshot, and only what a restore takes; vireo run
+ * --incoming takes the same (the machine comes in the stream).
+ */
+static enum config_result check_restore(struct vm_config *cfg, char *err,
+					size_t errlen)
+{
+	if (cfg->incoming) {
+		if (cfg->snapshot) {
+			errf(err, errlen, "--incoming takes the machine from the "
+			     "migration stream, not from --snapshot");
+			return CONFIG_ERROR;
+		}
+		if (cfg->kernel || cfg->initrd || cfg->cmdline_set ||
+		    cfg->nr_devices || cfg->nr_cports || cfg->virtio_console ||
+		    cfg->config_file) {
+			errf(err, errlen, "vireo run --incoming takes the machine "
+			     "from the migration stream: only --net-override, "
+			     "--api-sock, --paused and --track-dirty-pages go "
+			     "with it");
+			return CONFIG_ERROR;
+		}
+		return CONFIG_RESTORE;
+	}
+	if (!cfg->snapshot) {
+		errf(err, errlen, "vireo restore: --snapshot DIR is required "
+		     "(the directory 'vireo ctl snapshot' wrote)");
+		return CONFIG_ERROR;
+	}
+	if (cfg->kernel || cfg->initrd || cfg->cmdline_set || cfg->nr_devices ||
+	    cfg->nr_cports || cfg->virtio_console || cfg->config_file) {
+		errf(err, errlen, "vireo restore takes the machine from the "
+		     "snapshot: only --snapshot, --net-override, --api-sock, "
+		     "--paused and --track-dirty-pages");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RESTORE;
+}
+
+/*
  * "--balloon" with no value means its defaults: getopt wants a value, so
  * one is supplied when the next word is another option or missing.
  */
@@ -693,7 +868,9 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		return CONFIG_HELP;
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
 		return CONFIG_VERSION;
-	if (strcmp(argv[1], "run")) {
+	if (!strcmp(argv[1], "ctl"))
+		return CONFIG_CTL;
+	if (strcmp(argv[1], "run") && strcmp(argv[1], "restore")) {
 		errf(err, errlen, "unknown command '%s' (try 'vireo --help')",
 		     argv[1]);
 		return CONFIG_ERROR;
@@ -719,17 +896,29 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		r = CONFIG_ERROR;
 	}
 	free(args);
-	if (r == CONFIG_RUN && !cfg->kernel) {
-		errf(err, errlen, "--kernel is required (try 'vireo --help')");
+	if (r == CONFIG_RUN && !strcmp(argv[1], "restore") && cfg->incoming) {
+		errf(err, errlen, "--incoming is for 'vireo run'");
+		r = CONFIG_ERROR;
+	} else if (r == CONFIG_RUN && (!strcmp(argv[1], "restore") || cfg->incoming))
+		r = check_restore(cfg, err, errlen);
+	else if (r == CONFIG_RUN && (cfg->snapshot || cfg->nr_net_overrides ||
+				     cfg->restore_paused)) {
+		errf(err, errlen, "--snapshot, --net-override and --paused are "
+		     "for 'vireo restore' (and 'vireo run --incoming')");
+		r = CONFIG_ERROR;
+	} else if (r == CONFIG_RUN && !cfg->kernel && !cfg->api_sock &&
+		   !cfg->config_file) {
+		errf(err, errlen, "--kernel is required (or --api-sock to "
+		     "configure the VM through the API; try 'vireo --help')");
 		r = CONFIG_ERROR;
 	}
 	if (r == CONFIG_RUN && add_console(cfg, err, errlen))
 		r = CONFIG_ERROR;
-	if (r != CONFIG_RUN) {
+	if (r != CONFIG_RUN && r != CONFIG_RESTORE) {
 		config_free(cfg);
 		return r;
 	}
 	if (cfg->virtio_console && !cfg->cmdline_set)
 		cfg->cmdline = CONFIG_VIRTIO_CMDLINE;
-	return CONFIG_RUN;
+	return r;
 }

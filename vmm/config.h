@@ -24,6 +24,8 @@
 /* One device: its class, the options every device takes, and its own. */
 struct device_config {
 	const struct vdev_class *cls;
+	char id[64];			/* id=, else the class name and a number */
+	char *spec;			/* the options as given, owned */
 	struct virtio_opts virtio;
 	void *cfg;			/* cls->config_size bytes, owned */
 };
@@ -44,6 +46,18 @@ struct vm_config {
 	bool kernel_cache;
 	const char *cache_dir;
 	bool mmio_cmdline;		/* also announce mmio devices on the cmdline */
+	bool track_dirty;		/* KVM dirty logging (diff snapshots) */
+	const char *api_sock;		/* --api-sock */
+	const char *config_file;	/* --config-file */
+	/* vireo restore: */
+	const char *snapshot;		/* --snapshot DIR (state, mem inside) */
+	bool restore_paused;		/* --paused */
+	const char *incoming;		/* vireo run --incoming URI */
+	unsigned int nr_net_overrides;
+	struct {
+		char id[64];
+		char tap[16];
+	} net_overrides[CONFIG_MAX_DEVICES];
 	bool cmdline_set;		/* --cmdline was given */
 	bool virtio_console;		/* --console virtio: hvc0 on stdio */
 	struct virtio_opts console_virtio;
@@ -66,12 +80,18 @@ int config_parse_class(const struct vdev_class *cls, const char *s,
 /* The class named name[0..len) that --device can make, or NULL. */
 const struct vdev_class *config_find_class(const char *name, size_t len);
 void device_config_free(struct device_config *dev);
+/* The console device with these ports. */
+int config_console_device(struct device_config *dev,
+			  const struct console_config *cc, char *err,
+			  size_t errlen);
 /* Parse one --console-port value, "name=agent,socket=/run/agent.sock". */
 int config_parse_cport(const char *s, struct cport_config *p, char *err,
 		       size_t errlen);
 
 enum config_result {
 	CONFIG_RUN,
+	CONFIG_RESTORE,		/* vireo restore --snapshot DIR */
+	CONFIG_CTL,		/* vireo ctl: the API client (vmm/ctl.c) */
 	CONFIG_HELP,
 	CONFIG_VERSION,
 	CONFIG_ERROR,

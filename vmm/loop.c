@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "loop.h"
 
+#include "irq.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -91,4 +93,70 @@ void eventfd_drain(int fd)
 
 	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
+}
+
+static int ln_watch(void *ctx, struct ev_handler *h)
+{
+	return ev_add(ctx, h, EPOLLIN);
+}
+
+static void ln_unwatch(void *ctx, struct ev_handler *h)
+{
+	ev_del(ctx, h);
+}
+
+static int ln_rewatch(void *ctx, struct ev_handler *h, uint32_t events)
+{
+	return ev_mod(ctx, h, events);
+}
+
+static int ln_ioeventfd(void *ctx, int fd, uint64_t addr, unsigned int len,
+			bool pio, int64_t datamatch, bool assign)
+{
+	(void)ctx; (void)fd; (void)addr; (void)len; (void)pio; (void)datamatch;
+	(void)assign;
+	return -ENOTSUP;
+}
+
+static int ln_irqfd(void *ctx, int fd, unsigned int gsi, int resample_fd,
+		    bool assign)
+{
+	(void)ctx; (void)fd; (void)gsi; (void)resample_fd; (void)assign;
+	return -ENOTSUP;
+}
+
+static int ln_msi_alloc(void *ctx)
+{
+	(void)ctx;
+	return -ENOTSUP;
+}
+
+static int ln_msi_route(void *ctx, unsigned int gsi, uint64_t addr,
+			uint32_t data)
+{
+	(void)ctx; (void)gsi; (void)addr; (void)data;
+	return -ENOTSUP;
+}
+
+static int ln_irq_line(void *ctx, unsigned int gsi, bool level)
+{
+	(void)ctx; (void)gsi; (void)level;
+	return -ENOTSUP;
+}
+
+static const struct vm_notify_ops loop_notify_ops = {
+	.ioeventfd = ln_ioeventfd,
+	.irqfd = ln_irqfd,
+	.msi_alloc = ln_msi_alloc,
+	.msi_route = ln_msi_route,
+	.watch = ln_watch,
+	.unwatch = ln_unwatch,
+	.rewatch = ln_rewatch,
+	.irq_line = ln_irq_line,
+};
+
+void loop_notifier_init(struct vm_notify *n, struct ev_loop *loop)
+{
+	n->ops = &loop_notify_ops;
+	n->ctx = loop;
 }

@@ -30,6 +30,13 @@ int ev_run(struct ev_loop *loop);
 /* Wait up to timeout_ms (-1: forever) once; returns events dispatched. */
 int ev_run_once(struct ev_loop *loop, int timeout_ms);
 
+struct vm_notify;
+/*
+ * A vm_notify whose watch/unwatch/rewatch use loop and whose KVM parts
+ * fail (-ENOTSUP): for what runs before there is a VM (the API socket).
+ */
+void loop_notifier_init(struct vm_notify *n, struct ev_loop *loop);
+
 /* Create a non-blocking eventfd; -errno. */
 int eventfd_new(void);
 void eventfd_signal(int fd);

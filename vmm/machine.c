@@ -381,9 +381,9 @@ static void machine_on_exit(struct ev_handler *h, uint32_t events)
 	m->loop->stop = true;
 }
 
-int machine_create(struct machine *m, const struct vm_config *cfg,
-		   struct console *con, struct ev_loop *loop, char *err,
-		   size_t errlen)
+int machine_build(struct machine *m, const struct vm_config *cfg,
+		  struct console *con, struct ev_loop *loop, int mem_fd,
+		  enum gm_from mem_from, char *err, size_t errlen)
 {
 	unsigned int i;
 	int ret;
@@ -393,7 +393,8 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 	m->con = con;
 	m->loop = loop;
 	console_release_writers(con, false);
-	ret = vm_create(&m->vm, cfg->mem_size, cfg->cpus, err, errlen);
+	ret = vm_create(&m->vm, cfg->mem_size, cfg->cpus, mem_fd, mem_from,
+			err, errlen);
 	if (ret)
 		return ret;
 	m->vm_created = true;
@@ -415,12 +416,23 @@ int machine_create(struct machine *m, const struct vm_config *cfg,
 		goto err;
 	}
 	m->exit_watched = true;
-	ret = machine_load(m, err, errlen);
-	if (ret)
-		goto err;
 	return 0;
 err:
 	machine_destroy(m);
+	return ret;
+}
+
+int machine_create(struct machine *m, const struct vm_config *cfg,
+		   struct console *con, struct ev_loop *loop, char *err,
+		   size_t errlen)
+{
+	int ret = machine_build(m, cfg, con, loop, -1, GM_COPY, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = machine_load(m, err, errlen);
+	if (ret)
+		machine_destroy(m);
 	return ret;
 }
 

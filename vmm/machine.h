@@ -49,6 +49,8 @@ struct machine {
 	struct pci_host pci;
 	unsigned int nr_vdevs;
 	struct machine_vdev *vdevs[CONFIG_MAX_DEVICES + 1];
+	bool paused;
+	struct kvm_clock_data paused_clock;	/* kvm-clock when paused */
 };
 
 /* The host terminal changed size. */
@@ -57,6 +59,67 @@ void machine_resize(struct machine *m);
 int machine_create(struct machine *m, const struct vm_config *cfg,
 		   struct console *con, struct ev_loop *loop, char *err,
 		   size_t errlen);
+/*
+ * The machine without a guest in it: the VM (RAM fresh, or from a
+ * snapshot's memory file mem_fd), the platform devices, cfg's virtio
+ * devices. machine_create() then loads the kernel; a restore loads state.
+ */
+int machine_build(struct machine *m, const struct vm_config *cfg,
+		  struct console *con, struct ev_loop *loop, int mem_fd,
+		  enum gm_from mem_from, char *err, size_t errlen);
+
+/* Pause: vCPUs parked, every device quiesced; the loop keeps running. */
+void machine_pause(struct machine *m);
+void machine_resume(struct machine *m);
+bool machine_paused(const struct machine *m);
+/*
+ * A paused machine into a state file and a memory file (machine-snapshot.c).
+ * diff: only the pages written since the last snapshot, over the memory
+ * file named by base. -errno with err.
+ */
+int machine_snapshot(struct machine *m, const char *state_path,
+		     const char *mem_path, const char *base, char *err,
+		     size_t errlen);
+
+struct restore_opts {
+	const char *state_path;
+	const char *mem_path;		/* NULL: the one next to the state */
+	bool resume;			/* run at once, else stay paused */
+	bool copy_mem;			/* RAM in a memfd, not copy-on-write */
+	bool track_dirty;		/* for diff snapshots after this one */
+	unsigned int nr_overrides;
+	struct {
+		char id[64];
+		char tap[16];
+	} overrides[CONFIG_MAX_DEVICES];
+};
+
+/*
+ * Build a machine from a snapshot (instead of machine_create()): cfg is
+ * filled from the state file (and owned by the caller: config_free()).
+ * Nothing is left half-built on failure. -errno with err.
+ */
+int machine_restore(struct machine *m, struct vm_config *cfg,
+		    const struct restore_opts *o, struct console *con,
+		    struct ev_loop *loop, char *err, size_t errlen);
+
+/* The id of a device a vhost backend serves (it writes RAM unseen), or NULL. */
+const char *machine_vhost_device(const struct machine *m);
+/*
+ * The state file of a paused machine, in memory (malloc'ed *blob); base:
+ * it is a diff over that memory file. -errno with err.
+ */
+int machine_state_encode(struct machine *m, const char *base, uint8_t **blob,
+			 size_t *len, char *err, size_t errlen);
+/*
+ * A machine from a state file's bytes over RAM that is the memfd mem_fd
+ * (a migration's): as machine_restore() does. -errno with err.
+ */
+int machine_restore_blob(struct machine *m, struct vm_config *cfg,
+			 const struct restore_opts *o, const uint8_t *blob,
+			 size_t len, int mem_fd, struct console *con,
+			 struct ev_loop *loop, char *err, size_t errlen);
+
 /* Run until something ends the VM; returns why. vCPUs are stopped. */
 enum vm_exit_reason machine_run(struct machine *m);
 void machine_destroy(struct machine *m);

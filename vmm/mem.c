@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -73,10 +75,142 @@ err_close:
 	return ret;
 }
 
+int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from)
+{
+	struct stat st;
+	unsigned int i;
+	int ret;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != ram_size)
+		return -EINVAL;
+	if (from == GM_COPY) {
+		ret = gm_create(gm, ram_size);
+		for (i = 0; !ret && i < gm->nr; i++)
+			if (pread_full(fd, gm->r[i].hva, gm->r[i].size,
+				       (off_t)gm->r[i].fd_offset) !=
+			    (ssize_t)gm->r[i].size)
+				ret = -EIO;
+		if (ret)
+			gm_destroy(gm);
+		return ret;
+	}
+	ret = gm_layout(gm, ram_size);
+	if (ret)
+		return ret;
+	for (i = 0; i < gm->nr; i++) {
+		void *p = mmap(NULL, gm->r[i].size, PROT_READ | PROT_WRITE,
+			       (from == GM_ADOPT ? MAP_SHARED : MAP_PRIVATE) |
+			       MAP_NORESERVE, fd, (off_t)gm->r[i].fd_offset);
+
+		if (p == MAP_FAILED) {
+			ret = -errno;
+			while (i--)
+				munmap(gm->r[i].hva, gm->r[i].size);
+			memset(gm, 0, sizeof(*gm));
+			gm->fd = -1;
+			return ret;
+		}
+		gm->r[i].hva = p;
+		madvise(p, gm->r[i].size, MADV_DONTDUMP);
+	}
+	if (from == GM_ADOPT) {
+		gm->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (gm->fd < 0) {
+			ret = -errno;
+			gm_destroy(gm);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[4096];
+
+	return !memcmp(p, zero, sizeof(zero));
+}
+
+int gm_save(const struct guest_mem *gm, int fd, const uint64_t *dirty)
+{
+	unsigned int i;
+
+	if (ftruncate(fd, (off_t)gm->ram_size) < 0)
+		return -errno;
+	for (i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+		uint64_t first = r->fd_offset / 4096, pages = r->size / 4096;
+		uint64_t pg = 0;
+
+		while (pg < pages) {
+			uint64_t n = 0, bit;
+
+			/* A run of pages to write: dirty (or all), not zero. */
+			for (; pg + n < pages; n++) {
+				bit = first + pg + n;
+				if (dirty && !(dirty[bit / 64] & (1ULL << (bit % 64))))
+					break;
+				/* A diff has no holes for zeros: a hole there
+				 * means "as in the base". */
+				if (!dirty && page_is_zero(r->hva + (pg + n) * 4096))
+					break;
+				if (n == 256)
+					break;
+			}
+			if (n && pwrite_full(fd, r->hva + pg * 4096, n * 4096,
+					     (off_t)(r->fd_offset + pg * 4096)) !=
+				 (ssize_t)(n * 4096))
+				return -EIO;
+			pg += n ? n : 1;
+		}
+	}
+	return 0;
+}
+
+int gm_dirty_track(struct guest_mem *gm)
+{
+	if (!gm->dirty)
+		gm->dirty = calloc((gm->ram_size / 4096 + 63) / 64, 8);
+	return gm->dirty ? 0 : -ENOMEM;
+}
+
+void gm_dirty_clear(struct guest_mem *gm)
+{
+	if (gm->dirty)
+		memset(gm->dirty, 0, (gm->ram_size / 4096 + 63) / 64 * 8);
+}
+
+void gm_mark_dirty(const struct guest_mem *gm, const void *hva, size_t len)
+{
+	uintptr_t a = (uintptr_t)hva;
+	unsigned int i;
+
+	if (!gm || !gm->dirty || !len)
+		return;
+	for (i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+		uintptr_t base = (uintptr_t)r->hva;
+		uint64_t pg, last;
+
+		if (a < base || a - base >= r->size)
+			continue;
+		pg = (r->fd_offset + (a - base)) / 4096;
+		last = (r->fd_offset + MIN(a - base + len, r->size) - 1) / 4096;
+		for (; pg <= last; pg++)
+			__atomic_fetch_or(&gm->dirty[pg / 64], 1ULL << (pg % 64),
+					  __ATOMIC_RELAXED);
+		return;
+	}
+}
+
 void gm_destroy(struct guest_mem *gm)
 {
 	unsigned int i;
 
+	free(gm->dirty);
+	gm->dirty = NULL;
 	for (i = 0; i < gm->nr; i++)
 		if (gm->r[i].hva)
 			munmap(gm->r[i].hva, gm->r[i].size);

@@ -26,6 +26,11 @@ struct guest_mem {
 	uint64_t ram_size;	/* total RAM over all regions */
 	unsigned int nr;
 	struct gm_region r[GM_MAX_REGIONS];
+	/*
+	 * Pages vireo's devices wrote (used rings, buffers they filled), by
+	 * memfd offset / 4096, while dirty tracking is on; else NULL.
+	 */
+	uint64_t *dirty;
 };
 
 /*
@@ -38,6 +43,28 @@ int gm_layout(struct guest_mem *gm, uint64_t ram_size);
 /* gm_layout() plus a memfd of ram_size mapped MAP_SHARED. -errno. */
 int gm_create(struct guest_mem *gm, uint64_t ram_size);
 void gm_destroy(struct guest_mem *gm);
+
+/* How gm_load() makes RAM of a file. */
+enum gm_from {
+	GM_COPY,	/* copied into a fresh memfd (for vhost-user backends) */
+	GM_PRIVATE,	/* mapped copy-on-write: clones of one snapshot share
+			 * its pages (gm->fd is then -1: nothing else can map
+			 * this RAM) */
+	GM_ADOPT,	/* fd is a memfd that becomes this RAM (migration) */
+};
+
+/*
+ * RAM of ram_size from a snapshot's memory file, or a migration's memfd,
+ * fd (laid out at the memfd's offsets), as from says. -errno; -EINVAL if
+ * the file is not ram_size bytes.
+ */
+int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from);
+/*
+ * Copy pages of RAM into fd at their memfd offsets, zero pages left as
+ * holes; with dirty (a bitmap of ram_size / 4096 bits), only those set.
+ * The file is sized to ram_size. -errno.
+ */
+int gm_save(const struct guest_mem *gm, int fd, const uint64_t *dirty);
 
 /*
  * Host pointer to [gpa, gpa + len) if the whole range lies in one RAM
@@ -57,6 +84,13 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
  * region. Returns the bytes released, or -errno.
  */
 long gm_discard(const struct guest_mem *gm, void *hva, size_t len);
+
+/* Start recording the pages devices write (gm->dirty). -ENOMEM. */
+int gm_dirty_track(struct guest_mem *gm);
+/* Forget what was recorded (after a snapshot took it). */
+void gm_dirty_clear(struct guest_mem *gm);
+/* Devices wrote [hva, hva + len): mark its pages, if tracking. */
+void gm_mark_dirty(const struct guest_mem *gm, const void *hva, size_t len);
 
 /* End of the RAM region below 4 GiB (the first region's end). */
 uint64_t gm_low_end(const struct guest_mem *gm);

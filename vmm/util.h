@@ -42,6 +42,7 @@ static inline bool add_overflows(uint64_t a, uint64_t b, uint64_t *res)
 /* read()/write() until len bytes moved; -errno on error, short on EOF. */
 ssize_t read_full(int fd, void *buf, size_t len);
 ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
+ssize_t pwrite_full(int fd, const void *buf, size_t len, off_t off);
 ssize_t write_full(int fd, const void *buf, size_t len);
 
 /*

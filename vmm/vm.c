@@ -83,6 +83,7 @@ static int vm_set_memory(struct vm *vm)
 	for (i = 0; i < vm->mem.nr; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = i,
+			.flags = vm->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = vm->mem.r[i].gpa,
 			.memory_size = vm->mem.r[i].size,
 			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.r[i].hva,
@@ -187,7 +188,7 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 }
 
 int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
-	      char *err, size_t errlen)
+	      int mem_fd, enum gm_from mem_from, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = LAYOUT_KVM_IDENT_MAP;
@@ -198,6 +199,8 @@ int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	pthread_mutex_init(&vm->routes_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 
 	vm->kvm_fd = kvm_open(err, errlen);
 	if (vm->kvm_fd < 0)
@@ -234,10 +237,18 @@ int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
 		     strerror(errno));
 		goto err;
 	}
-	ret = gm_create(&vm->mem, ram_size);
+	ret = mem_fd >= 0 ? gm_load(&vm->mem, ram_size, mem_fd, mem_from) :
+			    gm_create(&vm->mem, ram_size);
 	if (ret) {
-		errf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
-		     (unsigned long long)(ram_size >> 20), strerror(-ret));
+		if (mem_fd >= 0)
+			errf(err, errlen, "cannot map the memory file (%llu MiB "
+			     "wanted): %s", (unsigned long long)(ram_size >> 20),
+			     ret == -EINVAL ? "it is not that size" :
+			     strerror(-ret));
+		else
+			errf(err, errlen, "cannot allocate %llu MiB of guest "
+			     "memory: %s", (unsigned long long)(ram_size >> 20),
+			     strerror(-ret));
 		goto err;
 	}
 	ret = vm_set_memory(vm);
@@ -274,6 +285,8 @@ void vm_destroy(struct vm *vm)
 	vcpus_destroy(vm);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	free(vm->msr_index);
+	vm->msr_index = NULL;
 	free(vm->routes);
 	vm->routes = NULL;
 	gm_destroy(&vm->mem);
@@ -286,6 +299,8 @@ void vm_destroy(struct vm *vm)
 	vm->exit_fd = vm->vm_fd = vm->kvm_fd = -1;
 	pthread_mutex_destroy(&vm->exit_lock);
 	pthread_mutex_destroy(&vm->routes_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 }
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
@@ -302,6 +317,63 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
 		eventfd_signal(vm->exit_fd);
 	}
 	pthread_mutex_unlock(&vm->exit_lock);
+}
+
+int vm_dirty_track(struct vm *vm)
+{
+	int ret;
+
+	if (vm->dirty_log)
+		return 0;
+	ret = gm_dirty_track(&vm->mem);
+	if (ret)
+		return ret;
+	vm->dirty_log = true;
+	ret = vm_set_memory(vm);
+	if (ret)
+		vm->dirty_log = false;
+	return ret;
+}
+
+int vm_dirty_log_sync(struct vm *vm)
+{
+	unsigned int i;
+	uint64_t *bits;
+	int ret = 0;
+
+	if (!vm->dirty_log)
+		return -ENOTSUP;
+	for (i = 0; i < vm->mem.nr && !ret; i++) {
+		const struct gm_region *r = &vm->mem.r[i];
+		uint64_t pages = r->size / 4096, w, first = r->fd_offset / 4096;
+		struct kvm_dirty_log log = { .slot = i };
+
+		bits = calloc((pages + 63) / 64, 8);
+		if (!bits)
+			return -ENOMEM;
+		log.dirty_bitmap = bits;
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+			ret = -errno;
+		} else {
+			for (w = 0; w < pages; w++)
+				if (!(w % 64) && !bits[w / 64])
+					w += 63;	/* a clean word */
+				else if (bits[w / 64] & (1ULL << (w % 64)))
+					__atomic_fetch_or(&vm->mem.dirty[(first + w) / 64],
+							  1ULL << ((first + w) % 64),
+							  __ATOMIC_RELAXED);
+		}
+		free(bits);
+	}
+	return ret;
+}
+
+void vm_dirty_log_clear(struct vm *vm)
+{
+	if (!vm->dirty_log)
+		return;
+	vm_dirty_log_sync(vm);
+	gm_dirty_clear(&vm->mem);
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, bool level)
@@ -476,6 +548,28 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+/*
+ * Park until resumed. The last exit's I/O is completed first (KVM_RUN
+ * with immediate_exit returns at once, having finished it): KVM's state
+ * is consistent only after that (KVM API, "immediate_exit").
+ */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	v->run->immediate_exit = 1;
+	ioctl(v->fd, KVM_RUN, 0);
+	v->run->immediate_exit = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -490,6 +584,10 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pause_req)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -574,23 +672,28 @@ static int vcpu_configure(struct vcpu *v, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
-	     size_t errlen)
+int vm_configure_vcpus(struct vm *vm, char *err, size_t errlen)
 {
-	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
-	struct kvm_sregs sregs;
 	unsigned int i;
 	int ret;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
-	atomic_store(&vm->stopping, false);
 
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_configure(&vm->vcpus[i], err, errlen);
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
+	     size_t errlen)
+{
+	struct kvm_sregs sregs;
+	int ret;
+
+	ret = vm_configure_vcpus(vm, err, errlen);
+	if (ret)
+		return ret;
 	/* Merge the boot state into what KVM holds (keeps apic_base etc). */
 	if (ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs) < 0)
 		goto err_regs;
@@ -612,6 +715,25 @@ int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
 	    ioctl(vm->vcpus[0].fd, KVM_SET_REGS, &bsp->regs) < 0)
 		goto err_regs;
 
+	return vm_start_threads(vm, false, err, errlen);
+err_regs:
+	ret = -errno;
+	errf(err, errlen, "cannot set the boot vCPU's registers: %s",
+	     strerror(errno));
+	return ret;
+}
+
+int vm_start_threads(struct vm *vm, bool paused, char *err, size_t errlen)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	unsigned int i;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+	atomic_store(&vm->stopping, false);
+	atomic_store(&vm->pause_req, paused);
+	vm->paused = paused;
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -625,11 +747,41 @@ int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
 		v->started = true;
 	}
 	return 0;
-err_regs:
-	ret = -errno;
-	errf(err, errlen, "cannot set the boot vCPU's registers: %s",
-	     strerror(errno));
-	return ret;
+}
+
+void vm_pause(struct vm *vm)
+{
+	unsigned int i, started = 0;
+
+	if (vm->paused)
+		return;
+	/* Before immediate_exit: a vCPU clearing it then sees the request. */
+	atomic_store(&vm->pause_req, true);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		started++;
+		v->run->immediate_exit = 1;
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < started && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm->paused = true;
+}
+
+void vm_resume(struct vm *vm)
+{
+	if (!vm->paused)
+		return;
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm->paused = false;
 }
 
 void vm_stop(struct vm *vm)
@@ -637,6 +789,10 @@ void vm_stop(struct vm *vm)
 	unsigned int i;
 
 	atomic_store(&vm->stopping, true);
+	/* Parked vCPUs wake up and leave. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -33,6 +33,7 @@ enum vm_exit_reason {
 	VM_EXIT_USER,		/* console escape (Ctrl-A x) */
 	VM_EXIT_SIGNAL,		/* SIGTERM, SIGINT, SIGHUP */
 	VM_EXIT_ERROR,		/* host-side failure while running */
+	VM_EXIT_MIGRATED,	/* the guest runs in another vireo now */
 };
 
 struct vm;
@@ -64,22 +65,49 @@ struct vm {
 
 	int exit_fd;			/* eventfd: an exit was requested */
 	atomic_bool stopping;		/* vCPU threads must leave KVM_RUN */
+
+	/* Pause: vCPUs park outside KVM_RUN until resumed (vm_pause()). */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	unsigned int parked;
+	bool paused;
+
+	bool dirty_log;			/* KVM logs the guest's writes */
+	uint32_t *msr_index;		/* MSRs KVM saves (vcpu-state.c) */
+	uint32_t nr_msr_index;
 	pthread_mutex_t exit_lock;
 	enum vm_exit_reason exit_reason;
 	int exit_signal;
 	char exit_detail[2048];		/* reason line + register dump */
 };
 
-/* Open KVM, create the VM, irqchip, PIT, memory and vCPUs. -errno. */
+/*
+ * Open KVM, create the VM, irqchip, PIT, memory and vCPUs. mem_fd >= 0:
+ * RAM from a snapshot's memory file (gm_load(), mem_from says how).
+ * -errno.
+ */
 int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
-	      char *err, size_t errlen);
+	      int mem_fd, enum gm_from mem_from, char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
 
+/* CPUID, MSR defaults and LAPIC of every vCPU (before a restore). */
+int vm_configure_vcpus(struct vm *vm, char *err, size_t errlen);
 /* Configure every vCPU (CPUID, MSRs, LAPIC) and start the threads. */
 int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
 	     size_t errlen);
 /* Make every vCPU thread leave KVM_RUN and join it. */
 void vm_stop(struct vm *vm);
+
+/*
+ * Park every vCPU outside KVM_RUN, its last I/O exit completed (so its
+ * state can be saved), and wait until all are parked; vm_resume() lets
+ * them go. Not from a vCPU thread. A stopping VM does not park.
+ */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Start the vCPU threads of a VM whose state was loaded (restore). */
+int vm_start_threads(struct vm *vm, bool paused, char *err, size_t errlen);
 
 /*
  * Ask the VM to stop. The first request sets the reason and detail;
@@ -93,6 +121,16 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
  * guest was, for diagnosing hangs.
  */
 void vm_vcpu_positions(struct vm *vm, char *buf, size_t len);
+
+/*
+ * Dirty tracking for diff snapshots and migration: KVM logs the guest's
+ * writes to RAM, guest_mem records the devices' (mem.h). -errno.
+ */
+int vm_dirty_track(struct vm *vm);
+/* OR KVM's log since the last call into mem.dirty (and reset it). */
+int vm_dirty_log_sync(struct vm *vm);
+/* Start both over: KVM's log read and dropped, mem.dirty cleared. */
+void vm_dirty_log_clear(struct vm *vm);
 
 /* Drive an interrupt line of the in-kernel PIC/IOAPIC. -errno. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, bool level);

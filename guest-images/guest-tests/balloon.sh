@@ -1,5 +1,5 @@
 #!/bin/sh
-# virtio-balloon, driven by the host through vireo's balloon socket: touch
+# virtio-balloon, driven by the host through vireo's control API: touch
 # 400 MiB and free it (BALLOON-READY); the host inflates by 256 MiB
 # (MemTotal drops: BALLOON-INFLATED) and deflates again; the memory is
 # then usable (350 MiB filled: BALLOON-FILLED, held 4 s for the stats).

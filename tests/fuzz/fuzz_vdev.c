@@ -3,11 +3,11 @@
  * Device request parsers on guest-written rings: virtio-blk requests,
  * virtio-console control messages and port data, virtio-net TX frames,
  * RX buffers and control commands, virtio-balloon PFN lists, stats and
- * free page reports, and the balloon's control lines. Guest RAM (rings,
+ * free page reports, and the balloon's target and report. Guest RAM (rings,
  * descriptors, buffers) comes from the input; every queue of the chosen
  * device is kicked. Checks that nothing crashes or reaches outside RAM.
  *
- * Input: [device][features][ring layout bits][control line (32)][RAM...]
+ * Input: [device][features][ring layout bits][balloon target (8), unused (24)][RAM...]
  * Queue q has its descriptor table at q * 0x1000, the driver area at
  * + 0x400 and the device area at + 0x800, 16 entries.
  */
@@ -24,6 +24,7 @@
 #include "devices/virtio-net.h"
 
 #include "stub-notify.h"
+#include "vmm/util.h"
 
 static void irq(void *t, int source) { (void)t; (void)source; }
 static void later(void *t, unsigned int q) { (void)t; (void)q; }
@@ -76,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	struct guest_mem gm = { .fd = -1, .nr = 1 };
 	uint8_t *ram;
-	char err[256], line[33], out[512];
+	char err[256];
 
 	if (size < HDR)
 		return 0;
@@ -84,8 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ram, data + HDR, size - HDR < RAM_SIZE ? size - HDR : RAM_SIZE);
 	gm.r[0] = (struct gm_region){ 0, RAM_SIZE, ram, 0 };
 	gm.ram_size = RAM_SIZE;
-	memcpy(line, data + 3, 32);
-	line[32] = '\0';
 	o.packed = data[0] & 0x80;
 
 	switch (data[0] % 4) {
@@ -145,7 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!virtio_balloon_init(&u.balloon, &bc, &gm, &o, &n, err,
 					 sizeof(err))) {
 			drive(&u.balloon.vdev, data);
-			virtio_balloon_command(&u.balloon, line, out, sizeof(out));
+			struct balloon_report r;
+
+			virtio_balloon_set_target(&u.balloon, get_le64(data + 3));
+			virtio_balloon_report(&u.balloon, &r);
 			virtio_balloon_fini(&u.balloon);
 		}
 		break;

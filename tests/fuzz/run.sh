@@ -14,7 +14,7 @@ fi
 mkdir -p "$out"
 make -s -C "$top" fuzz-build || { echo "FAIL fuzz-build: the fuzz targets do not build"; exit 1; }
 "$out/mkseeds" "$out/seeds"
-for t in kernel devices vring transport vdev vhost_user; do
+for t in kernel devices vring transport vdev vhost_user api snapshot migrate; do
 	mkdir -p "$out/corpus-$t" "$out/seeds/$t"
 	if "$out/fuzz_$t" -max_total_time=$secs -rss_limit_mb=2048 -timeout=10 \
 		-artifact_prefix="$out/crash-$t-" -print_final_stats=1 \

@@ -14,7 +14,8 @@ trap 'rm -rf "$work"' EXIT
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	for t in exit_statuses fault_dump cmos_date serial_input escape_quit \
 		 sigterm restart_on_reboot mmio_cmdline file_errors \
-		 bzimage_extraction; do
+		 bzimage_extraction api_http snapshot_restore \
+		 snapshot_refused mig_tiny; do
 		skip "$t" "no usable /dev/kvm on this machine"
 	done
 	exit 0
@@ -181,3 +182,205 @@ else
 		fail $t "rc=$rc, cache '$cached' differs from lz4 -dc ($(wc -c < "$work/ref") bytes): $(cat "$work/$t.out")"
 	fi
 fi
+
+# ---- the control API and snapshots, with the echo guest ----------------
+
+# api NAME METHOD PATH [BODY]: curl on the socket; the body in $work/NAME,
+# the HTTP status in $code.
+api() {
+	code=$(curl -s -o "$work/$1" -w '%{http_code}' --unix-socket "$sock" \
+		-X "$2" "http://localhost$3" ${4:+-H 'Content-Type: application/json' -d "$4"})
+}
+
+# The API as Firecracker's getting-started guide drives it: configure,
+# InstanceStart, pause; and what it refuses, with reasons (BAD-INPUTS 26).
+t=api_http
+sock=$work/api.sock
+if ! command -v curl > /dev/null; then
+	skip $t "curl is not installed (run 'make deps')"
+else
+	rm -f "$work/fifo"
+	mkfifo "$work/fifo"
+	timeout 30 "$vireo" run --api-sock "$sock" < "$work/fifo" \
+		> "$work/$t.out" 2>&1 &
+	pid=$!
+	exec 3> "$work/fifo"
+	bad=
+	n=0
+	while [ ! -S "$sock" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	api info GET /
+	grep -q '"state":"Not started"' "$work/info" || bad="$bad; GET / before start: $(cat "$work/info")"
+	api m PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+	[ "$code" = 204 ] || bad="$bad; machine-config $code"
+	api b PUT /boot-source "{\"kernel_image_path\": \"$tiny\", \"boot_args\": \"echo\"}"
+	[ "$code" = 204 ] || bad="$bad; boot-source $code"
+	# Refused, the VM unaffected: unknown field, malformed JSON, wrong
+	# state, unknown path, a body too big.
+	api e1 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "frob": 1}'
+	[ "$code" = 400 ] && grep -q "unknown field 'frob'" "$work/e1" || bad="$bad; unknown field: $code $(cat "$work/e1")"
+	api e2 PUT /boot-source '{"kernel_image_path": '
+	[ "$code" = 400 ] && grep -q "not a JSON object" "$work/e2" || bad="$bad; bad JSON: $code"
+	api e3 PATCH /vm '{"state": "Paused"}'
+	[ "$code" = 400 ] && grep -q "not started" "$work/e3" || bad="$bad; pause before start: $code"
+	api e4 GET /nowhere
+	[ "$code" = 404 ] || bad="$bad; unknown path: $code"
+	head -c 70000 /dev/zero | tr '\0' x > "$work/big"
+	api e5 PUT /boot-source "@$work/big"
+	[ "$code" = 413 ] || bad="$bad; big body: $code"
+	api s PUT /actions '{"action_type": "InstanceStart"}'
+	[ "$code" = 204 ] || bad="$bad; InstanceStart $code $(cat "$work/s")"
+	wait_for "$work/$t.out" "tiny guest: hello" 10 || bad="$bad; no boot"
+	api e6 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64}'
+	[ "$code" = 400 ] && grep -q "running" "$work/e6" || bad="$bad; config after start: $code"
+	api p PATCH /vm '{"state": "Paused"}'
+	api i2 GET /
+	grep -q '"state":"Paused"' "$work/i2" || bad="$bad; not paused: $(cat "$work/i2")"
+	api r PATCH /vm '{"state": "Resumed"}'
+	api c GET /vm/config
+	grep -q '"vcpu_count":1' "$work/c" || bad="$bad; vm/config: $(cat "$work/c")"
+	printf 'api-ok q' >&3
+	wait $pid
+	rc=$?
+	exec 3>&-
+	if [ "$rc" = 0 ] && [ -z "$bad" ] && grep -q "api-ok" "$work/$t.out"; then
+		pass $t
+	else
+		fail $t "rc=$rc$bad"
+	fi
+fi
+
+# Pause, snapshot, the process killed, restore in a new one: the guest
+# goes on where it was (the echo guest echoes what comes after), twice;
+# dtc reads the state file.
+t=snapshot_restore
+snap=$work/snap
+rm -f "$work/fifo"
+mkfifo "$work/fifo"
+timeout 30 "$vireo" run --kernel "$tiny" --memory 64M --cmdline echo \
+	--api-sock "$sock" < "$work/fifo" > "$work/$t.0" 2>&1 &
+pid=$!
+exec 3> "$work/fifo"
+wait_for "$work/$t.0" "tiny guest: hello" 10
+printf 'one-' >&3
+sleep 0.3
+"$vireo" ctl --api-sock "$sock" snapshot "$snap" > "$work/$t.ctl" 2>&1
+# vireo itself (kill_vmm): a vireo left behind would run its polling
+# guest for good.
+kill_vmm $pid
+wait $pid 2>/dev/null
+exec 3>&-
+bad=
+for round in 1 2; do
+	rm -f "$work/fifo"
+	mkfifo "$work/fifo"
+	timeout 30 "$vireo" restore --snapshot "$snap" --api-sock "$sock" \
+		< "$work/fifo" > "$work/$t.$round" 2>&1 &
+	pid=$!
+	exec 3> "$work/fifo"
+	sleep 0.5
+	printf 'two%s-' $round >&3
+	sleep 0.3
+	[ $round = 1 ] && "$vireo" ctl --api-sock "$sock" snapshot "$snap" \
+		>> "$work/$t.ctl" 2>&1
+	printf 'q' >&3
+	wait $pid
+	rc=$?
+	exec 3>&-
+	grep -q "two$round-" "$work/$t.$round" && [ "$rc" = 0 ] ||
+		bad="$bad; round $round: rc=$rc $(head -c 200 "$work/$t.$round")"
+done
+dts=$(dtc -I dtb -O dts "$snap/state" 2>/dev/null | grep -c 'vireo-snapshot')
+if [ -z "$bad" ] && grep -q "one-" "$work/$t.0" && [ "$dts" = 1 ]; then
+	pass $t
+else
+	fail $t "$bad; dtc found the marker $dts times; ctl: $(cat "$work/$t.ctl")"
+fi
+
+# A state file that is corrupt, truncated, of another version, or names
+# a ring outside RAM: refused with a clear line, exit 1, nothing run.
+t=snapshot_refused
+bad=
+try_state() { # try_state WHAT EXPECTED-MESSAGE
+	mkdir -p "$work/bad"
+	cp "$snap/mem" "$work/bad/mem" 2>/dev/null
+	timeout 30 "$vireo" restore --snapshot "$work/bad" < /dev/null \
+		> "$work/$t.out" 2>&1
+	rc=$?
+	if [ "$rc" != 1 ] || ! grep -q -- "$2" "$work/$t.out"; then
+		bad="$bad; $1: rc=$rc $(head -c 300 "$work/$t.out")"
+	fi
+}
+size=$(wc -c < "$snap/state")
+mkdir -p "$work/bad"
+head -c $((size / 2)) "$snap/state" > "$work/bad/state"
+try_state truncated "truncated or corrupt"
+cp "$snap/state" "$work/bad/state"
+printf '\377' | dd of="$work/bad/state" bs=1 seek=$((size - 40)) conv=notrunc 2>/dev/null
+try_state "one byte flipped" "CRC mismatch"
+dtc -I dtb -O dts "$snap/state" 2>/dev/null | sed 's/vireo-snapshot = <0x01>/vireo-snapshot = <0x09>/' |
+	dtc -I dts -O dtb -o "$work/bad/state" 2>/dev/null
+try_state "version 9" "format version 9"
+printf 'not a snapshot' > "$work/bad/state"
+try_state garbage "not a vireo state file"
+head -c 1000 "$snap/mem" > "$work/bad/mem.short"
+cp "$snap/state" "$work/bad/state"
+mv "$work/bad/mem.short" "$work/bad/mem" 2>/dev/null
+timeout 30 "$vireo" restore --snapshot "$work/bad" < /dev/null > "$work/$t.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q "memory file.*not that size" "$work/$t.out" ||
+	bad="$bad; short memory file: rc=$rc $(head -c 300 "$work/$t.out")"
+[ -z "$bad" ] && pass $t || fail $t "$bad"
+
+# Live migration of the echo guest to a second vireo (this machine's KVM
+# runs it): over tcp and with local=on, what was typed before the move
+# and after it reaches the guest; the source exits 0. Then a migration
+# to nobody: refused, and the source goes on running.
+t=mig_tiny
+bad=
+for uri in tcp:127.0.0.1:47410 "unix:$work/mig.sock,local=on"; do
+	rm -f "$work/f1" "$work/f2"
+	mkfifo "$work/f1" "$work/f2"
+	timeout 30 "$vireo" run --kernel "$tiny" --memory 64M --cmdline echo \
+		--api-sock "$sock" < "$work/f1" > "$work/$t.src" 2>&1 &
+	sp=$!
+	exec 3> "$work/f1"
+	timeout 30 "$vireo" run --incoming "${uri%,local=on}" < "$work/f2" \
+		> "$work/$t.tgt" 2>&1 &
+	tp=$!
+	exec 4> "$work/f2"
+	wait_for "$work/$t.src" "tiny guest: hello" 10
+	wait_for "$work/$t.tgt" "waiting for a migration" 10
+	printf 'before-' >&3
+	sleep 0.3
+	"$vireo" ctl --api-sock "$sock" migrate --to "$uri" > "$work/$t.ctl" 2>&1 ||
+		bad="$bad; $uri: ctl: $(cat "$work/$t.ctl")"
+	wait $sp
+	src_rc=$?
+	sleep 0.3
+	printf 'after-q' >&4
+	wait $tp
+	tgt_rc=$?
+	exec 3>&- 4>&-
+	{ [ $src_rc = 0 ] && [ $tgt_rc = 0 ] && grep -q 'before-' "$work/$t.src" &&
+	  grep -q 'after-' "$work/$t.tgt" && grep -q 'moved to' "$work/$t.src" &&
+	  grep -q '"state":"completed"' "$work/$t.ctl"; } ||
+		bad="$bad; $uri: source rc=$src_rc '$(tr '\n' '|' < "$work/$t.src")', target rc=$tgt_rc '$(tr '\n' '|' < "$work/$t.tgt")', ctl '$(cat "$work/$t.ctl")'"
+done
+rm -f "$work/f1"
+mkfifo "$work/f1"
+timeout 30 "$vireo" run --kernel "$tiny" --memory 64M --cmdline echo \
+	--api-sock "$sock" < "$work/f1" > "$work/$t.src" 2>&1 &
+sp=$!
+exec 3> "$work/f1"
+wait_for "$work/$t.src" "tiny guest: hello" 10
+"$vireo" ctl --api-sock "$sock" migrate --to "unix:$work/nobody.sock" \
+	> "$work/$t.ctl" 2>&1 && bad="$bad; a migration to nobody worked"
+grep -q "is 'vireo run --incoming' waiting there" "$work/$t.ctl" "$work/$t.src" ||
+	bad="$bad; no reason given: $(cat "$work/$t.ctl")"
+printf 'still-q' >&3
+wait $sp
+rc=$?
+exec 3>&-
+[ $rc = 0 ] && grep -q 'still-' "$work/$t.src" ||
+	bad="$bad; the source did not go on: rc=$rc $(tr '\n' '|' < "$work/$t.src")"
+[ -z "$bad" ] && pass $t || fail $t "$bad"

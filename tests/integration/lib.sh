@@ -1,9 +1,19 @@
 # Helpers for integration tests (POSIX sh: they also run under busybox ash
 # inside the nested test host). Each test reports one line:
 #   PASS name | FAIL name: why | SKIP name: why
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
-skip() { echo "SKIP $1: $2"; }
+# Each also logs "TIME name Ns" (seconds since the previous report), kept
+# in the nested logs (build/nested/*.log), not in the summary; inside
+# the nested test host only.
+_last_report=$(date +%s)
+took() {
+	[ "${VIREO_KVM_KIND:-}" = nested ] || return 0
+	_now=$(date +%s)
+	echo "TIME $1 $((_now - _last_report))s"
+	_last_report=$_now
+}
+pass() { echo "PASS $1"; took "$1"; }
+fail() { echo "FAIL $1: $2"; took "$1"; }
+skip() { echo "SKIP $1: $2"; took "$1"; }
 
 # wait_for FILE PATTERN SECONDS: wait until FILE contains PATTERN.
 wait_for() {
@@ -24,6 +34,17 @@ count_of() {
 # field NAME LINE: the value of NAME=... in a RESULT line.
 field() {
 	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# jfield NAME JSON: the number after "NAME": in a compact JSON reply.
+jfield() {
+	echo "$2" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p"
+}
+
+# kill_vmm PID: SIGKILL to vireo started as "timeout ... vireo" (PID), the
+# vireo itself too: GNU timeout does not pass SIGKILL on.
+kill_vmm() {
+	kill -9 "$(vmm_pid "$1")" "$1" 2>/dev/null
 }
 
 # vmm_pid PID: vireo's pid when PID is "timeout ... vireo" started in the

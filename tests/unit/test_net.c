@@ -302,6 +302,48 @@ START_TEST(ctrl_mq_pairs_checked)
 }
 END_TEST
 
+/* A moved device asks the driver to announce itself; the ack clears it. */
+START_TEST(announce_after_a_move)
+{
+	struct drv_buf b[2] = {
+		{ DRV_BUFS, 2, false },
+		{ DRV_BUFS + 0x100, 1, true },
+	};
+	uint8_t cfg[12], *cmd;
+	uint16_t id;
+	uint32_t len;
+
+	start(1ULL << 21);		/* GUEST_ANNOUNCE */
+	virtio_net_announce(&n->vdev);
+	n->vdev.ops->config_read(&n->vdev, 0, cfg, sizeof(cfg));
+	ck_assert_uint_eq(get_le16(cfg + 6) & 2, 2);
+	cmd = drv_mem(&q[2], DRV_BUFS);
+	cmd[0] = 3;			/* ANNOUNCE */
+	cmd[1] = 0;			/* ACK */
+	drv_add(&q[2], b, 2);
+	virtio_kick(&n->vdev, 2);
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	ck_assert_uint_eq(*drv_mem(&q[2], DRV_BUFS + 0x100), 0);
+	n->vdev.ops->config_read(&n->vdev, 0, cfg, sizeof(cfg));
+	ck_assert_uint_eq(get_le16(cfg + 6) & 2, 0);
+	ck_assert_uint_eq(n->announce_acks, 1);
+	teardown();
+	/* Without the feature: no announce, and the ack is refused. */
+	start(0);
+	virtio_net_announce(&n->vdev);
+	n->vdev.ops->config_read(&n->vdev, 0, cfg, sizeof(cfg));
+	ck_assert_uint_eq(get_le16(cfg + 6) & 2, 0);
+	cmd = drv_mem(&q[2], DRV_BUFS);
+	cmd[0] = 3;
+	cmd[1] = 0;
+	drv_add(&q[2], b, 2);
+	virtio_kick(&n->vdev, 2);
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	ck_assert_uint_eq(*drv_mem(&q[2], DRV_BUFS + 0x100), 1);
+	teardown();
+}
+END_TEST
+
 Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -316,6 +358,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, rx_stalls_then_resumes_on_kick);
 	tcase_add_test(tc, rx_interrupts_follow_suppression);
 	tcase_add_test(tc, ctrl_mq_pairs_checked);
+	tcase_add_test(tc, announce_after_a_move);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Live migration: rewrite a 64 MiB buffer in guest RAM (tmpfs) in a loop.
+# Pass K fills it with one of two patterns and checks the buffer against
+# that pattern's checksum, taken once at the start: "MIG pass=K ok" per
+# pass, "MIG pass=K BAD" if RAM lost a write. "quit" on the console stops
+# it: "RESULT mig passes=K bad=N".
+mkdir -p /dev/shm
+mount -t tmpfs -o size=80m tmpfs /dev/shm 2>/dev/null
+pat() { yes "vireo migration pattern $1" | head -c 67108864; }
+sum_a=$(pat a | md5sum | cut -d' ' -f1)
+sum_b=$(pat b | md5sum | cut -d' ' -f1)
+(
+	k=0
+	bad=0
+	while [ ! -e /tmp/stop ]; do
+		k=$((k + 1))
+		p=a want=$sum_a
+		[ $((k % 2)) = 0 ] && p=b want=$sum_b
+		pat $p > /dev/shm/buf
+		if [ "$(md5sum < /dev/shm/buf | cut -d' ' -f1)" = "$want" ]; then
+			echo "MIG pass=$k ok"
+		else
+			bad=$((bad + 1))
+			echo "MIG pass=$k BAD"
+		fi
+		echo "$k $bad" > /tmp/state.new && mv /tmp/state.new /tmp/state
+	done
+) &
+loop=$!
+echo MIG-READY
+while read -r cmd; do
+	[ "$cmd" = quit ] && break
+done
+touch /tmp/stop
+wait $loop
+read -r k bad < /tmp/state
+echo "RESULT mig passes=$k bad=$bad"
+exit 0

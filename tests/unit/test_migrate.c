@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The migration stream as untrusted input (BAD-INPUTS 24): a stream the
+ * source's encoders make is read back whole; then each kind of damage is
+ * refused with a message naming it: bad magic, version, header CRC,
+ * truncation anywhere, records out of order, pages outside RAM, a flipped
+ * payload byte, pages in a local stream, a second state, END before the
+ * state, a page count that does not add up, unknown record types.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "vmm/migrate.h"
+#include "vmm/util.h"
+
+#define RAM (64 * 4096)
+
+struct buf {
+	uint8_t *p;
+	size_t len, at;
+};
+
+static void put(struct buf *b, const void *p, size_t len)
+{
+	b->p = realloc(b->p, b->len + len);
+	memcpy(b->p + b->len, p, len);
+	b->len += len;
+}
+
+static void rec(struct buf *b, uint32_t type, uint32_t seq, uint64_t arg,
+		const void *payload, uint32_t len)
+{
+	uint8_t h[MIG_RECORD_LEN];
+
+	mig_record_encode(h, type, seq, arg, payload, len);
+	put(b, h, sizeof(h));
+	if (len)
+		put(b, payload, len);
+}
+
+static ssize_t buf_read(void *ctx, void *out, size_t len)
+{
+	struct buf *b = ctx;
+	size_t n = len < b->len - b->at ? len : b->len - b->at;
+
+	memcpy(out, b->p + b->at, n);
+	b->at += n;
+	return (ssize_t)n;
+}
+
+/* A good stream: header, a round, 2 pages at 8 KiB, a state, END. */
+static void good(struct buf *b, uint32_t flags)
+{
+	struct mig_header h = { MIG_VERSION, flags, RAM };
+	uint8_t hb[MIG_HEADER_LEN], pages[8192], state[100];
+
+	memset(b, 0, sizeof(*b));
+	memset(pages, 0xab, sizeof(pages));
+	memset(state, 0x5a, sizeof(state));
+	mig_header_encode(hb, &h);
+	put(b, hb, sizeof(hb));
+	rec(b, MIG_ROUND, 0, 0, NULL, 0);
+	rec(b, MIG_PAGES, 1, 8192, pages, sizeof(pages));
+	rec(b, MIG_STATE, 2, 0, state, sizeof(state));
+	rec(b, MIG_END, 3, 2, NULL, 0);
+}
+
+/* Read b into fresh RAM: the result, the error in err. */
+static int read_stream(struct buf *b, uint8_t *ram, char *err, size_t errlen)
+{
+	struct mig_reader rd = { buf_read, b };
+	struct mig_received r;
+	struct mig_header h;
+	int ret;
+
+	b->at = 0;
+	err[0] = '\0';
+	ret = mig_read_header(&rd, &h, err, errlen);
+	if (ret)
+		return ret;
+	ret = mig_read_body(&rd, &h, (h.flags & MIG_LOCAL) ? NULL : ram, &r,
+			    err, errlen);
+	if (!ret) {
+		ck_assert_uint_eq(r.state_len, 100);
+		ck_assert_uint_eq(r.state[0], 0x5a);
+		free(r.state);
+	} else {
+		ck_assert_ptr_null(r.state);
+	}
+	return ret;
+}
+
+static void expect(struct buf *b, const char *want)
+{
+	static uint8_t ram[RAM];
+	char err[512];
+
+	ck_assert_int_lt(read_stream(b, ram, err, sizeof(err)), 0);
+	if (!strstr(err, want))
+		ck_abort_msg("error '%s' does not say '%s'", err, want);
+	free(b->p);
+}
+
+START_TEST(round_trip)
+{
+	static uint8_t ram[RAM];
+	struct buf b;
+	char err[512];
+
+	good(&b, 0);
+	ck_assert_int_eq(read_stream(&b, ram, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ram[8192], 0xab);
+	ck_assert_uint_eq(ram[8192 * 2 - 1], 0xab);
+	ck_assert_uint_eq(ram[8192 * 2], 0);
+	ck_assert_uint_eq(ram[4096], 0);
+	free(b.p);
+}
+END_TEST
+
+START_TEST(truncated_anywhere)
+{
+	static uint8_t ram[RAM];
+	struct buf b;
+	size_t full, cut;
+	char err[512];
+
+	good(&b, 0);
+	full = b.len;
+	for (cut = 0; cut < full; cut += (cut < 64 ? 1 : 97)) {
+		b.len = cut;
+		ck_assert_int_lt(read_stream(&b, ram, err, sizeof(err)), 0);
+		ck_assert(strstr(err, "truncated") != NULL);
+	}
+	free(b.p);
+}
+END_TEST
+
+START_TEST(header_damage)
+{
+	struct buf b;
+
+	good(&b, 0);
+	b.p[0] = 'X';
+	expect(&b, "bad magic");
+	good(&b, 0);
+	b.p[17] ^= 1;				/* RAM size, CRC now wrong */
+	expect(&b, "CRC");
+	{
+		struct mig_header h = { MIG_VERSION + 1, 0, RAM };
+
+		good(&b, 0);
+		mig_header_encode(b.p, &h);
+		expect(&b, "version");
+		h.version = MIG_VERSION;
+		h.ram_size = RAM + 1;
+		good(&b, 0);
+		mig_header_encode(b.p, &h);
+		expect(&b, "whole number of pages");
+		h.ram_size = RAM;
+		h.flags = 0x80;
+		good(&b, 0);
+		mig_header_encode(b.p, &h);
+		expect(&b, "flags");
+	}
+}
+END_TEST
+
+/* A stream with one bad record after the header. */
+static void one(struct buf *b, uint32_t type, uint32_t seq, uint64_t arg,
+		const void *payload, uint32_t len)
+{
+	struct mig_header h = { MIG_VERSION, 0, RAM };
+	uint8_t hb[MIG_HEADER_LEN];
+
+	memset(b, 0, sizeof(*b));
+	mig_header_encode(hb, &h);
+	put(b, hb, sizeof(hb));
+	rec(b, type, seq, arg, payload, len);
+}
+
+START_TEST(record_damage)
+{
+	static uint8_t page[8192];
+	uint8_t state[16] = { 1 };
+	struct buf b;
+
+	one(&b, MIG_ROUND, 5, 0, NULL, 0);
+	expect(&b, "out of order");
+	one(&b, MIG_PAGES, 0, RAM, page, 4096);
+	expect(&b, "outside RAM");
+	one(&b, MIG_PAGES, 0, RAM - 4096, page, 8192);
+	expect(&b, "outside RAM");
+	one(&b, MIG_PAGES, 0, 100, page, 4096);
+	expect(&b, "outside RAM");
+	one(&b, MIG_PAGES, 0, 0, page, 100);
+	expect(&b, "whole pages");
+	one(&b, MIG_PAGES, 0, UINT64_MAX - 4095, page, 4096);
+	expect(&b, "outside RAM");
+	one(&b, 99, 0, 0, NULL, 0);
+	expect(&b, "unknown type");
+	one(&b, MIG_END, 0, 0, NULL, 0);
+	expect(&b, "end before the state");
+	one(&b, MIG_ROUND, 0, 0, page, 4);
+	expect(&b, "length");
+	one(&b, MIG_STATE, 0, 0, state, 0);
+	expect(&b, "length");
+	/* A payload byte flipped after encoding. */
+	one(&b, MIG_PAGES, 0, 0, page, 4096);
+	b.p[MIG_HEADER_LEN + MIG_RECORD_LEN + 7] ^= 0x10;
+	expect(&b, "CRC mismatch");
+	/* Two states. */
+	one(&b, MIG_STATE, 0, 0, state, sizeof(state));
+	rec(&b, MIG_STATE, 1, 0, state, sizeof(state));
+	expect(&b, "second state");
+	/* The count at the end must match what came. */
+	one(&b, MIG_PAGES, 0, 0, page, 4096);
+	rec(&b, MIG_STATE, 1, 0, state, sizeof(state));
+	rec(&b, MIG_END, 2, 5, NULL, 0);
+	expect(&b, "arrived");
+}
+END_TEST
+
+START_TEST(local_stream_has_no_pages)
+{
+	static uint8_t page[4096];
+	struct mig_header h = { MIG_VERSION, MIG_LOCAL, RAM };
+	uint8_t hb[MIG_HEADER_LEN];
+	struct buf b = { 0 };
+
+	mig_header_encode(hb, &h);
+	put(&b, hb, sizeof(hb));
+	rec(&b, MIG_PAGES, 0, 0, page, sizeof(page));
+	expect(&b, "local stream");
+}
+END_TEST
+
+START_TEST(uris)
+{
+	struct mig_opts o;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(mig_parse_uri("tcp:127.0.0.1:4444", &o, err, sizeof(err)), 0);
+	ck_assert_str_eq(o.to, "tcp:127.0.0.1:4444");
+	ck_assert(!o.local);
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(mig_parse_uri("unix:/tmp/m.sock,local=on", &o, err,
+				       sizeof(err)), 0);
+	ck_assert_str_eq(o.to, "unix:/tmp/m.sock");
+	ck_assert(o.local);
+	ck_assert_int_lt(mig_parse_uri("tcp:h:1,local=on", &o, err, sizeof(err)), 0);
+	ck_assert(strstr(err, "unix") != NULL);
+	ck_assert_int_lt(mig_parse_uri("udp:x", &o, err, sizeof(err)), 0);
+	ck_assert_int_lt(mig_parse_uri("tcp:nohostport", &o, err, sizeof(err)), 0);
+	ck_assert_int_lt(mig_parse_uri("unix:", &o, err, sizeof(err)), 0);
+	ck_assert_int_lt(mig_parse_uri("unix:/x,bogus=1", &o, err, sizeof(err)), 0);
+}
+END_TEST
+
+Suite *migrate_suite(void)
+{
+	Suite *s = suite_create("migrate");
+	TCase *tc = tcase_create("stream");
+
+	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, truncated_anywhere);
+	tcase_add_test(tc, header_damage);
+	tcase_add_test(tc, record_damage);
+	tcase_add_test(tc, local_stream_has_no_pages);
+	tcase_add_test(tc, uris);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Pause, snapshot and restore of the default machine (machine.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../devices/virtio-console.h"
+#include "../devices/virtio-net.h"
+#include "machine.h"
+#include "snapshot.h"
+#include "util.h"
+
+void machine_pause(struct machine *m)
+{
+	unsigned int i;
+
+	if (m->paused)
+		return;
+	vm_pause(&m->vm);
+	for (i = 0; i < m->nr_vdevs; i++)
+		virtio_dev_quiesce(m->vdevs[i]->vdev);
+	/* The guest's clock stands still while it is paused. */
+	if (ioctl(m->vm.vm_fd, KVM_GET_CLOCK, &m->paused_clock) < 0)
+		m->paused_clock.clock = 0;
+	m->paused = true;
+}
+
+void machine_resume(struct machine *m)
+{
+	unsigned int i;
+
+	if (!m->paused)
+		return;
+	if (m->paused_clock.clock) {
+		struct kvm_clock_data c = { .clock = m->paused_clock.clock };
+
+		ioctl(m->vm.vm_fd, KVM_SET_CLOCK, &c);
+	}
+	for (i = 0; i < m->nr_vdevs; i++)
+		virtio_dev_unquiesce(m->vdevs[i]->vdev);
+	vm_resume(&m->vm);
+	m->paused = false;
+}
+
+bool machine_paused(const struct machine *m)
+{
+	return m->paused;
+}
+
+/* ---- snapshot ----------------------------------------------------------- */
+
+static int save_dev(struct machine *m, unsigned int i, struct snapshot_dev *sd)
+{
+	struct machine_vdev *md = m->vdevs[i];
+	const struct device_config *dc = &m->cfg->devices[i];
+
+	sd->cls = md->cls;
+	snprintf(sd->id, sizeof(sd->id), "%s", dc->id);
+	snprintf(sd->spec, sizeof(sd->spec), "%s", dc->spec ? dc->spec : "");
+	sd->opts = dc->virtio;
+	if (md->cls == &virtio_console_class)
+		sd->console = *(const struct console_config *)dc->cfg;
+	sd->pci = md->transport == VIRTIO_PCI;
+	if (sd->pci)
+		virtio_pci_save(&md->pci, &sd->pci_state);
+	else
+		virtio_mmio_save(&md->mmio, &sd->mmio_state);
+	virtio_dev_save(md->vdev, &sd->virtio);
+	if (md->cls->save) {
+		pthread_mutex_lock(&md->vdev->lock);
+		sd->dev_state_len = (uint32_t)md->cls->save(md->vdev, sd->dev_state,
+							     sizeof(sd->dev_state));
+		pthread_mutex_unlock(&md->vdev->lock);
+	}
+	return 0;
+}
+
+/* Write to path through a temporary file renamed over it: all or nothing. */
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
+	char tmp[4200];
+	int fd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write_full(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
+		ret = -EIO;
+	close(fd);
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int machine_state_encode(struct machine *m, const char *base, uint8_t **blob,
+			 size_t *len, char *err, size_t errlen)
+{
+	struct snapshot s;
+	unsigned int i;
+	int ret;
+
+	*blob = NULL;
+	if (!m->paused) {
+		errf(err, errlen, "the VM is not paused");
+		return -EBUSY;
+	}
+	memset(&s, 0, sizeof(s));
+	s.mem_size = m->vm.mem.ram_size;
+	s.cpus = m->vm.nr_vcpus;
+	s.virtio_console = m->cfg->virtio_console;
+	if (base) {
+		s.diff = true;
+		snprintf(s.mem_base, sizeof(s.mem_base), "%s", base);
+	}
+	s.vcpu = calloc(s.cpus, sizeof(*s.vcpu));
+	s.dev = calloc(m->nr_vdevs ? m->nr_vdevs : 1, sizeof(*s.dev));
+	if (!s.vcpu || !s.dev) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < s.cpus; i++) {
+		ret = vcpu_state_save(&m->vm, i, &s.vcpu[i]);
+		if (ret) {
+			errf(err, errlen, "cannot read vCPU %u's state: %s", i,
+			     strerror(-ret));
+			goto out;
+		}
+	}
+	ret = vm_kvm_state_save(&m->vm, &s.kvm);
+	if (ret) {
+		errf(err, errlen, "cannot read the VM's state: %s", strerror(-ret));
+		goto out;
+	}
+	if (m->paused_clock.clock)
+		s.kvm.clock = m->paused_clock;
+	serial_save(&m->com1, &s.com1);
+	rtc_save(&m->rtc, &s.rtc);
+	i8042_save(&m->i8042, &s.i8042);
+	s.nr_devs = m->nr_vdevs;
+	for (i = 0; i < m->nr_vdevs; i++)
+		save_dev(m, i, &s.dev[i]);
+	ret = snapshot_encode(&s, blob, len);
+	if (ret)
+		errf(err, errlen, "cannot encode the state: %s", strerror(-ret));
+out:
+	snapshot_free(&s);
+	return ret;
+}
+
+const char *machine_vhost_device(const struct machine *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr_vdevs; i++)
+		if ((m->cfg->devices[i].spec &&
+		     strstr(m->cfg->devices[i].spec, "vhost-user=")) ||
+		    m->vdevs[i]->vdev->external)
+			return m->cfg->devices[i].id;
+	return NULL;
+}
+
+int machine_snapshot(struct machine *m, const char *state_path,
+		     const char *mem_path, const char *base, char *err,
+		     size_t errlen)
+{
+	uint8_t *blob = NULL;
+	char tmp[4200];
+	size_t len;
+	int fd, ret;
+
+	if (!m->paused) {
+		errf(err, errlen, "the VM is not paused");
+		return -EBUSY;
+	}
+	if (base && !m->vm.dirty_log) {
+		errf(err, errlen, "a diff snapshot needs dirty page tracking "
+		     "(track_dirty_pages in the machine config, or "
+		     "--track-dirty-pages)");
+		return -EINVAL;
+	}
+	if (base && machine_vhost_device(m)) {
+		errf(err, errlen, "a diff snapshot cannot see what %s's vhost "
+		     "backend wrote; take a full snapshot", machine_vhost_device(m));
+		return -ENOTSUP;
+	}
+	if (base) {
+		ret = vm_dirty_log_sync(&m->vm);
+		if (ret) {
+			errf(err, errlen, "cannot read KVM's dirty log: %s",
+			     strerror(-ret));
+			return ret;
+		}
+	}
+	ret = machine_state_encode(m, base, &blob, &len, err, errlen);
+	if (ret)
+		goto out;
+	/*
+	 * The memory first: a state file only names a complete snapshot. It
+	 * is written beside and renamed over: the old file may be the one a
+	 * restored VM's RAM is mapped from (copy-on-write), which must not
+	 * change under it.
+	 */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", mem_path) >= (int)sizeof(tmp)) {
+		ret = -ENAMETOOLONG;
+		errf(err, errlen, "memory file '%s': the path is too long", mem_path);
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "memory file '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	ret = gm_save(&m->vm.mem, fd, base ? m->vm.mem.dirty : NULL);
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	if (!ret && rename(tmp, mem_path) < 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		errf(err, errlen, "memory file '%s': %s", mem_path, strerror(-ret));
+		goto out;
+	}
+	ret = write_file(state_path, blob, len);
+	if (ret) {
+		errf(err, errlen, "state file '%s': %s", state_path, strerror(-ret));
+		goto out;
+	}
+	/* The next diff starts from here. */
+	vm_dirty_log_clear(&m->vm);
+out:
+	free(blob);
+	return ret;
+}
+
+/* ---- restore ------------------------------------------------------------ */
+
+static int read_state(const char *path, uint8_t **buf, size_t *len, char *err,
+		      size_t errlen)
+{
+	struct file_map fm;
+	int ret = file_map(path, SNAPSHOT_MAX_SIZE, &fm);
+
+	if (ret) {
+		errf(err, errlen, "state file '%s': %s", path,
+		     ret == -EFBIG ? "larger than any vireo writes" :
+		     strerror(-ret));
+		return ret;
+	}
+	*buf = malloc(fm.len ? fm.len : 1);
+	if (!*buf) {
+		file_unmap(&fm);
+		return -ENOMEM;
+	}
+	memcpy(*buf, fm.data, fm.len);
+	*len = fm.len;
+	file_unmap(&fm);
+	return 0;
+}
+
+/* The devices as they were made, with the taps of the overrides. */
+static int snapshot_config(const struct snapshot *s, struct vm_config *cfg,
+			   const struct restore_opts *o, char *err,
+			   size_t errlen)
+{
+	unsigned int i, k;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = s->mem_size;
+	cfg->cpus = s->cpus;
+	cfg->virtio_console = s->virtio_console;
+	cfg->cmdline = "";
+	for (i = 0; i < s->nr_devs; i++) {
+		const struct snapshot_dev *sd = &s->dev[i];
+		struct device_config *dc = &cfg->devices[i];
+
+		if (sd->cls == &virtio_console_class) {
+			if (config_console_device(dc, &sd->console, err, errlen))
+				return -EINVAL;
+		} else if (config_parse_class(sd->cls, sd->spec, dc, err, errlen)) {
+			return -EINVAL;
+		}
+		cfg->nr_devices++;
+		dc->virtio = sd->opts;
+		snprintf(dc->id, sizeof(dc->id), "%s", sd->id);
+		for (k = 0; k < o->nr_overrides; k++) {
+			struct net_config *nc = dc->cfg;
+
+			if (strcmp(o->overrides[k].id, sd->id))
+				continue;
+			if (sd->cls != &virtio_net_class || !nc->tap[0]) {
+				errf(err, errlen, "--net-override %s: not a tap "
+				     "network device", o->overrides[k].id);
+				return -EINVAL;
+			}
+			snprintf(nc->tap, sizeof(nc->tap), "%s",
+				 o->overrides[k].tap);
+		}
+	}
+	for (k = 0; k < o->nr_overrides; k++) {
+		for (i = 0; i < s->nr_devs; i++)
+			if (!strcmp(o->overrides[k].id, s->dev[i].id))
+				break;
+		if (i == s->nr_devs) {
+			errf(err, errlen, "--net-override %s: the snapshot has no "
+			     "device with that id", o->overrides[k].id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int restore_dev(struct machine *m, unsigned int i,
+		       const struct snapshot_dev *sd, char *err, size_t errlen)
+{
+	struct machine_vdev *md = m->vdevs[i];
+	char why[512];
+	int ret;
+
+	if (md->cls != sd->cls || (md->transport == VIRTIO_PCI) != sd->pci) {
+		errf(err, errlen, "device %u (%s): not the device the snapshot "
+		     "has there", i, sd->id);
+		return -EINVAL;
+	}
+	ret = virtio_dev_restore(md->vdev, &sd->virtio, why, sizeof(why));
+	if (!ret && md->cls->restore) {
+		pthread_mutex_lock(&md->vdev->lock);
+		ret = md->cls->restore(md->vdev, sd->dev_state, sd->dev_state_len,
+				       why, sizeof(why));
+		pthread_mutex_unlock(&md->vdev->lock);
+	}
+	if (!ret && sd->pci)
+		ret = virtio_pci_restore(&md->pci, &sd->pci_state, why,
+					 sizeof(why));
+	else if (!ret)
+		virtio_mmio_restore(&md->mmio, &sd->mmio_state);
+	if (ret)
+		errf(err, errlen, "device %s: %s", sd->id, why);
+	return ret;
+}
+
+static bool has_vhost_user(const struct vm_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_devices; i++) {
+		const char *spec = cfg->devices[i].spec;
+
+		if (spec && strstr(spec, "vhost-user="))
+			return true;
+	}
+	return false;
+}
+
+/* Apply a diff snapshot's pages over RAM loaded from its base. */
+static int apply_diff(struct guest_mem *gm, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		off_t at = (off_t)gm->r[i].fd_offset;
+		off_t end = at + (off_t)gm->r[i].size;
+
+		while (at < end) {
+			off_t data = lseek(fd, at, SEEK_DATA), hole;
+
+			if (data < 0 || data >= end)
+				break;
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0 || hole > end)
+				hole = end;
+			if (pread_full(fd, gm->r[i].hva + (data - (off_t)gm->r[i].fd_offset),
+				       (size_t)(hole - data), data) != hole - data)
+				return -EIO;
+			at = hole;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build m (cfg filled by snapshot_config()) from a parsed state s over
+ * RAM from mem_fd (as from says), the
+ * diff file diff_path laid over it when s is a diff: the devices, the
+ * platform and the vCPUs; the vCPU threads start paused. Nothing is left
+ * half-built on failure.
+ */
+static int restore_parsed(struct machine *m, struct vm_config *cfg,
+			  const struct restore_opts *o, const struct snapshot *s,
+			  int mem_fd, enum gm_from from, const char *diff_path,
+			  struct console *con, struct ev_loop *loop, char *err,
+			  size_t errlen)
+{
+	unsigned int i;
+	int diff_fd = -1, ret;
+
+	ret = machine_build(m, cfg, con, loop, mem_fd, from, err, errlen);
+	if (ret)
+		return ret;
+	if (s->diff) {
+		diff_fd = open(diff_path, O_RDONLY | O_CLOEXEC);
+		ret = diff_fd < 0 ? -errno : apply_diff(&m->vm.mem, diff_fd);
+		if (diff_fd >= 0)
+			close(diff_fd);
+		if (ret) {
+			errf(err, errlen, "diff memory file '%s': %s", diff_path,
+			     strerror(-ret));
+			goto out;
+		}
+	}
+	if (m->nr_vdevs != s->nr_devs) {
+		errf(err, errlen, "%u devices built, %u saved", m->nr_vdevs,
+		     s->nr_devs);
+		ret = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < s->nr_devs; i++) {
+		ret = restore_dev(m, i, &s->dev[i], err, errlen);
+		if (ret)
+			goto out;
+	}
+	serial_restore(&m->com1, &s->com1);
+	rtc_restore(&m->rtc, &s->rtc);
+	i8042_restore(&m->i8042, &s->i8042);
+	ret = vm_configure_vcpus(&m->vm, err, errlen);
+	for (i = 0; !ret && i < s->cpus; i++)
+		ret = vcpu_state_load(&m->vm, i, &s->vcpu[i], err, errlen);
+	if (!ret)
+		ret = vm_kvm_state_load(&m->vm, &s->kvm, err, errlen);
+	if (ret)
+		goto out;
+	m->paused_clock = s->kvm.clock;
+	m->paused = true;
+	ret = vm_start_threads(&m->vm, true, err, errlen);
+	if (!ret && o->resume) {
+		machine_resume(m);
+		/* On another host or tap now: the guest tells its peers. */
+		for (i = 0; i < m->nr_vdevs; i++)
+			if (m->vdevs[i]->cls == &virtio_net_class)
+				virtio_net_announce(m->vdevs[i]->vdev);
+	}
+out:
+	if (ret)
+		machine_destroy(m);
+	return ret;
+}
+
+int machine_restore(struct machine *m, struct vm_config *cfg,
+		    const struct restore_opts *o, struct console *con,
+		    struct ev_loop *loop, char *err, size_t errlen)
+{
+	struct snapshot s;
+	uint8_t *buf = NULL;
+	size_t len;
+	int mem_fd = -1, ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = read_state(o->state_path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = snapshot_parse(buf, len, &s, err, errlen);
+	free(buf);
+	if (ret)
+		return ret;
+	mem_fd = open(s.diff ? s.mem_base : o->mem_path, O_RDONLY | O_CLOEXEC);
+	if (mem_fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "memory file '%s': %s",
+		     s.diff ? s.mem_base : o->mem_path, strerror(errno));
+		goto out;
+	}
+	/* Copy-on-write unless a backend must map the RAM or a diff goes
+	 * over it (snapshot_config() fills cfg first: has_vhost_user()). */
+	ret = snapshot_config(&s, cfg, o, err, errlen);
+	if (!ret)
+		ret = restore_parsed(m, cfg, o, &s, mem_fd,
+				     o->copy_mem || s.diff || has_vhost_user(cfg) ?
+				     GM_COPY : GM_PRIVATE, o->mem_path, con, loop,
+				     err, errlen);
+out:
+	if (mem_fd >= 0)
+		close(mem_fd);
+	snapshot_free(&s);
+	return ret;
+}
+
+int machine_restore_blob(struct machine *m, struct vm_config *cfg,
+			 const struct restore_opts *o, const uint8_t *blob,
+			 size_t len, int mem_fd, struct console *con,
+			 struct ev_loop *loop, char *err, size_t errlen)
+{
+	struct snapshot s;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = snapshot_parse(blob, len, &s, err, errlen);
+	if (ret)
+		return ret;
+	if (s.diff) {
+		errf(err, errlen, "the state is a diff snapshot's");
+		ret = -EINVAL;
+	} else {
+		ret = snapshot_config(&s, cfg, o, err, errlen);
+		if (!ret)
+			ret = restore_parsed(m, cfg, o, &s, mem_fd, GM_ADOPT,
+					     NULL, con, loop, err, errlen);
+	}
+	snapshot_free(&s);
+	return ret;
+}
