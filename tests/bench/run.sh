@@ -8,19 +8,26 @@
 #        both): 4k randread/randwrite at iodepth 32, 128k sequential read.
 #  net   iperf3 guest<->host over a tap (virtio-net, virtio-mmio on both,
 #        QEMU without vhost), 1 and 4 streams each way.
-# usage: run.sh [boot|blk|net|all] [RUNS]   (default: all; 7 boot runs,
-#        3 blk and 3 net runs; RUNS overrides all)
+#  snap  snapshot create time and size, restore latency to the guest's
+#        first output: vireo ctl snapshot / vireo restore vs QEMU migrate
+#        to a file / -incoming (256 MiB guest, 64 MiB of it filled).
+#  mig   live migration total time and downtime, 512 MiB guest idle and
+#        rewriting 64 MiB: vireo tcp and local=on vs QEMU migrate over tcp.
+# usage: run.sh [boot|blk|net|snap|mig|all] [RUNS]   (default: all; 7
+#        boot runs, 3 blk, 3 net, 5 snap and 3 mig runs; RUNS overrides all)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$top/build
 what=${1:-all}
 case "$what" in
-boot|blk|net|all) ;;
-*) echo "usage: run.sh [boot|blk|net|all] [RUNS]" >&2; exit 2 ;;
+boot|blk|net|snap|mig|all) ;;
+*) echo "usage: run.sh [boot|blk|net|snap|mig|all] [RUNS]" >&2; exit 2 ;;
 esac
 boot_runs=${2:-7}
 blk_runs=${2:-3}
 net_runs=${2:-3}
+snap_runs=${2:-5}
+mig_runs=${2:-3}
 blk_runtime=${BLK_RUNTIME:-10}
 net_runtime=${NET_RUNTIME:-10}
 b=$build/bench
@@ -33,13 +40,15 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
 	cp "$BENCH_BASELINE" "$b/vireo-base"
 fi
 cc -O2 -static -o "$b/stamp" "$top/tests/bench/stamp.c"
+cc -O2 -static -o "$b/qmp" "$top/tests/bench/qmp.c"
 cp "$build/guest/vmlinuz" "$build/guest/initramfs.cpio" "$b/guest/"
 "$top/guest-images/testhost/add-binary.sh" qemu-system-x86_64 "$b/qemu"
 mkdir -p "$b/qemu/share/qemu"
 cp /usr/share/qemu/qboot.rom /usr/share/qemu/bios-microvm.bin \
 	/usr/share/qemu/linuxboot_dma.bin "$b/qemu/share/qemu/" 2>/dev/null || true
 cp "$top/tests/bench/boot.sh" "$top/tests/bench/blk.sh" \
-	"$top/tests/bench/net.sh" "$top/tests/bench/common.sh" "$b/"
+	"$top/tests/bench/net.sh" "$top/tests/bench/snap.sh" "$top/tests/bench/mig.sh" \
+	"$top/tests/bench/common.sh" "$b/"
 kind=$(sh "$top/tests/integration/kvm-kind.sh")
 : > "$b/go.sh"
 if [ "$kind" != hardware ]; then
@@ -49,7 +58,7 @@ fi
 if [ "$what" = boot ] || [ "$what" = all ]; then
 	echo "cd /payload && sh boot.sh /payload $boot_runs" >> "$b/go.sh"
 fi
-if [ "$what" != boot ]; then
+if [ "$what" != boot ] && [ "$what" != snap ] && [ "$what" != mig ]; then
 	cp "$build/guest/tools.img" "$b/guest/"
 fi
 if [ "$what" = blk ] || [ "$what" = all ]; then
@@ -65,6 +74,12 @@ if [ "$what" = net ] || [ "$what" = all ]; then
 	# BENCH_VHOST=1: also both VMMs with the kernel's vhost-net.
 	echo "cd /payload && BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} BENCH_VHOST=${BENCH_VHOST:-0} sh net.sh /payload $net_runs $net_runtime" >> "$b/go.sh"
 fi
+if [ "$what" = snap ] || [ "$what" = all ]; then
+	echo "cd /payload && sh snap.sh /payload $snap_runs" >> "$b/go.sh"
+fi
+if [ "$what" = mig ] || [ "$what" = all ]; then
+	echo "cd /payload && sh mig.sh /payload $mig_runs" >> "$b/go.sh"
+fi
 
 if [ "$kind" = hardware ]; then
 	echo "bench: hardware KVM, running directly"
@@ -73,6 +88,6 @@ else
 	echo "bench: /dev/kvm is '$kind'; running inside the nested test host"
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
-grep -E '^(BOOT|BLK|NET|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'
-grep -E '^(BOOT|BLK|NET|BENCH-CPU)' "$b/out.txt" | tr -d '\r' |
+grep -E '^(BOOT|BLK|NET|SNAP|MIG|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'
+grep -E '^(BOOT|BLK|NET|SNAP|MIG|BENCH-CPU)' "$b/out.txt" | tr -d '\r' |
 	awk -v want="$what" -v net_rt="$net_runtime" -f "$top/tests/bench/summary.awk"

@@ -7,6 +7,8 @@
  *   STAMP ms=... status=... rss_kb=... anon_kb=... file_kb=... shmem_kb=...
  * (ms=-1 if the marker never came). CMD's output goes to stderr.
  * STAMP_TIMEOUT=SEC: kill CMD (SIGKILL, status=137) if it runs longer.
+ * STAMP_STOP=1: kill CMD (SIGKILL) as soon as the marker is seen.
+ * MARKER "-": ms is the time until CMD exits.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -99,10 +101,17 @@ int main(int argc, char **argv)
 				anon = status_kb(pid, "RssAnon:");
 				file = status_kb(pid, "RssFile:");
 				shmem = status_kb(pid, "RssShmem:");
+				if (getenv("STAMP_STOP"))
+					kill(pid, SIGKILL);
 			}
 		}
 	}
 	waitpid(pid, &st, 0);
+	if (!strcmp(argv[1], "-"))
+		ms = now_ms() - t0;
+	if (getenv("STAMP_STOP") && ms >= 0 && WIFSIGNALED(st) &&
+	    WTERMSIG(st) == SIGKILL)
+		st = 0;		/* stopped by us, after the marker */
 	printf("STAMP ms=%.0f status=%d rss_kb=%ld anon_kb=%ld file_kb=%ld shmem_kb=%ld\n",
 	       ms, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), rss,
 	       anon, file, shmem);

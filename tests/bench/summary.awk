@@ -1,4 +1,4 @@
-# Summarises the BOOT and BLK lines of a benchmark run (see run.sh).
+# Summarises the BOOT, BLK, NET, SNAP and MIG lines of a benchmark run (see run.sh).
 function median(a, n,   i, j, t) {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
 		if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -32,6 +32,56 @@ $1 == "BENCH-CPU" {
 	cpu_ticks[f["vmm"]] += t[1] - t[2]	# the VMM's own, not the guest's
 }
 $1 == "BLK" { bvmm[f["vmm"]] = 1 }
+$1 == "SNAP" {
+	k = f["vmm"] SUBSEP f["step"]
+	if (f["status"] != 0 || f["ms"] < 0) { snapbad[k]++; next }
+	ns[k]++; sms[k, ns[k]] = f["ms"]; ssz[k, ns[k]] = f["size_kb"]
+	srss[k, ns[k]] = f["rss_kb"]
+}
+$1 == "MIG" {
+	k = f["vmm"] SUBSEP f["load"]
+	nm[k]++; mtot[k, nm[k]] = f["total_ms"]; mdown[k, nm[k]] = f["downtime_ms"]
+}
+function mig_median(k, what,   a, i) {
+	split("", a)
+	for (i = 1; i <= nm[k]; i++) a[i] = what == "down" ? mdown[k, i] : mtot[k, i]
+	return nm[k] ? median(a, nm[k]) : -1
+}
+function mig_summary(   l, v, q, li, vi, vs) {
+	split("vireo-tcp vireo-local", vs, " ")
+	for (li = 0; li < 2; li++) {
+		l = li ? "busy" : "idle"
+		q = "qemu-tcp" SUBSEP l
+		if (!nm[q]) { printf "mig %s: no QEMU runs\n", l; bad = 1 }
+		for (vi = 1; vi <= 2; vi++) {
+			v = vs[vi] SUBSEP l
+			if (!nm[v]) { printf "mig %s %s: no runs\n", l, vs[vi]; bad = 1; continue }
+			printf "mig %-4s medians (runs %d/%d): %s total %.0f ms, downtime %.0f ms; qemu-tcp total %.0f ms, downtime %.0f ms; downtime ratio %s/qemu %.2f\n", l, nm[v], nm[q], vs[vi], mig_median(v, "tot"), mig_median(v, "down"), mig_median(q, "tot"), mig_median(q, "down"), vs[vi], mig_median(q, "down") > 0 ? mig_median(v, "down") / mig_median(q, "down") : 0
+		}
+	}
+}
+function snap_median(vmm, step, what,   k, a, i) {
+	k = vmm SUBSEP step
+	split("", a)
+	for (i = 1; i <= ns[k]; i++)
+		a[i] = what == "ms" ? sms[k, i] : what == "size" ? ssz[k, i] : srss[k, i]
+	return ns[k] ? median(a, ns[k]) : -1
+}
+function snap_summary(   st, v, q, m) {
+	for (m = 0; m < 2; m++) {
+		st = m ? "restore" : "create"
+		if (!ns["vireo" SUBSEP st] || !ns["qemu" SUBSEP st]) {
+			printf "snap %s: missing runs (vireo %d, qemu %d)\n", st, ns["vireo" SUBSEP st], ns["qemu" SUBSEP st]
+			bad = 1
+			continue
+		}
+		v = snap_median("vireo", st, "ms"); q = snap_median("qemu", st, "ms")
+		printf "snap %-7s medians (runs %d/%d): vireo %.0f ms, qemu %.0f ms, ratio vireo/qemu %.2f\n", st, ns["vireo" SUBSEP st], ns["qemu" SUBSEP st], v, q, q ? v / q : 0
+	}
+	printf "snap size on disk, median: vireo %.0f KiB, qemu %.0f KiB\n", snap_median("vireo", "create", "size"), snap_median("qemu", "create", "size")
+	printf "snap resident memory at the restored guest's first output, median: vireo %.0f KiB, qemu %.0f KiB\n", snap_median("vireo", "restore", "rss"), snap_median("qemu", "restore", "rss")
+	for (k in snapbad) { split(k, kk, SUBSEP); printf "snap failed runs: %s %s %d\n", kk[1], kk[2], snapbad[k] }
+}
 function boot_summary() {
 	if (nv == 0 || nq == 0) { print "boot: no successful runs"; bad = 1; return }
 	mv = median(v, nv); mq = median(q, nq)
@@ -128,5 +178,7 @@ END {
 		if (length(njobs) == 0) { print "net: no successful runs"; bad = 1 }
 		else { net_summary(); net_vhost_summary() }
 	}
+	if (want == "snap" || want == "all") snap_summary()
+	if (want == "mig" || want == "all") mig_summary()
 	exit bad
 }

@@ -1,0 +1,112 @@
+#!/bin/sh
+# Runs inside the nested test host (or on hardware KVM): live migration to
+# a second process on this host, total time and downtime, vireo vs QEMU,
+# the same guest (512 MiB, 1 vCPU), interleaved:
+#  idle  snap-tick (64 MiB filled, a line every 20 ms)
+#  busy  mig-sum (rewriting and checking 64 MiB in a loop)
+# vireo over tcp (pre-copy) and unix local=on (the memfd handed over);
+# QEMU -M microvm 'migrate' to '-incoming tcp:', downtime-limit 300 ms.
+# One MIG line per migration:
+#   MIG vmm=vireo-tcp|vireo-local|qemu-tcp load=idle|busy total_ms=N downtime_ms=N
+# usage: mig.sh DIR RUNS   (DIR holds vireo, qmp, guest/, qemu/)
+set -u
+d=$1
+runs=$2
+cd "$d"
+. ./common.sh
+s=/tmp/migbench
+mkdir -p "$s"
+port=47100
+
+wait_out() { # wait_out FILE PATTERN SECONDS
+	_n=0
+	while ! grep -q -- "$2" "$1" 2>/dev/null; do
+		_n=$((_n + 1))
+		[ "$_n" -gt $(($3 * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+append() { echo "console=ttyS0 panic=-1 vireo.test=$1"; }
+ready() { [ "$1" = idle ] && echo TICK-READY || echo 'MIG pass=1 ok'; }
+qemu_vm() { # qemu_vm LOAD ARGS...
+	_l=$1
+	shift
+	qemu/bin/qemu-system-x86_64.sh -L qemu/share/qemu -M microvm \
+		-enable-kvm -cpu host -m 512M -smp 1 -nodefaults -no-user-config \
+		-display none -serial stdio -no-reboot -kernel guest/vmlinuz \
+		-initrd guest/initramfs.cpio -append "$(append "$_l")" "$@"
+}
+note() { # note VMM LOAD WHAT FILE
+	echo "BENCH-NOTE mig vmm=$1 load=$2: $3; $(tail -n 3 "$4" | tr -d '\r' | tr '\n' '|')"
+}
+one() { # one VMM LOAD: a MIG line
+	_v=$1 _l=$2
+	port=$((port + 1))
+	rm -f "$s"/*.sock "$s"/*.out
+	test=snap-tick
+	[ "$_l" = busy ] && test=mig-sum
+	case $_v in
+	vireo-*)
+		uri=tcp:127.0.0.1:$port
+		[ $_v = vireo-local ] && uri="unix:$s/mig.sock,local=on"
+		./vireo run --kernel guest/vmlinuz --initrd guest/initramfs.cpio \
+			--memory 512M --cpus 1 --cmdline "$(append $test)" \
+			--api-sock "$s/api.sock" < /dev/null > "$s/src.out" 2>&1 &
+		src=$!
+		./vireo run --incoming "${uri%,local=on}" < /dev/null > "$s/tgt.out" 2>&1 &
+		tgt=$!
+		if wait_out "$s/src.out" "$(ready $_l)" "$vm_timeout"; then
+			sleep 1
+			./vireo ctl --api-sock "$s/api.sock" migrate --to "$uri" \
+				--max-downtime 300 > "$s/ctl.out" 2>&1
+			r=$(grep -o '"total_ms":[0-9]*,"downtime_ms":[0-9]*' "$s/ctl.out" |
+				sed 's/"total_ms":\([0-9]*\),"downtime_ms":\([0-9]*\)/total_ms=\1 downtime_ms=\2/')
+			if [ -n "$r" ] && wait_out "$s/tgt.out" "the guest runs here" 30; then
+				echo "MIG vmm=$_v load=$_l $r"
+			else
+				note $_v $_l "no result" "$s/ctl.out"
+				note $_v $_l "target" "$s/tgt.out"
+			fi
+		else
+			note $_v $_l "the guest did not come up" "$s/src.out"
+		fi
+		kill -9 $src $tgt 2>/dev/null
+		wait $src $tgt 2>/dev/null
+		;;
+	qemu-tcp)
+		qemu_vm $test -qmp "unix:$s/q.sock,server=on,wait=off" \
+			< /dev/null > "$s/src.out" 2>&1 &
+		src=$!
+		qemu_vm $test -incoming "tcp:127.0.0.1:$port" < /dev/null > "$s/tgt.out" 2>&1 &
+		tgt=$!
+		if wait_out "$s/src.out" "$(ready $_l)" "$vm_timeout"; then
+			sleep 1
+			./qmp "$s/q.sock" --wait-migration \
+				'{"execute": "migrate-set-parameters", "arguments": {"downtime-limit": 300, "max-bandwidth": 107374182400}}' \
+				"{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"tcp:127.0.0.1:$port\"}}" \
+				> "$s/ctl.out" 2>&1
+			last=$(tail -n 1 "$s/ctl.out")
+			tt=$(echo "$last" | sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p')
+			dt=$(echo "$last" | sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p')
+			if [ -n "$tt" ] && [ -n "$dt" ]; then
+				echo "MIG vmm=$_v load=$_l total_ms=$tt downtime_ms=$dt"
+			else
+				note $_v $_l "no result" "$s/ctl.out"
+			fi
+		else
+			note $_v $_l "the guest did not come up" "$s/src.out"
+		fi
+		kill -9 $src $tgt 2>/dev/null
+		wait $src $tgt 2>/dev/null
+		;;
+	esac
+}
+i=0
+while [ $i -lt "$runs" ]; do
+	for l in idle busy; do
+		for v in vireo-tcp vireo-local qemu-tcp; do
+			one $v $l
+		done
+	done
+	i=$((i + 1))
+done
