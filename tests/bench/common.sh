@@ -196,3 +196,13 @@ qemu_vm() {
 		-drive file=guest/tools.img,format=raw,if=none,id=t,readonly=on \
 		-device virtio-blk-device,drive=t,serial=vireo-tools "$@"
 }
+
+# wait_out FILE PATTERN SECONDS: until FILE holds PATTERN; 1 on timeout.
+wait_out() {
+	_n=0
+	while ! grep -q -- "$2" "$1" 2>/dev/null; do
+		_n=$((_n + 1))
+		[ "$_n" -gt $(($3 * 10)) ] && return 1
+		sleep 0.1
+	done
+}

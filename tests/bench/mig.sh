@@ -18,14 +18,6 @@ s=/tmp/migbench
 mkdir -p "$s"
 port=47100
 
-wait_out() { # wait_out FILE PATTERN SECONDS
-	_n=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		_n=$((_n + 1))
-		[ "$_n" -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 append() { echo "console=ttyS0 panic=-1 vireo.test=$1"; }
 ready() { [ "$1" = idle ] && echo TICK-READY || echo 'MIG pass=1 ok'; }
 qemu_vm() { # qemu_vm LOAD ARGS...

@@ -20,14 +20,6 @@ export STAMP_TIMEOUT=120
 s=/tmp/snapbench
 mkdir -p "$s"
 
-wait_out() { # wait_out FILE PATTERN SECONDS
-	_n=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		_n=$((_n + 1))
-		[ "$_n" -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 vireo_run() { # vireo_run ARGS...: the VM's own options
 	./vireo run --kernel guest/vmlinuz --initrd guest/initramfs.cpio \
 		--memory 256M --cpus 1 --cmdline "$append" "$@"
