@@ -61,13 +61,17 @@ void virtio_set_driver_features(struct virtio_dev *d, uint32_t sel,
 	d->acked = (d->acked & ~mask) | ((uint64_t)val << (32 * sel));
 }
 
-/* Stop the queues and take back those served outside vireo. */
-static void virtio_deactivate(struct virtio_dev *d)
+/*
+ * Stop the queues and take back those served outside vireo; pause: for a
+ * pause or snapshot (a broken device is left as it is).
+ */
+static void virtio_deactivate(struct virtio_dev *d, bool pause)
 {
 	unsigned int q;
 
-	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->ops->deactivate)
-		d->ops->deactivate(d, false);
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->ops->deactivate &&
+	    !(pause && d->broken))
+		d->ops->deactivate(d, pause);
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (!(d->external & (1U << q)))
 			continue;
@@ -81,7 +85,7 @@ static void virtio_reset(struct virtio_dev *d)
 {
 	unsigned int i;
 
-	virtio_deactivate(d);
+	virtio_deactivate(d, false);
 	if (d->ops->reset)
 		d->ops->reset(d);
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
@@ -219,21 +223,10 @@ bool virtio_dev_running(const struct virtio_dev *d)
 
 void virtio_dev_quiesce(struct virtio_dev *d)
 {
-	unsigned int q;
-
 	pthread_mutex_lock(&d->lock);
 	if (!d->quiesced) {
-		if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken &&
-		    d->ops->deactivate)
-			d->ops->deactivate(d, true);
+		virtio_deactivate(d, true);
 		d->quiesced = true;
-		for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-			if (!(d->external & (1U << q)))
-				continue;
-			d->external &= ~(1U << q);
-			if (d->tops && d->tops->queue_external)
-				d->tops->queue_external(d->transport, q, false);
-		}
 	}
 	pthread_mutex_unlock(&d->lock);
 }
