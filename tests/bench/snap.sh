@@ -56,6 +56,7 @@ create() { # create VMM: boot, wait, snapshot into $s/snap; a STAMP line
 	fi
 	kill -9 $_pid
 	wait $_pid 2>/dev/null
+	return 0	# (not the killed VMM's status)
 }
 restore() { # restore VMM: a STAMP line at the first TICK, the VM stopped
 	if [ "$1" = vireo ]; then
