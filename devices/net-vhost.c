@@ -8,6 +8,7 @@
 #include "net-vhost.h"
 
 #include <errno.h>
+#include <linux/vhost_types.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,7 +75,12 @@ static int kernel_start(struct virtio_net *n, const struct virtio_activation *a)
 
 		if (!a->q[2 * p].vq->ready || !a->q[2 * p + 1].vq->ready)
 			continue;
-		ret = k->v.ops->set_features(&k->v, a->features & n->vhost_features);
+		/* A migration under way: the kernel logs what it writes. */
+		k->v.log = n->vhost_log != NULL;
+		ret = k->v.log ? k->v.ops->set_log_base(&k->v, n->vhost_log) : 0;
+		if (!ret)
+			ret = k->v.ops->set_features(&k->v, (a->features & n->vhost_features) |
+						     (k->v.log ? 1ULL << VHOST_F_LOG_ALL : 0));
 		if (!ret)
 			ret = k->v.ops->set_mem_table(&k->v, a->gm);
 		if (ret) {
@@ -303,6 +309,31 @@ int net_vhost_user_open(struct virtio_net *n, char *err, size_t errlen)
 	}
 	n->link_up = false;
 	return 0;
+}
+
+int net_vhost_log(struct virtio_net *n, uint64_t *log, char *err,
+		  size_t errlen)
+{
+	unsigned int p;
+	int ret = 0;
+
+	if (n->backend == NET_VHOST_USER && log) {
+		errf(err, errlen, "its vhost-user backend cannot log what it "
+		     "writes to guest memory through vireo yet");
+		return -ENOTSUP;
+	}
+	n->vhost_log = log;
+	if (n->backend != NET_VHOST_NET)
+		return 0;
+	for (p = 0; p < n->pairs && !ret; p++) {
+		if (n->vhost_started & (1U << p))
+			ret = vhost_rings_log(&n->vk[p].v, &n->vdev, log,
+					      n->vdev.acked & n->vhost_features,
+					      2 * p, 2, 0, err, errlen);
+	}
+	if (ret && log)
+		net_vhost_log(n, NULL, NULL, 0);
+	return ret;
 }
 
 uint64_t net_vhost_offer_mask(const struct virtio_net *n)

@@ -22,6 +22,14 @@ uint64_t net_vhost_offer_mask(const struct virtio_net *n);
 int net_vhost_start(struct virtio_net *n, const struct virtio_activation *a);
 /* At reset: stop the backend's rings, their state back in the queues. */
 void net_vhost_stop(struct virtio_net *n);
+/*
+ * A migration: the kernel's vhost-net logs the guest pages it writes into
+ * log (by guest-physical page) from now on, including after a restart of
+ * its rings; NULL stops it. -ENOTSUP for a vhost-user backend. Under the
+ * device lock. -errno with err.
+ */
+int net_vhost_log(struct virtio_net *n, uint64_t *log, char *err,
+		  size_t errlen);
 /* VIRTIO_NET_S_LINK_UP: a vhost-user backend is there and serving. */
 bool net_link_up(const struct virtio_net *n);
 

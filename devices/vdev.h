@@ -27,6 +27,9 @@ struct vdev_env {
 	struct vm_notify notify;
 	struct console *console;	/* the terminal (console class) */
 	unsigned int nr_cpus;
+	/* A migration target's: what another process holds until the
+	 * switch (disk locks) is taken by lock(), not at create. */
+	bool incoming;
 };
 
 /* A name for features=-NAME and the device feature bits it stands for. */
@@ -73,6 +76,20 @@ struct vdev_class {
 	size_t (*save)(struct virtio_dev *d, uint8_t *buf, size_t max);
 	int (*restore)(struct virtio_dev *d, const uint8_t *buf, size_t len,
 		       char *err, size_t errlen);
+	/*
+	 * Migration: a backend outside vireo that writes guest memory logs
+	 * those pages into log (a bitmap by guest-physical page) from now
+	 * on; NULL stops it. Called under the device lock. -ENOTSUP with err
+	 * if the backend cannot. NULL: nothing writes guest memory unseen.
+	 */
+	int (*dirty_log)(struct virtio_dev *d, uint64_t *log, char *err,
+			 size_t errlen);
+	/*
+	 * Migration: drop (the source, paused) or take (the target, at the
+	 * switch) what only one process may hold: a disk's lock. -errno with
+	 * err. NULL: nothing such.
+	 */
+	int (*lock)(struct virtio_dev *d, bool take, char *err, size_t errlen);
 };
 
 #endif

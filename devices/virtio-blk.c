@@ -688,6 +688,22 @@ const struct virtio_dev_ops virtio_blk_ops = {
 
 /* ---- setup ------------------------------------------------------------- */
 
+int virtio_blk_lock(struct virtio_blk *b, bool take, char *err, size_t errlen)
+{
+	const struct blk_config *c = &b->cfg;
+
+	if (!take)
+		return flock(b->fd, LOCK_UN) < 0 ? -errno : 0;
+	if (flock(b->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		int ret = -errno;
+
+		errf(err, errlen, "--disk '%s': already in use (locked by "
+		     "another process or another --disk)", c->path);
+		return ret;
+	}
+	return 0;
+}
+
 static int blk_open(struct virtio_blk *b, char *err, size_t errlen)
 {
 	const struct blk_config *c = &b->cfg;
@@ -735,11 +751,10 @@ static int blk_open(struct virtio_blk *b, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	/* Two VMs writing one image would corrupt it. */
-	if (flock(b->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		ret = -errno;
-		errf(err, errlen, "--disk '%s': already in use (locked by "
-		     "another process or another --disk)", c->path);
-		return ret;
+	if (!c->unlocked) {
+		ret = virtio_blk_lock(b, true, err, errlen);
+		if (ret)
+			return ret;
 	}
 	b->capacity = size / SECTOR;
 	if (!b->capacity) {
@@ -921,6 +936,7 @@ static struct virtio_dev *blk_create(const void *cfg,
 {
 	const struct blk_config *c = cfg;
 	struct virtio_blk *b;
+	int ret;
 
 	if (c->vhost_user[0])
 		return blk_vhost_user_create(c, opts, env->gm, &env->notify, err,
@@ -930,7 +946,17 @@ static struct virtio_dev *blk_create(const void *cfg,
 		errf(err, errlen, "--disk: out of memory");
 		return NULL;
 	}
-	if (virtio_blk_init(b, cfg, env->gm, opts, &env->notify, err, errlen)) {
+	if (env->incoming) {
+		struct blk_config uc = *c;
+
+		uc.unlocked = true;
+		ret = virtio_blk_init(b, &uc, env->gm, opts, &env->notify, err,
+				      errlen);
+	} else {
+		ret = virtio_blk_init(b, c, env->gm, opts, &env->notify, err,
+				      errlen);
+	}
+	if (ret) {
 		virtio_blk_fini(b);
 		free(b);
 		return NULL;
@@ -980,6 +1006,13 @@ static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+static int blk_lock(struct virtio_dev *d, bool take, char *err, size_t errlen)
+{
+	if (blk_vhost_user_is(d))
+		return 0;
+	return virtio_blk_lock(d->priv, take, err, errlen);
+}
+
 const struct vdev_class virtio_blk_class = {
 	.name = "blk",
 	.option = "disk",
@@ -992,4 +1025,5 @@ const struct vdev_class virtio_blk_class = {
 	.stats_line = blk_stats,
 	.save = blk_save,
 	.restore = blk_restore,
+	.lock = blk_lock,
 };

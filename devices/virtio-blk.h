@@ -59,6 +59,8 @@ struct blk_config {
 	bool direct;
 	char vhost_user[108];	/* or: a vhost-user backend's socket */
 	bool server;		/* vhost-user: vireo listens */
+	bool unlocked;		/* (not an option) a migration target's: the
+				 * source holds the lock until it pauses */
 };
 
 struct virtio_blk;
@@ -127,6 +129,9 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		    const struct guest_mem *gm, const struct virtio_opts *opts,
 		    const struct vm_notify *notify, char *err, size_t errlen);
 void virtio_blk_fini(struct virtio_blk *b);
+/* Take (or drop) the image's lock: one writer or many readers. -errno
+ * with err saying it is in use. */
+int virtio_blk_lock(struct virtio_blk *b, bool take, char *err, size_t errlen);
 /* One line of counters, for the user on exit. */
 void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len);
 

@@ -380,24 +380,26 @@ void virtio_net_announce(struct virtio_dev *d)
 void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 {
 	const struct net_stats *s = &n->stats;
+	/* (the guest acknowledged VIRTIO_NET_S_ANNOUNCE) */
+	const char *moved = n->announce_acks ? "; announced after a move" : "";
 
 	if (n->backend == NET_VHOST_USER) {
 		snprintf(buf, len, "net %s: vhost-user %s, link %s, backend "
 			 "lost %llu times, back %llu times; %llu kicks and %llu "
-			 "interrupts relayed by vireo", n->ifname,
+			 "interrupts relayed by vireo%s", n->ifname,
 			 n->cfg.vhost_user, n->link_up ? "up" : "down",
 			 (unsigned long long)n->vu.losses,
 			 (unsigned long long)n->vu.reconnects,
 			 (unsigned long long)n->vdev.kicks,
-			 (unsigned long long)n->vdev.interrupts);
+			 (unsigned long long)n->vdev.interrupts, moved);
 		return;
 	}
 	if (n->backend == NET_VHOST_NET) {
 		snprintf(buf, len, "net %s: vhost-net (frames are counted in "
 			 "the kernel); %llu kicks and %llu interrupts relayed "
-			 "by vireo", n->ifname,
+			 "by vireo%s", n->ifname,
 			 (unsigned long long)n->vdev.kicks,
-			 (unsigned long long)n->vdev.interrupts);
+			 (unsigned long long)n->vdev.interrupts, moved);
 		return;
 	}
 	snprintf(buf, len, "net %s: rx %llu packets %llu bytes, %llu dropped "
@@ -415,8 +417,7 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 		 (unsigned long long)s->tx_gso,
 		 (unsigned long long)s->tx_max,
 		 (unsigned long long)n->vdev.kicks,
-		 (unsigned long long)n->vdev.interrupts,
-		 n->announce_acks ? "; announced after a move" : "");
+		 (unsigned long long)n->vdev.interrupts, moved);
 }
 
 /* ---- the class ----------------------------------------------------------- */
@@ -550,6 +551,12 @@ static size_t net_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 	return sizeof(s);
 }
 
+static int net_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
+			 size_t errlen)
+{
+	return net_vhost_log(d->priv, log, err, errlen);
+}
+
 static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 		       char *err, size_t errlen)
 {
@@ -598,4 +605,5 @@ const struct vdev_class virtio_net_class = {
 	.stats_line = net_stats,
 	.save = net_save,
 	.restore = net_restore,
+	.dirty_log = net_dirty_log,
 };

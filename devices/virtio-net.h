@@ -122,6 +122,7 @@ struct virtio_net {
 	struct net_pair pair[NET_MAX_PAIRS];
 	enum net_backend backend;
 	uint64_t vhost_features;	/* what vhost-net offers */
+	uint64_t *vhost_log;		/* a migration's: vhost-net logs here */
 	struct vhost_kernel vk[NET_MAX_PAIRS];
 	uint32_t vhost_started;		/* pairs handed to vhost-net */
 	struct ev_handler vhost_err_h;	/* a ring error (VHOST_SET_VRING_ERR) */

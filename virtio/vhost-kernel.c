@@ -64,12 +64,21 @@ static int vk_set_vring_addr(struct vhost *v, unsigned int ring,
 {
 	struct vhost_vring_addr a = {
 		.index = ring,
+		.flags = addr->log ? 1u << VHOST_VRING_F_LOG : 0,
 		.desc_user_addr = addr->desc,
 		.avail_user_addr = addr->avail,
 		.used_user_addr = addr->used,
+		.log_guest_addr = addr->log ? addr->log_gpa : 0,
 	};
 
 	return vk_ioctl(v, VHOST_SET_VRING_ADDR, &a);
+}
+
+static int vk_set_log_base(struct vhost *v, uint64_t *log)
+{
+	uint64_t base = (uint64_t)(uintptr_t)log;
+
+	return vk_ioctl(v, VHOST_SET_LOG_BASE, &base);
 }
 
 static int vk_set_vring_base(struct vhost *v, unsigned int ring, uint32_t base)
@@ -122,6 +131,7 @@ static const struct vhost_ops vhost_kernel_ops = {
 	.set_vring_kick = vk_set_vring_kick,
 	.set_vring_call = vk_set_vring_call,
 	.set_vring_err = vk_set_vring_err,
+	.set_log_base = vk_set_log_base,
 };
 
 int vhost_kernel_open(struct vhost_kernel *k, const char *path, char *err,

@@ -2,6 +2,7 @@
 #include "vhost.h"
 
 #include <errno.h>
+#include <linux/vhost_types.h>
 #include <string.h>
 
 #include "../vmm/util.h"
@@ -36,6 +37,60 @@ void vhost_ring_set_base(struct virtq *vq, uint32_t base)
 	vq->used_wrap = base & 0x80000000u;
 }
 
+static void ring_addr(const struct vhost *v, const struct virtq *vq,
+		      struct vhost_ring_addr *addr)
+{
+	addr->desc = (uint64_t)(uintptr_t)vq->desc;
+	addr->avail = (uint64_t)(uintptr_t)vq->driver;
+	addr->used = (uint64_t)(uintptr_t)vq->device;
+	addr->log_gpa = vq->device_gpa;
+	addr->log = v->log;
+}
+
+int vhost_rings_log(struct vhost *v, struct virtio_dev *d, uint64_t *log,
+		    uint64_t features, unsigned int first, unsigned int n,
+		    unsigned int ring, char *err, size_t errlen)
+{
+	const struct vhost_ops *ops = v->ops;
+	const char *step = "SET_LOG_BASE";
+	unsigned int i = 0;
+	int ret;
+
+	if (!ops->set_log_base) {
+		errf(err, errlen, "%s cannot log what it writes to guest memory",
+		     v->name);
+		return -ENOTSUP;
+	}
+	v->log = log != NULL;
+	if (log)
+		features |= 1ULL << VHOST_F_LOG_ALL;
+	/* Logging on: the log first; off: the rings and features first. */
+	ret = log ? ops->set_log_base(v, log) : 0;
+	if (!ret) {
+		step = "SET_FEATURES";
+		ret = ops->set_features(v, features);
+	}
+	for (i = 0; !ret && i < n && first + i < d->ops->num_queues; i++) {
+		const struct virtq *vq = &d->vq[first + i];
+		struct vhost_ring_addr addr;
+
+		if (!vq->ready)
+			continue;
+		ring_addr(v, vq, &addr);
+		step = "SET_VRING_ADDR";
+		ret = ops->set_vring_addr(v, ring + i, &addr);
+	}
+	if (!ret && !log) {
+		step = "SET_LOG_BASE";
+		ret = ops->set_log_base(v, NULL);
+	}
+	if (ret)
+		errf(err, errlen, "%s: %s%s: %s", v->name, step,
+		     log ? " (starting its dirty log)" : " (stopping its dirty log)",
+		     strerror(-ret));
+	return ret;
+}
+
 int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,
 		      unsigned int first, unsigned int n, unsigned int ring,
 		      const int *err_fds, char *err, size_t errlen)
@@ -53,9 +108,7 @@ int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,
 
 		if (!vq->ready)
 			continue;
-		addr.desc = (uint64_t)(uintptr_t)vq->desc;
-		addr.avail = (uint64_t)(uintptr_t)vq->driver;
-		addr.used = (uint64_t)(uintptr_t)vq->device;
+		ring_addr(v, vq, &addr);
 		step = "SET_VRING_NUM";
 		ret = ops->set_vring_num(v, r, vq->size);
 		if (ret)

@@ -30,9 +30,12 @@
 
 struct vhost;
 
-/* Where a ring is, as host virtual addresses. */
+/* Where a ring is, as host virtual addresses; with log, the backend
+ * also logs its writes to the used ring at guest address log_gpa. */
 struct vhost_ring_addr {
 	uint64_t desc, avail, used;
+	uint64_t log_gpa;
+	bool log;
 };
 
 struct vhost_ops {
@@ -51,11 +54,19 @@ struct vhost_ops {
 	int (*set_vring_err)(struct vhost *v, unsigned int ring, int fd);
 	/* Optional: rings start disabled until enabled (vhost-user). */
 	int (*set_vring_enable)(struct vhost *v, unsigned int ring, bool on);
+	/*
+	 * Optional: the backend logs the guest pages it writes into log, a
+	 * bitmap by guest-physical page (bit gpa / 4096); NULL stops it.
+	 * Logging also needs VHOST_F_LOG_ALL in the features and each
+	 * ring's addresses set again with log (vhost_rings_log()).
+	 */
+	int (*set_log_base)(struct vhost *v, uint64_t *log);
 };
 
 struct vhost {
 	const struct vhost_ops *ops;
 	char name[160];			/* for messages: "vhost-net" */
+	bool log;			/* rings are started logging */
 };
 
 /*
@@ -84,6 +95,17 @@ int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,
  */
 int vhost_rings_stop(struct vhost *v, struct virtio_dev *d, unsigned int first,
 		     unsigned int n, unsigned int ring);
+
+/*
+ * Start (log != NULL) or stop the backend logging its writes into log
+ * (see set_log_base) on the ready queues [first, first + n) served by its
+ * rings [ring, ring + n), while they run; features are what the backend
+ * was given (VHOST_F_LOG_ALL is added or dropped here). -ENOTSUP if the
+ * backend cannot log; -errno with err.
+ */
+int vhost_rings_log(struct vhost *v, struct virtio_dev *d, uint64_t *log,
+		    uint64_t features, unsigned int first, unsigned int n,
+		    unsigned int ring, char *err, size_t errlen);
 
 /* The used index the device last published (split rings), from memory. */
 uint16_t vhost_used_idx(const struct virtq *vq);

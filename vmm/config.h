@@ -53,6 +53,8 @@ struct vm_config {
 	const char *snapshot;		/* --snapshot DIR (state, mem inside) */
 	bool restore_paused;		/* --paused */
 	const char *incoming;		/* vireo run --incoming URI */
+	bool migrating_in;		/* built for a migration's stream: disks
+					 * are locked at the switch */
 	unsigned int nr_net_overrides;
 	struct {
 		char id[64];

@@ -54,9 +54,11 @@ bool machine_paused(const struct machine *m)
 
 /* ---- snapshot ----------------------------------------------------------- */
 
-static int save_dev(struct machine *m, unsigned int i, struct snapshot_dev *sd)
+/* What device i is: its class, id, options (no state). */
+static void save_dev_config(const struct machine *m, unsigned int i,
+			    struct snapshot_dev *sd)
 {
-	struct machine_vdev *md = m->vdevs[i];
+	const struct machine_vdev *md = m->vdevs[i];
 	const struct device_config *dc = &m->cfg->devices[i];
 
 	sd->cls = md->cls;
@@ -66,6 +68,13 @@ static int save_dev(struct machine *m, unsigned int i, struct snapshot_dev *sd)
 	if (md->cls == &virtio_console_class)
 		sd->console = *(const struct console_config *)dc->cfg;
 	sd->pci = md->transport == VIRTIO_PCI;
+}
+
+static int save_dev(struct machine *m, unsigned int i, struct snapshot_dev *sd)
+{
+	struct machine_vdev *md = m->vdevs[i];
+
+	save_dev_config(m, i, sd);
 	if (sd->pci)
 		virtio_pci_save(&md->pci, &sd->pci_state);
 	else
@@ -156,6 +165,38 @@ out:
 	return ret;
 }
 
+int machine_config_encode(const struct machine *m, uint8_t **blob,
+			  size_t *len)
+{
+	struct snapshot s;
+	unsigned int i;
+	int ret = -ENOMEM;
+
+	*blob = NULL;
+	memset(&s, 0, sizeof(s));
+	s.mem_size = m->vm.mem.ram_size;
+	s.cpus = m->vm.nr_vcpus;
+	s.virtio_console = m->cfg->virtio_console;
+	s.vcpu = calloc(s.cpus, sizeof(*s.vcpu));
+	s.dev = calloc(m->nr_vdevs ? m->nr_vdevs : 1, sizeof(*s.dev));
+	if (!s.vcpu || !s.dev)
+		goto out;
+	/* (a state file's vCPU has an xsave area: an empty one) */
+	for (i = 0; i < s.cpus; i++) {
+		s.vcpu[i].xsave = calloc(1, sizeof(struct kvm_xsave));
+		if (!s.vcpu[i].xsave)
+			goto out;
+		s.vcpu[i].xsave_size = sizeof(struct kvm_xsave);
+	}
+	s.nr_devs = m->nr_vdevs;
+	for (i = 0; i < s.nr_devs; i++)
+		save_dev_config(m, i, &s.dev[i]);
+	ret = snapshot_encode(&s, blob, len);
+out:
+	snapshot_free(&s);
+	return ret;
+}
+
 const char *machine_vhost_device(const struct machine *m)
 {
 	unsigned int i;
@@ -166,6 +207,90 @@ const char *machine_vhost_device(const struct machine *m)
 		    m->vdevs[i]->vdev->external)
 			return m->cfg->devices[i].id;
 	return NULL;
+}
+
+const char *machine_vhost_user_device(const struct machine *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr_vdevs; i++)
+		if (m->cfg->devices[i].spec &&
+		    strstr(m->cfg->devices[i].spec, "vhost-user="))
+			return m->cfg->devices[i].id;
+	return NULL;
+}
+
+/* Device i's backend logs into log (NULL: stops). -errno with err. */
+static int dev_log(struct machine *m, unsigned int i, uint64_t *log, char *err,
+		   size_t errlen)
+{
+	struct machine_vdev *md = m->vdevs[i];
+	char why[256] = "";
+	int ret;
+
+	if (!md->cls->dirty_log) {
+		if (!log || !md->vdev->external)
+			return 0;
+		errf(err, errlen, "%s is served by a backend whose writes to "
+		     "guest memory vireo cannot follow", m->cfg->devices[i].id);
+		return -ENOTSUP;
+	}
+	pthread_mutex_lock(&md->vdev->lock);
+	ret = md->cls->dirty_log(md->vdev, log, why, sizeof(why));
+	pthread_mutex_unlock(&md->vdev->lock);
+	if (ret)
+		errf(err, errlen, "%s: %s", m->cfg->devices[i].id, why);
+	return ret;
+}
+
+int machine_locks(struct machine *m, bool take, char *err, size_t errlen)
+{
+	unsigned int i;
+	char why[512];
+	int ret = 0;
+
+	for (i = 0; i < m->nr_vdevs; i++) {
+		struct machine_vdev *md = m->vdevs[i];
+		int r;
+
+		if (!md->cls->lock)
+			continue;
+		pthread_mutex_lock(&md->vdev->lock);
+		r = md->cls->lock(md->vdev, take, why, sizeof(why));
+		pthread_mutex_unlock(&md->vdev->lock);
+		if (r && !ret) {
+			ret = r;
+			errf(err, errlen, "%s", why);
+		}
+	}
+	return ret;
+}
+
+int machine_backend_log(struct machine *m, bool on, char *err, size_t errlen)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (!on) {
+		for (i = 0; i < m->nr_vdevs; i++)
+			if (dev_log(m, i, NULL, err, errlen) && !ret)
+				ret = -EIO;
+		vm_backend_log_free(&m->vm);
+		return ret;
+	}
+	ret = vm_backend_log_alloc(&m->vm);
+	if (ret) {
+		errf(err, errlen, "no memory for the backends' dirty log");
+		return ret;
+	}
+	for (i = 0; i < m->nr_vdevs && !ret; i++)
+		ret = dev_log(m, i, m->vm.backend_log, err, errlen);
+	if (ret) {
+		while (i--)
+			dev_log(m, i, NULL, NULL, 0);
+		vm_backend_log_free(&m->vm);
+	}
+	return ret;
 }
 
 int machine_snapshot(struct machine *m, const char *state_path,
@@ -312,8 +437,9 @@ static int snapshot_config(const struct snapshot *s, struct vm_config *cfg,
 			if (!strcmp(o->overrides[k].id, s->dev[i].id))
 				break;
 		if (i == s->nr_devs) {
-			errf(err, errlen, "--net-override %s: the snapshot has no "
-			     "device with that id", o->overrides[k].id);
+			errf(err, errlen, "--net-override %s: the VM being "
+			     "restored has no device with that id",
+			     o->overrides[k].id);
 			return -EINVAL;
 		}
 	}
@@ -404,9 +530,12 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 	unsigned int i;
 	int diff_fd = -1, ret;
 
-	ret = machine_build(m, cfg, con, loop, mem_fd, from, err, errlen);
-	if (ret)
-		return ret;
+	/* (mem_fd < 0: m was built already, by machine_prebuild()) */
+	if (mem_fd >= 0) {
+		ret = machine_build(m, cfg, con, loop, mem_fd, from, err, errlen);
+		if (ret)
+			return ret;
+	}
 	if (s->diff) {
 		diff_fd = open(diff_path, O_RDONLY | O_CLOEXEC);
 		ret = diff_fd < 0 ? -errno : apply_diff(&m->vm.mem, diff_fd);
@@ -494,10 +623,10 @@ out:
 	return ret;
 }
 
-int machine_restore_blob(struct machine *m, struct vm_config *cfg,
-			 const struct restore_opts *o, const uint8_t *blob,
-			 size_t len, int mem_fd, struct console *con,
-			 struct ev_loop *loop, char *err, size_t errlen)
+int machine_prebuild(struct machine *m, struct vm_config *cfg,
+		     const struct restore_opts *o, const uint8_t *blob,
+		     size_t len, int mem_fd, struct console *con,
+		     struct ev_loop *loop, char *err, size_t errlen)
 {
 	struct snapshot s;
 	int ret;
@@ -507,8 +636,77 @@ int machine_restore_blob(struct machine *m, struct vm_config *cfg,
 	if (ret)
 		return ret;
 	if (s.diff) {
+		errf(err, errlen, "the configuration is a diff snapshot's");
+		ret = -EINVAL;
+	} else {
+		ret = snapshot_config(&s, cfg, o, err, errlen);
+		cfg->migrating_in = true;
+		if (!ret)
+			ret = machine_build(m, cfg, con, loop, mem_fd, GM_ADOPT,
+					    err, errlen);
+	}
+	snapshot_free(&s);
+	return ret;
+}
+
+/* The state s is of the machine m was built as (machine_prebuild()). */
+static int same_machine(const struct machine *m, const struct snapshot *s,
+			char *err, size_t errlen)
+{
+	unsigned int i;
+
+	if (s->mem_size != m->vm.mem.ram_size || s->cpus != m->vm.nr_vcpus ||
+	    s->virtio_console != m->cfg->virtio_console ||
+	    s->nr_devs != m->nr_vdevs) {
+		errf(err, errlen, "the state is of another machine than the "
+		     "configuration sent first (%llu bytes, %u vCPUs, %u "
+		     "devices; built %llu, %u, %u)",
+		     (unsigned long long)s->mem_size, s->cpus, s->nr_devs,
+		     (unsigned long long)m->vm.mem.ram_size, m->vm.nr_vcpus,
+		     m->nr_vdevs);
+		return -EINVAL;
+	}
+	for (i = 0; i < s->nr_devs; i++) {
+		const struct device_config *dc = &m->cfg->devices[i];
+
+		if (strcmp(s->dev[i].id, dc->id) ||
+		    strcmp(s->dev[i].spec, dc->spec ? dc->spec : "")) {
+			errf(err, errlen, "device %u: the state is of '%s', "
+			     "the configuration sent first had '%s'", i,
+			     s->dev[i].id, dc->id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int machine_restore_blob(struct machine *m, struct vm_config *cfg,
+			 const struct restore_opts *o, const uint8_t *blob,
+			 size_t len, int mem_fd, bool built,
+			 struct console *con, struct ev_loop *loop, char *err,
+			 size_t errlen)
+{
+	struct snapshot s;
+	int ret;
+
+	if (!built)
+		memset(m, 0, sizeof(*m));
+	ret = snapshot_parse(blob, len, &s, err, errlen);
+	if (ret)
+		goto out;
+	if (s.diff) {
 		errf(err, errlen, "the state is a diff snapshot's");
 		ret = -EINVAL;
+	} else if (built) {
+		ret = same_machine(m, &s, err, errlen);
+		/* The source has let go of its disks: they are ours now. */
+		if (!ret)
+			ret = machine_locks(m, true, err, errlen);
+		if (!ret) {
+			ret = restore_parsed(m, cfg, o, &s, -1, GM_ADOPT, NULL,
+					     con, loop, err, errlen);
+			built = false;	/* (it destroys m on failure) */
+		}
 	} else {
 		ret = snapshot_config(&s, cfg, o, err, errlen);
 		if (!ret)
@@ -516,5 +714,8 @@ int machine_restore_blob(struct machine *m, struct vm_config *cfg,
 					     NULL, con, loop, err, errlen);
 	}
 	snapshot_free(&s);
+out:
+	if (ret && built)
+		machine_destroy(m);
 	return ret;
 }

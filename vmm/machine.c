@@ -117,6 +117,7 @@ static int vdev_add(struct machine *m, const struct device_config *dc,
 		.notify = notify,
 		.console = m->con,
 		.nr_cpus = m->cfg->cpus,
+		.incoming = m->cfg->migrating_in,
 	};
 	struct machine_vdev *md;
 	unsigned int i, nr_mmio = 0;

@@ -105,6 +105,21 @@ int machine_restore(struct machine *m, struct vm_config *cfg,
 
 /* The id of a device a vhost backend serves (it writes RAM unseen), or NULL. */
 const char *machine_vhost_device(const struct machine *m);
+/* The id of a device a vhost-user backend serves, or NULL. */
+const char *machine_vhost_user_device(const struct machine *m);
+/*
+ * Migration: every backend outside vireo that writes guest memory (vhost-
+ * net) logs those pages into vm.backend_log, from now on (on) or no more
+ * (off, which frees the log). -ENOTSUP with err naming a device whose
+ * backend cannot (nothing left logging then).
+ */
+int machine_backend_log(struct machine *m, bool on, char *err, size_t errlen);
+/*
+ * Migration: drop (the paused source) or take (the target, at the switch)
+ * what one process may hold at a time: disk locks. Goes through every
+ * device; the first failure's -errno with err.
+ */
+int machine_locks(struct machine *m, bool take, char *err, size_t errlen);
 /*
  * The state file of a paused machine, in memory (malloc'ed *blob); base:
  * it is a diff over that memory file. -errno with err.
@@ -112,13 +127,32 @@ const char *machine_vhost_device(const struct machine *m);
 int machine_state_encode(struct machine *m, const char *base, uint8_t **blob,
 			 size_t *len, char *err, size_t errlen);
 /*
+ * m's configuration as a state file (malloc'ed *blob) with no state in
+ * it: what a migration target builds the VM from while the source still
+ * runs. Safe while m runs (it reads only what m was built from). -errno.
+ */
+int machine_config_encode(const struct machine *m, uint8_t **blob,
+			  size_t *len);
+/*
+ * Build m from machine_config_encode()'s bytes over RAM that is the memfd
+ * mem_fd, vCPUs not started: machine_restore_blob(..., built = true)
+ * then loads the state. -errno with err; nothing is left built on error.
+ */
+int machine_prebuild(struct machine *m, struct vm_config *cfg,
+		     const struct restore_opts *o, const uint8_t *blob,
+		     size_t len, int mem_fd, struct console *con,
+		     struct ev_loop *loop, char *err, size_t errlen);
+/*
  * A machine from a state file's bytes over RAM that is the memfd mem_fd
- * (a migration's): as machine_restore() does. -errno with err.
+ * (a migration's): as machine_restore() does; or, built, into the m
+ * machine_prebuild() made (which must be the machine the state is of;
+ * mem_fd is then unused). -errno with err; a built m is destroyed then.
  */
 int machine_restore_blob(struct machine *m, struct vm_config *cfg,
 			 const struct restore_opts *o, const uint8_t *blob,
-			 size_t len, int mem_fd, struct console *con,
-			 struct ev_loop *loop, char *err, size_t errlen);
+			 size_t len, int mem_fd, bool built,
+			 struct console *con, struct ev_loop *loop, char *err,
+			 size_t errlen);
 
 /* Run until something ends the VM; returns why. vCPUs are stopped. */
 enum vm_exit_reason machine_run(struct machine *m);

@@ -287,6 +287,41 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 	return 0;
 }
 
+static void mark_page(struct guest_mem *gm, uint64_t page)
+{
+	__atomic_fetch_or(&gm->dirty[page / 64], 1ULL << (page % 64),
+			  __ATOMIC_RELAXED);
+}
+
+void gm_log_merge(struct guest_mem *gm, uint64_t *log)
+{
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+		uint64_t gp = r->gpa / 4096, pages = r->size / 4096;
+		uint64_t first = r->fd_offset / 4096, p = 0, v, b;
+
+		while (p < pages) {
+			uint64_t *w = &log[(gp + p) / 64];
+
+			if ((gp + p) % 64 || pages - p < 64) {
+				/* the region's ragged ends: a bit at a time */
+				b = 1ULL << ((gp + p) % 64);
+				if (__atomic_fetch_and(w, ~b, __ATOMIC_SEQ_CST) & b)
+					mark_page(gm, first + p);
+				p++;
+				continue;
+			}
+			v = __atomic_load_n(w, __ATOMIC_RELAXED) ?
+			    __atomic_exchange_n(w, 0, __ATOMIC_SEQ_CST) : 0;
+			for (; v; v &= v - 1)
+				mark_page(gm, first + p + (uint64_t)__builtin_ctzll(v));
+			p += 64;
+		}
+	}
+}
+
 uint64_t gm_low_end(const struct guest_mem *gm)
 {
 	return gm->nr ? gm->r[0].gpa + gm->r[0].size : 0;

@@ -92,6 +92,14 @@ void gm_dirty_clear(struct guest_mem *gm);
 /* Devices wrote [hva, hva + len): mark its pages, if tracking. */
 void gm_mark_dirty(const struct guest_mem *gm, const void *hva, size_t len);
 
+/*
+ * Move the pages set in log, a bitmap by guest-physical page (bit gpa /
+ * 4096, written concurrently by others: vhost), into gm->dirty (by memfd
+ * offset), clearing them in log. Bits outside RAM stay. gm->dirty must
+ * be there.
+ */
+void gm_log_merge(struct guest_mem *gm, uint64_t *log);
+
 /* End of the RAM region below 4 GiB (the first region's end). */
 uint64_t gm_low_end(const struct guest_mem *gm);
 

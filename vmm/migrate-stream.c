@@ -109,6 +109,7 @@ static const char *type_name(uint32_t type)
 {
 	switch (type) {
 	case MIG_PAGES: return "pages";
+	case MIG_CONFIG: return "configuration";
 	case MIG_ROUND: return "round";
 	case MIG_STATE: return "state";
 	case MIG_END: return "end";
@@ -120,7 +121,7 @@ int mig_read_body(struct mig_reader *rd, const struct mig_header *h,
 		  uint8_t *ram, struct mig_received *r, char *err,
 		  size_t errlen)
 {
-	uint8_t b[MIG_RECORD_LEN], *into;
+	uint8_t b[MIG_RECORD_LEN], *into, *config = NULL;
 	uint32_t seq, type, len, c;
 	uint64_t arg;
 	char what[64];
@@ -142,7 +143,29 @@ int mig_read_body(struct mig_reader *rd, const struct mig_header *h,
 		}
 		c = mig_crc(0, b, 20);
 		into = NULL;
+		if (!seq && type != MIG_CONFIG) {
+			errf(err, errlen, "record 0 is %s, not the configuration",
+			     type_name(type));
+			goto bad;
+		}
 		switch (type) {
+		case MIG_CONFIG:
+			if (seq) {
+				errf(err, errlen, "record %u: a configuration "
+				     "after the first record", seq);
+				goto bad;
+			}
+			if (!len || len > SNAPSHOT_MAX_SIZE)
+				goto bad_len;
+			config = malloc(len);
+			if (!config) {
+				ret = -ENOMEM;
+				errf(err, errlen, "no memory for a %u-byte "
+				     "configuration", len);
+				goto fail;
+			}
+			into = config;
+			break;
 		case MIG_PAGES:
 			if (!ram) {
 				errf(err, errlen, "record %u: pages in a local "
@@ -215,6 +238,14 @@ int mig_read_body(struct mig_reader *rd, const struct mig_header *h,
 			     "stream is corrupt", seq, type_name(type));
 			goto bad;
 		}
+		if (config) {
+			ret = rd->config ? rd->config(rd->cctx, config, len, err,
+						      errlen) : 0;
+			free(config);
+			config = NULL;
+			if (ret)
+				goto fail;
+		}
 		if (type == MIG_END)
 			return 0;
 	}
@@ -224,6 +255,7 @@ bad_len:
 bad:
 	ret = -EPROTO;
 fail:
+	free(config);
 	free(r->state);
 	r->state = NULL;
 	r->state_len = 0;

@@ -23,8 +23,9 @@
 #include "snapshot.h"
 #include "util.h"
 
-#define MIG_ACK_OK	"VIREO-OK"
-#define MIG_ACK_NO	"VIREO-NO"
+#define MIG_ACK_READY	"VIREO-RD"	/* the target built the VM */
+#define MIG_ACK_OK	"VIREO-OK"	/* the guest runs there */
+#define MIG_ACK_NO	"VIREO-NO"	/* refused; the reason follows */
 #define MIG_ACK_LEN	8
 #define MIG_REASON_MAX	480
 #define MIG_IO_TIMEOUT_S 60
@@ -192,6 +193,9 @@ struct migration {
 	/* the thread's */
 	uint32_t seq;
 	uint64_t *bits;			/* one round's pages */
+	uint8_t *stage;			/* one record's pages, copied */
+	bool logging;			/* backends log their writes (the loop's) */
+	bool unlocked;			/* disk locks let go for the target */
 	struct timespec t0, t_pause, t_round;
 	uint64_t round_bytes;
 };
@@ -308,7 +312,15 @@ static int send_pages(struct migration *mg, const uint64_t *bits, uint64_t *sent
 		}
 		if (__atomic_load_n(&mg->cancel, __ATOMIC_RELAXED))
 			return -ECANCELED;
-		ret = send_record(mg, MIG_PAGES, pg * 4096, p, (uint32_t)(n * 4096));
+		/*
+		 * The guest runs on while the pages go out: a copy is what
+		 * the CRC covers and what is sent, or a page written between
+		 * the two corrupts the record. (A page written after the
+		 * copy is dirty again and goes in a later round.)
+		 */
+		memcpy(mg->stage, p, n * 4096);
+		ret = send_record(mg, MIG_PAGES, pg * 4096, mg->stage,
+				  (uint32_t)(n * 4096));
 		if (ret)
 			return ret;
 		*sent += n;
@@ -423,6 +435,44 @@ static int send_memfd(struct migration *mg)
 	return sendmsg(mg->fd, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
+/* What the target builds the VM from while the guest still runs here. */
+static int send_config(struct migration *mg)
+{
+	uint8_t *blob;
+	size_t len;
+	int ret;
+
+	ret = machine_config_encode(mg->m, &blob, &len);
+	if (ret)
+		return ret;
+	ret = send_record(mg, MIG_CONFIG, 0, blob, (uint32_t)len);
+	free(blob);
+	return ret;
+}
+
+/* The target's answer: want, or a refusal and its reason (in err). */
+static int read_ack(struct migration *mg, const char *want, const char *what,
+		    char *err, size_t errlen)
+{
+	char ack[MIG_ACK_LEN], reason[MIG_REASON_MAX + 1];
+	ssize_t n = fd_read(&mg->fd, ack, sizeof(ack));
+
+	if (n == (ssize_t)sizeof(ack) && !memcmp(ack, want, MIG_ACK_LEN))
+		return 0;
+	if (n == (ssize_t)sizeof(ack) && !memcmp(ack, MIG_ACK_NO, MIG_ACK_LEN)) {
+		n = read(mg->fd, reason, MIG_REASON_MAX);
+		reason[n > 0 ? n : 0] = '\0';	/* MIG_REASON_MAX + 1 long */
+		snprintf(err, errlen, "the target refused the stream: %s",
+			 n > 0 ? reason : "(no reason given)");
+		return -EPROTO;
+	}
+	snprintf(err, errlen, "the target %s before it said %s",
+		 n < 0 ? "did not answer in time" :
+		 n == (ssize_t)sizeof(ack) ? "answered nonsense" : "went away",
+		 what);
+	return -EPIPE;
+}
+
 static void *mig_thread(void *arg)
 {
 	struct migration *mg = arg;
@@ -431,7 +481,7 @@ static void *mig_thread(void *arg)
 		.flags = mg->o.local ? MIG_LOCAL : 0,
 		.ram_size = mg->m->vm.mem.ram_size,
 	};
-	uint8_t hb[MIG_HEADER_LEN], ack[MIG_ACK_LEN];
+	uint8_t hb[MIG_HEADER_LEN];
 	char err[512] = "", reason[MIG_REASON_MAX + 1];
 	uint64_t sent = 0, total;
 	ssize_t n;
@@ -445,10 +495,16 @@ static void *mig_thread(void *arg)
 	ret = send_all(mg, hb, sizeof(hb));
 	if (!ret && mg->o.local)
 		ret = send_memfd(mg);
+	if (!ret)
+		ret = send_config(mg);
 	if (!ret && !mg->o.local)
 		ret = precopy(mg);
 	if (ret)
 		goto io;
+	/* Not before the target has built the VM: that is no downtime. */
+	ret = read_ack(mg, MIG_ACK_READY, "it built the VM", err, sizeof(err));
+	if (ret)
+		goto out;
 	ret = ask_pause(mg);
 	if (ret) {
 		snprintf(err, sizeof(err), "%s", mg->p.error);
@@ -473,25 +529,16 @@ static void *mig_thread(void *arg)
 	if (ret)
 		goto io;
 	/* The target answers once the guest runs there. */
-	n = fd_read(&mg->fd, ack, sizeof(ack));
-	if (n == (ssize_t)sizeof(ack) && !memcmp(ack, MIG_ACK_OK, MIG_ACK_LEN)) {
-		ret = 0;
-	} else if (n == (ssize_t)sizeof(ack) && !memcmp(ack, MIG_ACK_NO, MIG_ACK_LEN)) {
-		n = read(mg->fd, reason, MIG_REASON_MAX);
-		reason[n > 0 ? n : 0] = '\0';	/* MIG_REASON_MAX + 1 long */
-		snprintf(err, sizeof(err), "the target refused the stream: %s",
-			 n > 0 ? reason : "(no reason given)");
-		ret = -EPROTO;
-	} else {
-		snprintf(err, sizeof(err), "the target %s before it said the "
-			 "guest runs there", n < 0 ? "did not answer in time" :
-			 "went away");
-		ret = -EPIPE;
-	}
+	ret = read_ack(mg, MIG_ACK_OK, "the guest runs there", err, sizeof(err));
 	goto out;
 io:
-	/* A target that refused the stream said why before it closed. */
+	/* A target that refused the stream said why before it closed
+	 * (after it said it built the VM, maybe). */
 	n = mg->fd >= 0 ? recv(mg->fd, reason, MIG_REASON_MAX, MSG_DONTWAIT) : -1;
+	if (n >= MIG_ACK_LEN && !memcmp(reason, MIG_ACK_READY, MIG_ACK_LEN)) {
+		memmove(reason, reason + MIG_ACK_LEN, (size_t)n - MIG_ACK_LEN);
+		n -= MIG_ACK_LEN;
+	}
 	if (!err[0] && n > MIG_ACK_LEN && !memcmp(reason, MIG_ACK_NO, MIG_ACK_LEN)) {
 		reason[n] = '\0';
 		snprintf(err, sizeof(err), "the target refused the stream: %s",
@@ -517,6 +564,17 @@ out:
 	return NULL;
 }
 
+static void stop_logging(struct migration *mg)
+{
+	char err[256];
+
+	if (!mg->logging)
+		return;
+	mg->logging = false;
+	if (machine_backend_log(mg->m, false, err, sizeof(err)))
+		pr_err("migrate: %s", err);
+}
+
 /* On the loop: pause and encode for the thread; finish when it is done. */
 static void mig_event(struct ev_handler *h, uint32_t events)
 {
@@ -538,6 +596,11 @@ static void mig_event(struct ev_handler *h, uint32_t events)
 		machine_pause(m);
 		ret = machine_state_encode(m, NULL, &mg->blob, &mg->blob_len,
 					   err, sizeof(err));
+		/* The target takes the disks' locks at the switch. */
+		if (!ret) {
+			machine_locks(m, false, err, sizeof(err));
+			mg->unlocked = true;
+		}
 		pthread_mutex_lock(&mg->lock);
 		mg->result = ret;
 		if (ret)
@@ -551,6 +614,7 @@ static void mig_event(struct ev_handler *h, uint32_t events)
 	pthread_join(mg->thread, NULL);
 	mg->thread_started = false;
 	mg->handled = true;
+	stop_logging(mg);
 	if (!mg->result) {
 		mg->p.state = MIG_COMPLETED;
 		pr_err("migrate: done: %u rounds, %llu pages (%llu MiB) in %llu ms; "
@@ -570,6 +634,9 @@ static void mig_event(struct ev_handler *h, uint32_t events)
 	if (m->vm.mem.dirty && m->cfg->track_dirty)
 		memset(m->vm.mem.dirty, 0xff,
 		       (m->vm.mem.ram_size / 4096 + 63) / 64 * 8);
+	if (mg->unlocked && machine_locks(m, true, err, sizeof(err)))
+		pr_err("migrate: %s: it stays in use here, unlocked", err);
+	mg->unlocked = false;
 	if (mg->paused && !mg->was_paused)
 		machine_resume(m);
 	pr_err("migration to %s failed: %s; the VM %s here", mg->o.to,
@@ -580,17 +647,17 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 	      const struct mig_opts *o, char *err, size_t errlen)
 {
 	struct migration *mg;
-	const char *vhost = machine_vhost_device(m);
+	const char *vu = machine_vhost_user_device(m);
 	int ret;
 
 	if (*mp && (*mp)->p.state < MIG_COMPLETED) {
 		errf(err, errlen, "a migration to %s is under way", (*mp)->o.to);
 		return -EBUSY;
 	}
-	if (vhost) {
-		errf(err, errlen, "%s is served by a vhost backend, whose "
-		     "writes to guest memory vireo cannot follow; migration "
-		     "of vhost devices is not supported yet", vhost);
+	if (vu) {
+		errf(err, errlen, "%s is served by a vhost-user backend, which "
+		     "vireo cannot hand to another process yet; migration of "
+		     "vhost-user devices is not supported yet", vu);
 		return -ENOTSUP;
 	}
 	if (o->local && m->vm.mem.fd < 0) {
@@ -606,10 +673,18 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 			     strerror(-ret));
 			return ret;
 		}
+		/* (vhost-net: the kernel logs what it writes, too) */
+		ret = machine_backend_log(m, true, err, errlen);
+		if (ret)
+			return ret;
 	}
 	mg = calloc(1, sizeof(*mg));
-	if (!mg)
+	if (!mg) {
+		if (!o->local)
+			machine_backend_log(m, false, NULL, 0);
 		return -ENOMEM;
+	}
+	mg->logging = !o->local;
 	mg->m = m;
 	mg->loop = loop;
 	mg->o = *o;
@@ -619,6 +694,7 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 		mg->o.max_rounds = 30;
 	mg->fd = -1;
 	mg->bits = calloc((m->vm.mem.ram_size / 4096 + 63) / 64, 8);
+	mg->stage = malloc(MIG_MAX_RUN * 4096);
 	mg->efd = eventfd_new();
 	pthread_mutex_init(&mg->lock, NULL);
 	pthread_cond_init(&mg->cond, NULL);
@@ -626,7 +702,7 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 	clock_gettime(CLOCK_MONOTONIC, &mg->t0);
 	mg->h.fn = mig_event;
 	mg->h.fd = mg->efd;
-	if (!mg->bits || mg->efd < 0 || ev_add(loop, &mg->h, EPOLLIN) ||
+	if (!mg->bits || !mg->stage || mg->efd < 0 || ev_add(loop, &mg->h, EPOLLIN) ||
 	    pthread_create(&mg->thread, NULL, mig_thread, mg)) {
 		errf(err, errlen, "cannot start the migration: %s", strerror(errno));
 		if (mg->efd >= 0) {
@@ -634,6 +710,9 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 			close(mg->efd);
 		}
 		free(mg->bits);
+		free(mg->stage);
+		if (mg->logging)
+			machine_backend_log(m, false, NULL, 0);
 		free(mg);
 		return -ENOMEM;
 	}
@@ -668,6 +747,7 @@ void mig_free(struct migration *mg)
 			shutdown(mg->fd, SHUT_RDWR);
 		pthread_join(mg->thread, NULL);
 	}
+	stop_logging(mg);
 	if (mg->efd >= 0) {
 		ev_del(mg->loop, &mg->h);
 		close(mg->efd);
@@ -678,6 +758,7 @@ void mig_free(struct migration *mg)
 	pthread_cond_destroy(&mg->cond);
 	free(mg->blob);
 	free(mg->bits);
+	free(mg->stage);
 	free(mg);
 }
 
@@ -731,10 +812,47 @@ static int accept_one(int lfd, struct ev_loop *loop, const char *uri,
 	}
 }
 
+/* The target's machine, built from the CONFIG record. */
+struct prebuild {
+	int fd;				/* the stream's: told when built */
+	struct machine *m;
+	struct vm_config *cfg;
+	const struct restore_opts *o;
+	int mfd;
+	struct console *con;
+	struct ev_loop *loop;
+	bool built;
+};
+
+static int prebuild(void *ctx, const uint8_t *blob, size_t len, char *err,
+		    size_t errlen)
+{
+	struct prebuild *pb = ctx;
+	char why[512];
+	int ret;
+
+	ret = machine_prebuild(pb->m, pb->cfg, pb->o, blob, len, pb->mfd,
+			       pb->con, pb->loop, why, sizeof(why));
+	if (ret) {
+		errf(err, errlen, "the machine described cannot be built "
+		     "here: %s", why);
+		return ret;
+	}
+	pb->built = true;
+	/* The source pauses the guest once it reads this. */
+	if (write(pb->fd, MIG_ACK_READY, MIG_ACK_LEN) != MIG_ACK_LEN) {
+		errf(err, errlen, "the source went away");
+		return -EPIPE;
+	}
+	return 0;
+}
+
 int mig_incoming(struct machine *m, struct vm_config *cfg, const char *uri,
 		 const struct restore_opts *o, struct console *con,
 		 struct ev_loop *loop, char *err, size_t errlen)
 {
+	struct prebuild pb = { .m = m, .cfg = cfg, .o = o, .con = con,
+			       .loop = loop };
 	struct mig_opts mo = { 0 };
 	struct mig_header h;
 	struct mig_received r = { 0 };
@@ -785,11 +903,18 @@ int mig_incoming(struct machine *m, struct vm_config *cfg, const char *uri,
 			goto out;
 		}
 	}
+	pb.mfd = mfd;
+	pb.fd = fd;
+	rd.config = prebuild;
+	rd.cctx = &pb;
 	ret = mig_read_body(&rd, &h, ram, &r, err, errlen);
-	if (ret)
+	if (ret) {
+		if (pb.built)
+			machine_destroy(m);
 		goto out;
-	ret = machine_restore_blob(m, cfg, o, r.state, r.state_len, mfd, con,
-				   loop, err, errlen);
+	}
+	ret = machine_restore_blob(m, cfg, o, r.state, r.state_len, mfd,
+				   pb.built, con, loop, err, errlen);
 	if (ret)
 		goto out;
 	pr_err("migrate: received %llu pages in %llu rounds; the guest runs "

@@ -8,10 +8,14 @@
  *   records u32 type, u32 sequence number (from 0, +1 each), u64 arg,
  *           u32 payload length, u32 CRC-32 of those 20 bytes and the
  *           payload; then the payload:
+ *     CONFIG the machine's configuration as a state file with no state
+ *            (machine_config_encode()), once, first: the target builds
+ *            the VM from it while pages arrive, not in the downtime;
  *     PAGES  arg = memfd offset of the first page, payload = whole pages
  *            (1..MIG_MAX_RUN of them), inside RAM;
  *     ROUND  arg = the pre-copy round that starts (no payload);
- *     STATE  the state file of the paused VM (snapshot.h), once;
+ *     STATE  the state file of the paused VM (snapshot.h), once, of the
+ *            machine CONFIG described;
  *     END    arg = pages sent in all; after STATE.
  * With MIG_LOCAL (a unix socket, same host) the RAM memfd itself follows
  * the header as SCM_RIGHTS and no PAGES may come. The target answers
@@ -31,7 +35,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MIG_VERSION		1
+#define MIG_VERSION		2	/* 2: CONFIG first */
 #define MIG_LOCAL		1u
 #define MIG_HEADER_LEN		32
 #define MIG_RECORD_LEN		24
@@ -43,6 +47,7 @@ enum mig_type {
 	MIG_ROUND = 2,
 	MIG_STATE = 3,
 	MIG_END = 4,
+	MIG_CONFIG = 5,
 };
 
 struct mig_header {
@@ -54,6 +59,11 @@ struct mig_reader {
 	/* Read exactly len bytes: len, 0 at a clean end, -errno. */
 	ssize_t (*read)(void *ctx, void *buf, size_t len);
 	void *ctx;
+	/* The CONFIG record's checked bytes (NULL: not looked at). -errno
+	 * with err refuses the stream. */
+	int (*config)(void *cctx, const uint8_t *blob, size_t len, char *err,
+		      size_t errlen);
+	void *cctx;
 };
 
 /* What the target received. */

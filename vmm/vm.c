@@ -287,6 +287,7 @@ void vm_destroy(struct vm *vm)
 	vm->cpuid = NULL;
 	free(vm->msr_index);
 	vm->msr_index = NULL;
+	vm_backend_log_free(vm);
 	free(vm->routes);
 	vm->routes = NULL;
 	gm_destroy(&vm->mem);
@@ -335,6 +336,28 @@ int vm_dirty_track(struct vm *vm)
 	return ret;
 }
 
+int vm_backend_log_alloc(struct vm *vm)
+{
+	uint64_t end = 0;
+	unsigned int i;
+
+	if (vm->backend_log)
+		return 0;
+	for (i = 0; i < vm->mem.nr; i++)
+		if (vm->mem.r[i].gpa + vm->mem.r[i].size > end)
+			end = vm->mem.r[i].gpa + vm->mem.r[i].size;
+	vm->backend_log_words = (end / 4096 + 63) / 64;
+	vm->backend_log = calloc(vm->backend_log_words ? vm->backend_log_words : 1, 8);
+	return vm->backend_log ? 0 : -ENOMEM;
+}
+
+void vm_backend_log_free(struct vm *vm)
+{
+	free(vm->backend_log);
+	vm->backend_log = NULL;
+	vm->backend_log_words = 0;
+}
+
 int vm_dirty_log_sync(struct vm *vm)
 {
 	unsigned int i;
@@ -365,6 +388,8 @@ int vm_dirty_log_sync(struct vm *vm)
 		}
 		free(bits);
 	}
+	if (vm->backend_log)
+		gm_log_merge(&vm->mem, vm->backend_log);
 	return ret;
 }
 

@@ -74,6 +74,9 @@ struct vm {
 	bool paused;
 
 	bool dirty_log;			/* KVM logs the guest's writes */
+	/* vhost backends log theirs here, by guest-physical page (bits) */
+	uint64_t *backend_log;
+	uint64_t backend_log_words;
 	uint32_t *msr_index;		/* MSRs KVM saves (vcpu-state.c) */
 	uint32_t nr_msr_index;
 	pthread_mutex_t exit_lock;
@@ -127,7 +130,16 @@ void vm_vcpu_positions(struct vm *vm, char *buf, size_t len);
  * writes to RAM, guest_mem records the devices' (mem.h). -errno.
  */
 int vm_dirty_track(struct vm *vm);
-/* OR KVM's log since the last call into mem.dirty (and reset it). */
+/*
+ * A log for backends outside vireo (vhost) to record the guest pages they
+ * write: a bitmap by guest-physical page over all of RAM's addresses, in
+ * vm->backend_log, which vm_dirty_log_sync() also empties into mem.dirty.
+ * Free it only once no backend logs into it. -ENOMEM.
+ */
+int vm_backend_log_alloc(struct vm *vm);
+void vm_backend_log_free(struct vm *vm);
+/* OR KVM's log (and the backends') since the last call into mem.dirty
+ * (and reset them). */
 int vm_dirty_log_sync(struct vm *vm);
 /* Start both over: KVM's log read and dropped, mem.dirty cleared. */
 void vm_dirty_log_clear(struct vm *vm);

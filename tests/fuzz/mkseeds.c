@@ -140,10 +140,11 @@ static size_t mig_rec(uint8_t *b, uint32_t type, uint32_t seq, uint64_t arg,
 	return 24 + len;
 }
 
-/* Sealed (first byte odd), not local: a round, a page, a state, the end. */
+/* Sealed (first byte odd), not local: a configuration, a round, a page,
+ * a state, the end. */
 static void migrate_seeds(const char *top)
 {
-	static uint8_t b[2 + 32 + 4 * 24 + 4096 + 16];
+	static uint8_t b[2 + 32 + 5 * 24 + 16 + 4096 + 16];
 	char dir[256];
 	size_t n = 2;
 
@@ -151,15 +152,16 @@ static void migrate_seeds(const char *top)
 	mkdir(dir, 0755);
 	b[0] = 1;
 	memcpy(b + n, "VIREOMIG", 8);
-	put_le32(b + n + 8, 1);
+	put_le32(b + n + 8, 2);
 	put_le32(b + n + 12, 0);
 	put_le64(b + n + 16, 1 << 20);
 	put_le32(b + n + 24, 4096);
 	n += 32;
-	n += mig_rec(b + n, 2, 0, 0, 0);
-	n += mig_rec(b + n, 1, 1, 4096, 4096);
-	n += mig_rec(b + n, 3, 2, 0, 16);
-	n += mig_rec(b + n, 4, 3, 1, 0);
+	n += mig_rec(b + n, 5, 0, 0, 16);
+	n += mig_rec(b + n, 2, 1, 0, 0);
+	n += mig_rec(b + n, 1, 2, 4096, 4096);
+	n += mig_rec(b + n, 3, 3, 0, 16);
+	n += mig_rec(b + n, 4, 4, 1, 0);
 	put(dir, "stream", b, n);
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "unit.h"
@@ -105,6 +107,45 @@ START_TEST(read_write_soft_fail)
 }
 END_TEST
 
+static bool bit(const uint64_t *b, uint64_t n)
+{
+	return b[n / 64] & (1ULL << (n % 64));
+}
+
+/*
+ * A backend's log by guest-physical page lands in the dirty bitmap by
+ * memfd offset: regions with ragged ends, a whole word in the middle,
+ * the region's last page; a bit in the hole between regions stays.
+ */
+START_TEST(log_merge)
+{
+	static uint64_t log[8], dirty[8];
+	struct guest_mem gm = { .fd = -1, .nr = 2, .dirty = dirty };
+	static const uint64_t set[] = { 3, 50, 100, 128, 140, 191, 299 };
+	static const uint64_t want[] = { 3, 10, 38, 50, 101, 209 };
+	unsigned int i;
+	uint64_t n;
+
+	gm.r[0] = (struct gm_region){ .gpa = 0, .size = 10 * 4096, .fd_offset = 0 };
+	gm.r[1] = (struct gm_region){ .gpa = 100 * 4096, .size = 200 * 4096,
+				      .fd_offset = 10 * 4096 };
+	gm.ram_size = 210 * 4096;
+	for (i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		log[set[i] / 64] |= 1ULL << (set[i] % 64);
+	gm_log_merge(&gm, log);
+	for (n = 0, i = 0; n < 210; n++) {
+		bool w = i < sizeof(want) / sizeof(want[0]) && want[i] == n;
+
+		if (bit(dirty, n) != w)
+			ck_abort_msg("page %llu of the memfd: dirty %d, want %d",
+				     (unsigned long long)n, bit(dirty, n), w);
+		i += w;
+	}
+	for (n = 0; n < 512; n++)
+		ck_assert_int_eq(bit(log, n), n == 50);
+}
+END_TEST
+
 Suite *mem_suite(void)
 {
 	Suite *s = suite_create("mem");
@@ -116,6 +157,7 @@ Suite *mem_suite(void)
 	tcase_add_test(tc, ptr_bounds);
 	tcase_add_test(tc, ptr_never_spans_regions);
 	tcase_add_test(tc, read_write_soft_fail);
+	tcase_add_test(tc, log_merge);
 	suite_add_tcase(s, tc);
 	return s;
 }

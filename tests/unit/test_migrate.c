@@ -5,8 +5,13 @@
  * refused with a message naming it: bad magic, version, header CRC,
  * truncation anywhere, records out of order, pages outside RAM, a flipped
  * payload byte, pages in a local stream, a second state, END before the
- * state, a page count that does not add up, unknown record types.
+ * state, a page count that does not add up, unknown record types, a
+ * stream that does not begin with its configuration or has two; the
+ * configuration reaches the reader's hook, whose refusal ends the stream.
  */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +54,10 @@ static ssize_t buf_read(void *ctx, void *out, size_t len)
 	return (ssize_t)n;
 }
 
-/* A good stream: header, a round, 2 pages at 8 KiB, a state, END. */
+static const uint8_t config[40] = { 0xc0, 0xf1, [39] = 0x9 };
+
+/* A good stream: header, the configuration, a round, 2 pages at 8 KiB,
+ * a state, END. */
 static void good(struct buf *b, uint32_t flags)
 {
 	struct mig_header h = { MIG_VERSION, flags, RAM };
@@ -60,16 +68,35 @@ static void good(struct buf *b, uint32_t flags)
 	memset(state, 0x5a, sizeof(state));
 	mig_header_encode(hb, &h);
 	put(b, hb, sizeof(hb));
-	rec(b, MIG_ROUND, 0, 0, NULL, 0);
-	rec(b, MIG_PAGES, 1, 8192, pages, sizeof(pages));
-	rec(b, MIG_STATE, 2, 0, state, sizeof(state));
-	rec(b, MIG_END, 3, 2, NULL, 0);
+	rec(b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	rec(b, MIG_ROUND, 1, 0, NULL, 0);
+	rec(b, MIG_PAGES, 2, 8192, pages, sizeof(pages));
+	rec(b, MIG_STATE, 3, 0, state, sizeof(state));
+	rec(b, MIG_END, 4, 2, NULL, 0);
+}
+
+/* The reader's configuration hook: counts, checks, refuses on demand. */
+static int configs_seen;
+static bool refuse_config;
+
+static int on_config(void *ctx, const uint8_t *blob, size_t len, char *err,
+		     size_t errlen)
+{
+	(void)ctx;
+	configs_seen++;
+	ck_assert_uint_eq(len, sizeof(config));
+	ck_assert(!memcmp(blob, config, len));
+	if (refuse_config) {
+		snprintf(err, errlen, "not this machine");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Read b into fresh RAM: the result, the error in err. */
 static int read_stream(struct buf *b, uint8_t *ram, char *err, size_t errlen)
 {
-	struct mig_reader rd = { buf_read, b };
+	struct mig_reader rd = { buf_read, b, on_config, NULL };
 	struct mig_received r;
 	struct mig_header h;
 	int ret;
@@ -109,7 +136,9 @@ START_TEST(round_trip)
 	char err[512];
 
 	good(&b, 0);
+	configs_seen = 0;
 	ck_assert_int_eq(read_stream(&b, ram, err, sizeof(err)), 0);
+	ck_assert_int_eq(configs_seen, 1);
 	ck_assert_uint_eq(ram[8192], 0xab);
 	ck_assert_uint_eq(ram[8192 * 2 - 1], 0xab);
 	ck_assert_uint_eq(ram[8192 * 2], 0);
@@ -166,7 +195,8 @@ START_TEST(header_damage)
 }
 END_TEST
 
-/* A stream with one bad record after the header. */
+/* A stream with one bad record after the header and the configuration
+ * (record 0): the bad one is record 1, unless seq says otherwise. */
 static void one(struct buf *b, uint32_t type, uint32_t seq, uint64_t arg,
 		const void *payload, uint32_t len)
 {
@@ -176,6 +206,7 @@ static void one(struct buf *b, uint32_t type, uint32_t seq, uint64_t arg,
 	memset(b, 0, sizeof(*b));
 	mig_header_encode(hb, &h);
 	put(b, hb, sizeof(hb));
+	rec(b, MIG_CONFIG, 0, 0, config, sizeof(config));
 	rec(b, type, seq, arg, payload, len);
 }
 
@@ -185,39 +216,75 @@ START_TEST(record_damage)
 	uint8_t state[16] = { 1 };
 	struct buf b;
 
+	refuse_config = false;
 	one(&b, MIG_ROUND, 5, 0, NULL, 0);
 	expect(&b, "out of order");
-	one(&b, MIG_PAGES, 0, RAM, page, 4096);
+	one(&b, MIG_PAGES, 1, RAM, page, 4096);
 	expect(&b, "outside RAM");
-	one(&b, MIG_PAGES, 0, RAM - 4096, page, 8192);
+	one(&b, MIG_PAGES, 1, RAM - 4096, page, 8192);
 	expect(&b, "outside RAM");
-	one(&b, MIG_PAGES, 0, 100, page, 4096);
+	one(&b, MIG_PAGES, 1, 100, page, 4096);
 	expect(&b, "outside RAM");
-	one(&b, MIG_PAGES, 0, 0, page, 100);
+	one(&b, MIG_PAGES, 1, 0, page, 100);
 	expect(&b, "whole pages");
-	one(&b, MIG_PAGES, 0, UINT64_MAX - 4095, page, 4096);
+	one(&b, MIG_PAGES, 1, UINT64_MAX - 4095, page, 4096);
 	expect(&b, "outside RAM");
-	one(&b, 99, 0, 0, NULL, 0);
+	one(&b, 99, 1, 0, NULL, 0);
 	expect(&b, "unknown type");
-	one(&b, MIG_END, 0, 0, NULL, 0);
+	one(&b, MIG_END, 1, 0, NULL, 0);
 	expect(&b, "end before the state");
-	one(&b, MIG_ROUND, 0, 0, page, 4);
+	one(&b, MIG_ROUND, 1, 0, page, 4);
 	expect(&b, "length");
-	one(&b, MIG_STATE, 0, 0, state, 0);
+	one(&b, MIG_STATE, 1, 0, state, 0);
 	expect(&b, "length");
 	/* A payload byte flipped after encoding. */
-	one(&b, MIG_PAGES, 0, 0, page, 4096);
-	b.p[MIG_HEADER_LEN + MIG_RECORD_LEN + 7] ^= 0x10;
+	one(&b, MIG_PAGES, 1, 0, page, 4096);
+	b.p[b.len - 4096 + 7] ^= 0x10;
 	expect(&b, "CRC mismatch");
 	/* Two states. */
-	one(&b, MIG_STATE, 0, 0, state, sizeof(state));
-	rec(&b, MIG_STATE, 1, 0, state, sizeof(state));
+	one(&b, MIG_STATE, 1, 0, state, sizeof(state));
+	rec(&b, MIG_STATE, 2, 0, state, sizeof(state));
 	expect(&b, "second state");
 	/* The count at the end must match what came. */
-	one(&b, MIG_PAGES, 0, 0, page, 4096);
-	rec(&b, MIG_STATE, 1, 0, state, sizeof(state));
-	rec(&b, MIG_END, 2, 5, NULL, 0);
+	one(&b, MIG_PAGES, 1, 0, page, 4096);
+	rec(&b, MIG_STATE, 2, 0, state, sizeof(state));
+	rec(&b, MIG_END, 3, 5, NULL, 0);
 	expect(&b, "arrived");
+	/* Two configurations; an empty one. */
+	one(&b, MIG_CONFIG, 1, 0, config, sizeof(config));
+	expect(&b, "a configuration after the first record");
+	one(&b, MIG_STATE, 1, 0, state, sizeof(state));
+	b.p[MIG_HEADER_LEN + 16] = 0;		/* record 0's length */
+	expect(&b, "length of 0");
+}
+END_TEST
+
+/* The configuration comes first, or the stream is refused; a refused
+ * configuration ends it with the hook's reason, before anything else. */
+START_TEST(config_first)
+{
+	struct mig_header h = { MIG_VERSION, 0, RAM };
+	uint8_t hb[MIG_HEADER_LEN], state[16] = { 1 };
+	struct buf b = { 0 };
+
+	mig_header_encode(hb, &h);
+	put(&b, hb, sizeof(hb));
+	rec(&b, MIG_STATE, 0, 0, state, sizeof(state));
+	expect(&b, "record 0 is state, not the configuration");
+
+	good(&b, 0);
+	refuse_config = true;
+	configs_seen = 0;
+	expect(&b, "not this machine");
+	refuse_config = false;
+	ck_assert_int_eq(configs_seen, 1);
+
+	/* A configuration record with a corrupt payload never reaches it. */
+	good(&b, 0);
+	b.p[MIG_HEADER_LEN + MIG_RECORD_LEN + 3] ^= 1;
+	configs_seen = 0;
+	expect(&b, "CRC mismatch");
+	ck_assert_int_eq(configs_seen, 0);
 }
 END_TEST
 
@@ -230,7 +297,8 @@ START_TEST(local_stream_has_no_pages)
 
 	mig_header_encode(hb, &h);
 	put(&b, hb, sizeof(hb));
-	rec(&b, MIG_PAGES, 0, 0, page, sizeof(page));
+	rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	rec(&b, MIG_PAGES, 1, 0, page, sizeof(page));
 	expect(&b, "local stream");
 }
 END_TEST
@@ -267,6 +335,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, truncated_anywhere);
 	tcase_add_test(tc, header_damage);
 	tcase_add_test(tc, record_damage);
+	tcase_add_test(tc, config_first);
 	tcase_add_test(tc, local_stream_has_no_pages);
 	tcase_add_test(tc, uris);
 	suite_add_tcase(s, tc);
