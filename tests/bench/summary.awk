@@ -56,7 +56,7 @@ function mig_summary(   l, v, q, li, vi, vs) {
 		for (vi = 1; vi <= 2; vi++) {
 			v = vs[vi] SUBSEP l
 			if (!nm[v]) { printf "mig %s %s: no runs\n", l, vs[vi]; bad = 1; continue }
-			printf "mig %-4s medians (runs %d/%d): %s total %.0f ms, downtime %.0f ms; qemu-tcp total %.0f ms, downtime %.0f ms; downtime ratio %s/qemu %.2f\n", l, nm[v], nm[q], vs[vi], mig_median(v, "tot"), mig_median(v, "down"), mig_median(q, "tot"), mig_median(q, "down"), vs[vi], mig_median(q, "down") > 0 ? mig_median(v, "down") / mig_median(q, "down") : 0
+			printf "mig %-4s medians (runs %d/%d): %s total %.0f ms, downtime %.0f ms; qemu-tcp total %.0f ms, downtime %.0f ms; downtime ratio %s/qemu %.2f\n", l, nm[v], nm[q], vs[vi], mig_median(v, "tot"), mig_median(v, "down"), mig_median(q, "tot"), mig_median(q, "down"), vs[vi], (mig_median(q, "down") > 0 ? mig_median(v, "down") / mig_median(q, "down") : 0)
 		}
 	}
 }
