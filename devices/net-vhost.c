@@ -325,11 +325,17 @@ int net_vhost_log(struct virtio_net *n, uint64_t *log, char *err,
 	n->vhost_log = log;
 	if (n->backend != NET_VHOST_NET)
 		return 0;
-	for (p = 0; p < n->pairs && !ret; p++) {
-		if (n->vhost_started & (1U << p))
-			ret = vhost_rings_log(&n->vk[p].v, &n->vdev, log,
-					      n->vdev.acked & n->vhost_features,
-					      2 * p, 2, 0, err, errlen);
+	/* Stopping goes through every pair, whatever fails. */
+	for (p = 0; p < n->pairs && (!ret || !log); p++) {
+		int r;
+
+		if (!(n->vhost_started & (1U << p)))
+			continue;
+		r = vhost_rings_log(&n->vk[p].v, &n->vdev, log,
+				    n->vdev.acked & n->vhost_features, 2 * p, 2,
+				    0, ret ? NULL : err, ret ? 0 : errlen);
+		if (r && !ret)
+			ret = r;
 	}
 	if (ret && log)
 		net_vhost_log(n, NULL, NULL, 0);

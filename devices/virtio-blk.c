@@ -692,8 +692,18 @@ int virtio_blk_lock(struct virtio_blk *b, bool take, char *err, size_t errlen)
 {
 	const struct blk_config *c = &b->cfg;
 
-	if (!take)
+	/* What the page cache holds goes to the disk before another
+	 * process (maybe on another host) takes it over. */
+	if (!take) {
+		if (!c->readonly && fdatasync(b->fd) < 0) {
+			int ret = -errno;
+
+			errf(err, errlen, "--disk '%s': flushing it before the "
+			     "hand-over: %s", c->path, strerror(errno));
+			return ret;
+		}
 		return flock(b->fd, LOCK_UN) < 0 ? -errno : 0;
+	}
 	if (flock(b->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int ret = -errno;
 

@@ -275,7 +275,11 @@ int machine_backend_log(struct machine *m, bool on, char *err, size_t errlen)
 		for (i = 0; i < m->nr_vdevs; i++)
 			if (dev_log(m, i, NULL, err, errlen) && !ret)
 				ret = -EIO;
-		vm_backend_log_free(&m->vm);
+		/* A backend that may still log into it keeps it (leaked). */
+		if (!ret)
+			vm_backend_log_free(&m->vm);
+		else
+			m->vm.backend_log = NULL;
 		return ret;
 	}
 	ret = vm_backend_log_alloc(&m->vm);
@@ -702,6 +706,8 @@ int machine_restore_blob(struct machine *m, struct vm_config *cfg,
 		/* The source has let go of its disks: they are ours now. */
 		if (!ret)
 			ret = machine_locks(m, true, err, errlen);
+		if (!ret)
+			cfg->migrating_in = false;
 		if (!ret) {
 			ret = restore_parsed(m, cfg, o, &s, -1, GM_ADOPT, NULL,
 					     con, loop, err, errlen);

@@ -505,6 +505,12 @@ static void *mig_thread(void *arg)
 	ret = read_ack(mg, MIG_ACK_READY, "it built the VM", err, sizeof(err));
 	if (ret)
 		goto out;
+	/* Nor if it has refused the stream since (or gone). */
+	n = recv(mg->fd, reason, MIG_ACK_LEN, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || n > 0) {
+		ret = -EPIPE;
+		goto io;
+	}
 	ret = ask_pause(mg);
 	if (ret) {
 		snprintf(err, sizeof(err), "%s", mg->p.error);
@@ -634,8 +640,18 @@ static void mig_event(struct ev_handler *h, uint32_t events)
 	if (m->vm.mem.dirty && m->cfg->track_dirty)
 		memset(m->vm.mem.dirty, 0xff,
 		       (m->vm.mem.ram_size / 4096 + 63) / 64 * 8);
-	if (mg->unlocked && machine_locks(m, true, err, sizeof(err)))
-		pr_err("migrate: %s: it stays in use here, unlocked", err);
+	/*
+	 * Someone else holds a disk now: most likely the target, which got
+	 * the whole stream and runs the guest though its answer was lost.
+	 * Two VMs must not write one image: this one stays paused.
+	 */
+	if (mg->unlocked && machine_locks(m, true, err, sizeof(err))) {
+		pr_err("migration to %s failed: %s; and %s: the target may run "
+		       "the guest now, so the VM stays paused here (check the "
+		       "target; 'vireo ctl resume' if it does not)", mg->o.to,
+		       mg->p.error, err);
+		return;
+	}
 	mg->unlocked = false;
 	if (mg->paused && !mg->was_paused)
 		machine_resume(m);

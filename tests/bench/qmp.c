@@ -7,7 +7,7 @@
  * JSON command and prints its reply (events are skipped); with
  * --wait-migration it then polls query-migrate every 5 ms until the
  * migration completes, and prints that last reply. Exit 0 on success, 1 on an error reply, a failed
- * migration or a timeout (60 s per reply).
+ * migration or a timeout (60 s per reply, 180 s for the migration).
  */
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static int connect_retry(const char *path)
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
 {
 	static char line[65536];
 	int fd, i = 2, wait_mig = 0;
+	time_t start;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: qmp SOCK [--wait-migration] JSON...\n");
@@ -102,9 +104,16 @@ int main(int argc, char **argv)
 		}
 		printf("%s\n", line);
 	}
+	start = time(NULL);
 	while (wait_mig) {
 		if (call(fd, "{\"execute\": \"query-migrate\"}", line, sizeof(line)))
 			return 1;
+		/* A busy guest may never converge: give up, saying so. */
+		if (time(NULL) - start > 180) {
+			fprintf(stderr, "qmp: the migration did not complete in "
+				"180 s: %s\n", line);
+			return 1;
+		}
 		if (strstr(line, "\"completed\"")) {
 			printf("%s\n", line);	/* total-time, downtime */
 			break;
