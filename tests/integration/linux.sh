@@ -71,6 +71,24 @@ retry_flaky() {
 	fi
 }
 
+# multi_test NAME FUNCTION: run the test FUNCTION, which boots several
+# guests (their output in $work/NAME_*.out) and sets $bad; once more if
+# one of them died of the nested test host's SVM shutdown (TEST-HOST.md);
+# then PASS or FAIL.
+multi_test() {
+	t=$1
+	for _try in 1 2; do
+		rm -f "$work/${t}"_*.out
+		bad=
+		"$2"
+		[ -n "$bad" ] && [ "$kind" = nested ] && [ $_try = 1 ] &&
+			grep -q 'cs f000/00000000ffff0000' "$work/${t}"_*.out 2>/dev/null ||
+			break
+		echo "RETRY $t: SVM shutdown in the nested test host"
+	done
+	[ -z "$bad" ] && pass $t || fail $t "$bad"
+}
+
 # test_exit NAME: the guest test exited 0 and vireo exited 0.
 guest_ok() {
 	[ "$rc" = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$work/$1.out"
@@ -851,7 +869,7 @@ if ! have dpdk-testpmd; then
 	skip vu_net_iperf "no dpdk-testpmd here"
 	skip vu_net_restart "no dpdk-testpmd here"
 else
-for t in vu_net_iperf vu_net_restart; do
+vu_net_pair() {
 	[ $t = vu_net_iperf ] && ra=client rb=server ring=,ring=packed
 	[ $t = vu_net_restart ] && ra=flap rb=flap ring=
 	rm -f "$work/vu1.sock"
@@ -876,9 +894,8 @@ for t in vu_net_iperf vu_net_restart; do
 	tp_stop
 	a=$work/${t}_a.out
 	b=$work/${t}_b.out
-	bad=
-	{ [ $ra_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$a"; } || bad="A: rc=$ra_rc $(grep RESULT "$a" | tr -d '\r' | tr '\n' '|')"
-	{ [ $rb_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$b"; } || bad="$bad; B: rc=$rb_rc $(grep RESULT "$b" | tr -d '\r' | tr '\n' '|')"
+	{ [ $ra_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$a"; } || bad="A: rc=$ra_rc $(grep -E 'RESULT|^vireo:' "$a" | tr -d '\r' | tail -n 6 | tr '\n' '|')"
+	{ [ $rb_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$b"; } || bad="$bad; B: rc=$rb_rc $(grep -E 'RESULT|^vireo:' "$b" | tr -d '\r' | tail -n 6 | tr '\n' '|')"
 	if [ $t = vu_net_iperf ]; then
 		[ "$(grep -c 'RESULT iperf' "$a")" = 2 ] || bad="$bad; iperf3 did not run both ways"
 		echo "NOTE $t: $(grep 'RESULT iperf' "$a" | tr -d '\r' | tr '\n' ' ')"
@@ -889,8 +906,10 @@ for t in vu_net_iperf vu_net_restart; do
 				bad="$bad; $(basename "$f"): $(grep -E 'RESULT|vhost-user' "$f" | tr -d '\r' | tr '\n' '|')"
 		done
 	fi
-	[ -z "$bad" ] && pass $t || fail $t "$bad; testpmd: $(grep -m 3 -E 'EAL: (Error|FATAL)|Cause' "$work/testpmd.log" | tr '\n' '|') $(tail -n 3 "$work/testpmd.log" | tr '\n' '|')"
-done
+	[ -z "$bad" ] || bad="$bad; testpmd: $(grep -m 3 -E 'EAL: (Error|FATAL)|Cause' "$work/testpmd.log" | tr '\n' '|') $(tail -n 3 "$work/testpmd.log" | tr '\n' '|')"
+}
+multi_test vu_net_iperf vu_net_pair
+multi_test vu_net_restart vu_net_pair
 fi
 fi
 
@@ -1305,37 +1324,20 @@ pings_ok() {
 	[ "${lost:-99999}" -le $(( ${1:-0} / 100 + 20 )) ] ||
 		bad="$bad; $lost of $tx pings lost for a downtime of ${1:-?} ms"
 }
-# mig_test NAME FUNCTION: run the test FUNCTION (it sets $bad), once more
-# if one of its guests died of the nested test host's SVM shutdown
-# (TEST-HOST.md); then PASS or FAIL.
-mig_test() {
-	t=$1
-	for _try in 1 2; do
-		rm -f "$work/${t}"_*.out
-		bad=
-		"$2"
-		[ -n "$bad" ] && [ "$kind" = nested ] && [ $_try = 1 ] &&
-			grep -q 'cs f000/00000000ffff0000' "$work/${t}"_*.out 2>/dev/null ||
-			break
-		echo "RETRY $t: SVM shutdown in the nested test host"
-	done
-	[ -z "$bad" ] && pass $t || fail $t "$bad"
-}
-
 mig_tcp() {
 	mig_pair $t tcp:127.0.0.1:47001 --max-downtime 300
 	[ -n "$downtime" ] && [ "$downtime" -le 300 ] ||
 		bad="$bad; downtime ${downtime:-not reported} ms, over the 300 asked for"
 	pings_ok "$downtime"
 }
-mig_test mig_tcp mig_tcp
+multi_test mig_tcp mig_tcp
 
 mig_local() {
 	mig_pair $t "unix:$work/mig.sock,local=on"
 	[ -n "$downtime" ] || bad="$bad; no downtime reported"
 	pings_ok "$downtime"
 }
-mig_test mig_local mig_local
+multi_test mig_local mig_local
 
 # Ten migrations in a row (local=on, alternating sockets), each to a new
 # process; then the guest, still checking its 64 MiB, powers off.
@@ -1383,7 +1385,7 @@ mig_ten_hops() {
 	fi
 	exec 5>&-
 }
-mig_test mig_ten_hops mig_ten_hops
+multi_test mig_ten_hops mig_ten_hops
 
 # The target killed mid-stream: the source says so and keeps running.
 mig_target_killed() {
@@ -1419,7 +1421,7 @@ mig_target_killed() {
 	kill $tgtpid 2>/dev/null
 	exec 5>&- 6>&-
 }
-mig_test mig_target_killed mig_target_killed
+multi_test mig_target_killed mig_target_killed
 
 # fio writing and verifying its disk across a migration (the target
 # opens the same image): fio finishes on the target and verifies.
@@ -1451,7 +1453,7 @@ mig_fio() {
 		exec 5>&- 6>&-
 	fi
 }
-mig_test mig_fio mig_fio
+multi_test mig_fio mig_fio
 
 # A disk served by a vhost-user backend (qemu-storage-daemon): vireo
 # cannot hand the backend over, so it refuses to migrate, says why, and
