@@ -34,13 +34,13 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/san/%.o)
 DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
 	libfdt-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev liburing-dev \
 	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs fio \
-	util-linux iperf3 \
+	util-linux iperf3 xz-utils iproute2 \
 	device-tree-compiler acpica-tools binutils lz4 \
 	libhttp-parser-dev libjansson-dev curl \
 	qemu-system-common dpdk-dev librte-net-vhost23 librte-mempool-ring23
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps run check unit integration fuzz bench guest testhost clean \
+.PHONY: all deps run check unit integration fuzz bench guest testhost testhost-vdpa clean \
 	tools-disk
 all: $(BUILD)/vireo
 
@@ -132,6 +132,16 @@ $(BUILD)/testhost/initramfs.cpio: $(BUILD)/debs/.stamp $(BUILD)/tools/mkcpio $(T
 	guest-images/testhost/build.sh $(BUILD)/debs $(BUILD)/testhost
 testhost: $(BUILD)/testhost/initramfs.cpio
 
+# The vDPA test host: the same, on Debian 12's Linux 6.12 (vdpa, vduse,
+# vhost_vdpa), for the vdpa group of the integration tests.
+$(BUILD)/debs/.stamp-vdpa: guest-images/fetch-debs.sh
+	guest-images/fetch-debs.sh $(BUILD)/debs kernel-vdpa
+	@touch $@
+$(BUILD)/testhost-vdpa/initramfs.cpio: $(BUILD)/debs/.stamp $(BUILD)/debs/.stamp-vdpa \
+		$(BUILD)/tools/mkcpio $(TESTHOST_INPUTS)
+	guest-images/testhost/build.sh $(BUILD)/debs $(BUILD)/testhost-vdpa kernel-vdpa
+testhost-vdpa: $(BUILD)/testhost-vdpa/initramfs.cpio
+
 # ---- running ------------------------------------------------------------
 run: deps
 	@$(MAKE) --no-print-directory all guest
@@ -141,7 +151,7 @@ run: deps
 unit: $(BUILD)/unit-tests
 	@tests/run-suite.sh unit $(BUILD)/unit-tests
 
-integration: all $(BUILD)/tiny.elf $(BUILD)/unixcat guest tools-disk testhost
+integration: all $(BUILD)/tiny.elf $(BUILD)/unixcat guest tools-disk testhost testhost-vdpa
 	@tests/run-suite.sh integration tests/integration/run.sh
 
 fuzz:
@@ -153,10 +163,10 @@ bench: all guest testhost $(BUILD)/guest/tools.img $(BUILD)/vq-bench
 
 check: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
-		$(BUILD)/unixcat guest tools-disk testhost
+		$(BUILD)/unixcat guest tools-disk testhost testhost-vdpa
 	@tests/check.sh
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/san $(BUILD)/vireo $(BUILD)/unit-tests \
-		$(BUILD)/guest $(BUILD)/testhost $(BUILD)/fuzz $(BUILD)/tools \
+		$(BUILD)/guest $(BUILD)/testhost $(BUILD)/testhost-vdpa $(BUILD)/fuzz $(BUILD)/tools \
 		$(BUILD)/tiny.* $(BUILD)/payload* $(BUILD)/results

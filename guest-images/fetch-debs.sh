@@ -3,7 +3,10 @@
 # OUT/<package>/. Already unpacked packages are kept.
 #
 # usage: fetch-debs.sh OUT PACKAGE...
-#   PACKAGE "kernel" means the current linux-image-*-cloud-amd64.
+#   PACKAGE "kernel" means the current linux-image-*-cloud-amd64;
+#   "kernel-vdpa" the newest Linux 6.12 generic kernel Debian 12 has
+#   (linux-image-6.12.*+deb12-amd64-unsigned: vdpa, vduse and vhost_vdpa
+#   as modules; the cloud kernels and 6.1 have no vDPA).
 set -eu
 out=$1
 shift
@@ -20,10 +23,25 @@ kernel_pkg() {
 	echo "$v"
 }
 
+kernel_vdpa_pkg() {
+	v=$(apt-cache pkgnames linux-image-6.12 2>/dev/null |
+		grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' |
+		sort -V | tail -n 1)
+	if [ -z "$v" ]; then
+		echo "fetch-debs: no linux-image-6.12.*+deb12-amd64-unsigned in" \
+			"the package lists; run 'apt-get update' first" >&2
+		exit 1
+	fi
+	echo "$v"
+}
+
 for p in "$@"; do
 	if [ "$p" = kernel ]; then
 		p=$(kernel_pkg)
 		ln -sfn "$p" "$out/kernel"
+	elif [ "$p" = kernel-vdpa ]; then
+		p=$(kernel_vdpa_pkg)
+		ln -sfn "$p" "$out/kernel-vdpa"
 	fi
 	[ -d "$out/$p" ] && continue
 	(cd "$out/debs" && apt-get download -q "$p" >/dev/null 2>&1 ||
