@@ -134,40 +134,12 @@ static int track_start(struct vhost_blk *b)
  */
 static bool fail_in_flight(struct vhost_blk *b, unsigned int q)
 {
-	struct virtq *vq = &b->vdev.vq[q];
-	struct vq_track *t = &b->track[q];
-	bool pushed = false;
-	uint16_t h;
+	int n = vhost_fail_in_flight(&b->vdev, q, &b->track[q], &b->elem,
+				     S_IOERR);
 
-	if (vq->packed || !t->out)
+	if (n < 0)
 		return false;
-	vq_track_scan(t, vq);
-	if (t->lost)
-		return false;
-	vq->used_idx = vhost_used_idx(vq);
-	for (h = 0; h < t->size; h++) {
-		uint32_t written = 0;
-
-		if (!t->out[h])
-			continue;
-		if (vq_chain_at(vq, h, &b->elem) == 0 && b->elem.nr_in) {
-			const struct iovec *last = &b->elem.iov[b->elem.nr_out +
-							       b->elem.nr_in - 1];
-
-			((uint8_t *)last->iov_base)[last->iov_len - 1] = S_IOERR;
-			written = 1;
-		}
-		vq_push_id(vq, h, written);
-		t->out[h] = 0;
-		b->failed++;
-		pushed = true;
-	}
-	/* Everything made available before now is answered. */
-	vq->last_avail = t->avail_seen;
-	if (pushed) {
-		vq->signalled_valid = false;
-		virtio_queue_notify(&b->vdev, q);
-	}
+	b->failed += (uint64_t)n;
 	return true;
 }
 
@@ -412,6 +384,26 @@ fail:
 	blk_vhost_user_destroy(&b->vdev);
 	return NULL;
 }
+
+/* ---- the same disk from a vDPA device ------------------------------------ */
+
+static uint16_t vdpa_blk_queues(const uint8_t *config, uint64_t features,
+				uint32_t nr_vqs)
+{
+	(void)nr_vqs;
+	return features & BIT(F_MQ) ? get_le16(config + CFG_NUM_QUEUES) : 1;
+}
+
+const struct vdpa_dev_spec blk_vdpa_spec = {
+	.what = "disk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.features = VBLK_FEATURES & ~VHOST_RING_FEATURES,
+	.config_size = VBLK_CFG_SIZE,
+	.queues = vdpa_blk_queues,
+	.writable_off = CFG_WCE,
+	.writable_len = 1,
+	.fail_status = S_IOERR,
+};
 
 void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len)
 {

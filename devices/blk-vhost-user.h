@@ -21,6 +21,7 @@
 #define VIREO_BLK_VHOST_USER_H
 
 #include "../virtio/vhost-user.h"
+#include "vdpa-dev.h"
 #include "virtio-blk.h"
 
 #define VBLK_CFG_SIZE		60
@@ -56,5 +57,8 @@ struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
 bool blk_vhost_user_is(const struct virtio_dev *d);
 void blk_vhost_user_destroy(struct virtio_dev *d);
 void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len);
+
+/* A disk from a vDPA block device (--disk vhost-vdpa=PATH). */
+extern const struct vdpa_dev_spec blk_vdpa_spec;
 
 #endif

@@ -90,6 +90,11 @@ struct vdev_class {
 	 * err. NULL: nothing such.
 	 */
 	int (*lock)(struct virtio_dev *d, bool take, char *err, size_t errlen);
+	/*
+	 * Pause (and so snapshots and migration): why this instance cannot
+	 * be paused with its state kept, or NULL. NULL hook: it always can.
+	 */
+	const char *(*cannot_pause)(struct virtio_dev *d);
 };
 
 #endif

@@ -894,6 +894,10 @@ static int blk_parse_key(void *cfg, const char *opt, const char *key,
 	if (!strcmp(key, "vhost-user"))
 		return opt_string(opt, "the socket path", val, b->vhost_user,
 				  sizeof(b->vhost_user), err, errlen) ? -1 : 1;
+	if (!strcmp(key, "vhost-vdpa"))
+		return opt_string(opt, "the vhost-vdpa device", val,
+				  b->vhost_vdpa, sizeof(b->vhost_vdpa), err,
+				  errlen) ? -1 : 1;
 	if (!strcmp(key, "server"))
 		return opt_on_off(opt, val, &b->server, err, errlen) ? -1 : 1;
 	if (!strcmp(key, "direct"))
@@ -921,15 +925,27 @@ static int blk_config_check(const void *cfg, const char *opt, char *err,
 {
 	const struct blk_config *b = cfg;
 
-	if (!b->path[0] == !b->vhost_user[0]) {
+	if (!!b->path[0] + !!b->vhost_user[0] + !!b->vhost_vdpa[0] != 1) {
 		errf(err, errlen, "%s: path=FILE is required (or vhost-user="
-		     "SOCKET for a disk served by a backend, not both)", opt);
+		     "SOCKET for a disk served by a backend, or vhost-vdpa="
+		     "/dev/vhost-vdpa-N for a vDPA device; one of the three)",
+		     opt);
 		return -1;
 	}
-	if (b->vhost_user[0] && (b->direct || b->serial[0] ||
-				 b->cache != BLK_CACHE_WRITEBACK)) {
-		errf(err, errlen, "%s: cache=, direct= and serial= are the "
-		     "vhost-user backend's to choose", opt);
+	if ((b->vhost_user[0] || b->vhost_vdpa[0]) &&
+	    (b->direct || b->serial[0] || b->cache != BLK_CACHE_WRITEBACK)) {
+		errf(err, errlen, "%s: cache=, direct= and serial= are the %s's "
+		     "to choose", opt,
+		     b->vhost_user[0] ? "vhost-user backend" : "vDPA device");
+		return -1;
+	}
+	if (b->vhost_vdpa[0] && b->readonly) {
+		errf(err, errlen, "%s: readonly= is the vDPA device's to choose "
+		     "(export it read-only)", opt);
+		return -1;
+	}
+	if (b->vhost_vdpa[0] && b->server) {
+		errf(err, errlen, "%s: server=on is for vhost-user=SOCKET", opt);
 		return -1;
 	}
 	if (b->server && !b->vhost_user[0]) {
@@ -951,6 +967,9 @@ static struct virtio_dev *blk_create(const void *cfg,
 	if (c->vhost_user[0])
 		return blk_vhost_user_create(c, opts, env->gm, &env->notify, err,
 					     errlen);
+	if (c->vhost_vdpa[0])
+		return vdpa_dev_create(c->vhost_vdpa, &blk_vdpa_spec, opts,
+				       env->gm, &env->notify, NULL, err, errlen);
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		errf(err, errlen, "--disk: out of memory");
@@ -982,6 +1001,10 @@ static void blk_destroy(struct virtio_dev *d)
 		blk_vhost_user_destroy(d);
 		return;
 	}
+	if (vdpa_dev_is(d)) {
+		vdpa_dev_destroy(d);
+		return;
+	}
 	virtio_blk_fini(b);
 	free(b);
 }
@@ -990,6 +1013,8 @@ static void blk_stats(struct virtio_dev *d, char *buf, size_t len)
 {
 	if (blk_vhost_user_is(d))
 		blk_vhost_user_stats(d, buf, len);
+	else if (vdpa_dev_is(d))
+		vdpa_dev_stats(d, buf, len);
 	else
 		virtio_blk_stats_line(d->priv, buf, len);
 }
@@ -997,7 +1022,7 @@ static void blk_stats(struct virtio_dev *d, char *buf, size_t len)
 /* The write-cache switch is the only state beyond the rings. */
 static size_t blk_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 {
-	if (blk_vhost_user_is(d) || max < 1)
+	if (blk_vhost_user_is(d) || vdpa_dev_is(d) || max < 1)
 		return 0;
 	buf[0] = ((struct virtio_blk *)d->priv)->wce;
 	return 1;
@@ -1006,7 +1031,7 @@ static size_t blk_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 		       char *err, size_t errlen)
 {
-	if (blk_vhost_user_is(d))
+	if (blk_vhost_user_is(d) || vdpa_dev_is(d))
 		return 0;
 	if (len != 1 || buf[0] > 1) {
 		errf(err, errlen, "blk: a saved state of %zu bytes, want 1", len);
@@ -1018,7 +1043,7 @@ static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 
 static int blk_lock(struct virtio_dev *d, bool take, char *err, size_t errlen)
 {
-	if (blk_vhost_user_is(d))
+	if (blk_vhost_user_is(d) || vdpa_dev_is(d))
 		return 0;
 	return virtio_blk_lock(d->priv, take, err, errlen);
 }
@@ -1026,7 +1051,8 @@ static int blk_lock(struct virtio_dev *d, bool take, char *err, size_t errlen)
 const struct vdev_class virtio_blk_class = {
 	.name = "blk",
 	.option = "disk",
-	.keys = "path, vhost-user, server, readonly, serial, cache, direct",
+	.keys = "path, vhost-user, server, vhost-vdpa, readonly, serial, cache, "
+		"direct",
 	.config_size = sizeof(struct blk_config),
 	.parse_key = blk_parse_key,
 	.config_check = blk_config_check,
@@ -1036,4 +1062,5 @@ const struct vdev_class virtio_blk_class = {
 	.save = blk_save,
 	.restore = blk_restore,
 	.lock = blk_lock,
+	.cannot_pause = vdpa_dev_cannot_pause,
 };

@@ -58,6 +58,7 @@ struct blk_config {
 	enum blk_cache cache;
 	bool direct;
 	char vhost_user[108];	/* or: a vhost-user backend's socket */
+	char vhost_vdpa[108];	/* or: a vDPA device's /dev/vhost-vdpa-N */
 	bool server;		/* vhost-user: vireo listens */
 	bool unlocked;		/* (not an option) a migration target's: the
 				 * source holds the lock until it pauses */

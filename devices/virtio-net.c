@@ -16,6 +16,7 @@
 #include "../vmm/opts.h"
 #include "net-tap.h"
 #include "net-vhost.h"
+#include "vdpa-dev.h"
 #include "../vmm/util.h"
 
 #define VIRTIO_ID_NET			1
@@ -368,6 +369,8 @@ void virtio_net_announce(struct virtio_dev *d)
 {
 	struct virtio_net *n = d->priv;
 
+	if (vdpa_dev_is(d))
+		return;		/* the device's own business */
 	pthread_mutex_lock(&d->lock);
 	if (net_has(n, VIRTIO_NET_F_GUEST_ANNOUNCE) &&
 	    (d->status & VIRTIO_STATUS_DRIVER_OK)) {
@@ -452,6 +455,10 @@ static int net_parse_key(void *cfg, const char *opt, const char *key,
 				  sizeof(n->vhost_user), err, errlen) ? -1 : 1;
 	if (!strcmp(key, "server"))
 		return opt_on_off(opt, val, &n->server, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "vhost-vdpa"))
+		return opt_string(opt, "the vhost-vdpa device", val,
+				  n->vhost_vdpa, sizeof(n->vhost_vdpa), err,
+				  errlen) ? -1 : 1;
 	if (!strcmp(key, "vhost-dev"))
 		return opt_string(opt, "a device path", val, n->vhost_dev,
 				  sizeof(n->vhost_dev), err, errlen) ? -1 : 1;
@@ -483,11 +490,19 @@ static int net_config_check(const void *cfg, const char *opt, char *err,
 			    size_t errlen)
 {
 	const struct net_config *n = cfg;
-	int given = !!n->tap[0] + (n->fd >= 0) + !!n->vhost_user[0];
+	int given = !!n->tap[0] + (n->fd >= 0) + !!n->vhost_user[0] +
+		    !!n->vhost_vdpa[0];
 
 	if (given != 1) {
-		errf(err, errlen, "%s: give one of tap=NAME, fd=N or "
-		     "vhost-user=SOCKET", opt);
+		errf(err, errlen, "%s: give one of tap=NAME, fd=N, "
+		     "vhost-user=SOCKET or vhost-vdpa=/dev/vhost-vdpa-N", opt);
+		return -1;
+	}
+	if (n->vhost_vdpa[0] && (n->mac_set || n->mtu || n->queues > 1 ||
+				 n->server || n->vhost == NET_VHOST_ON)) {
+		errf(err, errlen, "%s: a vDPA device has its own MAC, MTU and "
+		     "queues (set them with 'vdpa dev add ... mac M mtu N'); "
+		     "server= and vhost= are for other backends", opt);
 		return -1;
 	}
 	if (n->vhost_user[0] && n->vhost == NET_VHOST_ON) {
@@ -507,8 +522,13 @@ static struct virtio_dev *net_create(const void *cfg,
 				     const struct vdev_env *env, char *err,
 				     size_t errlen)
 {
-	struct virtio_net *n = calloc(1, sizeof(*n));
+	const struct net_config *c = cfg;
+	struct virtio_net *n;
 
+	if (c->vhost_vdpa[0])
+		return vdpa_dev_create(c->vhost_vdpa, &net_vdpa_spec, opts,
+				       env->gm, &env->notify, NULL, err, errlen);
+	n = calloc(1, sizeof(*n));
 	if (!n) {
 		errf(err, errlen, "--net: out of memory");
 		return NULL;
@@ -524,13 +544,20 @@ static void net_destroy(struct virtio_dev *d)
 {
 	struct virtio_net *n = d->priv;
 
+	if (vdpa_dev_is(d)) {
+		vdpa_dev_destroy(d);
+		return;
+	}
 	virtio_net_fini(n);
 	free(n);
 }
 
 static void net_stats(struct virtio_dev *d, char *buf, size_t len)
 {
-	virtio_net_stats_line(d->priv, buf, len);
+	if (vdpa_dev_is(d))
+		vdpa_dev_stats(d, buf, len);
+	else
+		virtio_net_stats_line(d->priv, buf, len);
 }
 
 /* Queue pairs in use and the MAC (legacy drivers may set it). */
@@ -542,10 +569,11 @@ struct net_saved {
 static size_t net_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 {
 	struct virtio_net *n = d->priv;
-	struct net_saved s = { (uint16_t)n->active_pairs, { 0 } };
+	struct net_saved s = { 0, { 0 } };
 
-	if (max < sizeof(s))
+	if (max < sizeof(s) || vdpa_dev_is(d))
 		return 0;
+	s.active_pairs = (uint16_t)n->active_pairs;
 	memcpy(s.mac, n->cfg.mac, 6);
 	memcpy(buf, &s, sizeof(s));
 	return sizeof(s);
@@ -554,6 +582,11 @@ static size_t net_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 static int net_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
 			 size_t errlen)
 {
+	if (vdpa_dev_is(d)) {
+		errf(err, errlen, "a vDPA device's writes to guest memory "
+		     "cannot be followed");
+		return -ENOTSUP;
+	}
 	return net_vhost_log(d->priv, log, err, errlen);
 }
 
@@ -563,6 +596,8 @@ static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 	struct virtio_net *n = d->priv;
 	struct net_saved s;
 
+	if (vdpa_dev_is(d))
+		return 0;
 	if (len != sizeof(s)) {
 		errf(err, errlen, "net: a saved state of %zu bytes, want %zu",
 		     len, sizeof(s));
@@ -579,6 +614,33 @@ static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+/* ---- a NIC from a vDPA net device (unit-tested only: see README) ---------- */
+
+static uint16_t vdpa_net_queues(const uint8_t *config, uint64_t features,
+				uint32_t nr_vqs)
+{
+	(void)config;
+	(void)features;
+	(void)nr_vqs;
+	return 2;	/* one pair: no control queue, no MQ */
+}
+
+/* mac, status, max_virtqueue_pairs, mtu. */
+#define VDPA_NET_CFG_SIZE	12
+
+const struct vdpa_dev_spec net_vdpa_spec = {
+	.what = "net",
+	.device_id = 1,
+	.features = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+		    BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_MAC) |
+		    BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |
+		    BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |
+		    BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_STATUS),
+	.config_size = VDPA_NET_CFG_SIZE,
+	.queues = vdpa_net_queues,
+	.fail_status = -1,
+};
+
 static const struct vdev_feature net_features[] = {
 	{ "mrg_rxbuf", BIT(VIRTIO_NET_F_MRG_RXBUF) },
 	/* GUEST_TSO4/6, HOST_TSO4/6 */
@@ -594,7 +656,8 @@ static const struct vdev_feature net_features[] = {
 const struct vdev_class virtio_net_class = {
 	.name = "net",
 	.option = "net",
-	.keys = "tap, fd, vhost, vhost-dev, vhost-user, server, mac, mtu, queues",
+	.keys = "tap, fd, vhost, vhost-dev, vhost-user, server, vhost-vdpa, mac, "
+		"mtu, queues",
 	.config_size = sizeof(struct net_config),
 	.features = net_features,
 	.config_init = net_config_init,
@@ -606,4 +669,5 @@ const struct vdev_class virtio_net_class = {
 	.save = net_save,
 	.restore = net_restore,
 	.dirty_log = net_dirty_log,
+	.cannot_pause = vdpa_dev_cannot_pause,
 };

@@ -79,6 +79,7 @@ struct net_config {
 	char vhost_dev[64];	/* default /dev/vhost-net */
 	char vhost_user[108];	/* or a vhost-user backend's socket */
 	bool server;		/* vhost-user: vireo listens */
+	char vhost_vdpa[108];	/* or a vDPA net device's /dev/vhost-vdpa-N */
 };
 
 enum net_backend {
@@ -167,5 +168,9 @@ int virtio_net_init_fd(struct virtio_net *n, const struct net_config *cfg,
 void virtio_net_fini(struct virtio_net *n);
 /* One line of counters, for the user (stderr on exit). */
 void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len);
+
+/* A NIC from a vDPA net device (--net vhost-vdpa=PATH). */
+struct vdpa_dev_spec;
+extern const struct vdpa_dev_spec net_vdpa_spec;
 
 #endif

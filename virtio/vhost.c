@@ -43,6 +43,9 @@ static void ring_addr(const struct vhost *v, const struct virtq *vq,
 	addr->desc = (uint64_t)(uintptr_t)vq->desc;
 	addr->avail = (uint64_t)(uintptr_t)vq->driver;
 	addr->used = (uint64_t)(uintptr_t)vq->device;
+	addr->desc_gpa = vq->desc_gpa;
+	addr->avail_gpa = vq->driver_gpa;
+	addr->used_gpa = vq->device_gpa;
 	addr->log_gpa = vq->device_gpa;
 	addr->log = v->log;
 }
@@ -173,4 +176,43 @@ int vhost_rings_stop(struct vhost *v, struct virtio_dev *d, unsigned int first,
 		vhost_ring_set_base(vq, base);
 	}
 	return ret;
+}
+
+int vhost_fail_in_flight(struct virtio_dev *d, unsigned int q,
+			 struct vq_track *t, struct vq_elem *elem, int status)
+{
+	struct virtq *vq = &d->vq[q];
+	int failed = 0;
+	uint16_t h;
+
+	if (vq->packed || !t->out)
+		return -1;
+	vq_track_scan(t, vq);
+	if (t->lost)
+		return -1;
+	vq->used_idx = vhost_used_idx(vq);
+	for (h = 0; h < t->size; h++) {
+		uint32_t written = 0;
+
+		if (!t->out[h])
+			continue;
+		if (status >= 0 && vq_chain_at(vq, h, elem) == 0 && elem->nr_in) {
+			const struct iovec *last = &elem->iov[elem->nr_out +
+							      elem->nr_in - 1];
+
+			((uint8_t *)last->iov_base)[last->iov_len - 1] =
+				(uint8_t)status;
+			written = 1;
+		}
+		vq_push_id(vq, h, written);
+		t->out[h] = 0;
+		failed++;
+	}
+	/* Everything made available before now is answered. */
+	vq->last_avail = t->avail_seen;
+	if (failed) {
+		vq->signalled_valid = false;
+		virtio_queue_notify(d, q);
+	}
+	return failed;
 }

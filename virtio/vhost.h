@@ -5,7 +5,9 @@
  * vhost_ops, over the backends:
  *  - vhost-kernel.c: the kernel's vhost (/dev/vhost-net), ioctls;
  *  - vhost-user.c: a backend process on a unix socket (vhost-user
- *    protocol), guest memory shared as the memfd itself.
+ *    protocol), guest memory shared as the memfd itself;
+ *  - vhost-vdpa.c: a vDPA device (/dev/vhost-vdpa-N), guest memory
+ *    mapped through its IOTLB.
  * A device class keeps its config space and feature policy; the backend
  * carries the data path only. Rings are numbered as the backend numbers
  * them; a device maps its queues onto them (vhost-net: one backend per
@@ -30,10 +32,12 @@
 
 struct vhost;
 
-/* Where a ring is, as host virtual addresses; with log, the backend
- * also logs its writes to the used ring at guest address log_gpa. */
+/* Where a ring is, as host virtual addresses (and guest-physical ones,
+ * for backends behind an IOTLB); with log, the backend also logs its
+ * writes to the used ring at guest address log_gpa. */
 struct vhost_ring_addr {
 	uint64_t desc, avail, used;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint64_t log_gpa;
 	bool log;
 };
@@ -106,6 +110,17 @@ int vhost_rings_stop(struct vhost *v, struct virtio_dev *d, unsigned int first,
 int vhost_rings_log(struct vhost *v, struct virtio_dev *d, uint64_t *log,
 		    uint64_t features, unsigned int first, unsigned int n,
 		    unsigned int ring, char *err, size_t errlen);
+
+/*
+ * A backend went away holding requests of queue q (split rings) that it
+ * will never complete: complete each now, with status (>= 0) in its last
+ * writable byte (blk: VIRTIO_BLK_S_IOERR), and tell the guest; the queue
+ * then stands after everything made available. t says what is in flight
+ * (scanned often enough); elem is scratch. How many were failed, or -1
+ * if that cannot be known (packed rings, a lost count).
+ */
+int vhost_fail_in_flight(struct virtio_dev *d, unsigned int q,
+			 struct vq_track *t, struct vq_elem *elem, int status);
 
 /* The used index the device last published (split rings), from memory. */
 uint16_t vhost_used_idx(const struct virtq *vq);

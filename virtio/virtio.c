@@ -131,6 +131,15 @@ void virtio_queue_set_external(struct virtio_dev *d, unsigned int q)
 		d->tops->queue_external(d->transport, q, true);
 }
 
+void virtio_queue_set_internal(struct virtio_dev *d, unsigned int q)
+{
+	if (q >= d->ops->num_queues || !(d->external & (1U << q)))
+		return;
+	d->external &= ~(1U << q);
+	if (d->tops && d->tops->queue_external)
+		d->tops->queue_external(d->transport, q, false);
+}
+
 void virtio_set_status(struct virtio_dev *d, uint8_t val)
 {
 	uint8_t old = d->status, added;

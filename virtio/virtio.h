@@ -203,6 +203,8 @@ void virtio_kick_later(struct virtio_dev *d, unsigned int q);
  * and call fds of its activation context (until the next reset).
  */
 void virtio_queue_set_external(struct virtio_dev *d, unsigned int q);
+/* Queue q is served by vireo again (its backend went away). */
+void virtio_queue_set_internal(struct virtio_dev *d, unsigned int q);
 
 /* After pushing used buffers on q: interrupt the driver if it wants. */
 void virtio_queue_notify(struct virtio_dev *d, unsigned int q);

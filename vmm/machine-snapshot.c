@@ -15,6 +15,27 @@
 #include "snapshot.h"
 #include "util.h"
 
+int machine_can_pause(const struct machine *m, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr_vdevs; i++) {
+		const struct machine_vdev *md = m->vdevs[i];
+		const char *why;
+
+		if (!md->cls->cannot_pause)
+			continue;
+		why = md->cls->cannot_pause(md->vdev);
+		if (why) {
+			errf(err, errlen, "%s: %s; pausing, snapshots and "
+			     "migration are refused for this VM",
+			     m->cfg->devices[i].id, why);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
 void machine_pause(struct machine *m)
 {
 	unsigned int i;

@@ -107,6 +107,8 @@ int machine_restore(struct machine *m, struct vm_config *cfg,
 const char *machine_vhost_device(const struct machine *m);
 /* The id of a device a vhost-user backend serves, or NULL. */
 const char *machine_vhost_user_device(const struct machine *m);
+/* 0 if every device can be paused with its state kept; else -errno + err. */
+int machine_can_pause(const struct machine *m, char *err, size_t errlen);
 /*
  * Migration: every backend outside vireo that writes guest memory (vhost-
  * net) logs those pages into vm.backend_log, from now on (on) or no more

@@ -676,6 +676,9 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 		     "vhost-user devices is not supported yet", vu);
 		return -ENOTSUP;
 	}
+	ret = machine_can_pause(m, err, errlen);
+	if (ret)
+		return ret;
 	if (o->local && m->vm.mem.fd < 0) {
 		errf(err, errlen, "local=on hands the RAM's memfd over, and this "
 		     "VM's RAM is mapped from a snapshot file; migrate without "

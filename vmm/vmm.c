@@ -417,7 +417,8 @@ static int act(void *ctx, const struct api_request *r, char *err,
 		return act_migrate(v, r, err, errlen);
 	case API_PAUSE:
 		if (migrating(v, err, errlen) ||
-		    need_state(v, API_RUNNING, "pause", err, errlen))
+		    need_state(v, API_RUNNING, "pause", err, errlen) ||
+		    machine_can_pause(&v->machine, err, errlen))
 			return -1;
 		machine_pause(&v->machine);
 		return 0;
@@ -485,7 +486,7 @@ static json_t *config_json(struct vmm *v)
 		if (dc->cls == &virtio_blk_class) {
 			const struct blk_config *b = dc->cfg;
 
-			if (b->vhost_user[0])
+			if (b->vhost_user[0] || b->vhost_vdpa[0])
 				continue;
 			json_array_append_new(drives, json_pack(
 				"{s:s,s:s,s:b,s:b}", "drive_id", dc->id,

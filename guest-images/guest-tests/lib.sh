@@ -1,16 +1,20 @@
 #!/bin/sh
 # Helpers for in-guest tests (sourced, not run).
 
-# disk_by_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
+# disk_by_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL
+# ("none": the one disk without a serial).
 disk_by_serial() {
+	_want=$1
+	[ "$_want" = none ] && _want=
 	for b in /sys/block/vd*; do
 		[ -e "$b/serial" ] || continue
-		if [ "$(cat "$b/serial")" = "$1" ]; then
+		if [ "$(cat "$b/serial" 2>/dev/null)" = "$_want" ]; then
 			echo "/dev/${b##*/}"
 			return 0
 		fi
 	done
-	echo "no disk with serial $1" >&2
+	echo "no disk with serial $1 (there are:$(for b in /sys/block/vd*; do
+		printf ' %s=%s' "${b##*/}" "$(cat "$b/serial" 2>/dev/null)"; done))" >&2
 	return 1
 }
 

@@ -64,10 +64,15 @@ fi
 if [ "$what" = blk ] || [ "$what" = all ]; then
 	# BENCH_QEMU_AIO=io_uring: QEMU's disk on io_uring, as vireo's is.
 	# BENCH_VHOST_USER=1: also both VMMs on qemu-storage-daemon.
-	if [ "${BENCH_VHOST_USER:-0}" = 1 ]; then
+	# BENCH_VDPA=1: and vireo on the same daemon's VDUSE disk through
+	# vhost-vdpa (the whole run then uses the 6.12 test host).
+	if [ "${BENCH_VHOST_USER:-0}" = 1 ] || [ "${BENCH_VDPA:-0}" = 1 ]; then
 		"$top/guest-images/testhost/add-binary.sh" qemu-storage-daemon "$b/hosttools"
 	fi
-	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} BENCH_VHOST_USER=${BENCH_VHOST_USER:-0} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
+	if [ "${BENCH_VDPA:-0}" = 1 ]; then
+		"$top/guest-images/testhost/add-binary.sh" vdpa "$b/hosttools"
+	fi
+	echo "cd /payload && QEMU_AIO=${BENCH_QEMU_AIO:-threads} BENCH_TRANSPORT=${BENCH_TRANSPORT:-mmio} BENCH_VHOST_USER=${BENCH_VHOST_USER:-0} BENCH_VDPA=${BENCH_VDPA:-0} sh blk.sh /payload $blk_runs $blk_runtime" >> "$b/go.sh"
 fi
 if [ "$what" = net ] || [ "$what" = all ]; then
 	"$top/guest-images/testhost/add-binary.sh" iperf3 "$b/hosttools"
@@ -86,6 +91,7 @@ if [ "$kind" = hardware ]; then
 	(cd "$b" && sh go.sh) > "$b/out.txt"
 else
 	echo "bench: /dev/kvm is '$kind'; running inside the nested test host"
+	[ "${BENCH_VDPA:-0}" = 1 ] && export TESTHOST_DIR=$build/testhost-vdpa
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
 grep -E '^(BOOT|BLK|NET|SNAP|MIG|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'

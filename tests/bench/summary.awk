@@ -118,6 +118,11 @@ function blk_summary(   j, m, vmm, k, i, a, c, b) {
 			vu = blk_median("vireo-vu", j); qu = blk_median("qemu-vu", j)
 			printf "blk %-12s vhost-user (runs %d/%d): vireo-vu %.0f IOPS, qemu-vu %.0f IOPS, ratio vireo-vu/qemu-vu %.2f, vireo-vu/vireo %.2f\n", j, n["vireo-vu" SUBSEP j], n["qemu-vu" SUBSEP j], vu, qu, qu ? vu / qu : 0, mi["vireo"] ? vu / mi["vireo"] : 0
 		}
+		# vhost-vdpa: the same daemon's VDUSE disk, against its vhost-user.
+		if (n["vireo-vdpa" SUBSEP j] && n["vireo-vu" SUBSEP j]) {
+			vd = blk_median("vireo-vdpa", j); vu = blk_median("vireo-vu", j)
+			printf "blk %-12s vhost-vdpa (runs %d): vireo-vdpa %.0f IOPS, ratio vireo-vdpa/vireo-vu %.2f, vireo-vdpa/vireo %.2f; VMM CPU ticks vireo-vdpa %d, vireo-vu %d\n", j, n["vireo-vdpa" SUBSEP j], vd, vu ? vd / vu : 0, mi["vireo"] ? vd / mi["vireo"] : 0, cpu_ticks["vireo-vdpa"], cpu_ticks["vireo-vu"]
+		}
 	}
 }
 function blk_median(vmm, j,   k, a, i) {

@@ -26,7 +26,7 @@ cp "$top/tests/integration/lib.sh" "$top/tests/integration/linux.sh" "$payload/t
 # The test host has only busybox: carry e2fsck and debugfs for disk checks,
 # iperf3 for network tests, and the vhost-user backends: qemu-storage-daemon
 # and DPDK's testpmd, with the drivers testpmd loads at run time.
-for p in e2fsck debugfs iperf3 qemu-storage-daemon dpdk-testpmd curl dtc; do
+for p in e2fsck debugfs iperf3 qemu-storage-daemon dpdk-testpmd curl dtc vdpa; do
 	command -v "$p" > /dev/null || continue
 	"$top/guest-images/testhost/add-binary.sh" "$p" "$payload/hosttools"
 done
@@ -43,7 +43,7 @@ cp "$build/unixcat" "$payload/"
 # three times in all while the whole nested run is under 40 minutes; only
 # the last run counts, and each repeat prints a RETRY line.
 # VIREO_SECTIONS="net balloon" runs only those groups (while developing).
-sections=${VIREO_SECTIONS:-boot virtio console net vhost snapshot migrate balloon}
+sections=${VIREO_SECTIONS:-boot virtio console net vhost snapshot migrate balloon vdpa}
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
@@ -52,6 +52,14 @@ TMPDIR=/tmp VIREO_KVM_KIND=nested SECTIONS=$sec sh tests/linux.sh /payload/vireo
 	/payload/unixcat
 RUN
 done
+# The test host's kernel: the vdpa group needs Linux 6.12 (vduse and
+# vhost_vdpa); the rest run on the 6.1 cloud kernel, measured stable.
+testhost_dir() {
+	case $1 in
+	vdpa) echo "$build/testhost-vdpa" ;;
+	*) echo "$build/testhost" ;;
+	esac
+}
 # Seconds a group's test host may run before it counts as hung.
 group_timeout() {
 	case $1 in
@@ -67,7 +75,7 @@ start=$(date +%s)
 for sec in $sections; do
 	log=$logs/$sec.log
 	for attempt in 1 2 3; do
-		TESTHOST_QEMU_LOG=$log.qemu$attempt \
+		TESTHOST_QEMU_LOG=$log.qemu$attempt TESTHOST_DIR=$(testhost_dir $sec) \
 			"$top/guest-images/testhost/run.sh" --timeout "$(group_timeout $sec)" "$payload" \
 			"run-$sec.sh" > "$log.try$attempt" 2>&1
 		status=$?

@@ -186,7 +186,30 @@ START_TEST(device_options)
 	ck_assert_ptr_nonnull(strstr(err, "queues"));
 	ck_assert_int_eq(config_parse_class(&virtio_net_class, "mtu=1500", &dev,
 					    err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "give one of tap=NAME, fd=N or vhost-user=SOCKET"));
+	ck_assert_ptr_nonnull(strstr(err, "give one of tap=NAME, fd=N, vhost-user=SOCKET or vhost-vdpa="));
+	/* vDPA: one backend only; what is the device's is not an option. */
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "vhost-vdpa=/dev/vhost-vdpa-0,mac=02:00:00:00:00:01",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "own MAC"));
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "vhost-vdpa=/dev/vhost-vdpa-0,tap=t",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "vhost-vdpa=/dev/vhost-vdpa-0,readonly=on",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "vDPA device's to choose"));
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "vhost-vdpa=/dev/vhost-vdpa-0,path=x.img",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "one of the three"));
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "vhost-vdpa=/dev/vhost-vdpa-0,cache=unsafe",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "vhost-vdpa=/dev/vhost-vdpa-0,transport=mmio",
+					    &dev, err, sizeof(err)), 0);
+	device_config_free(&dev);
 	/* Class features by name; unknown ones list what is known. */
 	ck_assert_int_eq(config_parse_class(&virtio_net_class,
 					    "tap=t,features=-tso,-event_idx",
