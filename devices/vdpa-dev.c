@@ -322,11 +322,20 @@ static void vd_deactivate(struct virtio_dev *d, bool pause)
 static void on_config(struct ev_handler *h, uint32_t events)
 {
 	struct vdpa_dev *v = container_of(h, struct vdpa_dev, config_h);
-	uint8_t cfg[VDPA_CONFIG_MAX];
+	uint8_t cfg[VDPA_CONFIG_MAX], st = 0;
 
 	(void)events;
 	eventfd_drain(h->fd);
 	pthread_mutex_lock(&v->vdev.lock);
+	/* A device that gave up says so in its status, with this interrupt. */
+	if (v->started && vhost_vdpa_get_status(&v->vp, &st) == 0 &&
+	    (st & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED))) {
+		pr_err("%s %s: the vDPA device set %s in its status; the device "
+		       "needs a reset", v->ops.name, v->vp.path,
+		       st & VIRTIO_STATUS_FAILED ? "FAILED" : "NEEDS_RESET");
+		v->failures++;
+		virtio_dev_broken(&v->vdev);
+	}
 	if (vhost_vdpa_get_config(&v->vp, 0, cfg, v->spec->config_size) == 0 &&
 	    memcmp(cfg, v->config, v->spec->config_size)) {
 		memcpy(v->config, cfg, v->spec->config_size);

@@ -1602,7 +1602,7 @@ if section vdpa; then
 # The vdpa, vduse and vhost_vdpa modules exist from Linux 5.15 on, in
 # Debian 12's 6.12 kernels (not in 6.1): run.sh runs this group in a test
 # host with that kernel (TEST-HOST.md).
-vdpa_tests="vdpa_read vdpa_ext4 vdpa_fio_pci vdpa_fio_mmio vdpa_packed_asked vdpa_gone"
+vdpa_tests="vdpa_read vdpa_ext4 vdpa_fio_pci vdpa_fio_mmio vdpa_packed_asked vdpa_resize vdpa_gone"
 if [ ! -e /dev/vduse/control ] || ! have vdpa || ! have qemu-storage-daemon; then
 	for t in $vdpa_tests; do
 		skip $t "no VDUSE here (/dev/vduse/control, iproute2's vdpa and qemu-storage-daemon are needed; Linux >= 5.15 with the vduse and vhost_vdpa modules)"
@@ -1611,9 +1611,11 @@ else
 # vduse_start IMG: export IMG as the VDUSE disk vduse0, make it a vDPA
 # device bound to vhost_vdpa ($vdpa_dev; the daemon is $qsd_pid).
 vduse_start() {
+	rm -f "$work/qsd-qmp.sock"
 	qsd --blockdev "driver=file,node-name=f0,filename=$1" \
 		--export "type=vduse-blk,id=vduse0,name=vduse0,node-name=f0,writable=on" \
-		>> "$work/qsd.log" 2>&1 &
+		--chardev "socket,id=m0,path=$work/qsd-qmp.sock,server=on,wait=off" \
+		--monitor chardev=m0 >> "$work/qsd.log" 2>&1 &
 	qsd_pid=$!
 	_n=0
 	while [ ! -e /dev/vduse/vduse0 ] && [ $_n -lt 200 ]; do
@@ -1705,6 +1707,41 @@ for tr in pci mmio packed_asked; do
 		fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
 	fi
 done
+
+# The daemon grows the disk (QMP block_resize): the vDPA device signals
+# a config change, the guest sees the new capacity. Pausing the VM is
+# refused, naming the device (VDUSE cannot suspend its rings).
+t=vdpa_resize
+rm -f "$img"
+truncate -s 64M "$img"
+if vduse_start "$img"; then
+	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--disk "vhost-vdpa=$vdpa_dev" --api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-resize vireo.serial=$vduse_serial" \
+		< /dev/null > "$work/$t.out" 2>&1 &
+	pid=$!
+	pause=
+	if wait_for "$work/$t.out" RESIZE-NOW 150; then
+		pause=$(curl -s --unix-socket "$work/api.sock" -X PATCH \
+			-d '{"state":"Paused"}' http://localhost/vm 2>&1)
+		truncate -s 128M "$img"
+		"$unixcat" "$work/qsd-qmp.sock" '{"execute":"qmp_capabilities"}' \
+			'{"execute":"block_resize","arguments":{"node-name":"f0","size":134217728}}' \
+			'{"execute":"query-version"}' > "$work/$t.qmp" 2>&1
+	fi
+	wait $pid
+	rc=$?
+	vduse_stop
+	r=$(grep '^RESULT resized' "$work/$t.out" | tr -d '\r')
+	echo "NOTE $t: $r; pause: $pause"
+	guest_ok $t && [ "$(field sectors "$r")" = 262144 ] &&
+		echo "$pause" | grep -q "cannot suspend" &&
+		grep -q "1 config changes passed on" "$work/$t.out" && pass $t ||
+		fail $t "$r; pause: $pause; qmp: $(tr '\n' '|' < "$work/$t.qmp"); $(why $t)"
+else
+	vduse_stop
+	fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
+fi
 
 # The daemon killed under the guest: vireo stays up and says so; the
 # guest's I/O fails instead of hanging for ever.

@@ -452,6 +452,17 @@ START_TEST(device_refuses)
 	activation(dev, &a, fds);
 	ck_assert_int_lt(dev->ops->activate(dev, &a), 0);
 	ck_assert_uint_eq(fv.nr_map, 0);
+
+	/* Running, the device sets NEEDS_RESET and says so: so does vireo. */
+	fv.iova_first = 0;
+	((struct vdpa_dev *)dev->priv)->vp.iova_first = 0;
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	ck_assert(!dev->broken);
+	fv.status |= VIRTIO_STATUS_NEEDS_RESET;
+	eventfd_signal(fv.config_call);
+	fake_dispatch(100);
+	ck_assert(dev->broken);
+	ck_assert(dev->status & VIRTIO_STATUS_NEEDS_RESET);
 	vdpa_dev_destroy(dev);
 	close_fds(fds, 2);
 	drv_fini(&d);
@@ -478,6 +489,7 @@ START_TEST(config_change)
 	virtio_config_access(dev, 0, cfg, 8, false);
 	ck_assert_uint_eq(get_le64(cfg), 8192);
 	ck_assert_uint_eq(((struct vdpa_dev *)dev->priv)->config_changes, 1);
+	ck_assert(!dev->broken);
 	/* Only the writeback byte is the driver's to write. */
 	cfg[0] = 1;
 	virtio_config_access(dev, 32, cfg, 1, true);
