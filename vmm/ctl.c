@@ -44,7 +44,9 @@ static const char ctl_usage[] =
 "  balloon-stats         GET /balloon/statistics\n"
 "  poweroff              stop the VM\n"
 "  migrate --to URI [--local] [--max-downtime MS] [--bandwidth MBPS]\n"
-"                        live-migrate to 'vireo run --incoming URI'\n"
+"                        live-migrate to 'vireo run --incoming URI'; exit\n"
+"                        0 moved, 1 failed (the guest runs here), 3 the\n"
+"                        source died mid-way (outcome unknown)\n"
 "                        (unix:PATH or tcp:HOST:PORT; --local: same host,\n"
 "                        unix only, the memory is handed over, not\n"
 "                        copied); prints each round, waits for the end,\n"
@@ -274,6 +276,7 @@ static long long jint(json_t *j, const char *key)
 static int migrate(const char *sock, int argc, char **argv)
 {
 	const char *to = NULL, *st;
+	char last[32] = "started";
 	long long downtime = 0, bandwidth = 0, round = -1;
 	bool local = false;
 	json_t *j, *req;
@@ -310,12 +313,20 @@ static int migrate(const char *sock, int argc, char **argv)
 		usleep(200 * 1000);
 		st = mig_status(sock, &j);
 		if (!st) {
-			/* The source exits once the target runs the guest. */
-			printf("migrate: the source has exited: the guest runs on "
-			       "the target\n");
+			/*
+			 * The source waits up to 2 s for this poll to read
+			 * "completed" before it exits: gone without it, it
+			 * died, and where the guest runs is not known here.
+			 */
+			pr_err("migrate: the source went away before it reported "
+			       "the end of the migration (last seen: %s, round "
+			       "%lld); whether the guest runs on the target is "
+			       "unknown: look at the target's output", last,
+			       round < 0 ? 0 : round);
 			json_decref(j);
-			return 0;
+			return 3;
 		}
+		snprintf(last, sizeof(last), "%s", st);
 		if (jint(j, "round") != round && !strcmp(st, "active")) {
 			round = jint(j, "round");
 			printf("migrate: round %lld, %lld pages sent, %lld dirty\n",

@@ -383,4 +383,32 @@ rc=$?
 exec 3>&-
 [ $rc = 0 ] && grep -q 'still-' "$work/$t.src" ||
 	bad="$bad; the source did not go on: rc=$rc $(tr '\n' '|' < "$work/$t.src")"
+# The source dies mid-way (its target stopped, so it waits): ctl cannot
+# know where the guest runs, and says so (status 3), not "moved".
+rm -f "$work/f1"
+mkfifo "$work/f1"
+"$vireo" run --kernel "$tiny" --memory 64M --cmdline echo \
+	--api-sock "$sock" < "$work/f1" > "$work/$t.src" 2>&1 &
+sp=$!
+exec 3> "$work/f1"
+"$vireo" run --incoming tcp:127.0.0.1:47411 < /dev/null \
+	> "$work/$t.tgt" 2>&1 &
+tp=$!
+wait_for "$work/$t.src" "tiny guest: hello" 10
+wait_for "$work/$t.tgt" "waiting for a migration" 10
+kill -STOP $tp
+"$vireo" ctl --api-sock "$sock" migrate --to tcp:127.0.0.1:47411 \
+	> "$work/$t.ctl" 2>&1 &
+cp=$!
+sleep 1
+kill -9 $sp
+wait $cp
+crc=$?
+wait $sp 2>/dev/null
+exec 3>&-
+kill -9 $tp
+kill -CONT $tp
+wait $tp 2>/dev/null
+[ $crc = 3 ] && grep -q "whether the guest runs on the target is unknown" "$work/$t.ctl" ||
+	bad="$bad; source killed mid-way: ctl status $crc '$(tr '\n' '|' < "$work/$t.ctl")'"
 [ -z "$bad" ] && pass $t || fail $t "$bad"
