@@ -227,6 +227,8 @@ static long build_dsdt(struct tables *t, const struct acpi_config *cfg)
 		aml_name_eisaid(&a, "_HID", d->hid);
 		aml_name_int(&a, "_UID", i);
 		res_io(&res, d->port, d->len);
+		if (d->port2)
+			res_io(&res, d->port2, d->len2);
 		if (d->irq >= 0)
 			res_irq(&res, (uint32_t)d->irq, false, false);
 		aml_name_resources(&a, "_CRS", &res);

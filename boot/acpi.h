@@ -37,6 +37,8 @@ struct acpi_isa_dev {
 	uint16_t port;
 	uint8_t len;
 	int irq;
+	uint16_t port2;			/* a second I/O range, or 0 */
+	uint8_t len2;
 };
 
 #define ACPI_MAX_ISA_DEVS 8

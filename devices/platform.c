@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "platform.h"
 
+#include <errno.h>
 #include <string.h>
 
 static void fire(const struct platform_hook *h, enum platform_event ev)
@@ -16,6 +17,10 @@ static void fire(const struct platform_hook *h, enum platform_event ev)
 #define STS_OBF		0x01
 #define STS_SYS		0x04
 #define STS_CMD		0x08
+#define CTR_KBD_INT	0x01
+#define CTR_KBD_OFF	0x10
+#define CTR_XLATE	0x40
+#define KBD_ACK		0xfa
 
 void i8042_init(struct i8042 *k, const struct platform_hook *hook)
 {
@@ -53,10 +58,113 @@ void i8042_destroy(struct i8042 *k)
 	pthread_mutex_destroy(&k->lock);
 }
 
+void i8042_set_irq(struct i8042 *k, const struct irq_line *irq)
+{
+	k->irq = *irq;
+}
+
+/* IRQ 1 follows "a byte to read" while the keyboard interrupt is on. */
+static void update_irq(struct i8042 *k)
+{
+	bool level = k->out_full && (k->cmd_byte & CTR_KBD_INT);
+
+	if (level != k->irq_level) {
+		k->irq_level = level;
+		irq_line_set(&k->irq, level);
+	}
+}
+
 static void i8042_reply(struct i8042 *k, uint8_t v)
 {
 	k->out = v;
 	k->out_full = true;
+	k->queued = 0;
+}
+
+/* Bytes from the keyboard: the first to read now, the rest queued. */
+static int kbd_send(struct i8042 *k, const uint8_t *b, unsigned int n)
+{
+	unsigned int i = 0;
+
+	if (k->queued + n > I8042_QUEUE)
+		return -EBUSY;
+	if (!k->out_full) {
+		k->out = b[i++];
+		k->out_full = true;
+	}
+	for (; i < n; i++)
+		k->queue[k->queued++] = b[i];
+	return 0;
+}
+
+/*
+ * A byte the driver wrote to the keyboard: a command, or the argument of
+ * the last one. Enough of a PS/2 keyboard for Linux's atkbd.
+ */
+static void kbd_write(struct i8042 *k, uint8_t b)
+{
+	static const uint8_t ack = KBD_ACK;
+	uint8_t id[3] = { KBD_ACK, 0xab, 0x83 };
+
+	k->queued = 0;
+	k->out_full = false;
+	if (k->pending == 0xed || k->pending == 0xf3 || k->pending == 0xf0) {
+		/* LEDs, typematic rate, scan code set: taken. Set 0 asks
+		 * which set: 2 (translated: 0x41). */
+		uint8_t set[2] = { KBD_ACK, (k->cmd_byte & CTR_XLATE) ? 0x41 : 2 };
+
+		kbd_send(k, set, k->pending == 0xf0 && b == 0 ? 2 : 1);
+		k->pending = 0;
+		return;
+	}
+	switch (b) {
+	case 0xff: {			/* reset: ACK, self-test passed */
+		uint8_t r[2] = { KBD_ACK, 0xaa };
+
+		kbd_send(k, r, 2);
+		break;
+	}
+	case 0xf2:			/* identify: an MF2 keyboard */
+		if (k->cmd_byte & CTR_XLATE)
+			id[2] = 0x41;
+		kbd_send(k, id, 3);
+		break;
+	case 0xee: {			/* echo */
+		uint8_t e = 0xee;
+
+		kbd_send(k, &e, 1);
+		break;
+	}
+	case 0xed:
+	case 0xf0:
+	case 0xf3:
+		k->pending = b;
+		kbd_send(k, &ack, 1);
+		break;
+	default:			/* enable, disable, defaults, ... */
+		kbd_send(k, &ack, 1);
+	}
+}
+
+int i8042_ctrl_alt_del(struct i8042 *k)
+{
+	/* Make Ctrl, Alt, Delete; break Delete, Alt, Ctrl. */
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53,
+					0xe0, 0xd3, 0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+					0x71, 0xf0, 0x11, 0xf0, 0x14 };
+	int ret;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->cmd_byte & CTR_XLATE)
+		ret = kbd_send(k, set1, sizeof(set1));
+	else
+		ret = kbd_send(k, set2, sizeof(set2));
+	if (!ret)
+		k->keys_sent++;
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return ret;
 }
 
 /* Returns true if the command pulsed the CPU reset line. */
@@ -68,6 +176,9 @@ static bool i8042_command(struct i8042 *k, uint8_t cmd)
 		break;
 	case 0x60:			/* write command byte */
 	case 0xd1:			/* write output port */
+	case 0xd2:			/* write keyboard output buffer */
+	case 0xd3:			/* write aux output buffer */
+	case 0xd4:			/* write to the aux device */
 		k->pending = cmd;
 		break;
 	case 0xa7:
@@ -115,6 +226,14 @@ static void i8042_io_read(void *opaque, uint64_t off, uint8_t *data,
 	} else if (off == I8042_DATA) {
 		data[0] = k->out;
 		k->out_full = false;
+		if (k->queued) {
+			/* The next byte: a new edge on IRQ 1. */
+			update_irq(k);
+			k->out = k->queue[0];
+			memmove(k->queue, k->queue + 1, --k->queued);
+			k->out_full = true;
+		}
+		update_irq(k);
 	}
 	pthread_mutex_unlock(&k->lock);
 }
@@ -134,12 +253,24 @@ static void i8042_io_write(void *opaque, uint64_t off, const uint8_t *data,
 		reset = i8042_command(k, data[0]);
 	} else if (off == I8042_DATA) {
 		k->last_was_cmd = false;
-		if (k->pending == 0x60)
+		if (k->pending == 0x60) {
 			k->cmd_byte = data[0];
-		else if (k->pending == 0xd1 && !(data[0] & 1))
-			reset = true;
-		k->pending = 0;
+			k->pending = 0;
+		} else if (k->pending == 0xd1) {
+			reset = !(data[0] & 1);
+			k->pending = 0;
+		} else if (k->pending == 0xd2) {
+			k->pending = 0;
+			k->queued = 0;
+			k->out_full = false;
+			kbd_send(k, data, 1);
+		} else if (k->pending == 0xd3 || k->pending == 0xd4) {
+			k->pending = 0;		/* no aux device answers */
+		} else if (!(k->cmd_byte & CTR_KBD_OFF) || k->pending) {
+			kbd_write(k, data[0]);
+		}
 	}
+	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 	if (reset)
 		fire(&k->hook, PLATFORM_RESET);

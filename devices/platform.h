@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Small platform devices that end or report the guest's life:
- *  - i8042: enough of the keyboard controller for the reset pulse
- *    (command 0xFE, or an output-port write with bit 0 clear), the self
- *    tests and the command byte. No keyboard is attached.
+ *  - i8042: the keyboard controller's reset pulse (command 0xFE, or an
+ *    output-port write with bit 0 clear), self tests and command byte,
+ *    and a keyboard on its first port that answers the driver's commands
+ *    (ACK, reset, identify) and can press Ctrl-Alt-Del (IRQ 1).
  *  - pm: the ACPI hardware-reduced sleep control/status and reset
  *    registers the FADT points at (S5 = power off).
  *  - pvpanic: QEMU's pvpanic port (ACPI QEMU0001); a guest panic ends the
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "../vmm/bus.h"
+#include "../vmm/irq.h"
 
 enum platform_event {
 	PLATFORM_POWEROFF,
@@ -30,14 +32,26 @@ struct platform_hook {
 	void *opaque;
 };
 
+#define I8042_QUEUE	16
+
 struct i8042 {
 	pthread_mutex_t lock;
 	struct platform_hook hook;
+	struct irq_line irq;	/* the keyboard's, IRQ 1 (none: polled) */
+	bool irq_level;
 	uint8_t cmd_byte;
 	uint8_t out;
 	bool out_full;
-	uint8_t pending;	/* command waiting for its data byte */
+	/*
+	 * A controller command waiting for its data byte (0x60, 0xd1), or a
+	 * keyboard command waiting for its argument (0xed, 0xf0, 0xf3).
+	 */
+	uint8_t pending;
 	bool last_was_cmd;
+	/* Keyboard bytes after out (not in snapshots: a reply in flight). */
+	uint8_t queue[I8042_QUEUE];
+	unsigned int queued;
+	uint64_t keys_sent;	/* Ctrl-Alt-Del presses */
 };
 
 struct i8042_state {
@@ -50,6 +64,13 @@ void i8042_init(struct i8042 *k, const struct platform_hook *hook);
 void i8042_save(struct i8042 *k, struct i8042_state *st);
 void i8042_restore(struct i8042 *k, const struct i8042_state *st);
 void i8042_destroy(struct i8042 *k);
+/* The keyboard interrupts the guest on this line. */
+void i8042_set_irq(struct i8042 *k, const struct irq_line *irq);
+/*
+ * Press and release Ctrl-Alt-Del on the keyboard. -EBUSY if the keyboard
+ * has no room (the guest is not reading it).
+ */
+int i8042_ctrl_alt_del(struct i8042 *k);
 
 struct pm {
 	struct platform_hook hook;

@@ -277,6 +277,12 @@ static int vd_activate(struct virtio_dev *d, const struct virtio_activation *a)
 		vd_fail(v, "setting up its rings", ret);
 		return ret;
 	}
+	/* A reset forgets it (VDUSE does): set it again for this run. */
+	ret = vhost_vdpa_set_config_call(&v->vp, v->config_h.fd);
+	if (ret)
+		pr_err("%s %s: config change notification: %s (changes of its "
+		       "config will not reach the guest)", v->ops.name,
+		       v->vp.path, strerror(-ret));
 	ret = vhost_vdpa_set_status(&v->vp, st | VIRTIO_STATUS_DRIVER_OK);
 	if (ret) {
 		vd_fail(v, "DRIVER_OK", ret);

@@ -43,6 +43,7 @@ static const char ctl_usage[] =
 "  balloon SIZE          the balloon's target (e.g. 256M)\n"
 "  balloon-stats         GET /balloon/statistics\n"
 "  poweroff              stop the VM\n"
+"  ctrl-alt-del          press Ctrl-Alt-Del on the guest's keyboard\n"
 "  migrate --to URI [--local] [--max-downtime MS] [--bandwidth MBPS]\n"
 "                        live-migrate to 'vireo run --incoming URI'; exit\n"
 "                        0 moved, 1 failed (the guest runs here), 3 the\n"
@@ -388,6 +389,9 @@ int ctl_main(int argc, char **argv)
 	if (!strcmp(argv[0], "start") && argc == 1)
 		return call(sock, "PUT", "/actions",
 			    "{\"action_type\":\"InstanceStart\"}");
+	if (!strcmp(argv[0], "ctrl-alt-del") && argc == 1)
+		return call(sock, "PUT", "/actions",
+			    "{\"action_type\":\"SendCtrlAltDel\"}");
 	if (!strcmp(argv[0], "poweroff") && argc == 1)
 		return call(sock, "PUT", "/actions",
 			    "{\"action_type\":\"Poweroff\"}");

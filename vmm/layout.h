@@ -58,6 +58,7 @@
 #define PM_SLP_TYP_S5		5
 
 /* ISA interrupt lines (GSI = IRQ on the in-kernel IOAPIC). */
+#define IRQ_KBD			1
 #define IRQ_COM1		4
 #define IRQ_RTC			8
 #define IRQ_PCI_INTX		16	/* INTA of slot s: 16 + s % 4 */

@@ -61,6 +61,7 @@ static void machine_devices_init(struct machine *m)
 {
 	struct vm *vm = &m->vm;
 	struct irq_line com1_irq = { machine_irq_set, vm, IRQ_COM1 };
+	struct irq_line kbd_irq = { machine_irq_set, vm, IRQ_KBD };
 	struct serial_host host = { serial_tx, serial_rx_room, m->con };
 	struct platform_hook hook = { machine_event, m };
 
@@ -74,6 +75,7 @@ static void machine_devices_init(struct machine *m)
 	serial_init(&m->com1, &com1_irq, &host);
 	rtc_init(&m->rtc);
 	i8042_init(&m->i8042, &hook);
+	i8042_set_irq(&m->i8042, &kbd_irq);
 	pm_init(&m->pm, &hook, PM_SLP_TYP_S5, PM_RESET_VALUE);
 	pvpanic_init(&m->pvpanic, &hook);
 	m->devices_ready = true;
@@ -299,10 +301,13 @@ static int machine_load(struct machine *m, char *err, size_t errlen)
 		.reset_value = PM_RESET_VALUE,
 		.s5_slp_typ = PM_SLP_TYP_S5,
 		.pvpanic_port = PORT_PVPANIC,
-		.nr_isa = 2,
+		.nr_isa = 3,
 		.isa = {
-			{ "COM1", "PNP0501", PORT_COM1, 8, IRQ_COM1 },
-			{ "RTC_", "PNP0B00", PORT_CMOS, 2, IRQ_RTC },
+			{ "COM1", "PNP0501", PORT_COM1, 8, IRQ_COM1, 0, 0 },
+			{ "RTC_", "PNP0B00", PORT_CMOS, 2, IRQ_RTC, 0, 0 },
+			/* The i8042's keyboard port: data, then command. */
+			{ "KBD_", "PNP0303", PORT_I8042_DATA, 1, IRQ_KBD,
+			  PORT_I8042_CMD, 1 },
 		},
 	};
 	struct boot_info bi = { 0 };

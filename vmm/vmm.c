@@ -399,9 +399,18 @@ static int act(void *ctx, const struct api_request *r, char *err,
 	case API_START:
 		return vmm_start(v, err, errlen);
 	case API_CTRL_ALT_DEL:
-		errf(err, errlen, "vireo has no keyboard to send Ctrl-Alt-Del "
-		     "to; \"Poweroff\" stops the VM");
-		return -1;
+		if (!v->built) {
+			errf(err, errlen, "the VM has not started "
+			     "(InstanceStart first)");
+			return -1;
+		}
+		if (i8042_ctrl_alt_del(&v->machine.i8042)) {
+			errf(err, errlen, "the keyboard's buffer is full: the "
+			     "guest is not reading its keyboard (is its i8042 "
+			     "driver there?); \"Poweroff\" stops the VM");
+			return -1;
+		}
+		return 0;
 	case API_POWEROFF:
 		if (!v->built) {
 			v->quit = true;

@@ -128,6 +128,21 @@ hosttool() {
 	if [ -n "$hostbin" ]; then "$hostbin/$_p.sh" "$@"; else "$_p" "$@"; fi
 }
 toolsdisk="--disk path=$tools,readonly=on,serial=vireo-tools"
+# curl for the API: carried into the test host, or the host's own.
+curl() {
+	if [ -n "$hostbin" ]; then "$hostbin/curl.sh" "$@"; else command curl "$@"; fi
+}
+
+# ext4_checked: the image $img that blk-ext4 wrote in guest $t passes
+# e2fsck and holds the files the guest summed (adds to $bad).
+ext4_checked() {
+	hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad e2fsck: $(tail -n 3 "$work/$t.fsck" | tr '\n' '|')"
+	for f in f1 f2 dir/small; do
+		want=$(grep "^RESULT sum file=$f " "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
+		got=$(hosttool debugfs -R "cat /$f" "$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+		[ -n "$want" ] && [ "$want" = "$got" ] || bad="$bad $f: guest $want host $got"
+	done
+}
 
 # SECTIONS="boot virtio console net balloon" (or "all", the default):
 # which groups of tests run; run.sh gives each group its own test host.
@@ -210,6 +225,33 @@ if [ "$rc" = 0 ] && grep -q "reboot: Restarting system" "$work/reboot_exits.out"
 	pass reboot_exits
 else
 	fail reboot_exits "$(why reboot_exits)"
+fi
+
+# SendCtrlAltDel (Firecracker's action): the guest's keyboard driver sees
+# the i8042 keyboard, and the key press restarts the guest.
+t=ctrl_alt_del
+run_cad() {
+	rm -f "$work/cad.sock"
+	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--api-sock "$work/cad.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=cad" < /dev/null \
+		> "$work/$t.out" 2>&1 &
+	pid=$!
+	code=
+	if wait_for "$work/$t.out" CAD-READY 150; then
+		code=$(curl -s -o "$work/$t.api" -w '%{http_code}' --unix-socket "$work/cad.sock" \
+			-X PUT http://localhost/actions -d '{"action_type": "SendCtrlAltDel"}')
+	fi
+	wait $pid
+	rc=$?
+}
+retry_flaky $t run_cad
+kbd=$(grep '^RESULT kbd' "$work/$t.out" | tr -d '\r')
+if [ "$rc" = 0 ] && [ "$code" = 204 ] && [ "$(field lines "$kbd")" -gt 0 ] 2>/dev/null &&
+   grep -q "reboot: Restarting system" "$work/$t.out"; then
+	pass $t
+else
+	fail $t "http ${code:-none} $(cat "$work/$t.api" 2>/dev/null); $kbd; $(why $t)"
 fi
 
 # --on-reboot restart: the guest boots again; then SIGTERM ends vireo.
@@ -320,12 +362,7 @@ truncate -s 64M "$img"
 boot $t blk-ext4 --memory 384M $toolsdisk --disk "path=$img,serial=vireo-test"
 bad=
 guest_ok $t || bad="$(why $t)"
-hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad e2fsck: $(tail -n 3 "$work/$t.fsck" | tr '\n' '|')"
-for f in f1 f2 dir/small; do
-	want=$(grep "^RESULT sum file=$f " "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
-	got=$(hosttool debugfs -R "cat /$f" "$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
-	[ -n "$want" ] && [ "$want" = "$got" ] || bad="$bad $f: guest $want host $got"
-done
+ext4_checked
 [ -z "$bad" ] && pass $t || fail $t "$bad"
 rm -f "$img"
 
@@ -776,12 +813,7 @@ bad=
 guest_ok $t || bad="$(why $t)"
 grep -q "vireo: blk vhost-user $qsock: backend connected" "$work/$t.out" ||
 	bad="$bad; no vhost-user line on exit"
-hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad e2fsck: $(tail -n 3 "$work/$t.fsck" | tr '\n' '|')"
-for f in f1 f2 dir/small; do
-	want=$(grep "^RESULT sum file=$f " "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
-	got=$(hosttool debugfs -R "cat /$f" "$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
-	[ -n "$want" ] && [ "$want" = "$got" ] || bad="$bad $f: guest $want host $got"
-done
+ext4_checked
 [ -z "$bad" ] && pass $t || fail $t "$bad"
 
 for tr in pci mmio; do
@@ -966,9 +998,6 @@ if section snapshot; then
 # ---- API, pause, snapshot, restore -----------------------------------------
 
 snapargs="--kernel $kernel --initrd $initrd --memory 384M"
-curl() {
-	if [ -n "$hostbin" ]; then "$hostbin/curl.sh" "$@"; else command curl "$@"; fi
-}
 
 # A guest counting into a file on a disk, with a NIC: snapshot, SIGKILL,
 # restore in a new process, three times: the count goes on from where it
@@ -1646,75 +1675,63 @@ vduse_stop() {
 # qemu-storage-daemon's VDUSE disk has no serial (GET_ID answers empty).
 vduse_serial=none
 img=$work/vdpa.img
-
-t=vdpa_read
-head -c 4194304 /dev/urandom > "$img"
-truncate -s 64M "$img"
-want=$(head -c 4194304 "$img" | sha256sum | cut -d' ' -f1)
-if vduse_start "$img"; then
-	bootargs="vireo.serial=$vduse_serial" boot $t blk-read --disk "vhost-vdpa=$vdpa_dev"
+# vdpa_test NAME FUNC [MiB]: a fresh image of MiB (64) exported as the
+# VDUSE disk $vdpa_dev; FUNC runs the guest and checks (it sets $bad and
+# may stop the daemon itself, vduse_stop, before looking at the image).
+vdpa_test() {
+	t=$1
+	bad=
+	rm -f "$img"
+	[ -n "${vdpa_data:-}" ] && head -c 4194304 /dev/urandom > "$img"
+	truncate -s "${3:-64}M" "$img"
+	if vduse_start "$img"; then
+		"$2"
+	else
+		bad="no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
+	fi
 	vduse_stop
+	[ -z "$bad" ] && pass $t || fail $t "$bad"
+}
+
+# The guest reads what the host wrote; the disk's size is the image's.
+vdpa_read() {
+	want=$(head -c 4194304 "$img" | sha256sum | cut -d' ' -f1)
+	bootargs="vireo.serial=$vduse_serial" boot $t blk-read --disk "vhost-vdpa=$vdpa_dev"
 	got=$(grep '^RESULT read' "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
 	disk=$(grep '^RESULT disk' "$work/$t.out" | tr -d '\r')
 	echo "NOTE $t: $disk; $(grep -a 'vhost-vdpa' "$work/$t.out" | tail -n 1 | tr -d '\r')"
 	guest_ok $t && [ "$got" = "$want" ] && [ "$(field sectors "$disk")" = 131072 ] &&
-		grep -q "vireo: blk vhost-vdpa $vdpa_dev:" "$work/$t.out" && pass $t ||
-		fail $t "want $want got ${got:-nothing}; $disk; $(why $t); qsd: $(tail -n 3 "$work/qsd.log" | tr '\n' '|')"
-else
-	vduse_stop
-	fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
-fi
+		grep -q "vireo: blk vhost-vdpa $vdpa_dev:" "$work/$t.out" ||
+		bad="want $want got ${got:-nothing}; $disk; $(why $t); qsd: $(tail -n 3 "$work/qsd.log" | tr '\n' '|')"
+}
+vdpa_data=1 vdpa_test vdpa_read vdpa_read
 
-t=vdpa_ext4
-rm -f "$img"
-truncate -s 64M "$img"
-if vduse_start "$img"; then
+# ext4 made in the guest, checked on the host once the daemon is gone.
+vdpa_ext4() {
 	bootargs="vireo.serial=$vduse_serial" boot $t blk-ext4 --memory 384M $toolsdisk \
 		--disk "vhost-vdpa=$vdpa_dev"
 	vduse_stop
-	bad=
 	guest_ok $t || bad="$(why $t)"
-	hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad e2fsck: $(tail -n 3 "$work/$t.fsck" | tr '\n' '|')"
-	for f in f1 f2 dir/small; do
-		want=$(grep "^RESULT sum file=$f " "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
-		got=$(hosttool debugfs -R "cat /$f" "$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
-		[ -n "$want" ] && [ "$want" = "$got" ] || bad="$bad $f: guest $want host $got"
-	done
-	[ -z "$bad" ] && pass $t || fail $t "$bad"
-else
-	vduse_stop
-	fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
-fi
+	ext4_checked
+}
+vdpa_test vdpa_ext4 vdpa_ext4
 
 # fio --verify on both transports; ring=packed is offered only where the
 # device does packed rings (VDUSE does split only): the guest must then
 # get split rings and work as well.
-for tr in pci mmio packed_asked; do
-	case $tr in
-	packed_asked) t=vdpa_packed_asked; spec=",transport=pci,ring=packed" ;;
-	*) t=vdpa_fio_$tr; spec=",transport=$tr" ;;
-	esac
-	rm -f "$img"
-	truncate -s 32M "$img"
-	if vduse_start "$img"; then
-		bootargs="vireo.serial=$vduse_serial" boot "$t" blk-fio --memory 384M $toolsdisk \
-			--disk "vhost-vdpa=$vdpa_dev$spec"
-		vduse_stop
-		guest_ok "$t" && grep -q "RESULT fio rc=0" "$work/$t.out" && pass "$t" ||
-			fail "$t" "$(why "$t")"
-	else
-		vduse_stop
-		fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
-	fi
-done
+vdpa_fio() {
+	bootargs="vireo.serial=$vduse_serial" boot "$t" blk-fio --memory 384M $toolsdisk \
+		--disk "vhost-vdpa=$vdpa_dev$spec"
+	guest_ok "$t" && grep -q "RESULT fio rc=0" "$work/$t.out" || bad="$(why "$t")"
+}
+spec=,transport=pci vdpa_test vdpa_fio_pci vdpa_fio 32
+spec=,transport=mmio vdpa_test vdpa_fio_mmio vdpa_fio 32
+spec=,transport=pci,ring=packed vdpa_test vdpa_packed_asked vdpa_fio 32
 
 # The daemon grows the disk (QMP block_resize): the vDPA device signals
 # a config change, the guest sees the new capacity. Pausing the VM is
 # refused, naming the device (VDUSE cannot suspend its rings).
-t=vdpa_resize
-rm -f "$img"
-truncate -s 64M "$img"
-if vduse_start "$img"; then
+vdpa_resize() {
 	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
 		--disk "vhost-vdpa=$vdpa_dev" --api-sock "$work/api.sock" \
 		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-resize vireo.serial=$vduse_serial" \
@@ -1731,24 +1748,19 @@ if vduse_start "$img"; then
 	fi
 	wait $pid
 	rc=$?
-	vduse_stop
 	r=$(grep '^RESULT resized' "$work/$t.out" | tr -d '\r')
 	echo "NOTE $t: $r; pause: $pause"
 	guest_ok $t && [ "$(field sectors "$r")" = 262144 ] &&
 		echo "$pause" | grep -q "cannot suspend" &&
-		grep -q "1 config changes passed on" "$work/$t.out" && pass $t ||
-		fail $t "$r; pause: $pause; qmp: $(tr '\n' '|' < "$work/$t.qmp"); $(why $t)"
-else
-	vduse_stop
-	fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
-fi
+		grep -q "1 config changes passed on" "$work/$t.out" ||
+		bad="$r; pause: $pause; qmp: $(tr '\n' '|' < "$work/$t.qmp"); $(why $t)"
+}
+vdpa_test vdpa_resize vdpa_resize
 
 # The daemon killed under the guest: vireo stays up and says so; the
-# guest's I/O fails instead of hanging for ever.
-t=vdpa_gone
-rm -f "$img"
-truncate -s 64M "$img"
-if vduse_start "$img"; then
+# guest's I/O fails instead of hanging for ever; what the guest flushed
+# before is on the disk.
+vdpa_gone() {
 	timeout 240 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
 		--memory 384M $toolsdisk --disk "vhost-vdpa=$vdpa_dev" \
 		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-restart vireo.serial=$vduse_serial" \
@@ -1760,9 +1772,6 @@ if vduse_start "$img"; then
 	fi
 	wait $pid
 	rc=$?
-	vduse_stop
-	# The guest finished (no hang), saw I/O errors, vireo said what
-	# happened, and what the guest flushed before is on the disk.
 	want=$(sed -n 's/^RESULT phase1 md5=\([0-9a-f]*\).*/\1/p' "$work/$t.out" | tr -d '\r')
 	got=$(head -c 8388608 "$img" | md5sum | cut -d' ' -f1)
 	fio=$(grep "RESULT fio" "$work/$t.out" | tr -d '\r')
@@ -1770,12 +1779,10 @@ if vduse_start "$img"; then
 	guest_ok $t && [ -n "$want" ] && [ "$want" = "$got" ] &&
 		[ "$(field rc "$fio")" != 0 ] &&
 		grep -q "the vDPA device stopped answering" "$work/$t.out" &&
-		grep -q "requests it held failed with an I/O error" "$work/$t.out" &&
-		pass $t || fail $t "phase 1 md5 guest ${want:-?} disk $got; $fio; $(why $t)"
-else
-	vduse_stop
-	fail $t "no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
-fi
+		grep -q "requests it held failed with an I/O error" "$work/$t.out" ||
+		bad="phase 1 md5 guest ${want:-?} disk $got; $fio; $(why $t)"
+}
+vdpa_test vdpa_gone vdpa_gone
 rm -f "$img"
 fi
 fi

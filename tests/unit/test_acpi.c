@@ -29,10 +29,11 @@ static struct acpi_config config(unsigned int cpus)
 		.reset_value = 0x0e,
 		.s5_slp_typ = 5,
 		.pvpanic_port = 0x505,
-		.nr_isa = 2,
+		.nr_isa = 3,
 		.isa = {
-			{ "COM1", "PNP0501", 0x3f8, 8, 4 },
-			{ "RTC_", "PNP0B00", 0x70, 2, 8 },
+			{ "COM1", "PNP0501", 0x3f8, 8, 4, 0, 0 },
+			{ "RTC_", "PNP0B00", 0x70, 2, 8, 0, 0 },
+			{ "KBD_", "PNP0303", 0x60, 1, 1, 0x64, 1 },
 		},
 		.nr_mmio = 2,
 		.mmio = { { 0xd0000000, 0x200, 5 }, { 0xd0001000, 0x200, 6 } },
@@ -276,6 +277,9 @@ START_TEST(dsdt_disassembles)
 	ck_assert_int_gt(n, 0);
 	ck_assert_ptr_nonnull(strstr(text, "Name (\\_S5, Package (0x04)"));
 	ck_assert_ptr_nonnull(strstr(text, "EisaId (\"PNP0501\")"));
+	/* The keyboard controller: its data and command ports. */
+	ck_assert_ptr_nonnull(strstr(text, "EisaId (\"PNP0303\")"));
+	ck_assert_ptr_nonnull(strstr(text, "0x0064,             // Range Minimum"));
 	ck_assert_ptr_nonnull(strstr(text, "EisaId (\"PNP0A08\")"));
 	ck_assert_ptr_nonnull(strstr(text, "\"LNRO0005\""));
 	ck_assert_ptr_nonnull(strstr(text, "Memory32Fixed (ReadWrite"));

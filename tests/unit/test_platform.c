@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <string.h>
 
 #include "devices/platform.h"
@@ -58,6 +59,86 @@ START_TEST(i8042_reset_paths)
 }
 END_TEST
 
+static int irq_edges;
+static bool irq_now;
+
+static void irq_set(void *opaque, unsigned int gsi, bool level)
+{
+	(void)opaque;
+	ck_assert_uint_eq(gsi, 1);
+	if (level && !irq_now)
+		irq_edges++;
+	irq_now = level;
+}
+
+/* The keyboard as Linux's i8042 and atkbd drivers talk to it. */
+START_TEST(i8042_keyboard)
+{
+	static const struct irq_line irq = { irq_set, NULL, 1 };
+	static const uint8_t cad[] = { 0x1d, 0x38, 0xe0, 0x53,
+				       0xe0, 0xd3, 0xb8, 0x9d };
+	struct i8042 k;
+	unsigned int i;
+
+	irq_edges = 0;
+	irq_now = false;
+	i8042_init(&k, &hook);
+	i8042_set_irq(&k, &irq);
+	/* Reset: ACK then self-test passed, one interrupt per byte. */
+	io_out(&i8042_ops, &k, 0, 0xff);
+	ck_assert(irq_now);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0xfa);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0xaa);
+	ck_assert(!irq_now);
+	ck_assert_int_eq(irq_edges, 2);
+	/* Identify, translated (the command byte's default). */
+	io_out(&i8042_ops, &k, 0, 0xf2);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0xfa);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0xab);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0x41);
+	/* LEDs: ACK for the command and for its argument. */
+	io_out(&i8042_ops, &k, 0, 0xed);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0xfa);
+	io_out(&i8042_ops, &k, 0, 0x07);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0xfa);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 4) & 1, 0);
+	/* No aux device: a byte for it gets no answer. */
+	io_out(&i8042_ops, &k, 4, 0xd4);
+	io_out(&i8042_ops, &k, 0, 0xf2);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 4) & 1, 0);
+	/* Ctrl-Alt-Del, set 1 (translated): make and break codes. */
+	irq_edges = 0;
+	ck_assert_int_eq(i8042_ctrl_alt_del(&k), 0);
+	for (i = 0; i < sizeof(cad); i++) {
+		ck_assert_uint_eq(io_in(&i8042_ops, &k, 4) & 1, 1);
+		ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), cad[i]);
+	}
+	ck_assert_int_eq(irq_edges, (int)sizeof(cad));
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 4) & 1, 0);
+	/* A guest that never reads: the second press fits, then no room. */
+	ck_assert_int_eq(i8042_ctrl_alt_del(&k), 0);
+	ck_assert_int_eq(i8042_ctrl_alt_del(&k), 0);
+	ck_assert_int_eq(i8042_ctrl_alt_del(&k), -EBUSY);
+	/* Interrupts off in the command byte: no IRQ, bytes still there. */
+	io_out(&i8042_ops, &k, 4, 0x60);
+	io_out(&i8042_ops, &k, 0, 0x44);
+	ck_assert(!irq_now);
+	/* Untranslated: set 2 codes. */
+	while (io_in(&i8042_ops, &k, 4) & 1)
+		io_in(&i8042_ops, &k, 0);
+	ck_assert_int_eq(i8042_ctrl_alt_del(&k), 0);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0x1d);	/* still 0x44: xlate */
+	io_out(&i8042_ops, &k, 4, 0x60);
+	io_out(&i8042_ops, &k, 0, 0x05);
+	while (io_in(&i8042_ops, &k, 4) & 1)
+		io_in(&i8042_ops, &k, 0);
+	ck_assert_int_eq(i8042_ctrl_alt_del(&k), 0);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0x14);
+	ck_assert_uint_eq(io_in(&i8042_ops, &k, 0), 0x11);
+	i8042_destroy(&k);
+}
+END_TEST
+
 START_TEST(pm_sleep_and_reset)
 {
 	struct pm p;
@@ -100,6 +181,7 @@ Suite *platform_suite(void)
 	TCase *tc = tcase_create("devices");
 
 	tcase_add_test(tc, i8042_reset_paths);
+	tcase_add_test(tc, i8042_keyboard);
 	tcase_add_test(tc, pm_sleep_and_reset);
 	tcase_add_test(tc, pvpanic_events);
 	suite_add_tcase(s, tc);

@@ -93,6 +93,7 @@ static void fv_status(uint8_t s)
 
 		fv.status = 0;
 		fv.driver_features = 0;
+		fv.config_call = -1;	/* VDUSE forgets it at a reset */
 		for (q = 0; q < 4; q++)
 			fv.vq[q].enabled = false;
 		return;
@@ -284,6 +285,20 @@ static void activation(struct virtio_dev *dev, struct virtio_activation *a,
 	}
 }
 
+/* A one-queue disk the driver has set up with features, not started. */
+static struct virtio_dev *ready_disk(struct drv *d, struct virtio_activation *a,
+				     int *fds, uint64_t features)
+{
+	struct virtio_dev *dev;
+	char err[256];
+
+	dev = make_disk(d, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	fake_driver_ok(dev, d, 1, features);
+	activation(dev, a, fds);
+	return dev;
+}
+
 static void close_fds(int *fds, unsigned int n)
 {
 	while (n--)
@@ -317,7 +332,7 @@ START_TEST(probe_and_offer)
 	ck_assert_uint_eq(dev->ops->queue_size, 128);
 	virtio_config_access(dev, 0, cfg, 8, false);
 	ck_assert_uint_eq(get_le64(cfg), 4096);
-	ck_assert_ptr_eq(vdpa_dev_cannot_pause(dev) != NULL, true);
+	ck_assert_ptr_nonnull(vdpa_dev_cannot_pause(dev));
 	vdpa_dev_destroy(dev);
 	ck_assert_uint_eq(fv.status, 0);
 	ck_assert_int_eq(vmm.watched, 0);
@@ -361,15 +376,11 @@ START_TEST(activation_sequence)
 	struct virtio_activation a;
 	struct virtio_dev *dev;
 	struct drv d;
-	char err[256];
 	int fds[4];
 
 	fv_init(2);
 	fv.nr_vqs = 1;
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
-	fake_driver_ok(dev, &d, 1, BIT(F_BLK_FLUSH));
-	activation(dev, &a, fds);
+	dev = ready_disk(&d, &a, fds, BIT(F_BLK_FLUSH));
 	fv.nr_statuses = 0;
 	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	ck_assert_uint_eq(fv.nr_statuses, 4);
@@ -419,15 +430,11 @@ START_TEST(device_refuses)
 	struct virtio_activation a;
 	struct virtio_dev *dev;
 	struct drv d;
-	char err[256];
 	int fds[4];
 
 	fv_init(2);
 	fv.nr_vqs = 1;
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
-	fake_driver_ok(dev, &d, 1, BIT(F_BLK_FLUSH));
-	activation(dev, &a, fds);
+	dev = ready_disk(&d, &a, fds, BIT(F_BLK_FLUSH));
 	fv.refuse_features_ok = true;
 	ck_assert_int_lt(dev->ops->activate(dev, &a), 0);
 	ck_assert_uint_eq(fv.status, 0);
@@ -446,10 +453,7 @@ START_TEST(device_refuses)
 	fv.nr_map = 0;
 	close_fds(fds, 2);
 	drv_fini(&d);
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
-	fake_driver_ok(dev, &d, 1, 0);
-	activation(dev, &a, fds);
+	dev = ready_disk(&d, &a, fds, 0);
 	ck_assert_int_lt(dev->ops->activate(dev, &a), 0);
 	ck_assert_uint_eq(fv.nr_map, 0);
 
@@ -472,14 +476,17 @@ END_TEST
 /* The device says its config changed: the guest gets a config interrupt. */
 START_TEST(config_change)
 {
+	struct virtio_activation a;
 	struct virtio_dev *dev;
 	struct drv d;
 	uint8_t cfg[8], gen;
-	char err[256];
+	int fds[4];
 
 	fv_init(2);
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	fv.nr_vqs = 1;
+	dev = ready_disk(&d, &a, fds, 0);
+	/* Running: the config eventfd is the device's again after its reset. */
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	ck_assert_int_ge(fv.config_call, 0);
 	gen = dev->config_gen;
 	put_le64(fv.config, 8192);
@@ -497,6 +504,7 @@ START_TEST(config_change)
 	virtio_config_access(dev, 0, cfg, 8, true);
 	ck_assert_uint_eq(get_le64(fv.config), 8192);
 	vdpa_dev_destroy(dev);
+	close_fds(fds, 2);
 	drv_fini(&d);
 }
 END_TEST
@@ -507,17 +515,13 @@ START_TEST(pause_with_suspend)
 	struct virtio_activation a;
 	struct virtio_dev *dev;
 	struct drv d;
-	char err[256];
 	int fds[4];
 
 	fv_init(2);
 	fv.nr_vqs = 1;
 	fv.backend_features |= BIT(VHOST_BACKEND_F_SUSPEND);
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	dev = ready_disk(&d, &a, fds, 0);
 	ck_assert(vdpa_dev_cannot_pause(dev) == NULL);
-	fake_driver_ok(dev, &d, 1, 0);
-	activation(dev, &a, fds);
 	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	fv.vq[0].base = 5;
 	dev->ops->deactivate(dev, true);
