@@ -201,7 +201,6 @@ static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 	struct virtio_dev *d = m->d;
 	unsigned int q = m->queue_sel;
 	struct virtq *vq = q < VIRTIO_MAX_QUEUES ? &d->vq[q] : NULL;
-	bool writable = virtio_queue_writable(d, q);
 
 	switch (off) {
 	case REG_DEVICE_FEATURES_SEL:
@@ -221,11 +220,11 @@ static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		m->queue_sel = v;
 		break;
 	case REG_QUEUE_NUM:
-		if (writable && v <= 0xffff)
+		if (virtio_queue_reg(d, q, "QueueNum", v) && v <= 0xffff)
 			vq->size = (uint16_t)v;
 		break;
 	case REG_QUEUE_ALIGN:
-		if (m->legacy && writable)
+		if (m->legacy && virtio_queue_reg(d, q, "QueueAlign", v))
 			m->align[q] = v;
 		break;
 	case REG_QUEUE_PFN:
@@ -245,6 +244,10 @@ static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		if (v < m->nr_kicks) {
 			d->kicks += (d->external >> v) & 1;	/* relayed */
 			eventfd_signal(m->kick[v].h.fd);
+		} else {
+			virtio_violation(d, VIOL_NOTIFY_BAD_QUEUE, (int)v,
+					 "QueueNotify for queue %u; the device "
+					 "has %u", v, d->ops->num_queues);
 		}
 		break;
 	case REG_INTERRUPT_ACK:
@@ -261,17 +264,17 @@ static void mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case REG_QUEUE_DESC_LOW:
 	case REG_QUEUE_DESC_HIGH:
-		if (!m->legacy && writable)
+		if (!m->legacy && virtio_queue_reg(d, q, "QueueDesc", v))
 			set_addr(&vq->desc_gpa, off == REG_QUEUE_DESC_HIGH, v);
 		break;
 	case REG_QUEUE_DRIVER_LOW:
 	case REG_QUEUE_DRIVER_HIGH:
-		if (!m->legacy && writable)
+		if (!m->legacy && virtio_queue_reg(d, q, "QueueDriver", v))
 			set_addr(&vq->driver_gpa, off == REG_QUEUE_DRIVER_HIGH, v);
 		break;
 	case REG_QUEUE_DEVICE_LOW:
 	case REG_QUEUE_DEVICE_HIGH:
-		if (!m->legacy && writable)
+		if (!m->legacy && virtio_queue_reg(d, q, "QueueDevice", v))
 			set_addr(&vq->device_gpa, off == REG_QUEUE_DEVICE_HIGH, v);
 		break;
 	}

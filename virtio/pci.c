@@ -331,6 +331,16 @@ static uint16_t valid_vector(const struct virtio_pci *p, uint16_t v)
 	return v < p->nvec ? v : VIRTIO_NO_VECTOR;
 }
 
+/* A vector the driver chose: past the table is its error (NO_VECTOR). */
+static uint16_t checked_vector(struct virtio_pci *p, uint16_t v, int q)
+{
+	if (v != VIRTIO_NO_VECTOR && v >= p->nvec)
+		virtio_violation(p->d, VIOL_MSIX_VECTOR, q, "vector %u for %s; "
+				 "the MSI-X table has %u", v,
+				 q < 0 ? "config changes" : "the queue", p->nvec);
+	return valid_vector(p, v);
+}
+
 static uint64_t common_read(struct virtio_pci *p, uint64_t off, unsigned int len)
 {
 	struct virtio_dev *d = p->d;
@@ -396,7 +406,6 @@ static void common_write(struct virtio_pci *p, uint64_t off, unsigned int len,
 {
 	struct virtio_dev *d = p->d;
 	unsigned int q = p->queue_sel;
-	bool w = virtio_queue_writable(d, q);
 	struct virtq *vq = q < VIRTIO_MAX_QUEUES ? &d->vq[q] : NULL;
 
 	switch (off | (uint64_t)len << 16) {
@@ -410,7 +419,7 @@ static void common_write(struct virtio_pci *p, uint64_t off, unsigned int len,
 		virtio_set_driver_features(d, p->gfeat_sel, v);
 		break;
 	case CC_MSIX_CONFIG | 2 << 16:
-		p->config_vector = valid_vector(p, (uint16_t)v);
+		p->config_vector = checked_vector(p, (uint16_t)v, -1);
 		break;
 	case CC_STATUS | 1 << 16:
 		virtio_set_status(d, (uint8_t)v);
@@ -421,30 +430,36 @@ static void common_write(struct virtio_pci *p, uint64_t off, unsigned int len,
 		p->queue_sel = (uint16_t)v;
 		break;
 	case CC_Q_SIZE | 2 << 16:
-		if (w)
+		if (virtio_queue_reg(d, q, "queue_size", v))
 			vq->size = (uint16_t)v;
 		break;
 	case CC_Q_MSIX | 2 << 16:
 		if (q < d->ops->num_queues && !(d->status & VIRTIO_STATUS_DRIVER_OK))
-			p->queue_vector[q] = valid_vector(p, (uint16_t)v);
+			p->queue_vector[q] = checked_vector(p, (uint16_t)v, (int)q);
+		else if (q >= d->ops->num_queues)
+			virtio_queue_reg(d, q, "queue_msix_vector", v);
 		break;
 	case CC_Q_ENABLE | 2 << 16:
-		if (v == 1)
-			virtio_queue_enable(d, q);	/* 0 is not allowed */
+		if (v != 1)			/* 0 is not allowed */
+			virtio_violation(d, VIOL_QUEUE_WRITE_LIVE, (int)q,
+					 "queue_enable = %u (only 1 may be "
+					 "written)", v);
+		else if (virtio_queue_reg(d, q, "queue_enable", v))
+			virtio_queue_enable(d, q);
 		break;
 	case CC_Q_DESCLO | 4 << 16:
 	case CC_Q_DESCHI | 4 << 16:
-		if (w)
+		if (virtio_queue_reg(d, q, "queue_desc", v))
 			set_half(&vq->desc_gpa, off == CC_Q_DESCHI, v);
 		break;
 	case CC_Q_AVAILLO | 4 << 16:
 	case CC_Q_AVAILHI | 4 << 16:
-		if (w)
+		if (virtio_queue_reg(d, q, "queue_driver", v))
 			set_half(&vq->driver_gpa, off == CC_Q_AVAILHI, v);
 		break;
 	case CC_Q_USEDLO | 4 << 16:
 	case CC_Q_USEDHI | 4 << 16:
-		if (w)
+		if (virtio_queue_reg(d, q, "queue_device", v))
 			set_half(&vq->device_gpa, off == CC_Q_USEDHI, v);
 		break;
 	}

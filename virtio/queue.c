@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../vmm/util.h"
+#include "violation.h"
 
 /* Split ring layout (virtio 1.2 §2.7). */
 #define SPLIT_AVAIL_FLAGS	0
@@ -234,7 +235,14 @@ void vq_reset(struct virtq *vq)
 }
 
 /* Append one guest buffer to e, in the order the rules allow. */
-static int elem_add(const struct virtq *vq, struct vq_elem *e,
+/* Say why a buffer is malformed (the driver-violation log) and fail. */
+static int bad(struct virtq *vq, enum viol_kind k)
+{
+	vq->bad = (uint8_t)k;
+	return -EBADMSG;
+}
+
+static int elem_add(struct virtq *vq, struct vq_elem *e,
 		    const struct desc *d)
 {
 	bool write = d->flags & VRING_DESC_F_WRITE;
@@ -243,22 +251,22 @@ static int elem_add(const struct virtq *vq, struct vq_elem *e,
 
 	/* A readable part after a writable one is a malformed buffer. */
 	if (!write && e->nr_in)
-		return -EBADMSG;
+		return bad(vq, VIOL_READ_AFTER_WRITE);
 	if (d->len == 0)
 		return 0;		/* nothing to map; never loops */
 	if (e->nr_out + e->nr_in == VQ_MAX_IOV)
-		return -EBADMSG;
+		return bad(vq, VIOL_CHAIN_TOO_LONG);
 	p = gm_ptr(vq->gm, d->addr, d->len);
 	if (!p)
-		return -EBADMSG;	/* outside RAM, wraps, spans a hole */
+		return bad(vq, VIOL_DESC_OUTSIDE_RAM);	/* wraps, spans a hole */
 	if (write) {
 		if (e->in_len + d->len > VQ_MAX_LEN)
-			return -EBADMSG;
+			return bad(vq, VIOL_BUFFER_TOO_LARGE);
 		e->in_len += d->len;
 		iov = &e->iov[e->nr_out + e->nr_in++];
 	} else {
 		if (e->out_len + d->len > VQ_MAX_LEN)
-			return -EBADMSG;
+			return bad(vq, VIOL_BUFFER_TOO_LARGE);
 		e->out_len += d->len;
 		iov = &e->iov[e->nr_out++];
 	}
@@ -272,7 +280,7 @@ static int elem_add(const struct virtq *vq, struct vq_elem *e,
  * entries (and no more than we accept), inside RAM, no nested indirect.
  * Split tables chain with NEXT; packed tables are sequential.
  */
-static int walk_indirect(const struct virtq *vq, struct vq_elem *e,
+static int walk_indirect(struct virtq *vq, struct vq_elem *e,
 			 const struct desc *ind)
 {
 	const uint8_t *table;
@@ -280,22 +288,25 @@ static int walk_indirect(const struct virtq *vq, struct vq_elem *e,
 	struct desc d;
 	int ret;
 
-	if (!vq->indirect || (ind->flags & VRING_DESC_F_NEXT) ||
-	    ind->len == 0 || ind->len % 16)
-		return -EBADMSG;
+	if (!vq->indirect)
+		return bad(vq, VIOL_INDIRECT_NO_FEATURE);
+	if (ind->flags & VRING_DESC_F_NEXT)
+		return bad(vq, VIOL_INDIRECT_NEXT);
+	if (ind->len == 0 || ind->len % 16)
+		return bad(vq, VIOL_INDIRECT_SIZE);
 	n = ind->len / 16;
 	if (n > 65535)
-		return -EBADMSG;
+		return bad(vq, VIOL_INDIRECT_SIZE);
 	table = gm_ptr(vq->gm, ind->addr, ind->len);
 	if (!table)
-		return -EBADMSG;
+		return bad(vq, VIOL_DESC_OUTSIDE_RAM);
 	i = 0;
 	for (;;) {
 		if (++count > n)
-			return -EBADMSG;	/* a loop inside the table */
+			return bad(vq, VIOL_DESC_LOOP);	/* inside the table */
 		desc_copy(&d, table + 16ULL * i, vq->packed);
 		if (d.flags & VRING_DESC_F_INDIRECT)
-			return -EBADMSG;	/* nested */
+			return bad(vq, VIOL_INDIRECT_NESTED);
 		ret = elem_add(vq, e, &d);
 		if (ret)
 			return ret;
@@ -308,7 +319,7 @@ static int walk_indirect(const struct virtq *vq, struct vq_elem *e,
 			return 0;
 		i = d.id_or_next;
 		if (i >= n)
-			return -EBADMSG;
+			return bad(vq, VIOL_DESC_INDEX);
 	}
 }
 
@@ -335,12 +346,12 @@ static int split_walk(struct virtq *vq, uint16_t head, struct vq_elem *e)
 
 	for (;;) {
 		if (++count > vq->size)
-			return -EBADMSG;	/* looped descriptor chain */
+			return bad(vq, VIOL_DESC_LOOP);	/* looped chain */
 		desc_copy(&d, vq->desc + 16ULL * i, false);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			/* Only as the whole buffer: the head, alone. */
 			if (i != head || count != 1)
-				return -EBADMSG;
+				return bad(vq, VIOL_INDIRECT_NEXT);
 			return walk_indirect(vq, e, &d);
 		}
 		ret = elem_add(vq, e, &d);
@@ -350,7 +361,7 @@ static int split_walk(struct virtq *vq, uint16_t head, struct vq_elem *e)
 			return 0;
 		i = d.id_or_next;
 		if (i >= vq->size)
-			return -EBADMSG;
+			return bad(vq, VIOL_DESC_INDEX);
 	}
 }
 
@@ -374,11 +385,13 @@ static int split_pop(struct virtq *vq, struct vq_elem *e)
 	if (pending == 0)
 		return 0;
 	if (pending > vq->size)
-		return -EBADMSG;	/* more available than the ring holds */
+		return bad(vq, VIOL_AVAIL_JUMP);	/* more than the ring holds */
 	head = load16(vq->driver + SPLIT_AVAIL_RING +
 		      2ULL * (vq->last_avail & (vq->size - 1)));
-	if (head >= vq->size || busy_test(vq, head))
-		return -EBADMSG;	/* bad index, or already in flight */
+	if (head >= vq->size)
+		return bad(vq, VIOL_DESC_INDEX);
+	if (busy_test(vq, head))
+		return bad(vq, VIOL_HEAD_IN_FLIGHT);
 	elem_init(e);
 	ret = split_walk(vq, head, e);
 	if (ret)
@@ -528,14 +541,14 @@ static int packed_pop(struct virtq *vq, struct vq_elem *e)
 	elem_init(e);
 	for (;;) {
 		if (++count > vq->size)
-			return -EBADMSG;	/* a chain longer than the ring */
+			return bad(vq, VIOL_CHAIN_TOO_LONG);
 		/* After the acquire load of flags above (head) or here. */
 		desc_copy(&d, vq->desc + 16ULL * pos, true);
 		if (!packed_is_avail(d.flags, wrap))
-			return -EBADMSG;	/* part of a chain not available */
+			return bad(vq, VIOL_PACKED_FLAGS);	/* part not available */
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (count != 1)
-				return -EBADMSG;
+				return bad(vq, VIOL_INDIRECT_NEXT);
 			ret = walk_indirect(vq, e, &d);
 		} else {
 			ret = elem_add(vq, e, &d);
@@ -551,8 +564,10 @@ static int packed_pop(struct virtq *vq, struct vq_elem *e)
 			break;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	}
-	if (id >= vq->size || busy_test(vq, id))
-		return -EBADMSG;	/* bad ID, or reused while in flight */
+	if (id >= vq->size)
+		return bad(vq, VIOL_DESC_INDEX);
+	if (busy_test(vq, id))
+		return bad(vq, VIOL_HEAD_IN_FLIGHT);	/* reused in flight */
 	e->id = id;
 	e->ndesc = (uint16_t)count;
 	busy_set(vq, id, true);

@@ -58,6 +58,8 @@ struct vq_elem {
 struct virtq {
 	/* Set by the transport while the queue is disabled. */
 	uint16_t size;
+	/* Why the last -EBADMSG (enum viol_kind), for the violation log. */
+	uint8_t bad;
 	uint16_t max_size;
 	uint64_t desc_gpa;
 	uint64_t driver_gpa;	/* split: avail ring; packed: driver events */

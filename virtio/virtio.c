@@ -54,9 +54,14 @@ void virtio_set_driver_features(struct virtio_dev *d, uint32_t sel,
 {
 	uint64_t mask;
 
-	if (sel > 1 || (d->status & (VIRTIO_STATUS_FEATURES_OK |
-				     VIRTIO_STATUS_DRIVER_OK)))
+	if (sel > 1)
 		return;
+	if (d->status & (VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)) {
+		virtio_violation(d, VIOL_FEATURES_AFTER_FEATURES_OK, -1,
+				 "driver features[%u] = %#x written with status "
+				 "%#x", sel, val, d->status);
+		return;
+	}
 	mask = 0xffffffffULL << (32 * sel);
 	d->acked = (d->acked & ~mask) | ((uint64_t)val << (32 * sel));
 }
@@ -103,6 +108,23 @@ static bool features_ok(const struct virtio_dev *d)
 	if (d->modern && !(d->acked & (1ULL << VIRTIO_F_VERSION_1)))
 		return false;
 	return true;
+}
+
+/* Why FEATURES_OK (or a legacy DRIVER_OK) is refused: the driver's doing. */
+static void features_violation(struct virtio_dev *d)
+{
+	if (d->acked & ~d->offered)
+		virtio_violation(d, VIOL_UNOFFERED_FEATURES, -1,
+				 "acked %#llx, offered %#llx: %#llx not offered; "
+				 "FEATURES_OK refused",
+				 (unsigned long long)d->acked,
+				 (unsigned long long)d->offered,
+				 (unsigned long long)(d->acked & ~d->offered));
+	else if (d->modern && !(d->acked & (1ULL << VIRTIO_F_VERSION_1)))
+		virtio_violation(d, VIOL_NO_VERSION_1, -1,
+				 "acked %#llx without VERSION_1 on a modern "
+				 "device: FEATURES_OK refused",
+				 (unsigned long long)d->acked);
 }
 
 static void build_activation(struct virtio_dev *d, struct virtio_activation *a)
@@ -152,17 +174,28 @@ void virtio_set_status(struct virtio_dev *d, uint8_t val)
 	/* The device owns NEEDS_RESET; the driver cannot clear bits. */
 	val = (uint8_t)((val & ~VIRTIO_STATUS_NEEDS_RESET) |
 			(old & VIRTIO_STATUS_NEEDS_RESET));
-	if ((old & ~val) != 0)
+	if ((old & ~val) != 0) {
+		virtio_violation(d, VIOL_STATUS_CLEARED, -1, "status %#x written "
+				 "over %#x without a reset", val, old);
 		return;
+	}
 	added = val & ~old;
-	if ((added & VIRTIO_STATUS_FEATURES_OK) && !features_ok(d))
+	if ((added & VIRTIO_STATUS_FEATURES_OK) && !features_ok(d)) {
+		features_violation(d);
 		val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	}
 	if ((added & VIRTIO_STATUS_DRIVER_OK) && d->modern &&
-	    !(val & VIRTIO_STATUS_FEATURES_OK))
+	    !(val & VIRTIO_STATUS_FEATURES_OK)) {
+		virtio_violation(d, VIOL_DRIVER_OK_NO_FEATURES_OK, -1,
+				 "status %#x: DRIVER_OK without FEATURES_OK "
+				 "(ignored)", val);
 		val &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	}
 	/* Legacy drivers never say FEATURES_OK: check at DRIVER_OK. */
-	if ((added & VIRTIO_STATUS_DRIVER_OK) && !features_ok(d))
+	if ((val & added & VIRTIO_STATUS_DRIVER_OK) && !features_ok(d)) {
+		features_violation(d);
 		val &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	}
 	d->status = val;
 	if (!(val & added & VIRTIO_STATUS_DRIVER_OK))
 		return;
@@ -183,6 +216,22 @@ void virtio_set_status(struct virtio_dev *d, uint8_t val)
 		if (d->vq[i].ready && d->ops->queue_kick &&
 		    virtio_dev_running(d) && !(d->external & (1U << i)))
 			d->ops->queue_kick(d, i);
+}
+
+bool virtio_queue_reg(struct virtio_dev *d, unsigned int q, const char *reg,
+		      uint32_t val)
+{
+	if (virtio_queue_writable(d, q))
+		return true;
+	if (q >= d->ops->num_queues)
+		virtio_violation(d, VIOL_QUEUE_WRITE_LIVE, (int)q, "%s = %#x "
+				 "written for queue %u; the device has %u", reg,
+				 val, q, d->ops->num_queues);
+	else
+		virtio_violation(d, VIOL_QUEUE_WRITE_LIVE, (int)q, "%s = %#x "
+				 "written while the queue is %s (ignored)", reg,
+				 val, d->vq[q].ready ? "enabled" : "live");
+	return false;
 }
 
 bool virtio_queue_writable(const struct virtio_dev *d, unsigned int q)
@@ -208,6 +257,10 @@ void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
 			  uint32_t len, bool write)
 {
 	if (off > d->ops->config_size || len > d->ops->config_size - off) {
+		virtio_violation(d, VIOL_CONFIG_RANGE, -1, "config %s of %u "
+				 "bytes at %#llx; the device's config has %u",
+				 write ? "write" : "read", len,
+				 (unsigned long long)off, d->ops->config_size);
 		if (!write)
 			memset(buf, 0, len);
 		return;
@@ -358,9 +411,22 @@ void virtio_queue_notify(struct virtio_dev *d, unsigned int q)
 
 void virtio_dev_broken(struct virtio_dev *d)
 {
+	unsigned int q;
+
 	if (d->broken)
 		return;
 	d->broken = true;
+	/* What the descriptor walker found wrong is the driver's doing. */
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct virtq *vq = &d->vq[q];
+
+		if (!vq->bad)
+			continue;
+		virtio_violation(d, (enum viol_kind)vq->bad, (int)q,
+				 "queue %u of size %u%s: the device needs a reset",
+				 q, vq->size, vq->packed ? " (packed)" : "");
+		vq->bad = 0;
+	}
 	d->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->tops)
 		d->tops->interrupt(d->transport, VIRTIO_CONFIG_IRQ);

@@ -44,6 +44,7 @@
 
 #include "../vmm/mem.h"
 #include "queue.h"
+#include "violation.h"
 
 #define VIRTIO_STATUS_ACKNOWLEDGE	0x01
 #define VIRTIO_STATUS_DRIVER		0x02
@@ -156,6 +157,11 @@ struct virtio_dev {
 
 	const struct virtio_transport_ops *tops;	/* set by the transport */
 	void *transport;
+
+	/* The driver-violation log (violation.h): the device's name there. */
+	char id[32];
+	uint64_t violations[VIOL_NR_KINDS];
+	uint64_t nr_violations;
 };
 
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
@@ -180,6 +186,12 @@ void virtio_set_driver_features(struct virtio_dev *d, uint32_t sel,
 void virtio_set_status(struct virtio_dev *d, uint8_t val);
 /* May the queue's size and addresses be written now? */
 bool virtio_queue_writable(const struct virtio_dev *d, unsigned int q);
+/*
+ * A transport's write of queue register reg: whether it may take effect
+ * now; if not, the driver broke the spec (logged).
+ */
+bool virtio_queue_reg(struct virtio_dev *d, unsigned int q, const char *reg,
+		      uint32_t val);
 /* The driver enabled queue q: validate and start it. false if refused. */
 bool virtio_queue_enable(struct virtio_dev *d, unsigned int q);
 /* Config space access; out of bounds reads 0, writes are dropped. */

@@ -117,6 +117,16 @@ static const char usage[] =
 "      --track-dirty-pages record the pages written since the last\n"
 "                          snapshot, so that 'ctl snapshot --diff' can\n"
 "                          write only those\n"
+"      --driver-log FILE   driver test mode: every time a guest driver\n"
+"                          breaks the virtio spec (features, status, queue\n"
+"                          registers, notifications, config accesses,\n"
+"                          malformed rings), append a JSON line naming the\n"
+"                          spec section, device, queue and values. Counts\n"
+"                          are on each device's exit line and in GET\n"
+"                          /metrics with or without the file\n"
+"      --strict            each such violation also puts the device in\n"
+"                          DEVICE_NEEDS_RESET (driver CI that must fail\n"
+"                          loudly)\n"
 "\n"
 "options for 'restore' (the machine comes from the snapshot):\n"
 "      --snapshot DIR      DIR/state and DIR/mem, as 'vireo ctl snapshot'\n"
@@ -167,6 +177,8 @@ enum {
 	OPT_NET_OVERRIDE,
 	OPT_PAUSED,
 	OPT_INCOMING,
+	OPT_DRIVER_LOG,
+	OPT_STRICT,
 	OPT_CLASS,		/* + index in vdev_classes[]: --disk, --net, ... */
 };
 
@@ -191,6 +203,8 @@ static const struct option fixed_opts[] = {
 	{ "net-override", required_argument, NULL, OPT_NET_OVERRIDE },
 	{ "paused", no_argument, NULL, OPT_PAUSED },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "driver-log", required_argument, NULL, OPT_DRIVER_LOG },
+	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 };
@@ -707,6 +721,12 @@ static enum config_result parse_one(int c, int argc, char **argv,
 		break;
 	case OPT_API_SOCK:
 		cfg->api_sock = optarg;
+		break;
+	case OPT_DRIVER_LOG:
+		cfg->driver_log = optarg;
+		break;
+	case OPT_STRICT:
+		cfg->strict = true;
 		break;
 	case OPT_CONFIG_FILE:
 		cfg->config_file = optarg;

@@ -48,6 +48,8 @@ struct vm_config {
 	bool mmio_cmdline;		/* also announce mmio devices on the cmdline */
 	bool track_dirty;		/* KVM dirty logging (diff snapshots) */
 	const char *api_sock;		/* --api-sock */
+	const char *driver_log;		/* --driver-log FILE */
+	bool strict;			/* --strict */
 	const char *config_file;	/* --config-file */
 	/* vireo restore: */
 	const char *snapshot;		/* --snapshot DIR (state, mem inside) */

@@ -137,6 +137,7 @@ static int vdev_add(struct machine *m, const struct device_config *dc,
 		free(md);
 		return -EINVAL;
 	}
+	snprintf(md->vdev->id, sizeof(md->vdev->id), "%s", dc->id);
 	m->vdevs[m->nr_vdevs++] = md;
 
 	if (md->transport != VIRTIO_PCI) {
@@ -193,6 +194,13 @@ static void machine_vdevs_fini(struct machine *m)
 
 			md->cls->stats_line(md->vdev, line, sizeof(line));
 			fprintf(stderr, "vireo: %s\n", line);
+		}
+		if (md->vdev->nr_violations) {
+			char line[1024];
+
+			viol_summary(md->vdev, line, sizeof(line));
+			fprintf(stderr, "vireo: %s: the guest's driver broke the "
+				"virtio spec: %s\n", md->vdev->id, line);
 		}
 		md->cls->destroy(md->vdev);
 		free(md);

@@ -177,6 +177,19 @@ int main(int argc, char **argv)
 		break;
 	}
 
+	if (cfg.driver_log || cfg.strict) {
+		FILE *f = NULL;
+
+		if (cfg.driver_log) {
+			f = fopen(cfg.driver_log, "ae");
+			if (!f) {
+				pr_err("--driver-log %s: %s", cfg.driver_log,
+				       strerror(errno));
+				return EXIT_USAGE;
+			}
+		}
+		viol_setup(f, cfg.strict);
+	}
 	if (ev_init(&loop) || setup_signals(&loop, &runner))
 		die("cannot set up the event loop: %s", strerror(errno));
 	ret = console_init(&con, &loop, STDIN_FILENO, STDOUT_FILENO);

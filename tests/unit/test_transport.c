@@ -428,6 +428,199 @@ START_TEST(mmio_config_bounds)
 }
 END_TEST
 
+/* ---- the driver-violation log -------------------------------------- */
+
+static void put_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	uint8_t *d = drv_mem(&drv, DRV_DESC + 16ULL * i);
+
+	put_le64(d, addr);
+	put_le32(d + 8, len);
+	put_le16(d + 12, flags);
+	put_le16(d + 14, next);
+}
+
+/* Make head available in slot 0 of a fresh split ring of 8 and kick. */
+static void offer_head(uint16_t head, uint16_t idx)
+{
+	put_le16(drv_mem(&drv, DRV_DRIVER + 4), head);
+	put_le16(drv_mem(&drv, DRV_DRIVER + 2), idx);
+	virtio_kick(&dev, 0);
+}
+
+/* Reset and set up again, with extra features acked. */
+static void mmio_again(uint64_t extra)
+{
+	uint64_t feat = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 5) | extra;
+
+	mw(0x070, 0);
+	memset(drv_mem(&drv, DRV_DESC), 0, 0x1000);
+	memset(drv_mem(&drv, DRV_DRIVER), 0, 0x100);
+	memset(drv_mem(&drv, DRV_DEVICE), 0, 0x100);
+	mw(0x070, 3);
+	mw(0x024, 0);
+	mw(0x020, (uint32_t)feat);
+	mw(0x024, 1);
+	mw(0x020, (uint32_t)(feat >> 32));
+	mw(0x070, 0xb);
+	mw(0x030, 0);
+	mw(0x038, 8);
+	mw(0x080, DRV_DESC);
+	mw(0x090, DRV_DRIVER);
+	mw(0x0a0, DRV_DEVICE);
+	mw(0x044, 1);
+	mw(0x070, 0xf);
+	ck_assert_uint_eq(mr(0x070), 0xf);
+}
+
+#define F_NEXT		1
+#define F_WRITE		2
+#define F_INDIRECT	4
+
+/* One event of kind k (and no other new one); the device needs a reset. */
+static void expect(enum viol_kind k, uint64_t *before)
+{
+	ck_assert_msg(dev.violations[k] == 1, "%s: %llu events", viol_name(k),
+		      (unsigned long long)dev.violations[k]);
+	ck_assert_uint_eq(dev.nr_violations, *before + 1);
+	*before = dev.nr_violations;
+}
+
+START_TEST(mmio_driver_violations)
+{
+	FILE *log = tmpfile();
+	uint64_t n = 0;
+	char line[512];
+	bool seen = false;
+	uint8_t b[4];
+
+	ck_assert_ptr_nonnull(log);
+	viol_setup(log, false);
+	mmio_open(false, false);
+	/* Register sequences. */
+	mw(0x070, 1);
+	mw(0x070, 3);
+	mw(0x070, 7);				/* DRIVER_OK, no FEATURES_OK */
+	expect(VIOL_DRIVER_OK_NO_FEATURES_OK, &n);
+	mw(0x024, 0);
+	mw(0x020, 1U << 6);			/* not offered */
+	mw(0x024, 1);
+	mw(0x020, 1);
+	mw(0x070, 0xb);
+	expect(VIOL_UNOFFERED_FEATURES, &n);
+	mw(0x070, 0);
+	mw(0x070, 3);
+	mw(0x024, 0);
+	mw(0x020, 1U << 5);			/* no VERSION_1 */
+	mw(0x024, 1);
+	mw(0x020, 0);
+	mw(0x070, 0xb);
+	expect(VIOL_NO_VERSION_1, &n);
+	mmio_again(0);
+	mw(0x024, 0);
+	mw(0x020, 1U << 5);			/* after FEATURES_OK */
+	expect(VIOL_FEATURES_AFTER_FEATURES_OK, &n);
+	mw(0x070, 0x7);				/* FEATURES_OK cleared */
+	expect(VIOL_STATUS_CLEARED, &n);
+	mw(0x030, 0);
+	mw(0x038, 4);				/* size of a live queue */
+	expect(VIOL_QUEUE_WRITE_LIVE, &n);
+	mw(0x050, 7);				/* no such queue */
+	expect(VIOL_NOTIFY_BAD_QUEUE, &n);
+	virtio_mmio_ops.read(&m, 0x100 + 6, b, 4);	/* past the end */
+	expect(VIOL_CONFIG_RANGE, &n);
+	ck_assert(!dev.broken);			/* not --strict */
+
+	/* Rings: each breaks the device and says why. */
+	put_desc(0, DRV_BUFS, 8, F_NEXT, 1);
+	put_desc(1, DRV_BUFS, 8, F_NEXT, 0);
+	offer_head(0, 1);
+	expect(VIOL_DESC_LOOP, &n);
+	ck_assert(dev.broken);
+	mmio_again(0);
+	put_desc(0, DRV_BUFS, 8, F_WRITE | F_NEXT, 1);
+	put_desc(1, DRV_BUFS, 8, 0, 0);
+	offer_head(0, 1);
+	expect(VIOL_READ_AFTER_WRITE, &n);
+	mmio_again(0);
+	put_desc(0, DRV_BUFS, 16, F_INDIRECT, 0);
+	offer_head(0, 1);
+	expect(VIOL_INDIRECT_NO_FEATURE, &n);
+	mmio_again(1ULL << VIRTIO_F_INDIRECT_DESC);
+	put_desc(0, DRV_BUFS, 16, F_INDIRECT | F_NEXT, 1);
+	offer_head(0, 1);
+	expect(VIOL_INDIRECT_NEXT, &n);
+	mmio_again(1ULL << VIRTIO_F_INDIRECT_DESC);
+	put_desc(0, DRV_BUFS, 16, F_INDIRECT, 0);
+	put_le16(drv_mem(&drv, DRV_BUFS + 12), F_INDIRECT);	/* its entry */
+	offer_head(0, 1);
+	expect(VIOL_INDIRECT_NESTED, &n);
+	mmio_again(0);
+	offer_head(0, 100);
+	expect(VIOL_AVAIL_JUMP, &n);
+	mmio_again(0);
+	offer_head(9, 1);
+	expect(VIOL_DESC_INDEX, &n);
+	mmio_again(0);
+	put_desc(0, 0xfee00000, 8, 0, 0);
+	offer_head(0, 1);
+	expect(VIOL_DESC_OUTSIDE_RAM, &n);
+
+	/* The log: one JSON line per event, with the spec section. */
+	rewind(log);
+	while (fgets(line, sizeof(line), log))
+		if (strstr(line, "\"kind\": \"descriptor_loop\", \"spec\": "
+				 "\"2.7.5.2\", \"queue\": 0") &&
+		    strstr(line, "\"device\": \"test\""))
+			seen = true;
+	ck_assert(seen);
+	viol_summary(&dev, line, sizeof(line));
+	ck_assert_msg(strstr(line, "16 driver violations (") &&
+		      strstr(line, "descriptor_loop 1"), "%s", line);
+
+	/* --strict: a violation alone puts the device in NEEDS_RESET. */
+	viol_setup(NULL, true);
+	mmio_again(0);
+	mw(0x070, 0x7);
+	ck_assert(dev.broken);
+	ck_assert_uint_eq(mr(0x070) & 0x40, 0x40);
+	viol_setup(NULL, false);
+	fclose(log);
+	mmio_close();
+}
+END_TEST
+
+/* Walker-level kinds the test device cannot reach: a buffer made
+ * available twice while in flight, and packed flags that cannot be. */
+START_TEST(ring_violation_kinds)
+{
+	struct drv d;
+	struct vq_elem e;
+	struct drv_buf b = { DRV_BUFS, 8, true };
+	int head;
+
+	drv_init(&d, 8, false, 1ULL << VIRTIO_F_VERSION_1);
+	head = drv_add(&d, &b, 1);
+	ck_assert_int_eq(vq_pop(&d.vq, &e), 1);
+	drv_set_avail_ring(&d, 1, (uint16_t)head);		/* again */
+	drv_set_avail_idx(&d, 2);
+	ck_assert_int_eq(vq_pop(&d.vq, &e), -EBADMSG);
+	ck_assert_uint_eq(d.vq.bad, VIOL_HEAD_IN_FLIGHT);
+	drv_fini(&d);
+
+	drv_init(&d, 8, true, (1ULL << VIRTIO_F_VERSION_1) |
+		 (1ULL << VIRTIO_F_RING_PACKED));
+	/* A head saying NEXT, its successor not made available. */
+	put_le64(drv_mem(&d, d.desc_gpa), DRV_BUFS);
+	put_le32(drv_mem(&d, d.desc_gpa + 8), 8);
+	put_le16(drv_mem(&d, d.desc_gpa + 14), 1 | 1u << 7);	/* NEXT|AVAIL */
+	ck_assert_int_eq(vq_pop(&d.vq, &e), -EBADMSG);
+	ck_assert_uint_eq(d.vq.bad, VIOL_PACKED_FLAGS);
+	drv_fini(&d);
+}
+END_TEST
+
 START_TEST(mmio_legacy_pfn)
 {
 	mmio_open(true, false);
@@ -650,6 +843,10 @@ START_TEST(pci_common_config)
 	ck_assert_uint_eq(br(0x1a, 2), 0xffff);
 	bw(0x10, 2, 77);
 	ck_assert_uint_eq(br(0x10, 2), 0xffff);
+	/* Both are the driver's violations; NO_VECTOR itself is not. */
+	ck_assert_uint_eq(dev.violations[VIOL_MSIX_VECTOR], 2);
+	bw(0x10, 2, 0xffff);
+	ck_assert_uint_eq(dev.violations[VIOL_MSIX_VECTOR], 2);
 	/* A queue index past the count reads size 0. */
 	bw(0x16, 2, 5);
 	ck_assert_uint_eq(br(0x18, 2), 0);
@@ -657,10 +854,13 @@ START_TEST(pci_common_config)
 	ck_assert_uint_eq(br(0x12, 4), 0);
 	pci_driver_up();
 	ck_assert_int_eq(activations, 1);
-	/* queue_enable 0 is not allowed: ignored. */
+	/* queue_enable 0 is not allowed: ignored, and logged. */
 	bw(0x16, 2, 0);
 	bw(0x1c, 2, 0);
 	ck_assert_uint_eq(br(0x1c, 2), 1);
+	ck_assert_uint_eq(dev.violations[VIOL_QUEUE_WRITE_LIVE], 1);
+	bw(0x18, 2, 4);				/* queue_size, enabled */
+	ck_assert_uint_eq(dev.violations[VIOL_QUEUE_WRITE_LIVE], 2);
 	/* Reset returns vectors to NO_VECTOR. */
 	bw(0x14, 1, 0);
 	ck_assert_uint_eq(br(0x1a, 2), 0xffff);
@@ -917,6 +1117,8 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, mmio_identity_and_wiring);
 	tcase_add_test(tc, mmio_feature_negotiation);
 	tcase_add_test(tc, mmio_queue_setup_rules);
+	tcase_add_test(tc, mmio_driver_violations);
+	tcase_add_test(tc, ring_violation_kinds);
 	tcase_add_test(tc, mmio_interrupts_and_reset);
 	tcase_add_test(tc, mmio_needs_reset_then_recovers);
 	tcase_add_test(tc, mmio_config_bounds);

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "violation.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "../vmm/util.h"
+#include "virtio.h"
+
+static const struct {
+	const char *name;
+	const char *section;	/* virtio 1.2 */
+} kinds[VIOL_NR_KINDS] = {
+	[VIOL_NONE] = { "none", "" },
+	[VIOL_DRIVER_OK_NO_FEATURES_OK] = { "driver_ok_without_features_ok", "3.1.1" },
+	[VIOL_UNOFFERED_FEATURES] = { "unoffered_features", "2.2.1" },
+	[VIOL_FEATURES_AFTER_FEATURES_OK] = { "features_after_features_ok", "3.1.1" },
+	[VIOL_STATUS_CLEARED] = { "status_bit_cleared", "2.1.1" },
+	[VIOL_NO_VERSION_1] = { "version_1_not_accepted", "6.1" },
+	[VIOL_QUEUE_WRITE_LIVE] = { "queue_register_written_live", "4.1.4.3.2, 4.2.2.2" },
+	[VIOL_NOTIFY_BAD_QUEUE] = { "notify_bad_queue", "4.1.4.4.1, 4.2.2.2" },
+	[VIOL_CONFIG_RANGE] = { "config_access_out_of_range", "4.1.4.3.2, 4.2.2.2" },
+	[VIOL_MSIX_VECTOR] = { "msix_vector_out_of_range", "4.1.4.3.2" },
+	[VIOL_DESC_LOOP] = { "descriptor_loop", "2.7.5.2" },
+	[VIOL_CHAIN_TOO_LONG] = { "chain_longer_than_queue", "2.7.5.2" },
+	[VIOL_HEAD_IN_FLIGHT] = { "buffer_made_available_twice", "2.7.13, 2.8.21" },
+	[VIOL_AVAIL_JUMP] = { "avail_index_jump", "2.7.6" },
+	[VIOL_READ_AFTER_WRITE] = { "readable_after_writable", "2.7.5.2" },
+	[VIOL_INDIRECT_NO_FEATURE] = { "indirect_not_negotiated", "2.7.5.3.1" },
+	[VIOL_INDIRECT_NESTED] = { "indirect_nested", "2.7.5.3.1" },
+	[VIOL_INDIRECT_NEXT] = { "indirect_with_next", "2.7.5.3.1" },
+	[VIOL_INDIRECT_SIZE] = { "indirect_table_size", "2.7.5.3.1" },
+	[VIOL_DESC_OUTSIDE_RAM] = { "buffer_outside_ram", "2.7.5" },
+	[VIOL_DESC_INDEX] = { "descriptor_index_out_of_range", "2.7.5.2" },
+	[VIOL_PACKED_FLAGS] = { "packed_flags_impossible", "2.8.21" },
+	[VIOL_BUFFER_TOO_LARGE] = { "buffer_too_large", "2.7.5.2" },
+	[VIOL_REQUEST_LAYOUT] = { "request_layout", "5.x (the device's requests)" },
+};
+
+static struct {
+	pthread_mutex_t lock;
+	FILE *file;
+	bool strict;
+} sink = { PTHREAD_MUTEX_INITIALIZER, NULL, false };
+
+const char *viol_name(enum viol_kind k)
+{
+	return k < VIOL_NR_KINDS ? kinds[k].name : "unknown";
+}
+
+const char *viol_section(enum viol_kind k)
+{
+	return k < VIOL_NR_KINDS ? kinds[k].section : "";
+}
+
+void viol_setup(FILE *file, bool strict)
+{
+	pthread_mutex_lock(&sink.lock);
+	sink.file = file;
+	sink.strict = strict;
+	pthread_mutex_unlock(&sink.lock);
+}
+
+bool viol_strict(void)
+{
+	return sink.strict;
+}
+
+/* A JSON string's body: quotes, backslashes and controls escaped. */
+static void json_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+void virtio_violation(struct virtio_dev *d, enum viol_kind k, int queue,
+		      const char *fmt, ...)
+{
+	struct timespec ts;
+	char detail[256];
+	va_list ap;
+
+	if (k <= VIOL_NONE || k >= VIOL_NR_KINDS)
+		return;
+	d->violations[k]++;
+	d->nr_violations++;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&sink.lock);
+	if (sink.file) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(sink.file, "{\"time\": %lld.%03ld, \"device\": \"",
+			(long long)ts.tv_sec, ts.tv_nsec / 1000000);
+		json_text(sink.file, d->id[0] ? d->id : d->ops->name);
+		fprintf(sink.file, "\", \"kind\": \"%s\", \"spec\": \"%s\", "
+			"\"queue\": %d, \"detail\": \"", kinds[k].name,
+			kinds[k].section, queue);
+		json_text(sink.file, detail);
+		fputs("\"}\n", sink.file);
+		fflush(sink.file);
+	}
+	pthread_mutex_unlock(&sink.lock);
+	if (sink.strict)
+		virtio_dev_broken(d);
+}
+
+void viol_summary(const struct virtio_dev *d, char *buf, size_t len)
+{
+	size_t n;
+	int k;
+
+	buf[0] = 0;
+	if (!d->nr_violations || len < 2)
+		return;
+	n = (size_t)snprintf(buf, len, "%llu driver violations (",
+			     (unsigned long long)d->nr_violations);
+	for (k = VIOL_NONE + 1; k < VIOL_NR_KINDS && n < len; k++) {
+		if (!d->violations[k])
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s %llu",
+				      buf[n - 1] == '(' ? "" : ", ", kinds[k].name,
+				      (unsigned long long)d->violations[k]);
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, ")");
+}

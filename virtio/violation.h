@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The driver-violation log (driver test mode): each time a guest's driver
+ * does what the virtio 1.2 spec forbids a driver to do, one event naming
+ * the spec section, the device, the queue and the values. Events are
+ * counted per device (exit line, GET /metrics) and, with --driver-log
+ * FILE, written as JSON lines; with --strict each one also puts the
+ * device in DEVICE_NEEDS_RESET. The checks sit where vireo already looks
+ * at what the driver did (status and feature writes, queue registers,
+ * notifications, config accesses, the descriptor walker), so the log
+ * being off costs one branch.
+ */
+#ifndef VIREO_VIOLATION_H
+#define VIREO_VIOLATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct virtio_dev;
+
+enum viol_kind {
+	VIOL_NONE,
+	/* device status and features */
+	VIOL_DRIVER_OK_NO_FEATURES_OK,
+	VIOL_UNOFFERED_FEATURES,
+	VIOL_FEATURES_AFTER_FEATURES_OK,
+	VIOL_STATUS_CLEARED,
+	VIOL_NO_VERSION_1,
+	/* queue registers, notifications, config space, MSI-X */
+	VIOL_QUEUE_WRITE_LIVE,
+	VIOL_NOTIFY_BAD_QUEUE,
+	VIOL_CONFIG_RANGE,
+	VIOL_MSIX_VECTOR,
+	/* rings (the descriptor walker) */
+	VIOL_DESC_LOOP,
+	VIOL_CHAIN_TOO_LONG,
+	VIOL_HEAD_IN_FLIGHT,
+	VIOL_AVAIL_JUMP,
+	VIOL_READ_AFTER_WRITE,
+	VIOL_INDIRECT_NO_FEATURE,
+	VIOL_INDIRECT_NESTED,
+	VIOL_INDIRECT_NEXT,
+	VIOL_INDIRECT_SIZE,
+	VIOL_DESC_OUTSIDE_RAM,
+	VIOL_DESC_INDEX,
+	VIOL_PACKED_FLAGS,
+	VIOL_BUFFER_TOO_LARGE,
+	/* a device's request layout */
+	VIOL_REQUEST_LAYOUT,
+	VIOL_NR_KINDS,
+};
+
+/* The kind's name ("desc_loop") and the spec section it breaks. */
+const char *viol_name(enum viol_kind k);
+const char *viol_section(enum viol_kind k);
+
+/*
+ * Where events go: file (NULL: counted only), strict (NEEDS_RESET on
+ * each). Set once before the devices run.
+ */
+void viol_setup(FILE *file, bool strict);
+bool viol_strict(void);
+
+/*
+ * The driver of d broke the spec: count it, log it (queue < 0: not about
+ * a queue), and with --strict mark the device NEEDS_RESET. Called with
+ * d->lock held or from the device's own context.
+ */
+void virtio_violation(struct virtio_dev *d, enum viol_kind k, int queue,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* "3 driver violations (desc_loop 1, status_cleared 2)", or "". */
+void viol_summary(const struct virtio_dev *d, char *buf, size_t len);
+
+#endif
