@@ -350,11 +350,72 @@ static void req_complete(struct virtio_blk *b, struct blk_req *r, int status)
 	req_put(r);
 }
 
+/* ---- fault injection --------------------------------------------------- */
+
+static uint64_t inject_rand(struct virtio_blk *b)
+{
+	/* xorshift64*: the same seed, the same faults. */
+	b->rng ^= b->rng >> 12;
+	b->rng ^= b->rng << 25;
+	b->rng ^= b->rng >> 27;
+	return b->rng * 2685821657736338717ULL;
+}
+
+/* A fault to answer request r with (a status), or -1 for none. */
+static int blk_inject(struct virtio_blk *b, struct blk_req *r)
+{
+	const struct blk_inject *in = &b->cfg.inject;
+	struct virtio_dev *d = &b->vdev;
+	uint64_t n = ++b->requests;
+	bool rw = r->type == T_IN || r->type == T_OUT;
+	uint64_t last_sector;
+
+	if (!in->on)
+		return -1;
+	if (in->reset_at == n) {
+		virtio_injected(d, 0, "request %llu: DEVICE_NEEDS_RESET",
+				(unsigned long long)n);
+		virtio_dev_broken(d);
+		return S_IOERR;		/* not pushed: the device is broken */
+	}
+	if (in->unsupp_at == n) {
+		virtio_injected(d, 0, "request %llu (type %u): UNSUPP",
+				(unsigned long long)n, r->type);
+		return S_UNSUPP;
+	}
+	if (in->ioerr_at == n) {
+		virtio_injected(d, 0, "request %llu (type %u): IOERR (the Nth)",
+				(unsigned long long)n, r->type);
+		return S_IOERR;
+	}
+	last_sector = r->sector + (r->len ? (r->len - 1) / 512 : 0);
+	if (rw && in->last >= in->first && r->sector <= in->last &&
+	    last_sector >= in->first) {
+		virtio_injected(d, 0, "request %llu: %s of sectors %llu-%llu: "
+				"IOERR (sectors %llu-%llu)",
+				(unsigned long long)n,
+				r->type == T_IN ? "read" : "write",
+				(unsigned long long)r->sector,
+				(unsigned long long)last_sector,
+				(unsigned long long)in->first,
+				(unsigned long long)in->last);
+		return S_IOERR;
+	}
+	if (in->ioerr_pct && inject_rand(b) % 100 < in->ioerr_pct) {
+		virtio_injected(d, 0, "request %llu (type %u): IOERR (%u%%, "
+				"seed %llu)", (unsigned long long)n, r->type,
+				in->ioerr_pct, (unsigned long long)in->seed);
+		return S_IOERR;
+	}
+	return -1;
+}
+
 static int blk_start(struct virtio_blk *b, struct blk_req *r)
 {
 	struct vq_elem *e = &r->elem;
 	uint8_t hdr[HDR_LEN];
 	struct iovec *last;
+	int ret;
 
 	/* A header in the readable part and a status byte at the end of the
 	 * writable part are the minimum; without them nothing can be said. */
@@ -368,6 +429,11 @@ static int blk_start(struct virtio_blk *b, struct blk_req *r)
 	last = &e->iov[e->nr_out + e->nr_in - 1];
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->used = 1;
+	r->len = r->type == T_IN ? e->in_len - 1 :
+		 r->type == T_OUT ? e->out_len - HDR_LEN : 0;
+	ret = blk_inject(b, r);
+	if (ret >= 0)
+		return ret;
 
 	switch (r->type) {
 	case T_IN:
@@ -790,6 +856,7 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 	memset(b, 0, sizeof(*b));
 	b->fd = b->done_h.fd = -1;
 	b->cfg = *cfg;
+	b->rng = cfg->inject.seed ? cfg->inject.seed : 1;
 	b->notify = *notify;
 	virtio_dev_init(&b->vdev, &virtio_blk_ops, b, gm, opts);
 	ret = blk_open(b, err, errlen);
@@ -878,6 +945,52 @@ void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 
 /* ---- the class ----------------------------------------------------------- */
 
+/* inject=RULE[+RULE...]: see struct blk_inject. 1, or -1 with err. */
+static int blk_parse_inject(struct blk_inject *in, const char *opt,
+			    const char *val, char *err, size_t errlen)
+{
+	char buf[256], *rule, *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", val) >= (int)sizeof(buf)) {
+		errf(err, errlen, "%s: inject= is too long", opt);
+		return -1;
+	}
+	in->first = 1;
+	in->last = 0;
+	for (rule = strtok_r(buf, "+", &save); rule;
+	     rule = strtok_r(NULL, "+", &save)) {
+		unsigned long long a = 0, z = 0;
+		unsigned int pct = 0;
+		int used = 0;
+
+		if (sscanf(rule, "ioerr@%llu%n", &a, &used) == 1 &&
+		    !rule[used] && a) {
+			in->ioerr_at = a;
+		} else if (sscanf(rule, "unsupp@%llu%n", &a, &used) == 1 &&
+			   !rule[used] && a) {
+			in->unsupp_at = a;
+		} else if (sscanf(rule, "reset@%llu%n", &a, &used) == 1 &&
+			   !rule[used] && a) {
+			in->reset_at = a;
+		} else if (sscanf(rule, "ioerr%%%u%n", &pct, &used) == 1 &&
+			   !rule[used] && pct >= 1 && pct <= 100) {
+			in->ioerr_pct = pct;
+		} else if (sscanf(rule, "ioerr:%llu-%llu%n", &a, &z, &used) == 2 &&
+			   !rule[used] && a <= z) {
+			in->first = a;
+			in->last = z;
+		} else {
+			errf(err, errlen, "%s: inject rule '%s' is not one of "
+			     "ioerr@N, ioerr%%P (1-100), ioerr:FIRST-LAST "
+			     "(sectors), unsupp@N, reset@N (N from 1; join "
+			     "rules with +)", opt, rule);
+			return -1;
+		}
+	}
+	in->on = true;
+	return 1;
+}
+
 static int blk_parse_key(void *cfg, const char *opt, const char *key,
 			 const char *val, char *err, size_t errlen)
 {
@@ -902,6 +1015,22 @@ static int blk_parse_key(void *cfg, const char *opt, const char *key,
 		return opt_on_off(opt, val, &b->server, err, errlen) ? -1 : 1;
 	if (!strcmp(key, "direct"))
 		return opt_on_off(opt, val, &b->direct, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "inject"))
+		return blk_parse_inject(&b->inject, opt, val, err, errlen);
+	if (!strcmp(key, "seed")) {
+		unsigned long long v;
+		char *end;
+
+		errno = 0;
+		v = strtoull(val, &end, 0);
+		if (!*val || *end || errno) {
+			errf(err, errlen, "%s: seed '%s' is not a number", opt,
+			     val);
+			return -1;
+		}
+		b->inject.seed = v;
+		return 1;
+	}
 	if (!strcmp(key, "serial")) {
 		if (strlen(val) > BLK_SERIAL_LEN) {
 			errf(err, errlen, "%s '%s' is longer than %d characters",
@@ -937,6 +1066,11 @@ static int blk_config_check(const void *cfg, const char *opt, char *err,
 		errf(err, errlen, "%s: cache=, direct= and serial= are the %s's "
 		     "to choose", opt,
 		     b->vhost_user[0] ? "vhost-user backend" : "vDPA device");
+		return -1;
+	}
+	if ((b->vhost_user[0] || b->vhost_vdpa[0]) && b->inject.on) {
+		errf(err, errlen, "%s: inject= is for disks vireo serves itself "
+		     "(path=FILE)", opt);
 		return -1;
 	}
 	if (b->vhost_vdpa[0] && b->readonly) {
@@ -1052,7 +1186,7 @@ const struct vdev_class virtio_blk_class = {
 	.name = "blk",
 	.option = "disk",
 	.keys = "path, vhost-user, server, vhost-vdpa, readonly, serial, cache, "
-		"direct",
+		"direct, inject, seed",
 	.config_size = sizeof(struct blk_config),
 	.parse_key = blk_parse_key,
 	.config_check = blk_config_check,

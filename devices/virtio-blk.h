@@ -51,6 +51,23 @@ enum blk_cache {
 
 #define BLK_SERIAL_LEN 20
 
+/*
+ * Fault injection (driver test mode): inject=RULE[+RULE...], each
+ *   ioerr@N      request N (from 1) fails with VIRTIO_BLK_S_IOERR
+ *   ioerr%P      each request fails with probability P percent
+ *   ioerr:A-B    reads and writes touching sectors A..B fail
+ *   unsupp@N     request N is answered VIRTIO_BLK_S_UNSUPP
+ *   reset@N      at request N the device sets DEVICE_NEEDS_RESET
+ * seed=S makes the random ones repeat exactly.
+ */
+struct blk_inject {
+	uint64_t ioerr_at, unsupp_at, reset_at;
+	unsigned int ioerr_pct;
+	uint64_t first, last;		/* sectors; last < first: none */
+	uint64_t seed;
+	bool on;
+};
+
 struct blk_config {
 	char path[4096];
 	bool readonly;
@@ -62,6 +79,7 @@ struct blk_config {
 	bool server;		/* vhost-user: vireo listens */
 	bool unlocked;		/* (not an option) a migration target's: the
 				 * source holds the lock until it pauses */
+	struct blk_inject inject;
 };
 
 struct virtio_blk;
@@ -120,6 +138,8 @@ struct virtio_blk {
 	uint64_t kick_ns;		/* a kick's work takes this long */
 	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
 	struct blk_stats stats;
+	uint64_t requests;		/* taken, for inject=...@N */
+	uint64_t rng;			/* inject's xorshift state */
 };
 
 extern const struct virtio_dev_ops virtio_blk_ops;

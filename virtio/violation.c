@@ -83,10 +83,29 @@ static void json_text(FILE *f, const char *s)
 	}
 }
 
+static void log_event(const struct virtio_dev *d, const char *kind,
+		      const char *section, int queue, const char *detail)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&sink.lock);
+	if (sink.file) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(sink.file, "{\"time\": %lld.%03ld, \"device\": \"",
+			(long long)ts.tv_sec, ts.tv_nsec / 1000000);
+		json_text(sink.file, d->id[0] ? d->id : d->ops->name);
+		fprintf(sink.file, "\", \"kind\": \"%s\", \"spec\": \"%s\", "
+			"\"queue\": %d, \"detail\": \"", kind, section, queue);
+		json_text(sink.file, detail);
+		fputs("\"}\n", sink.file);
+		fflush(sink.file);
+	}
+	pthread_mutex_unlock(&sink.lock);
+}
+
 void virtio_violation(struct virtio_dev *d, enum viol_kind k, int queue,
 		      const char *fmt, ...)
 {
-	struct timespec ts;
 	char detail[256];
 	va_list ap;
 
@@ -97,22 +116,21 @@ void virtio_violation(struct virtio_dev *d, enum viol_kind k, int queue,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&sink.lock);
-	if (sink.file) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		fprintf(sink.file, "{\"time\": %lld.%03ld, \"device\": \"",
-			(long long)ts.tv_sec, ts.tv_nsec / 1000000);
-		json_text(sink.file, d->id[0] ? d->id : d->ops->name);
-		fprintf(sink.file, "\", \"kind\": \"%s\", \"spec\": \"%s\", "
-			"\"queue\": %d, \"detail\": \"", kinds[k].name,
-			kinds[k].section, queue);
-		json_text(sink.file, detail);
-		fputs("\"}\n", sink.file);
-		fflush(sink.file);
-	}
-	pthread_mutex_unlock(&sink.lock);
+	log_event(d, kinds[k].name, kinds[k].section, queue, detail);
 	if (sink.strict)
 		virtio_dev_broken(d);
+}
+
+void virtio_injected(struct virtio_dev *d, int queue, const char *fmt, ...)
+{
+	char detail[256];
+	va_list ap;
+
+	d->injected++;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	log_event(d, "injected", "", queue, detail);
 }
 
 void viol_summary(const struct virtio_dev *d, char *buf, size_t len)

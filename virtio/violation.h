@@ -71,6 +71,14 @@ void virtio_violation(struct virtio_dev *d, enum viol_kind k, int queue,
 		      const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * A fault vireo injected on purpose (inject=): counted apart from the
+ * driver's violations, logged the same way with kind "injected", so a
+ * test can tell what it caused from what the driver did.
+ */
+void virtio_injected(struct virtio_dev *d, int queue, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* "3 driver violations (desc_loop 1, status_cleared 2)", or "". */
 void viol_summary(const struct virtio_dev *d, char *buf, size_t len);
 

@@ -162,6 +162,7 @@ struct virtio_dev {
 	char id[32];
 	uint64_t violations[VIOL_NR_KINDS];
 	uint64_t nr_violations;
+	uint64_t injected;		/* faults injected on purpose */
 };
 
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,

@@ -195,6 +195,10 @@ static void machine_vdevs_fini(struct machine *m)
 			md->cls->stats_line(md->vdev, line, sizeof(line));
 			fprintf(stderr, "vireo: %s\n", line);
 		}
+		if (md->vdev->injected)
+			fprintf(stderr, "vireo: %s: %llu faults injected "
+				"(inject=)\n", md->vdev->id,
+				(unsigned long long)md->vdev->injected);
 		if (md->vdev->nr_violations) {
 			char line[1024];
 

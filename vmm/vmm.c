@@ -584,10 +584,11 @@ static json_t *metrics_json(struct vmm *v)
 		if (md->cls->stats_line)
 			md->cls->stats_line(md->vdev, line, sizeof(line));
 		json_object_set_new(devs, v->cfg->devices[i].id, json_pack(
-			"{s:s,s:I,s:I,s:I,s:s}", "class", md->cls->name,
+			"{s:s,s:I,s:I,s:I,s:I,s:s}", "class", md->cls->name,
 			"kicks", (json_int_t)md->vdev->kicks, "interrupts",
 			(json_int_t)md->vdev->interrupts, "driver_violations",
-			(json_int_t)md->vdev->nr_violations, "counters", line));
+			(json_int_t)md->vdev->nr_violations, "faults_injected",
+			(json_int_t)md->vdev->injected, "counters", line));
 	}
 	return json_pack("{s:o,s:{s:I,s:I}}", "devices", devs, "api",
 			 "requests", (json_int_t)v->api.requests, "errors",

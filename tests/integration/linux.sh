@@ -404,6 +404,25 @@ else
 fi
 rm -f "$img"
 
+# Fault injection (driver test mode): errors at chosen sectors reach the
+# guest as EIO there only; vireo counts and logs what it injected.
+t=blk_inject
+img=$work/inject.img
+truncate -s 4M "$img"
+: > "$work/$t.drv"
+boot $t blk-inject --disk "path=$img,serial=vireo-test,inject=ioerr:2048-2055" \
+	--driver-log "$work/$t.drv"
+if guest_ok $t && grep -q "RESULT good read ok" "$work/$t.out" &&
+   grep -q "RESULT bad read failed" "$work/$t.out" &&
+   grep -q "I/O error, dev vd.*sector 2048" "$work/$t.out" &&
+   grep -q "faults injected" "$work/$t.out" &&
+   [ "$(grep -c '"kind": "injected"' "$work/$t.drv")" -ge 1 ]; then
+	pass $t
+else
+	fail $t "$(grep RESULT "$work/$t.out" | tr -d '\r' | tr '\n' '|') log: $(head -c 300 "$work/$t.drv"); $(why $t)"
+fi
+rm -f "$img"
+
 # Crash safety: once the guest's fsync returned, SIGKILL cannot lose it.
 for cache in writeback writethrough; do
 	t=blk_crash_$cache

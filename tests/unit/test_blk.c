@@ -31,15 +31,20 @@
 #define T_GET_ID 8
 #define T_DISCARD 11
 #define T_WRITE_ZEROES 13
+#define S_IOERR 1
+#define S_UNSUPP 2
 
 static struct drv d;
 static struct virtio_blk *b;
 static char img[64];
 static int img_fd;
 
+static struct blk_inject inject;	/* the next open_blk's inject= */
+
 static void open_blk(bool readonly, enum blk_cache cache, const char *serial)
 {
-	struct blk_config c = { .readonly = readonly, .cache = cache };
+	struct blk_config c = { .readonly = readonly, .cache = cache,
+				.inject = inject };
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
 
@@ -155,6 +160,102 @@ START_TEST(write_then_read)
 	ck_assert_msg(strstr(line, ": 1 reads 4096 bytes, 1 writes 4096 bytes,"),
 		      "%s", line);
 	ck_assert_msg(strstr(line, "; 2 kicks, 2 interrupts,"), "%s", line);
+}
+END_TEST
+
+/* inject=: the Nth request, a sector range, UNSUPP, NEEDS_RESET; each
+ * counted and logged as "injected", apart from driver violations. */
+START_TEST(fault_injection)
+{
+	FILE *log = tmpfile();
+	char line[512];
+	int lines = 0;
+	uint8_t st;
+
+	ck_assert_ptr_nonnull(log);
+	viol_setup(log, false);
+	memset(&inject, 0, sizeof(inject));
+	inject.on = true;
+	inject.ioerr_at = 2;
+	inject.unsupp_at = 4;
+	inject.reset_at = 6;
+	inject.first = 100;
+	inject.last = 199;
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	run(T_IN, 0, 512, true, &st);			/* 1: fine */
+	ck_assert_uint_eq(st, 0);
+	sync_ring();
+	run(T_IN, 0, 512, true, &st);			/* 2: the Nth */
+	ck_assert_uint_eq(st, S_IOERR);
+	sync_ring();
+	run(T_OUT, 196, 4096, false, &st);		/* 3: 196-203 overlaps */
+	ck_assert_uint_eq(st, S_IOERR);
+	sync_ring();
+	run(T_IN, 8, 512, true, &st);			/* 4: UNSUPP */
+	ck_assert_uint_eq(st, S_UNSUPP);
+	sync_ring();
+	run(T_IN, 200, 512, true, &st);			/* 5: just past */
+	ck_assert_uint_eq(st, 0);
+	ck_assert_uint_eq(b->vdev.injected, 3);
+	ck_assert_uint_eq(b->vdev.nr_violations, 0);
+	ck_assert(!b->vdev.broken);
+	/* 6: the device gives up. */
+	sync_ring();
+	put_le32(drv_mem(&d, HDR), T_IN);
+	put_le64(drv_mem(&d, HDR + 8), 0);
+	{
+		struct drv_buf r[3] = { { HDR, 16, false }, { DATA, 512, true },
+					{ STATUS, 1, true } };
+
+		drv_add(&d, r, 3);
+		virtio_kick(&b->vdev, 0);
+	}
+	ck_assert(b->vdev.broken);
+	ck_assert_uint_eq(b->vdev.status & VIRTIO_STATUS_NEEDS_RESET,
+			  VIRTIO_STATUS_NEEDS_RESET);
+	ck_assert_uint_eq(b->vdev.injected, 4);
+	rewind(log);
+	while (fgets(line, sizeof(line), log)) {
+		ck_assert_ptr_nonnull(strstr(line, "\"kind\": \"injected\""));
+		lines++;
+	}
+	ck_assert_int_eq(lines, 4);
+	viol_setup(NULL, false);
+	fclose(log);
+	memset(&inject, 0, sizeof(inject));
+}
+END_TEST
+
+/* The same seed gives the same faults; a rate of 30% gives about that. */
+START_TEST(fault_injection_seeded)
+{
+	uint8_t pattern[2][40];
+	int run_no, i, errs = 0;
+	uint8_t st;
+
+	for (run_no = 0; run_no < 2; run_no++) {
+		memset(&inject, 0, sizeof(inject));
+		inject.on = true;
+		inject.ioerr_pct = 30;
+		inject.seed = 12345;
+		inject.first = 1;
+		open_blk(false, BLK_CACHE_WRITEBACK, "");
+		for (i = 0; i < 40; i++) {
+			run(T_IN, 0, 512, true, &st);
+			sync_ring();
+			pattern[run_no][i] = st;
+			errs += run_no == 0 && st == S_IOERR;
+		}
+		virtio_blk_fini(b);
+		free(b);
+		b = NULL;
+		drv_fini(&d);
+		drv_init(&d, 16, false, 0);
+	}
+	ck_assert_int_eq(memcmp(pattern[0], pattern[1], 40), 0);
+	ck_assert_int_ge(errs, 4);
+	ck_assert_int_le(errs, 24);
+	memset(&inject, 0, sizeof(inject));
 }
 END_TEST
 
@@ -514,6 +615,8 @@ Suite *blk_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, write_then_read);
+	tcase_add_test(tc, fault_injection);
+	tcase_add_test(tc, fault_injection_seeded);
 	tcase_add_test(tc, bounds_and_lengths);
 	tcase_add_test(tc, read_only_disk);
 	tcase_add_test(tc, get_id);

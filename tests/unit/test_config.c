@@ -187,6 +187,30 @@ START_TEST(device_options)
 	ck_assert_int_eq(config_parse_class(&virtio_net_class, "mtu=1500", &dev,
 					    err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "give one of tap=NAME, fd=N, vhost-user=SOCKET or vhost-vdpa="));
+	/* inject=: rules joined by +, each checked; not for backends. */
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "path=x.img,inject=ioerr@3+ioerr%5+ioerr:8-15+reset@9,seed=7",
+					    &dev, err, sizeof(err)), 0);
+	ck_assert(((struct blk_config *)dev.cfg)->inject.on);
+	ck_assert_uint_eq(((struct blk_config *)dev.cfg)->inject.last, 15);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "path=x.img,inject=ioerr@0",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "inject rule 'ioerr@0' is not one of"));
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "path=x.img,inject=ioerr:9-3",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "path=x.img,inject=ioerr%101",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "path=x.img,seed=abc",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "vhost-user=/s,inject=ioerr@1",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "inject= is for disks vireo serves"));
 	/* vDPA: one backend only; what is the device's is not an option. */
 	ck_assert_int_eq(config_parse_class(&virtio_net_class,
 					    "vhost-vdpa=/dev/vhost-vdpa-0,mac=02:00:00:00:00:01",
