@@ -80,6 +80,19 @@ static void rx_drop(struct virtio_net *n, struct net_pair *p, bool too_big)
 	p->pending = 0;
 }
 
+/* inject=rxdrop%P: this frame is lost on the wire (counted, logged). */
+static bool rx_inject_drop(struct virtio_net *n, struct net_pair *p, size_t len)
+{
+	if (inject_rand(&n->rng) % 100 >= n->cfg.rxdrop_pct)
+		return false;
+	n->stats.rx_dropped++;
+	virtio_injected(&n->vdev, (int)(2 * p->idx), "a received frame of %zu "
+			"bytes dropped (rxdrop %u%%, seed %llu)",
+			len - n->hdr_len, n->cfg.rxdrop_pct,
+			(unsigned long long)n->cfg.seed);
+	return true;
+}
+
 /*
  * Put the pending frame into the driver's buffers. 1: done (delivered or
  * dropped), 0: not enough buffers (the frame waits), < 0: corrupt ring.
@@ -153,6 +166,8 @@ void net_rx_run(struct net_pair *p)
 				n->stats.rx_dropped++;
 				continue;
 			}
+			if (n->cfg.rxdrop_pct && rx_inject_drop(n, p, (size_t)got))
+				continue;
 			p->pending = (size_t)got;
 		}
 		ret = rx_deliver(n, p);

@@ -352,15 +352,6 @@ static void req_complete(struct virtio_blk *b, struct blk_req *r, int status)
 
 /* ---- fault injection --------------------------------------------------- */
 
-static uint64_t inject_rand(struct virtio_blk *b)
-{
-	/* xorshift64*: the same seed, the same faults. */
-	b->rng ^= b->rng >> 12;
-	b->rng ^= b->rng << 25;
-	b->rng ^= b->rng >> 27;
-	return b->rng * 2685821657736338717ULL;
-}
-
 /* A fault to answer request r with (a status), or -1 for none. */
 static int blk_inject(struct virtio_blk *b, struct blk_req *r)
 {
@@ -401,7 +392,7 @@ static int blk_inject(struct virtio_blk *b, struct blk_req *r)
 				(unsigned long long)in->last);
 		return S_IOERR;
 	}
-	if (in->ioerr_pct && inject_rand(b) % 100 < in->ioerr_pct) {
+	if (in->ioerr_pct && inject_rand(&b->rng) % 100 < in->ioerr_pct) {
 		virtio_injected(d, 0, "request %llu (type %u): IOERR (%u%%, "
 				"seed %llu)", (unsigned long long)n, r->type,
 				in->ioerr_pct, (unsigned long long)in->seed);

@@ -240,6 +240,7 @@ static void net_prepare(struct virtio_net *n, const struct net_config *cfg,
 
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
+	n->rng = cfg->seed ? cfg->seed : 1;
 	n->notify = *notify;
 	n->pairs = cfg->queues ? cfg->queues : 1;
 	for (i = 0; i < NET_MAX_PAIRS; i++) {
@@ -281,7 +282,9 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
 		virtio_net_fini(n);
 		return -EINVAL;
 	}
-	if (cfg->vhost != NET_VHOST_OFF && net_vhost_net_open(n, opts, err, errlen)) {
+	/* Injected faults happen on vireo's own data path: no vhost-net. */
+	if (cfg->vhost != NET_VHOST_OFF && !cfg->rxdrop_pct &&
+	    net_vhost_net_open(n, opts, err, errlen)) {
 		virtio_net_fini(n);
 		return -EINVAL;
 	}
@@ -455,6 +458,32 @@ static int net_parse_key(void *cfg, const char *opt, const char *key,
 				  sizeof(n->vhost_user), err, errlen) ? -1 : 1;
 	if (!strcmp(key, "server"))
 		return opt_on_off(opt, val, &n->server, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "inject")) {
+		unsigned int pct = 0;
+		int used = 0;
+
+		if (sscanf(val, "rxdrop%%%u%n", &pct, &used) != 1 || val[used] ||
+		    pct < 1 || pct > 100) {
+			errf(err, errlen, "%s: inject '%s' is not rxdrop%%P "
+			     "(P percent of received frames dropped, 1-100)",
+			     opt, val);
+			return -1;
+		}
+		n->rxdrop_pct = pct;
+		return 1;
+	}
+	if (!strcmp(key, "seed")) {
+		char *end;
+
+		errno = 0;
+		n->seed = strtoull(val, &end, 0);
+		if (!*val || *end || errno) {
+			errf(err, errlen, "%s: seed '%s' is not a number", opt,
+			     val);
+			return -1;
+		}
+		return 1;
+	}
 	if (!strcmp(key, "vhost-vdpa"))
 		return opt_string(opt, "the vhost-vdpa device", val,
 				  n->vhost_vdpa, sizeof(n->vhost_vdpa), err,
@@ -496,6 +525,12 @@ static int net_config_check(const void *cfg, const char *opt, char *err,
 	if (given != 1) {
 		errf(err, errlen, "%s: give one of tap=NAME, fd=N, "
 		     "vhost-user=SOCKET or vhost-vdpa=/dev/vhost-vdpa-N", opt);
+		return -1;
+	}
+	if (n->rxdrop_pct && (n->vhost_user[0] || n->vhost_vdpa[0] ||
+			      n->vhost == NET_VHOST_ON)) {
+		errf(err, errlen, "%s: inject= is for NICs vireo serves itself "
+		     "(a tap with vhost=off or auto)", opt);
 		return -1;
 	}
 	if (n->vhost_vdpa[0] && (n->mac_set || n->mtu || n->queues > 1 ||
@@ -657,7 +692,7 @@ const struct vdev_class virtio_net_class = {
 	.name = "net",
 	.option = "net",
 	.keys = "tap, fd, vhost, vhost-dev, vhost-user, server, vhost-vdpa, mac, "
-		"mtu, queues",
+		"mtu, queues, inject, seed",
 	.config_size = sizeof(struct net_config),
 	.features = net_features,
 	.config_init = net_config_init,

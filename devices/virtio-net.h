@@ -80,6 +80,10 @@ struct net_config {
 	char vhost_user[108];	/* or a vhost-user backend's socket */
 	bool server;		/* vhost-user: vireo listens */
 	char vhost_vdpa[108];	/* or a vDPA net device's /dev/vhost-vdpa-N */
+	/* Fault injection (driver tests): drop received frames with this
+	 * probability in percent (inject=rxdrop%P), repeatable with seed. */
+	unsigned int rxdrop_pct;
+	uint64_t seed;
 };
 
 enum net_backend {
@@ -135,6 +139,7 @@ struct virtio_net {
 	uint64_t announce_acks;		/* the driver announced itself */
 	struct vq_elem ctrl_elem;
 	struct net_stats stats;
+	uint64_t rng;			/* inject's xorshift state */
 };
 
 extern const struct vdev_class virtio_net_class;

@@ -153,3 +153,11 @@ void viol_summary(const struct virtio_dev *d, char *buf, size_t len)
 	if (n < len)
 		snprintf(buf + n, len - n, ")");
 }
+
+uint64_t inject_rand(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 2685821657736338717ULL;
+}

@@ -79,6 +79,10 @@ void virtio_violation(struct virtio_dev *d, enum viol_kind k, int queue,
 void virtio_injected(struct virtio_dev *d, int queue, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The next number of an injection's generator (xorshift64*): a seed
+ * gives the same faults each run. *state must not be 0. */
+uint64_t inject_rand(uint64_t *state);
+
 /* "3 driver violations (desc_loop 1, status_cleared 2)", or "". */
 void viol_summary(const struct virtio_dev *d, char *buf, size_t len);
 

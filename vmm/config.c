@@ -82,6 +82,8 @@ static const char usage[] =
 "                          vhost-user=SOCKET[,server=on] instead of a tap:\n"
 "                          a vhost-user backend process (e.g. DPDK) serves\n"
 "                          the queues; the link goes down while it is gone.\n"
+"                          inject=rxdrop%P[,seed=S]: drop P% of received\n"
+"                          frames on purpose (driver tests; no vhost-net)\n"
 "                          vhost-vdpa=/dev/vhost-vdpa-N instead of a tap: a\n"
 "                          vDPA net device (its own MAC and MTU; one queue\n"
 "                          pair). Counters are printed at exit\n"

@@ -759,6 +759,28 @@ if [ $net_ok = 1 ]; then
 	fi
 fi
 
+# Fault injection: 3% of the frames to the guest are dropped on purpose
+# (inject=rxdrop%3): TCP from the host retransmits them, iperf3 -R still
+# gets through, and vireo's injected count is what it dropped.
+t=net_rxdrop
+if [ $net_ok = 1 ]; then
+	retrans() { awk '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 }
+		else print $c["RetransSegs"] }' /proc/net/snmp; }
+	r0=$(retrans)
+	iperf_dirs_save=$iperf_dirs
+	iperf_dirs=rx
+	net_boot $t 0 56 --net "tap=vt0,inject=rxdrop%3,seed=7"
+	r1=$(retrans)
+	inj=$(sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$t.out" | tail -n 1)
+	echo "NOTE $t: ${inj:-?} frames dropped by injection; host TCP retransmits $((r1 - r0))"
+	if net_check $t && [ "${inj:-0}" -gt 0 ] && [ $((r1 - r0)) -gt 0 ]; then
+		pass $t
+	else
+		fail $t "injected ${inj:-?}, retransmits $((r1 - r0)); $(grep -E 'RESULT|vireo: net' "$work/$t.out" | tr '\n' ' ') $(why $t)"
+	fi
+	iperf_dirs=$iperf_dirs_save
+fi
+
 # Without MRG_RXBUF or TSO the guest posts 1.5 KiB buffers: 4 KiB frames
 # from a 9000-MTU tap are dropped and counted, and RX goes on.
 t=net_rx_too_big

@@ -26,9 +26,12 @@ static struct drv q[3];
 static struct virtio_net *n;
 static int peer;			/* the "tap" side */
 
+static unsigned int start_rxdrop;	/* the next start's inject= */
+
 static void start(uint64_t features)
 {
-	struct net_config cfg = { .fd = -1 };
+	struct net_config cfg = { .fd = -1, .rxdrop_pct = start_rxdrop,
+				  .seed = 99 };
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
 	int sv[2];
@@ -149,6 +152,36 @@ START_TEST(rx_one_buffer)
 	ck_assert_uint_eq(get_le16(p + 10), 1);		/* num_buffers */
 	ck_assert_uint_eq(p[HDR + 3], 21);
 	ck_assert_uint_eq(n->stats.rx_packets, 1);
+	teardown();
+}
+END_TEST
+
+/* inject=rxdrop%P: about P% of frames never reach the guest; each one
+ * counted as injected, the rest delivered whole. */
+START_TEST(rx_injected_drops)
+{
+	unsigned int i, got = 0;
+	uint16_t id;
+	uint32_t len;
+
+	start_rxdrop = 50;
+	start(0);
+	start_rxdrop = 0;
+	for (i = 0; i < 40; i++)
+		rx_buffer(DRV_BUFS + 0x800 * i, 1526);
+	virtio_kick(&n->vdev, 0);
+	for (i = 0; i < 40; i++)
+		host_send(60);
+	dispatch();
+	while (drv_get_used(&q[0], &id, &len)) {
+		ck_assert_uint_eq(len, HDR + 60);
+		got++;
+	}
+	ck_assert_uint_eq(got + n->vdev.injected, 40);
+	ck_assert_uint_eq(n->stats.rx_dropped, n->vdev.injected);
+	ck_assert_uint_ge(n->vdev.injected, 8);
+	ck_assert_uint_le(n->vdev.injected, 32);
+	ck_assert_uint_eq(n->vdev.nr_violations, 0);
 	teardown();
 }
 END_TEST
@@ -353,6 +386,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, tx_header_split_across_descriptors);
 	tcase_add_test(tc, tx_bad_lengths_are_dropped);
 	tcase_add_test(tc, rx_one_buffer);
+	tcase_add_test(tc, rx_injected_drops);
 	tcase_add_test(tc, rx_too_big_without_mrg_rxbuf);
 	tcase_add_test(tc, rx_mergeable_buffers);
 	tcase_add_test(tc, rx_stalls_then_resumes_on_kick);
