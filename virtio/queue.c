@@ -236,13 +236,20 @@ void vq_reset(struct virtq *vq)
 
 /* Append one guest buffer to e, in the order the rules allow. */
 /* Say why a buffer is malformed (the driver-violation log) and fail. */
-static int bad(struct virtq *vq, enum viol_kind k)
+static int elem_bad(struct vq_elem *e, enum viol_kind k)
+{
+	e->bad = (uint8_t)k;
+	return -EBADMSG;
+}
+
+static __attribute__((cold, noinline)) int bad(struct virtq *vq, int k)
 {
 	vq->bad = (uint8_t)k;
 	return -EBADMSG;
 }
 
-static int elem_add(struct virtq *vq, struct vq_elem *e,
+/* 0, or -EBADMSG with e->bad saying why (an enum viol_kind). */
+static int elem_add(const struct virtq *vq, struct vq_elem *e,
 		    const struct desc *d)
 {
 	bool write = d->flags & VRING_DESC_F_WRITE;
@@ -251,22 +258,22 @@ static int elem_add(struct virtq *vq, struct vq_elem *e,
 
 	/* A readable part after a writable one is a malformed buffer. */
 	if (!write && e->nr_in)
-		return bad(vq, VIOL_READ_AFTER_WRITE);
+		return elem_bad(e, VIOL_READ_AFTER_WRITE);
 	if (d->len == 0)
 		return 0;		/* nothing to map; never loops */
 	if (e->nr_out + e->nr_in == VQ_MAX_IOV)
-		return bad(vq, VIOL_CHAIN_TOO_LONG);
+		return elem_bad(e, VIOL_CHAIN_TOO_LONG);
 	p = gm_ptr(vq->gm, d->addr, d->len);
 	if (!p)
-		return bad(vq, VIOL_DESC_OUTSIDE_RAM);	/* wraps, spans a hole */
+		return elem_bad(e, VIOL_DESC_OUTSIDE_RAM);	/* wraps, spans a hole */
 	if (write) {
 		if (e->in_len + d->len > VQ_MAX_LEN)
-			return bad(vq, VIOL_BUFFER_TOO_LARGE);
+			return elem_bad(e, VIOL_BUFFER_TOO_LARGE);
 		e->in_len += d->len;
 		iov = &e->iov[e->nr_out + e->nr_in++];
 	} else {
 		if (e->out_len + d->len > VQ_MAX_LEN)
-			return bad(vq, VIOL_BUFFER_TOO_LARGE);
+			return elem_bad(e, VIOL_BUFFER_TOO_LARGE);
 		e->out_len += d->len;
 		iov = &e->iov[e->nr_out++];
 	}
@@ -309,7 +316,7 @@ static int walk_indirect(struct virtq *vq, struct vq_elem *e,
 			return bad(vq, VIOL_INDIRECT_NESTED);
 		ret = elem_add(vq, e, &d);
 		if (ret)
-			return ret;
+			return bad(vq, e->bad);
 		if (vq->packed) {
 			if (++i == n)
 				return 0;
@@ -356,7 +363,7 @@ static int split_walk(struct virtq *vq, uint16_t head, struct vq_elem *e)
 		}
 		ret = elem_add(vq, e, &d);
 		if (ret)
-			return ret;
+			return bad(vq, e->bad);
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			return 0;
 		i = d.id_or_next;
@@ -552,6 +559,8 @@ static int packed_pop(struct virtq *vq, struct vq_elem *e)
 			ret = walk_indirect(vq, e, &d);
 		} else {
 			ret = elem_add(vq, e, &d);
+			if (ret)
+				return bad(vq, e->bad);
 		}
 		if (ret)
 			return ret;

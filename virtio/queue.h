@@ -52,6 +52,7 @@ struct vq_elem {
 	unsigned int nr_in;	/* iov[nr_out .. nr_out + nr_in): writable */
 	uint64_t out_len;
 	uint64_t in_len;
+	uint8_t bad;		/* why the walker refused it (enum viol_kind) */
 	struct iovec iov[VQ_MAX_IOV];
 };
 

@@ -15,8 +15,12 @@
 
 #define RING	256
 #define BATCH	64
+#ifndef CHAINS			/* -DCHAINS=N -DREPS=1: for callgrind */
 #define CHAINS	(2 * 1000 * 1000)
+#endif
+#ifndef REPS
 #define REPS	5
+#endif
 
 static double now(void)
 {
