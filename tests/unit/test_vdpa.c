@@ -361,6 +361,33 @@ START_TEST(wrong_device)
 	ck_assert_msg(strstr(err, "IOTLB v2"), "%s", err);
 	drv_fini(&d);
 
+	/* A device that says what cannot be: refused, named. */
+	fv_init(2);
+	fv.vring_max = 0;
+	dev = make_disk(&d, err, sizeof(err));
+	ck_assert(dev == NULL);
+	ck_assert_msg(strstr(err, "queues of at most 0 entries"), "%s", err);
+	drv_fini(&d);
+	fv_init(2);
+	fv.config_size = 8;
+	dev = make_disk(&d, err, sizeof(err));
+	ck_assert(dev == NULL);
+	ck_assert_msg(strstr(err, "its config space is 8 bytes"), "%s", err);
+	drv_fini(&d);
+	fv_init(2);
+	fv.features &= ~BIT(VIRTIO_F_VERSION_1);
+	dev = make_disk(&d, err, sizeof(err));
+	ck_assert(dev == NULL);
+	ck_assert_msg(strstr(err, "VIRTIO_F_VERSION_1"), "%s", err);
+	drv_fini(&d);
+	fv_init(2);
+	fv.nr_vqs = 1000;		/* capped: at most what vireo has */
+	dev = make_disk(&d, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	ck_assert_uint_le(dev->ops->num_queues, VIRTIO_MAX_QUEUES);
+	vdpa_dev_destroy(dev);
+	drv_fini(&d);
+
 	fv_init(2);
 	fv.owned = true;		/* another process has it */
 	dev = make_disk(&d, err, sizeof(err));
