@@ -340,6 +340,20 @@ START_TEST(probe_and_offer)
 }
 END_TEST
 
+/* The fake as set up now is refused at open, err saying what. */
+static void refused(const char *what)
+{
+	struct virtio_dev *dev;
+	struct drv d;
+	char err[256];
+
+	dev = make_disk(&d, err, sizeof(err));
+	ck_assert(dev == NULL);
+	ck_assert_msg(strstr(err, what), "%s", err);
+	ck_assert_int_eq(vmm.watched, 0);
+	drv_fini(&d);
+}
+
 START_TEST(wrong_device)
 {
 	struct virtio_dev *dev;
@@ -347,52 +361,30 @@ START_TEST(wrong_device)
 	char err[256];
 
 	fv_init(1);
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert(dev == NULL);
-	ck_assert_msg(strstr(err, "/dev/vhost-vdpa-7 is a network device, "
-			     "not a disk"), "%s", err);
-	ck_assert_int_eq(vmm.watched, 0);
-	drv_fini(&d);
-
+	refused("/dev/vhost-vdpa-7 is a network device, not a disk");
 	fv_init(2);
 	fv.backend_features = 0;
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert(dev == NULL);
-	ck_assert_msg(strstr(err, "IOTLB v2"), "%s", err);
-	drv_fini(&d);
-
+	refused("IOTLB v2");
 	/* A device that says what cannot be: refused, named. */
 	fv_init(2);
 	fv.vring_max = 0;
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert(dev == NULL);
-	ck_assert_msg(strstr(err, "queues of at most 0 entries"), "%s", err);
-	drv_fini(&d);
+	refused("queues of at most 0 entries");
 	fv_init(2);
 	fv.config_size = 8;
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert(dev == NULL);
-	ck_assert_msg(strstr(err, "its config space is 8 bytes"), "%s", err);
-	drv_fini(&d);
+	refused("its config space is 8 bytes");
 	fv_init(2);
 	fv.features &= ~BIT(VIRTIO_F_VERSION_1);
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert(dev == NULL);
-	ck_assert_msg(strstr(err, "VIRTIO_F_VERSION_1"), "%s", err);
-	drv_fini(&d);
+	refused("VIRTIO_F_VERSION_1");
+	fv_init(2);
+	fv.owned = true;		/* another process has it */
+	refused("VHOST_SET_OWNER");
+
 	fv_init(2);
 	fv.nr_vqs = 1000;		/* capped: at most what vireo has */
 	dev = make_disk(&d, err, sizeof(err));
 	ck_assert_msg(dev != NULL, "%s", err);
 	ck_assert_uint_le(dev->ops->num_queues, VIRTIO_MAX_QUEUES);
 	vdpa_dev_destroy(dev);
-	drv_fini(&d);
-
-	fv_init(2);
-	fv.owned = true;		/* another process has it */
-	dev = make_disk(&d, err, sizeof(err));
-	ck_assert(dev == NULL);
-	ck_assert_msg(strstr(err, "VHOST_SET_OWNER"), "%s", err);
 	drv_fini(&d);
 }
 END_TEST
