@@ -420,6 +420,7 @@ static int blk_start(struct virtio_blk *b, struct blk_req *r)
 	last = &e->iov[e->nr_out + e->nr_in - 1];
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->used = 1;
+	/* Data bytes of a read or write (the rest set their own). */
 	r->len = r->type == T_IN ? e->in_len - 1 :
 		 r->type == T_OUT ? e->out_len - HDR_LEN : 0;
 	ret = blk_inject(b, r);
@@ -428,12 +429,10 @@ static int blk_start(struct virtio_blk *b, struct blk_req *r)
 
 	switch (r->type) {
 	case T_IN:
-		r->len = e->in_len - 1;
 		req_take_iov(r, true, 0, r->len);
 		b->stats.reads++;
 		return start_rw(b, r, false);
 	case T_OUT:
-		r->len = e->out_len - HDR_LEN;
 		req_take_iov(r, false, HDR_LEN, r->len);
 		b->stats.writes++;
 		return start_rw(b, r, true);
