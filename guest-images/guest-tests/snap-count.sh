@@ -21,6 +21,10 @@ mount -t ext4 "$dev" /mnt || exit 1
 	done
 ) &
 counter=$!
+# Ready once the first number is out (a ping before it would find no count).
+while [ ! -e /tmp/n ]; do
+	sleep 0.05
+done
 echo COUNT-READY
 while read -r cmd; do
 	case "$cmd" in
