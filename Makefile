@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wformat=2 -Wvla
 CPPFLAGS := -std=c11 -D_GNU_SOURCE -I.
-LIBS    := -luring -lhttp_parser -ljansson -lfdt -llz4 -lzstd -llzma -lz \
+LIBS    := -lseccomp -luring -lhttp_parser -ljansson -lfdt -llz4 -lzstd -llzma -lz \
 	   -lpthread
 
 SRC_DIRS := vmm boot devices virtio
@@ -32,7 +32,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/san/%.o)
 
 DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
-	libfdt-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev liburing-dev \
+	libfdt-dev libseccomp-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev liburing-dev \
 	check clang libclang-rt-14-dev llvm qemu-system-x86 e2fsprogs fio \
 	util-linux iperf3 xz-utils iproute2 \
 	device-tree-compiler acpica-tools binutils lz4 \

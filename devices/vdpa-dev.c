@@ -11,6 +11,7 @@
 
 #include "../vmm/loop.h"
 #include "../vmm/util.h"
+#include "../vmm/sandbox.h"
 
 #define VDPA_QUEUE_SIZE		256	/* what the guest gets at most */
 
@@ -91,6 +92,7 @@ static void *reset_main(void *opaque)
 {
 	struct vdpa_dev *v = opaque;
 
+	sandbox_thread(SB_WORKER);
 	/* May wait long: a VDUSE device asks its (gone) daemon first. */
 	vhost_vdpa_reset(&v->vp);
 	eventfd_signal(v->gone_h.fd);

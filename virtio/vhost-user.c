@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../vmm/util.h"
+#include "../vmm/sandbox.h"
 
 #define VU_MAX_FDS	VU_MAX_REGIONS
 #define VU_REPLY_MAX	(VU_CONFIG_HDR + VU_CONFIG_MAX)
@@ -567,6 +568,7 @@ static void *connector_main(void *arg)
 	struct vhost_user *u = arg;
 	int fd = u->pending_fd;
 
+	sandbox_thread(SB_WORKER);
 	if (fd < 0)
 		fd = vu_connect(u);
 	if (fd < 0) {

@@ -133,6 +133,23 @@ static const char usage[] =
 "                          DEVICE_NEEDS_RESET (driver CI that must fail\n"
 "                          loudly)\n"
 "\n"
+"least privilege (applied once the machine is built, before it runs):\n"
+"      --seccomp on|off    a system call filter per thread kind (vcpu,\n"
+"                          event loop, worker, migration); a call outside\n"
+"                          it stops vireo with a line naming the call and\n"
+"                          the thread (exit 159). Default on; off is for\n"
+"                          debugging and says so\n"
+"      --user UID:GID      run as this unprivileged user (numbers or\n"
+"                          names) once /dev/kvm, the kernel, disks, taps\n"
+"                          and sockets are open: no capabilities are kept.\n"
+"                          Files named later (snapshots, API-configured\n"
+"                          VMs) are opened as that user\n"
+"      --jail DIR          run in new mount, PID and IPC namespaces with\n"
+"                          DIR as / (pivot_root) once the machine is\n"
+"                          built: paths given later (snapshots, sockets)\n"
+"                          are inside DIR. Needs root. With --user, DIR\n"
+"                          must be writable by that user for snapshots\n"
+"\n"
 "options for 'restore' (the machine comes from the snapshot):\n"
 "      --snapshot DIR      DIR/state and DIR/mem, as 'vireo ctl snapshot'\n"
 "                          wrote them (required)\n"
@@ -160,7 +177,8 @@ static const char usage[] =
 "  3  the guest kernel panicked (reported through pvpanic)\n"
 "  4  a vCPU failed: triple fault, KVM internal or entry error; the vCPU\n"
 "     registers are printed on stderr\n"
-"  128+N  vireo was stopped by signal N\n";
+"  128+N  vireo was stopped by signal N (159: a system call outside\n"
+"     its seccomp filter, named on stderr)\n";
 
 const char *config_usage(void)
 {
@@ -184,6 +202,9 @@ enum {
 	OPT_INCOMING,
 	OPT_DRIVER_LOG,
 	OPT_STRICT,
+	OPT_SECCOMP,
+	OPT_USER,
+	OPT_JAIL,
 	OPT_CLASS,		/* + index in vdev_classes[]: --disk, --net, ... */
 };
 
@@ -210,6 +231,9 @@ static const struct option fixed_opts[] = {
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "driver-log", required_argument, NULL, OPT_DRIVER_LOG },
 	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "jail", required_argument, NULL, OPT_JAIL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 };
@@ -677,6 +701,7 @@ static enum config_result parse_one(int c, int argc, char **argv,
 				    size_t errlen)
 {
 	static const char *const reboot_names[] = { "exit", "restart" };
+	static const char *const onoff_names[] = { "on", "off" };
 	static const char *const boot_names[] = { "auto", "linux", "pvh" };
 	int choice;
 
@@ -732,6 +757,19 @@ static enum config_result parse_one(int c, int argc, char **argv,
 		break;
 	case OPT_STRICT:
 		cfg->strict = true;
+		break;
+	case OPT_SECCOMP:
+		if (opt_choice("--seccomp", optarg, onoff_names, 2, &choice,
+			       err, errlen))
+			return CONFIG_ERROR;
+		cfg->sandbox.seccomp = choice == 0;
+		break;
+	case OPT_USER:
+		if (sandbox_parse_user(optarg, &cfg->sandbox, err, errlen))
+			return CONFIG_ERROR;
+		break;
+	case OPT_JAIL:
+		cfg->sandbox.jail = optarg;
 		break;
 	case OPT_CONFIG_FILE:
 		cfg->config_file = optarg;
@@ -887,6 +925,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 	cfg->mem_size = CONFIG_DEFAULT_MEMORY;
 	cfg->cpus = 1;
 	cfg->kernel_cache = true;
+	cfg->sandbox.seccomp = true;
 	cfg->boot = BOOT_AUTO;
 	if (err && errlen)
 		err[0] = '\0';
@@ -942,6 +981,14 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		   !cfg->config_file) {
 		errf(err, errlen, "--kernel is required (or --api-sock to "
 		     "configure the VM through the API; try 'vireo --help')");
+		r = CONFIG_ERROR;
+	}
+	if (r == CONFIG_RUN && cfg->on_reboot == ON_REBOOT_RESTART &&
+	    (cfg->sandbox.user || cfg->sandbox.jail)) {
+		errf(err, errlen, "--on-reboot restart cannot go with --user or "
+		     "--jail: a restart opens /dev/kvm, the kernel, disks and "
+		     "taps again, which the jailed or unprivileged vireo can no "
+		     "longer reach (let the caller start a new vireo)");
 		r = CONFIG_ERROR;
 	}
 	if (r == CONFIG_RUN && add_console(cfg, err, errlen))

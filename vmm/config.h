@@ -11,6 +11,7 @@
 #include "../devices/vdev.h"
 #include "../devices/virtio-console.h"
 #include "../virtio/virtio.h"
+#include "sandbox.h"
 
 #define VIREO_VERSION "0.1.0"
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
@@ -51,6 +52,7 @@ struct vm_config {
 	const char *driver_log;		/* --driver-log FILE */
 	bool strict;			/* --strict */
 	const char *config_file;	/* --config-file */
+	struct sandbox_opts sandbox;	/* --seccomp, --user, --jail */
 	/* vireo restore: */
 	const char *snapshot;		/* --snapshot DIR (state, mem inside) */
 	bool restore_paused;		/* --paused */

@@ -12,6 +12,7 @@
 #include "loop.h"
 #include "machine.h"
 #include "migrate.h"
+#include "sandbox.h"
 #include "vmm.h"
 #include "util.h"
 
@@ -177,6 +178,19 @@ int main(int argc, char **argv)
 		break;
 	}
 
+	{
+		bool parent_done;
+
+		if (sandbox_setup(&cfg.sandbox, &parent_done, &status, err,
+				  sizeof(err))) {
+			pr_err("%s", err);
+			return 1;
+		}
+		if (parent_done) {
+			config_free(&cfg);
+			return status;
+		}
+	}
 	if (cfg.driver_log || cfg.strict) {
 		FILE *f = NULL;
 

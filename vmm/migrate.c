@@ -22,6 +22,7 @@
 #include "machine.h"
 #include "snapshot.h"
 #include "util.h"
+#include "sandbox.h"
 
 #define MIG_ACK_READY	"VIREO-RD"	/* the target built the VM */
 #define MIG_ACK_OK	"VIREO-OK"	/* the guest runs there */
@@ -487,6 +488,7 @@ static void *mig_thread(void *arg)
 	ssize_t n;
 	int ret;
 
+	sandbox_thread(SB_MIGRATE);
 	ret = mg->fd = mig_socket(mg->o.to, true, err, sizeof(err));
 	if (ret < 0)
 		goto out;

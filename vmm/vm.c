@@ -16,6 +16,7 @@
 #include "layout.h"
 #include "loop.h"
 #include "util.h"
+#include "sandbox.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 #define CPUID_MAX_ENTRIES 256
@@ -623,6 +624,7 @@ static void *vcpu_thread(void *arg)
 					strerror(errno));
 			break;
 		}
+		sandbox_thread(SB_VCPU);
 		if (!vcpu_handle_exit(v))
 			break;
 	}

@@ -11,6 +11,7 @@
 #include "../devices/virtio-blk.h"
 #include "../devices/virtio-net.h"
 #include "migrate.h"
+#include "sandbox.h"
 #include "util.h"
 #include "vdevs.h"
 
@@ -213,6 +214,19 @@ static void root_arg(struct vmm *v, char *buf, size_t len)
 	}
 }
 
+/*
+ * The machine is built: from here on vireo keeps only what running it
+ * takes (sandbox.h). A failure stops the VM rather than run it with more
+ * privilege than asked for.
+ */
+static int vmm_lockdown(struct vmm *v, char *err, size_t errlen)
+{
+	if (!sandbox_lockdown(err, errlen))
+		return 0;
+	vm_request_exit(&v->machine.vm, VM_EXIT_FAULT, "%s", err);
+	return -EPERM;
+}
+
 int vmm_start(struct vmm *v, char *err, size_t errlen)
 {
 	char root[64];
@@ -245,7 +259,7 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 		pr_err("warning: cannot track dirty pages; diff snapshots "
 		       "will be refused");
 	v->built = true;
-	return 0;
+	return vmm_lockdown(v, err, errlen);
 }
 
 /* A machine from a snapshot (uri NULL) or a migration stream on uri. */
@@ -273,7 +287,7 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 		pr_err("warning: cannot track dirty pages; diff snapshots "
 		       "will be refused");
 	v->built = true;
-	return 0;
+	return vmm_lockdown(v, err, errlen);
 }
 
 int vmm_restore(struct vmm *v, const struct restore_opts *o, char *err,

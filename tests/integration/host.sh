@@ -9,13 +9,13 @@ build=$(cd "$1" && pwd)
 vireo=$build/vireo
 tiny=$build/tiny.elf
 work=$(mktemp -d "${TMPDIR:-/tmp}/vireo-host.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	for t in exit_statuses fault_dump cmos_date serial_input escape_quit \
 		 sigterm restart_on_reboot mmio_cmdline file_errors \
 		 bzimage_extraction api_http snapshot_restore \
-		 snapshot_refused mig_tiny; do
+		 snapshot_refused mig_tiny seccomp_kinds user_drop jail_snapshot; do
 		skip "$t" "no usable /dev/kvm on this machine"
 	done
 	exit 0
@@ -412,3 +412,115 @@ wait $tp 2>/dev/null
 [ $crc = 3 ] && grep -q "whether the guest runs on the target is unknown" "$work/$t.ctl" ||
 	bad="$bad; source killed mid-way: ctl status $crc '$(tr '\n' '|' < "$work/$t.ctl")'"
 [ -z "$bad" ] && pass $t || fail $t "$bad"
+
+# Each kind of thread, made to call something no filter allows, stops
+# vireo with status 159 and a line naming the call and the thread.
+t=seccomp_kinds
+bad=
+for kind in vcpu event-loop worker; do
+	VIREO_SECCOMP_SELFTEST=$kind run $t-$kind poweroff
+	[ "$rc" = 159 ] && grep -q "the $kind thread made the system call syslog" \
+		"$work/$t-$kind.out" ||
+		bad="$bad; $kind: rc=$rc $(tr '\n' '|' < "$work/$t-$kind.out" | head -c 300)"
+done
+rm -f "$work/f1"
+mkfifo "$work/f1"
+VIREO_SECCOMP_SELFTEST=migration timeout 30 "$vireo" run --kernel "$tiny" \
+	--memory 64M --cmdline echo --api-sock "$sock" < "$work/f1" \
+	> "$work/$t-mig.out" 2>&1 &
+sp=$!
+exec 3> "$work/f1"
+wait_for "$work/$t-mig.out" "tiny guest: hello" 10
+"$vireo" ctl --api-sock "$sock" migrate --to "unix:$work/nobody.sock" \
+	> "$work/$t.ctl" 2>&1
+wait $sp
+rc=$?
+exec 3>&-
+[ "$rc" = 159 ] && grep -q "the migration thread made the system call syslog" \
+	"$work/$t-mig.out" || bad="$bad; migration: rc=$rc $(tr '\n' '|' < "$work/$t-mig.out")"
+# Off: the same run goes on, and vireo says it runs unfiltered.
+VIREO_SECCOMP_SELFTEST=vcpu run $t-off poweroff --seccomp off
+[ "$rc" = 0 ] && grep -q "warning: --seccomp=off" "$work/$t-off.out" ||
+	bad="$bad; off: rc=$rc $(tr '\n' '|' < "$work/$t-off.out")"
+[ -z "$bad" ] && pass $t || fail $t "$bad"
+
+# status_of PID FIELD: a line of /proc/PID/status, without its name.
+status_of() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null | tr -s '\t ' ' '
+}
+
+# --user: once the machine is built, vireo runs as that user with no
+# capabilities, no new privileges and a filter; the guest still runs.
+t=user_drop
+if [ "$(id -u)" != 0 ]; then
+	skip $t "needs root to switch users"
+else
+	rm -f "$work/f1"
+	mkfifo "$work/f1"
+	timeout 30 "$vireo" run --kernel "$tiny" --memory 64M --cmdline echo \
+		--user 65534:65534 < "$work/f1" > "$work/$t.out" 2>&1 &
+	sp=$!
+	exec 3> "$work/f1"
+	wait_for "$work/$t.out" "tiny guest: hello" 10
+	vp=$(pgrep -f -n "cmdline echo --user 65534") || vp=
+	uid=$(status_of "$vp" Uid) caps=$(status_of "$vp" CapEff)
+	nnp=$(status_of "$vp" NoNewPrivs) sc=$(status_of "$vp" Seccomp)
+	printf 'abc-q' >&3
+	wait $sp
+	rc=$?
+	exec 3>&-
+	if [ "$rc" = 0 ] && [ "$uid" = "65534 65534 65534 65534" ] &&
+	   [ "$caps" = 0000000000000000 ] && [ "$nnp" = 1 ] && [ "$sc" = 2 ] &&
+	   grep -q 'abc-' "$work/$t.out"; then
+		pass $t
+	else
+		fail $t "rc=$rc uid='$uid' caps=$caps nnp=$nnp seccomp=$sc: $(tr '\n' '|' < "$work/$t.out")"
+	fi
+fi
+
+# --jail: vireo runs as PID 1 of its own namespace with DIR as its root;
+# a snapshot asked for at /s lands in DIR/s, written as the --user user.
+t=jail_snapshot
+if [ "$(id -u)" != 0 ]; then
+	skip $t "needs root for namespaces"
+else
+	jail=$work/jail
+	mkdir -p "$jail"
+	chmod 777 "$jail"
+	rm -f "$work/f1"
+	mkfifo "$work/f1"
+	timeout 30 "$vireo" run --kernel "$tiny" --memory 64M --cmdline echo \
+		--api-sock "$sock" --jail "$jail" --user 65534:65534 \
+		< "$work/f1" > "$work/$t.out" 2>&1 &
+	sp=$!
+	exec 3> "$work/f1"
+	wait_for "$work/$t.out" "tiny guest: hello" 10
+	inner= nspid=
+	for p in $(pgrep -f -- "--jail $jail"); do
+		ns=$(status_of "$p" NSpid)
+		[ "${ns##* }" = 1 ] && inner=$p nspid=$ns
+	done
+	# Its root holds what the jail holds, and nothing of the host's.
+	touch "$jail/marker"
+	root=outside
+	[ -n "$inner" ] && [ -e "/proc/$inner/root/marker" ] &&
+		[ ! -e "/proc/$inner/root/etc" ] && root=$jail
+	mkdir -m 777 "$jail/s"
+	crc=0
+	api $t-pause PATCH /vm '{"state":"Paused"}' && [ "$code" = 204 ] || crc=1
+	api $t-snap PUT /snapshot/create \
+		'{"snapshot_path":"/s/state","mem_file_path":"/s/mem"}' &&
+		[ "$code" = 204 ] || crc="$crc+2 $(cat "$work/$t-snap")"
+	api $t-resume PATCH /vm '{"state":"Resumed"}'
+	printf 'abc-q' >&3
+	wait $sp
+	rc=$?
+	exec 3>&-
+	owner=$(stat -c %u "$jail/s/state" 2>/dev/null)
+	if [ "$rc" = 0 ] && [ "$crc" = 0 ] && [ "$owner" = 65534 ] &&
+	   [ "$root" = "$jail" ] && [ "${nspid##* }" = 1 ]; then
+		pass $t
+	else
+		fail $t "rc=$rc api=$crc owner=$owner root=$root nspid='$nspid': $(tr '\n' '|' < "$work/$t.out")"
+	fi
+fi

@@ -562,6 +562,23 @@ iperf_server() {
 	exec iperf3 -s
 }
 
+# jailed_state PID: for the vireo under PID (a --jail run forks once into
+# its PID namespace): "pid1 uid=U caps=C seccomp=S root=empty|host", or
+# nothing when no vireo there is PID 1 of its own namespace.
+jailed_state() {
+	for _p in $1 $(cat /proc/$1/task/*/children 2>/dev/null); do
+		_ns=$(sed -n 's/^NSpid:[[:space:]]*//p' /proc/$_p/status 2>/dev/null)
+		[ "${_ns##*[[:space:]]}" = 1 ] || continue
+		_root=host
+		[ -e /proc/$_p/root/proc ] || _root=empty
+		echo "pid1 uid=$(awk '/^Uid:/ { print $3 }' /proc/$_p/status)" \
+			"caps=$(awk '/^CapEff:/ { print $2 }' /proc/$_p/status)" \
+			"seccomp=$(awk '/^Seccomp:/ { print $2 }' /proc/$_p/status)" \
+			"root=$_root"
+		return
+	done
+}
+
 net_boot() {
 	_try=1
 	while :; do
@@ -599,6 +616,8 @@ net_run() {
 	hping=1
 	ticks=
 	if wait_for "$work/$_name.out" NET-UP 150; then
+		# A jailed vireo: who it runs as and what its / holds.
+		jailed=$(jailed_state "$_vpid")
 		# vireo's loop's CPU while the guest runs iperf3.
 		_t0=$(loop_ticks "$_vpid")
 		wait_for "$work/$_name.out" "RESULT iperf ${iperf_dirs##*,}" 120 &&
@@ -656,6 +675,23 @@ for combo in pci-split mmio-packed pci-packed mmio-split; do
 		fail $t "host ping: $(tail -n 2 "$work/$t.ping" | tr '\n' ' '); $(grep -E 'RESULT|vireo: net' "$work/$t.out" | tr '\n' ' ') $(why $t)"
 	fi
 done
+
+# --jail and --user: vireo opens the disk, creates the tap and opens
+# /dev/kvm as root, then runs as PID 1 of new namespaces with an empty
+# directory as /, as nobody, with no capabilities and its seccomp filters;
+# the guest still reads its disk (iperf3 comes from it) and uses the tap.
+t=net_jailed
+if [ $net_ok = 1 ]; then
+	mkdir -p "$work/jail"
+	net_boot $t 0 56 --net "tap=vt0,vhost=off" --jail "$work/jail" \
+		--user 65534:65534
+	if net_check $t &&
+	   [ "$jailed" = "pid1 uid=65534 caps=0000000000000000 seccomp=2 root=empty" ]; then
+		pass $t
+	else
+		fail $t "jailed: '$jailed'; host ping: $(tail -n 2 "$work/$t.ping" | tr '\n' ' '); $(why $t)"
+	fi
+fi
 
 # Kernel vhost-net on the tap: the same traffic, the data path in the
 # test host's kernel; the guest's kicks and (MSI-X) interrupts bypass
