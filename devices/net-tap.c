@@ -148,12 +148,14 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 void net_rx_run(struct net_pair *p)
 {
 	struct virtio_net *n = p->net;
-	unsigned int budget = NET_RX_BUDGET;
+	struct vq_budget budget;
 	int ret;
 
 	if (!virtio_dev_running(&n->vdev) || p->idx >= n->active_pairs)
 		return;
-	while (budget--) {
+	/* What is left stays in the tap, whose fd stays readable. */
+	vq_budget_init(&budget, NET_RX_BUDGET, VQ_TURN_BYTES);
+	while (vq_budget_take(&budget)) {
 		if (!p->pending) {
 			ssize_t got = read(p->tap_fd, p->frame,
 					   n->hdr_len + NET_FRAME_MAX);
@@ -170,6 +172,7 @@ void net_rx_run(struct net_pair *p)
 				continue;
 			p->pending = (size_t)got;
 		}
+		vq_budget_spend(&budget, p->pending);
 		ret = rx_deliver(n, p);
 		if (ret < 0) {
 			virtio_dev_broken(&n->vdev);
@@ -208,14 +211,16 @@ void net_tx_run(struct net_pair *p)
 	struct virtio_net *n = p->net;
 	struct virtq *vq = &n->vdev.vq[2 * p->idx + 1];
 	struct vq_elem *e = &p->tx_elem;
-	unsigned int budget = vq->size;
+	struct vq_budget budget;
 	bool pushed = false;
 	int ret = 0;
 
-	while (budget && (ret = vq_pop(vq, e)) > 0) {
+	vq_budget_init(&budget, vq->size, VQ_TURN_BYTES);
+	while (vq_budget_take(&budget) && (ret = vq_pop(vq, e)) > 0) {
 		uint64_t len = e->out_len;
 
-		budget--;
+		/* A frame is at most 64 KiB: the overshoot is bounded. */
+		vq_budget_spend(&budget, len <= n->hdr_len + NET_FRAME_MAX ? len : 0);
 		if (len < n->hdr_len + ETH_HDR || len > n->hdr_len + NET_FRAME_MAX) {
 			n->stats.tx_malformed++;
 			n->stats.tx_dropped++;
@@ -241,7 +246,7 @@ void net_tx_run(struct net_pair *p)
 	}
 	if (pushed)
 		virtio_queue_notify(&n->vdev, 2 * p->idx + 1);
-	if (!budget)
+	if (vq_budget_spent(&budget))
 		virtio_kick_later(&n->vdev, 2 * p->idx + 1);
 }
 

@@ -38,15 +38,25 @@ static void release(struct virtio_balloon *b, uint8_t *hva, uint64_t len,
 		*counter += (uint64_t)ret;
 }
 
-/* Release the pages of one inflate buffer, merging neighbours. */
-static void inflate(struct virtio_balloon *b, const struct vq_elem *e)
+/*
+ * Release the pages of an inflate buffer, merging neighbours, from where
+ * w stands until done or the budget is spent; true when done.
+ */
+static bool inflate(struct virtio_balloon *b, struct balloon_work *w,
+		    struct vq_budget *budget)
 {
 	uint8_t buf[PFN_CHUNK * 4];
 	uint8_t *run = NULL;
 	uint64_t run_len = 0;
-	size_t off = 0, n, i;
+	size_t n, i;
+	bool done = false;
 
-	while ((n = vq_elem_read(e, off, buf, sizeof(buf))) >= 4) {
+	while (!vq_budget_spent(budget)) {
+		n = vq_elem_read(&w->elem, w->off, buf, sizeof(buf));
+		if (n < 4) {
+			done = true;
+			break;
+		}
 		for (i = 0; i + 4 <= n; i += 4) {
 			uint64_t gpa = (uint64_t)get_le32(buf + i) * PAGE;
 			uint8_t *hva = gm_ptr(b->vdev.gm, gpa, PAGE);
@@ -65,12 +75,16 @@ static void inflate(struct virtio_balloon *b, const struct vq_elem *e)
 			run = hva;
 			run_len = PAGE;
 		}
-		off += n - n % 4;
-		if (n < sizeof(buf))
+		vq_budget_spend(budget, n / 4 * PAGE);
+		w->off += n - n % 4;
+		if (n < sizeof(buf)) {
+			done = true;
 			break;
+		}
 	}
 	if (run)
 		release(b, run, run_len, &b->count.released);
+	return done;
 }
 
 static void deflate(struct virtio_balloon *b, const struct vq_elem *e)
@@ -79,14 +93,30 @@ static void deflate(struct virtio_balloon *b, const struct vq_elem *e)
 	b->count.deflated += e->out_len / 4;
 }
 
-/* Free page reports: each writable buffer is a free range of guest RAM. */
-static void report(struct virtio_balloon *b, const struct vq_elem *e)
+/*
+ * Free page reports: each buffer is a free range of guest RAM, released
+ * from where w stands within the budget; true when done.
+ */
+static bool report(struct virtio_balloon *b, struct balloon_work *w,
+		   struct vq_budget *budget)
 {
-	unsigned int i;
+	const struct vq_elem *e = &w->elem;
 
-	for (i = 0; i < e->nr_out + e->nr_in; i++)
-		release(b, e->iov[i].iov_base, e->iov[i].iov_len,
+	for (; w->iov < e->nr_out + e->nr_in; w->iov++, w->off = 0) {
+		const struct iovec *v = &e->iov[w->iov];
+		uint64_t len;
+
+		if (vq_budget_spent(budget))
+			return false;
+		len = MIN(v->iov_len - w->off, budget->bytes);
+		release(b, (uint8_t *)v->iov_base + w->off, len,
 			&b->count.reported);
+		vq_budget_spend(budget, len);
+		w->off += len;
+		if (w->off < v->iov_len)
+			return false;
+	}
+	return true;
 }
 
 /* ---- statistics ----------------------------------------------------------- */
@@ -138,7 +168,7 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_balloon *b = d->priv;
 	struct virtq *vq = &d->vq[q];
-	unsigned int budget = vq->size;
+	struct vq_budget budget;
 	bool pushed = false;
 	int ret = 0;
 
@@ -154,16 +184,37 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 			virtio_dev_broken(d);
 		return;
 	}
-	while (budget && (ret = vq_pop(vq, &b->elem)) > 0) {
-		budget--;
-		if (q == 0)
-			inflate(b, &b->elem);
-		else if (q == 1)
-			deflate(b, &b->elem);
-		else if ((int)q == b->report_q)
-			report(b, &b->elem);
-		vq_push(vq, &b->elem, 0);
-		pushed = true;
+	vq_budget_init(&budget, vq->size, VQ_TURN_DISCARD);
+	if (q == 1 || (q != 0 && (int)q != b->report_q)) {
+		/* Deflate: nothing to do per buffer but count it. */
+		while (vq_budget_take(&budget) &&
+		       (ret = vq_pop(vq, &b->elem)) > 0) {
+			if (q == 1)
+				deflate(b, &b->elem);
+			vq_push(vq, &b->elem, 0);
+			pushed = true;
+		}
+	} else {
+		struct balloon_work *w = &b->work[q == 0 ? 0 : 1];
+
+		for (;;) {
+			if (!w->pending) {
+				if (!vq_budget_take(&budget))
+					break;
+				ret = vq_pop(vq, &w->elem);
+				if (ret <= 0)
+					break;
+				w->pending = true;
+				w->iov = 0;
+				w->off = 0;
+			}
+			if (!(q == 0 ? inflate(b, w, &budget) :
+				       report(b, w, &budget)))
+				break;		/* the rest on a later turn */
+			w->pending = false;
+			vq_push(vq, &w->elem, 0);
+			pushed = true;
+		}
 	}
 	if (ret < 0) {
 		virtio_dev_broken(d);
@@ -171,7 +222,7 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 	}
 	if (pushed)
 		virtio_queue_notify(d, q);
-	if (!budget)
+	if (vq_budget_spent(&budget))
 		virtio_kick_later(d, q);
 }
 
@@ -192,18 +243,30 @@ static void balloon_deactivate(struct virtio_dev *d, bool pause)
 {
 	struct virtio_balloon *b = d->priv;
 
+	unsigned int i;
+
 	if (pause && b->stats_held && b->stats_q >= 0) {
 		vq_unpop(&d->vq[b->stats_q], &b->stats_elem);
 		b->stats_held = false;
 	}
+	/* A buffer half done goes back whole: releasing again is harmless. */
+	for (i = 0; pause && i < ARRAY_SIZE(b->work); i++) {
+		int q = i == 0 ? 0 : b->report_q;
+
+		if (b->work[i].pending && q >= 0)
+			vq_unpop(&d->vq[q], &b->work[i].elem);
+		b->work[i].pending = false;
+	}
 }
 
-static void balloon_reset(struct virtio_dev *d)
+static bool balloon_reset(struct virtio_dev *d)
 {
 	struct virtio_balloon *b = d->priv;
 
 	b->stats_held = false;
+	b->work[0].pending = b->work[1].pending = false;
 	b->actual = 0;
+	return false;
 }
 
 static void balloon_config_read(struct virtio_dev *d, uint32_t off,

@@ -53,6 +53,14 @@ struct virtio_balloon {
 	uint32_t actual;		/* as the guest reports it */
 	int stats_q, report_q;		/* queue index, or -1 */
 	struct vq_elem elem;
+	/* An inflate or report buffer bigger than a turn's work: where it
+	 * stands (inflate: byte offset; report: iovec and offset in it). */
+	struct balloon_work {
+		struct vq_elem elem;
+		bool pending;
+		unsigned int iov;
+		uint64_t off;
+	} work[2];
 	struct vq_elem stats_elem;	/* held until fresh stats are wanted */
 	bool stats_held;
 	bool stats_valid;

@@ -57,6 +57,7 @@
  */
 #define REQ_SUBMITTED		(-1)
 #define REQ_DROP		(-2)
+#define REQ_WAIT		(-3)	/* for bounce memory: b->waiting */
 
 static bool negotiated(const struct virtio_blk *b, unsigned int bit)
 {
@@ -112,6 +113,8 @@ static struct blk_req *req_get(struct virtio_blk *b)
 			r->pending = 0;
 			r->error = 0;
 			r->bounce = NULL;
+			r->bounce_len = 0;
+			r->stale = false;
 			r->niov = 0;
 			r->used = 0;
 			r->len = 0;
@@ -123,6 +126,8 @@ static struct blk_req *req_get(struct virtio_blk *b)
 
 static void req_put(struct blk_req *r)
 {
+	if (r->bounce)
+		r->blk->bounce_bytes -= r->bounce_len;
 	free(r->bounce);
 	r->bounce = NULL;
 	r->busy = false;
@@ -187,6 +192,28 @@ static bool write_needs_dsync(const struct virtio_blk *b)
 	return negotiated(b, VIRTIO_BLK_F_CONFIG_WCE) && !b->wce;
 }
 
+/*
+ * Hand the queued operations to the kernel. A refusal (out of memory,
+ * say) leaves them queued: the next turn tries again, and the failure is
+ * counted, never lost.
+ */
+static void blk_submit(struct virtio_blk *b)
+{
+	int ret;
+
+	if (!io_uring_sq_ready(&b->ring))
+		return;
+	do
+		ret = io_uring_submit(&b->ring);
+	while (ret == -EINTR);
+	if (ret >= 0)
+		return;
+	if (!b->stats.submit_errors++)
+		pr_err("blk %s: io_uring would not take requests (%s); "
+		       "trying again", b->cfg.path, strerror(-ret));
+	virtio_kick_later(&b->vdev, 0);
+}
+
 /* An sqe for operation op of r (counted as pending), or NULL. */
 static struct io_uring_sqe *sqe_for(struct blk_req *r, struct blk_op *op)
 {
@@ -194,7 +221,7 @@ static struct io_uring_sqe *sqe_for(struct blk_req *r, struct blk_op *op)
 
 	if (!sqe) {
 		/* The ring holds a queue's worth; submit to make room. */
-		io_uring_submit(&r->blk->ring);
+		blk_submit(r->blk);
 		sqe = io_uring_get_sqe(&r->blk->ring);
 	}
 	if (sqe) {
@@ -218,9 +245,17 @@ static int start_rw(struct virtio_blk *b, struct blk_req *r, bool write)
 	if (r->len == 0)
 		return S_OK;
 	if (needs_bounce(r)) {
-		if (r->len > BLK_BOUNCE_MAX ||
-		    posix_memalign(&r->bounce, DIRECT_ALIGN, r->len))
+		if (r->len > BLK_BOUNCE_MAX)
 			return S_IOERR;
+		/* The guest chooses how much: a cap per disk, then wait. */
+		if (b->bounce_bytes &&
+		    b->bounce_bytes + r->len > BLK_BOUNCE_TOTAL &&
+		    !b->bounce_force)
+			return REQ_WAIT;
+		if (posix_memalign(&r->bounce, DIRECT_ALIGN, r->len))
+			return S_IOERR;
+		r->bounce_len = r->len;
+		b->bounce_bytes += r->len;
 		if (write) {
 			uint64_t done = 0;
 			unsigned int i;
@@ -401,6 +436,29 @@ static int blk_inject(struct virtio_blk *b, struct blk_req *r)
 	return -1;
 }
 
+/*
+ * size_max, once negotiated, is a promise: no data segment is larger
+ * (virtio 1.2, 5.2.6.1). One that is gets an error, not gigabytes of work.
+ */
+static bool within_size_max(struct virtio_blk *b, const struct blk_req *r)
+{
+	unsigned int i;
+
+	if (!negotiated(b, VIRTIO_BLK_F_SIZE_MAX))
+		return true;
+	for (i = 0; i < r->niov; i++) {
+		if (r->iov[i].iov_len <= BLK_SIZE_MAX)
+			continue;
+		b->stats.too_large++;
+		virtio_violation(&b->vdev, VIOL_REQUEST_LAYOUT, 0,
+				 "a data segment of %zu bytes, over the "
+				 "size_max of %u the device offered",
+				 r->iov[i].iov_len, BLK_SIZE_MAX);
+		return false;
+	}
+	return true;
+}
+
 static int blk_start(struct virtio_blk *b, struct blk_req *r)
 {
 	struct vq_elem *e = &r->elem;
@@ -431,10 +489,14 @@ static int blk_start(struct virtio_blk *b, struct blk_req *r)
 	case T_IN:
 		req_take_iov(r, true, 0, r->len);
 		b->stats.reads++;
+		if (!within_size_max(b, r))
+			return S_IOERR;
 		return start_rw(b, r, false);
 	case T_OUT:
 		req_take_iov(r, false, HDR_LEN, r->len);
 		b->stats.writes++;
+		if (!within_size_max(b, r))
+			return S_IOERR;
 		return start_rw(b, r, true);
 	case T_FLUSH:
 		b->stats.flushes++;
@@ -474,20 +536,69 @@ static void mean_add(uint64_t *mean, uint64_t sample)
 			   ((int64_t)sample - (int64_t)*mean) / 8);
 }
 
-/* Start the requests the ring holds; true if there were any. */
+/*
+ * What blk_start() said of r: complete it, drop it, or count it in
+ * flight. False when it must wait for bounce memory (it is kept).
+ */
+static bool blk_started(struct virtio_blk *b, struct blk_req *r, int ret,
+			bool *pushed, bool *submit, uint64_t *t)
+{
+	struct virtq *vq = &b->vdev.vq[0];
+
+	if (ret == REQ_WAIT) {
+		b->waiting = r;
+		b->waiting_write = r->type == T_OUT;
+		b->stats.bounce_waits++;
+		return false;
+	}
+	if (ret == REQ_DROP) {
+		vq_push(vq, &r->elem, 0);
+		req_put(r);
+		*pushed = true;
+	} else if (ret >= 0) {
+		req_complete(b, r, ret);
+		*pushed = true;
+	} else {
+		if (!*t)
+			*t = now_ns();
+		r->start_ns = *t;
+		b->inflight++;
+		b->slow_inflight += slow_type(r->type);
+		*submit = true;
+	}
+	return true;
+}
+
+/*
+ * Start the requests the ring holds (the one waiting for bounce memory
+ * first); true if there were any. Work per turn is bounded: a ring's
+ * worth of requests and a turn's worth of bytes copied into bounce
+ * buffers, the rest on the next turn.
+ */
 static bool blk_take(struct virtio_blk *b)
 {
 	struct virtio_dev *d = &b->vdev;
 	struct virtq *vq = &d->vq[0];
-	unsigned int budget = vq->size;
+	struct vq_budget budget;
 	bool pushed = false, submit = false, took = false;
 	uint64_t t = 0;
 
+	vq_budget_init(&budget, vq->size, VQ_TURN_BYTES);
+	if (b->waiting) {
+		struct blk_req *r = b->waiting;
+
+		b->waiting = NULL;
+		if (!blk_started(b, r, start_rw(b, r, b->waiting_write),
+				 &pushed, &submit, &t))
+			goto out;
+		vq_budget_spend(&budget, r->bounce_len);
+		took = true;
+	}
 	for (;;) {
 		struct blk_req *r;
 		int ret;
 
-		if (!budget--) {
+		if (!vq_budget_take(&budget)) {
 			/* Requests that fail at once free their slot at once:
 			 * bound the work per turn, continue on the next one. */
 			virtio_kick_later(d, 0);
@@ -504,25 +615,13 @@ static bool blk_take(struct virtio_blk *b)
 			break;
 		}
 		took = true;
-		ret = blk_start(b, r);
-		if (ret == REQ_DROP) {
-			vq_push(vq, &r->elem, 0);
-			req_put(r);
-			pushed = true;
-		} else if (ret >= 0) {
-			req_complete(b, r, ret);
-			pushed = true;
-		} else {
-			if (!t)
-				t = now_ns();
-			r->start_ns = t;
-			b->inflight++;
-			b->slow_inflight += slow_type(r->type);
-			submit = true;
-		}
+		if (!blk_started(b, r, blk_start(b, r), &pushed, &submit, &t))
+			break;
+		vq_budget_spend(&budget, r->bounce_len);
 	}
-	if (submit)
-		io_uring_submit(&b->ring);
+out:
+	if (submit || io_uring_sq_ready(&b->ring))
+		blk_submit(b);
 	if (pushed)
 		virtio_queue_notify(d, 0);
 	return took;
@@ -592,7 +691,7 @@ static bool retry_as_hole(struct virtio_blk *b, struct blk_op *op, int res,
 	op->mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
 	io_uring_prep_fallocate(sqe, b->fd, op->mode, op->off, op->len);
 	io_uring_sqe_set_data(sqe, op);
-	io_uring_submit(&b->ring);
+	blk_submit(b);
 	return true;
 }
 
@@ -604,9 +703,14 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
 		    uint64_t now)
 {
 	struct blk_op *op = io_uring_cqe_get_data(cqe);
-	struct blk_req *r = op->r;
+	struct blk_req *r;
 	int res = cqe->res;
 
+	if (!op)
+		return false;		/* a reset's cancel request */
+	r = op->r;
+	if (r->stale)
+		push = false;		/* from before a reset: no ring now */
 	if (retry_as_hole(b, op, res, push))
 		return false;	/* still pending, under its new form */
 	if (res < 0 && !r->error)
@@ -618,6 +722,8 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
 		return false;
 	b->inflight--;
 	b->slow_inflight -= slow_type(r->type);
+	if (r->stale && !--b->stale_inflight)
+		virtio_reset_done(&b->vdev);
 	if (!push) {
 		req_put(r);
 		return false;
@@ -657,24 +763,41 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 	pthread_mutex_lock(&b->vdev.lock);
 	b->stats.wakeups++;
 	now = now_ns();
-	while (b->inflight && io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
 		pushed |= blk_cqe(b, cqe, true, now);
 		io_uring_cqe_seen(&b->ring, cqe);
 	}
 	if (pushed)
 		virtio_queue_notify(&b->vdev, 0);
-	/* Requests added without a kick while kicks were held. */
-	if (b->vdev.vq[0].kicks_held && virtio_dev_running(&b->vdev))
+	/* Requests added without a kick while kicks were held, or one
+	 * that waited for bounce memory this completion freed. */
+	if ((b->vdev.vq[0].kicks_held || b->waiting) &&
+	    virtio_dev_running(&b->vdev))
 		blk_pace_kicks(b, blk_take(b));
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
-/* Wait out every operation in flight; nothing reaches the guest. */
+/*
+ * Going away: wait out what is in flight, nothing reaches the guest. A
+ * disk that does not answer within 5 s is left to the kernel (closing
+ * the ring ends its operations), so that vireo still exits.
+ */
 static void blk_drain(struct virtio_blk *b)
 {
 	struct io_uring_cqe *cqe;
 
-	while (b->inflight && io_uring_wait_cqe(&b->ring, &cqe) == 0) {
+	while (b->inflight) {
+		struct __kernel_timespec ts = { .tv_sec = 5 };
+		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			pr_err("blk %s: %u requests still in flight after 5 s; "
+			       "leaving them to the kernel", b->cfg.path,
+			       b->inflight);
+			break;
+		}
 		blk_cqe(b, cqe, false, 0);
 		io_uring_cqe_seen(&b->ring, cqe);
 	}
@@ -692,9 +815,22 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 
 	if (!pause)
 		return;
+	/* One waiting for bounce memory goes now: the ring must hold it
+	 * either done or not taken, and it was taken. */
+	if (b->waiting) {
+		bool submit = false;
+		uint64_t t = 0;
+		struct blk_req *r = b->waiting;
+
+		b->waiting = NULL;
+		b->bounce_force = true;
+		blk_started(b, r, start_rw(b, r, b->waiting_write), &pushed,
+			    &submit, &t);
+		b->bounce_force = false;
+	}
 	/* Anything still in the submission ring goes first; then each wait
 	 * is bounded, so a stuck disk cannot hang the pause for good. */
-	io_uring_submit(&b->ring);
+	blk_submit(b);
 	while (b->inflight) {
 		struct __kernel_timespec ts = { .tv_sec = 10 };
 		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
@@ -716,12 +852,63 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 		vq_release_kicks(&d->vq[0]);
 }
 
-static void blk_reset(struct virtio_dev *d)
+/*
+ * Status 0 while requests are in flight: this runs on a vCPU (or the
+ * loop) with the device lock held, so it must not wait for the disk.
+ * What is in flight is cancelled where io_uring can and marked stale: its
+ * completions end it without touching the (gone) ring, and the last one
+ * says the reset is done (virtio_reset_done). Until then the driver reads
+ * a non-zero status.
+ */
+static bool blk_reset(struct virtio_dev *d)
 {
 	struct virtio_blk *b = d->priv;
+	struct io_uring_sqe *sqe;
+	unsigned int i;
 
-	blk_drain(b);
+	if (b->waiting)
+		req_put(b->waiting);	/* the ring went with the reset */
+	b->waiting = NULL;
 	b->wce = b->cfg.cache != BLK_CACHE_WRITETHROUGH;
+	if (!b->inflight)
+		return false;
+	for (i = 0; i < BLK_QUEUE_SIZE; i++)
+		if (b->reqs[i].busy)
+			b->reqs[i].stale = true;
+	b->stale_inflight = b->inflight;
+	b->stats.async_resets++;
+	sqe = io_uring_get_sqe(&b->ring);
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data(sqe, NULL);
+		blk_submit(b);
+	}
+	return true;
+}
+
+/* The driver re-initialises without waiting: end the stale requests now
+ * (bounded: a disk that never answers is left behind, and its late
+ * completions are still dropped). */
+static void blk_reset_wait(struct virtio_dev *d)
+{
+	struct virtio_blk *b = d->priv;
+	struct io_uring_cqe *cqe;
+
+	while (b->stale_inflight) {
+		struct __kernel_timespec ts = { .tv_sec = 5 };
+		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			pr_err("blk %s: %u requests from before a reset still "
+			       "in flight after 5 s; going on without them",
+			       b->cfg.path, b->stale_inflight);
+			break;
+		}
+		blk_cqe(b, cqe, true, now_ns());
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
 }
 
 const struct virtio_dev_ops virtio_blk_ops = {
@@ -739,6 +926,7 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.config_write = blk_config_write,
 	.deactivate = blk_deactivate,
 	.reset = blk_reset,
+	.reset_wait = blk_reset_wait,
 	.queue_kick = blk_kick,
 };
 
@@ -862,7 +1050,16 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 	b->reqs = calloc(BLK_QUEUE_SIZE, sizeof(*b->reqs));
 	if (!b->reqs)
 		return -ENOMEM;
-	ret = io_uring_queue_init(BLK_QUEUE_SIZE, &b->ring, 0);
+	/* Completions never overflow: room for every operation the ring's
+	 * requests can have in flight (a discard has one per segment). */
+	{
+		struct io_uring_params p = {
+			.flags = IORING_SETUP_CQSIZE,
+			.cq_entries = BLK_QUEUE_SIZE * BLK_MAX_DISCARD_SEG,
+		};
+
+		ret = io_uring_queue_init_params(BLK_QUEUE_SIZE, &b->ring, &p);
+	}
 	if (ret) {
 		errf(err, errlen, "--disk '%s': cannot set up io_uring: %s "
 		     "(vireo's disks need it)", cfg->path, strerror(-ret));

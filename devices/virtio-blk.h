@@ -42,6 +42,7 @@
 #define BLK_MAX_DISCARD_SECTORS	(1U << 22)	/* 2 GiB per segment */
 #define BLK_HOLD_KICKS_RATIO	4	/* see blk_pace_kicks() */
 #define BLK_BOUNCE_MAX		(8U << 20)	/* O_DIRECT realignment */
+#define BLK_BOUNCE_TOTAL	(32U << 20)	/* of it, per disk at once */
 
 enum blk_cache {
 	BLK_CACHE_WRITEBACK,	/* FLUSH makes completed writes stable */
@@ -108,6 +109,8 @@ struct blk_req {
 	unsigned int niov;
 	struct iovec iov[VQ_MAX_IOV];	/* the data part only */
 	void *bounce;			/* O_DIRECT realignment buffer */
+	uint64_t bounce_len;
+	bool stale;			/* from before a reset: never pushed */
 	struct iovec bounce_iov;
 	struct blk_op ops[BLK_MAX_DISCARD_SEG];
 };
@@ -117,6 +120,10 @@ struct blk_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t io_errors, unsupported, malformed;
 	uint64_t wakeups;		/* completion events handled */
+	uint64_t bounce_waits;		/* requests that waited for bounce room */
+	uint64_t too_large;		/* segments over size_max, refused */
+	uint64_t submit_errors;		/* io_uring_submit() refusals */
+	uint64_t async_resets;		/* resets with requests in flight */
 };
 
 struct virtio_blk {
@@ -137,6 +144,11 @@ struct virtio_blk {
 	uint64_t service_ns;		/* reads and writes take this long */
 	uint64_t kick_ns;		/* a kick's work takes this long */
 	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
+	uint64_t bounce_bytes;		/* realignment buffers held */
+	struct blk_req *waiting;	/* for bounce memory to free up */
+	bool waiting_write;
+	bool bounce_force;		/* pause: start the waiting one anyway */
+	unsigned int stale_inflight;	/* of inflight: from before a reset */
 	struct blk_stats stats;
 	uint64_t requests;		/* taken, for inject=...@N */
 	uint64_t rng;			/* inject's xorshift state */

@@ -150,9 +150,16 @@ static int tx_write(struct cport *p, const uint8_t *buf, size_t len,
 		*taken = (size_t)n;
 		return *taken == len;
 	case CPORT_FILE:
-		if (write_full(p->file_fd, buf, len) < 0)
+		/* A pipe to the port's writer thread: never blocks. */
+		n = write(p->file_fd, buf, len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			*taken = 0;
+			return 0;
+		}
+		if (n < 0)
 			return 1;		/* dropped; the guest goes on */
-		return 1;
+		*taken = (size_t)n;
+		return *taken == len;
 	default:
 		return 1;
 	}
@@ -162,13 +169,19 @@ static void port_tx(struct cport *p)
 {
 	struct virtio_dev *d = &p->con->vdev;
 	struct virtq *vq = &d->vq[txq(p->id)];
-	unsigned int budget = vq->size;
-	bool pushed = false;
+	struct vq_budget budget;
+	bool pushed = false, more = false;
 
-	while (budget--) {
+	vq_budget_init(&budget, vq->size, VQ_TURN_BYTES);
+	for (;;) {
 		unsigned int i;
 		uint64_t skip;
 		int ret;
+
+		if (vq_budget_spent(&budget)) {
+			more = true;	/* a turn's worth: the rest later */
+			break;
+		}
 
 		if (!p->tx_pending) {
 			/* A closed host side: leave the guest's data in the ring. */
@@ -181,24 +194,33 @@ static void port_tx(struct cport *p)
 			}
 			if (!ret)
 				break;
+			vq_budget_take(&budget);
 			p->tx_pending = true;
 			p->tx_off = 0;
 		}
 		skip = p->tx_off;
 		for (i = 0; i < p->tx.nr_out; i++) {
 			const struct iovec *v = &p->tx.iov[i];
-			size_t taken;
+			size_t taken, len;
 
 			if (skip >= v->iov_len) {
 				skip -= v->iov_len;
 				continue;
 			}
-			ret = tx_write(p, (uint8_t *)v->iov_base + skip,
-				       v->iov_len - skip, &taken);
+			if (vq_budget_spent(&budget))
+				break;	/* mid-buffer: tx_off keeps the place */
+			len = (size_t)MIN(v->iov_len - skip, budget.bytes);
+			ret = tx_write(p, (uint8_t *)v->iov_base + skip, len,
+				       &taken);
+			vq_budget_spend(&budget, taken);
 			p->tx_off += taken;
 			skip = 0;
 			if (!ret)
 				goto wait;	/* resumes on room / EPOLLOUT */
+		}
+		if (p->tx_off < p->tx.out_len) {
+			more = true;
+			break;
 		}
 		vq_push(vq, &p->tx, 0);
 		p->tx_pending = false;
@@ -206,10 +228,18 @@ static void port_tx(struct cport *p)
 	}
 	if (pushed)
 		virtio_queue_notify(d, txq(p->id));
-	if (budget == (unsigned int)-1)
+	if (more)
 		virtio_kick_later(d, txq(p->id));
 	return;
 wait:
+	if (p->cfg.kind == CPORT_FILE && !p->file_watched) {
+		struct vm_notify *n = &p->con->notify;
+
+		if (!n->ops->watch(n->ctx, &p->file_h)) {
+			n->ops->rewatch(n->ctx, &p->file_h, EPOLLOUT);
+			p->file_watched = true;
+		}
+	}
 	if (p->cfg.kind == CPORT_SOCKET && !p->conn_wants_out) {
 		p->conn_wants_out = true;
 		p->con->notify.ops->rewatch(p->con->notify.ctx, &p->conn_h,
@@ -369,6 +399,64 @@ static void on_conn(struct ev_handler *h, uint32_t events)
 	pthread_mutex_unlock(&p->con->vdev.lock);
 }
 
+/* The file port's pipe has room again. */
+static void on_file_room(struct ev_handler *h, uint32_t events)
+{
+	struct cport *p = container_of(h, struct cport, file_h);
+	struct vm_notify *n = &p->con->notify;
+
+	(void)events;
+	pthread_mutex_lock(&p->con->vdev.lock);
+	if (p->file_watched) {
+		n->ops->unwatch(n->ctx, &p->file_h);
+		p->file_watched = false;
+	}
+	if (virtio_dev_running(&p->con->vdev))
+		port_tx(p);
+	pthread_mutex_unlock(&p->con->vdev.lock);
+}
+
+/*
+ * A file port: the loop writes into a non-blocking pipe; a thread appends
+ * what comes out of it to the file, so a slow file holds up only the
+ * port (the guest's buffers wait in the ring), never the loop.
+ */
+static int file_port_open(struct cport *p, char *err, size_t errlen)
+{
+	int fd, pfd[2], ret;
+
+	fd = open(p->cfg.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		  0644);
+	if (fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "--console-port %s: '%s': %s", p->cfg.name,
+		     p->cfg.path, strerror(errno));
+		return ret;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0 ||
+	    fcntl(pfd[1], F_SETFL, O_NONBLOCK) < 0) {
+		ret = -errno;
+		close(fd);
+		errf(err, errlen, "--console-port %s: a pipe: %s", p->cfg.name,
+		     strerror(errno));
+		return ret;
+	}
+	fcntl(pfd[1], F_SETPIPE_SZ, 1 << 20);	/* best effort */
+	ret = fd_pump_start(pfd[0], fd, true, &p->file_thread);
+	if (ret) {
+		close(pfd[0]);
+		close(pfd[1]);
+		close(fd);
+		errf(err, errlen, "--console-port %s: cannot start its writer "
+		     "thread", p->cfg.name);
+		return ret;
+	}
+	p->file_fd = pfd[1];
+	p->file_h.fd = pfd[1];
+	p->file_h.fn = on_file_room;
+	return 0;
+}
+
 static void on_listen(struct ev_handler *h, uint32_t events)
 {
 	struct cport *p = container_of(h, struct cport, listen_h);
@@ -495,7 +583,7 @@ static void con_kick(struct virtio_dev *d, unsigned int q)
 	}
 }
 
-static void con_reset(struct virtio_dev *d)
+static bool con_reset(struct virtio_dev *d)
 {
 	struct virtio_console *c = d->priv;
 	unsigned int i;
@@ -507,6 +595,7 @@ static void con_reset(struct virtio_dev *d)
 		c->port[i].guest_open = false;
 	}
 	c->ctrl_len = 0;
+	return false;
 }
 
 /*
@@ -628,14 +717,9 @@ int virtio_console_init(struct virtio_console *c, const struct guest_mem *gm,
 				return ret;
 			break;
 		case CPORT_FILE:
-			p->file_fd = open(p->cfg.path, O_WRONLY | O_CREAT |
-					  O_APPEND | O_CLOEXEC, 0644);
-			if (p->file_fd < 0) {
-				ret = -errno;
-				errf(err, errlen, "--console-port %s: '%s': %s",
-				     p->cfg.name, p->cfg.path, strerror(errno));
+			ret = file_port_open(p, err, errlen);
+			if (ret)
 				return ret;
-			}
 			p->host_open = true;
 			break;
 		case CPORT_NONE:
@@ -683,8 +767,13 @@ void virtio_console_fini(struct virtio_console *c)
 			close(p->listen_fd);
 			unlink(p->cfg.path);
 		}
-		if (p->file_fd >= 0)
+		if (p->file_watched)
+			n->ops->unwatch(n->ctx, &p->file_h);
+		if (p->file_fd >= 0) {
+			/* The writer thread empties the pipe, then ends. */
 			close(p->file_fd);
+			pthread_join(p->file_thread, NULL);
+		}
 	}
 	if (c->nr_ports)
 		virtio_dev_destroy(&c->vdev);

@@ -58,6 +58,9 @@ struct cport {
 	int listen_fd, conn_fd, file_fd;
 	struct ev_handler listen_h;
 	struct ev_handler conn_h;
+	struct ev_handler file_h;	/* the file port's pipe has room */
+	bool file_watched;
+	pthread_t file_thread;		/* drains the pipe into the file */
 	bool conn_watched, conn_wants_out;
 	/* guest -> host: a transmit buffer being written out */
 	struct vq_elem tx;

@@ -158,7 +158,7 @@ static void net_deactivate(struct virtio_dev *d, bool pause)
 	}
 }
 
-static void net_reset(struct virtio_dev *d)
+static bool net_reset(struct virtio_dev *d)
 {
 	struct virtio_net *n = d->priv;
 	unsigned int i;
@@ -169,6 +169,7 @@ static void net_reset(struct virtio_dev *d)
 		n->pair[i].pending = 0;
 	}
 	n->active_pairs = 0;
+	return false;
 }
 
 static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,

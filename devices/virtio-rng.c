@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../vmm/util.h"
+#include "../vmm/sandbox.h"
 
 #define VIRTIO_ID_RNG 4
 
@@ -56,6 +57,7 @@ static void *entropy_waiter(void *arg)
 	(void)arg;
 	while (getrandom(&b, 1, 0) < 0 && errno == EINTR)
 		;
+	sandbox_thread(SB_WORKER);
 	pthread_mutex_lock(&waiter_lock);
 	for (i = 0; i < RNG_MAX_WAITING; i++) {
 		if (waiting[i])
@@ -109,15 +111,16 @@ static void rng_process(struct virtio_rng *r)
 {
 	struct virtio_dev *d = &r->vdev;
 	struct virtq *vq = &d->vq[0];
-	unsigned int budget = vq->size;
+	struct vq_budget budget;
 	bool pushed = false;
 	int ret = 1;
 
+	vq_budget_init(&budget, vq->size, VQ_TURN_BYTES);
 	for (;;) {
 		uint32_t n;
 
-		if (!budget--) {
-			/* A ring's worth per turn; the rest on the next one. */
+		if (!vq_budget_take(&budget)) {
+			/* A turn's worth; the rest on the next one. */
 			virtio_kick_later(d, 0);
 			break;
 		}
@@ -133,6 +136,7 @@ static void rng_process(struct virtio_rng *r)
 			wait_for_entropy(r);
 			break;
 		}
+		vq_budget_spend(&budget, n);
 		vq_push(vq, &r->elem, n);
 		r->elem_pending = false;
 		pushed = true;
@@ -153,11 +157,12 @@ static void rng_kick(struct virtio_dev *d, unsigned int q)
 	rng_process(d->priv);
 }
 
-static void rng_reset(struct virtio_dev *d)
+static bool rng_reset(struct virtio_dev *d)
 {
 	struct virtio_rng *r = d->priv;
 
 	r->elem_pending = false;	/* the ring is gone with the reset */
+	return false;
 }
 
 static void rng_ready(struct ev_handler *h, uint32_t events)

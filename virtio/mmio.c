@@ -189,7 +189,7 @@ static uint32_t mmio_reg_read(struct virtio_mmio *m, uint64_t off)
 	case REG_INTERRUPT_STATUS:
 		return m->irq_status;
 	case REG_STATUS:
-		return d->status;
+		return virtio_read_status(d);
 	case REG_CONFIG_GENERATION:
 		return m->legacy ? 0 : d->config_gen;
 	}

@@ -362,7 +362,7 @@ static uint64_t common_read(struct virtio_pci *p, uint64_t off, unsigned int len
 	case CC_NUM_QUEUES | 2 << 16:
 		return d->ops->num_queues;
 	case CC_STATUS | 1 << 16:
-		return d->status;
+		return virtio_read_status(d);
 	case CC_CFG_GENERATION | 1 << 16:
 		return d->config_gen;
 	case CC_Q_SELECT | 2 << 16:

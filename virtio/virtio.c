@@ -88,11 +88,17 @@ static void virtio_deactivate(struct virtio_dev *d, bool pause)
 
 static void virtio_reset(struct virtio_dev *d)
 {
+	uint8_t old = d->status;
 	unsigned int i;
 
 	virtio_deactivate(d, false);
-	if (d->ops->reset)
-		d->ops->reset(d);
+	if (d->resetting && d->ops->reset_wait)
+		d->ops->reset_wait(d);		/* a reset over a reset */
+	d->resetting = false;
+	if (d->ops->reset && d->ops->reset(d)) {
+		d->resetting = true;
+		d->reset_status = old ? old : VIRTIO_STATUS_ACKNOWLEDGE;
+	}
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vq_reset(&d->vq[i]);
 	d->status = 0;
@@ -162,15 +168,32 @@ void virtio_queue_set_internal(struct virtio_dev *d, unsigned int q)
 		d->tops->queue_external(d->transport, q, false);
 }
 
+uint8_t virtio_read_status(const struct virtio_dev *d)
+{
+	return d->resetting ? d->reset_status : d->status;
+}
+
+void virtio_reset_done(struct virtio_dev *d)
+{
+	d->resetting = false;
+}
+
 void virtio_set_status(struct virtio_dev *d, uint8_t val)
 {
-	uint8_t old = d->status, added;
+	uint8_t old, added;
 	unsigned int i;
 
 	if (val == 0) {
 		virtio_reset(d);
 		return;
 	}
+	if (d->resetting) {
+		/* Initialising again before status read 0: end it now. */
+		if (d->ops->reset_wait)
+			d->ops->reset_wait(d);
+		d->resetting = false;
+	}
+	old = d->status;
 	/* The device owns NEEDS_RESET; the driver cannot clear bits. */
 	val = (uint8_t)((val & ~VIRTIO_STATUS_NEEDS_RESET) |
 			(old & VIRTIO_STATUS_NEEDS_RESET));

@@ -129,8 +129,19 @@ struct virtio_dev_ops {
 	 * follows.
 	 */
 	void (*deactivate)(struct virtio_dev *d, bool pause);
-	/* Status written 0: stop all I/O; no guest memory access after. */
-	void (*reset)(struct virtio_dev *d);
+	/*
+	 * Status written 0: stop all I/O. Must not wait: a device with work
+	 * in flight cancels it and returns true; it then finishes in the
+	 * background, touching no ring, and calls virtio_reset_done(). Until
+	 * then the driver reads a non-zero status (virtio 1.2, 2.4: reset is
+	 * done when status reads 0).
+	 */
+	bool (*reset)(struct virtio_dev *d);
+	/*
+	 * The driver went on without waiting for status 0 (Linux's
+	 * virtio-mmio does): finish the reset now, within a bound.
+	 */
+	void (*reset_wait)(struct virtio_dev *d);
 	/* Buffers may be available on queue q. */
 	void (*queue_kick)(struct virtio_dev *d, unsigned int q);
 };
@@ -147,6 +158,8 @@ struct virtio_dev {
 	uint8_t config_gen;
 	bool broken;			/* NEEDS_RESET is set */
 	bool quiesced;			/* paused: nothing served */
+	bool resetting;			/* reset written, work still ending */
+	uint8_t reset_status;		/* what the driver reads meanwhile */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	uint32_t external;		/* queues served outside vireo's loop */
 	/*
@@ -199,6 +212,11 @@ bool virtio_queue_enable(struct virtio_dev *d, unsigned int q);
 void virtio_config_access(struct virtio_dev *d, uint64_t off, uint8_t *buf,
 			  uint32_t len, bool write);
 
+/* The status register as the driver reads it. */
+uint8_t virtio_read_status(const struct virtio_dev *d);
+/* A device's background reset (ops->reset returned true) has ended. */
+void virtio_reset_done(struct virtio_dev *d);
+
 /* A kick for queue q (event loop). Takes d->lock. */
 void virtio_kick(struct virtio_dev *d, unsigned int q);
 
@@ -208,6 +226,48 @@ void virtio_kick(struct virtio_dev *d, unsigned int q);
  * stops at its budget calls this to continue on a later loop turn.
  */
 void virtio_kick_later(struct virtio_dev *d, unsigned int q);
+
+/*
+ * What one queue may cost per kick: buffers taken, and bytes moved for
+ * them (copied, written to a tap or file, discarded). Counting buffers
+ * alone is not enough: one buffer can be gigabytes through aliased
+ * descriptors. A device stops once either runs out, keeps its place in a
+ * buffer it has not finished, and continues on a later loop turn
+ * (virtio_kick_later); work is thereby bounded by what it costs.
+ */
+#define VQ_TURN_BYTES		(1ULL << 20)	/* copies and writes */
+#define VQ_TURN_DISCARD		(64ULL << 20)	/* balloon: pages given back */
+
+struct vq_budget {
+	unsigned int bufs;
+	uint64_t bytes;
+};
+
+static inline void vq_budget_init(struct vq_budget *b, unsigned int bufs,
+				  uint64_t bytes)
+{
+	b->bufs = bufs;
+	b->bytes = bytes;
+}
+
+/* Room for another buffer? Takes it from the budget if so. */
+static inline bool vq_budget_take(struct vq_budget *b)
+{
+	if (!b->bufs || !b->bytes)
+		return false;
+	b->bufs--;
+	return true;
+}
+
+static inline void vq_budget_spend(struct vq_budget *b, uint64_t bytes)
+{
+	b->bytes -= bytes < b->bytes ? bytes : b->bytes;
+}
+
+static inline bool vq_budget_spent(const struct vq_budget *b)
+{
+	return !b->bufs || !b->bytes;
+}
 
 /* ---- for device classes (d->lock held) ------------------------------- */
 

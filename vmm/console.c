@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "sandbox.h"
 
 #define FLUSH_TIMEOUT_S 3
 
@@ -174,47 +175,20 @@ static void console_on_wake(struct ev_handler *h, uint32_t events)
 	console_flush_pending(c);
 }
 
-/*
- * Regular files cannot be polled: a thread copies them into a pipe the
- * loop can watch. It blocks when the pipe is full, so input still waits
- * for the guest, and ends at EOF or when the pipe's reader goes away.
- */
-static void *file_pump(void *arg)
-{
-	int *fds = arg;
-	char buf[4096];
-	ssize_t n;
-
-	while ((n = read(fds[0], buf, sizeof(buf))) > 0)
-		if (write_full(fds[1], buf, (size_t)n) < 0)
-			break;
-	close(fds[1]);
-	free(fds);
-	return NULL;
-}
-
+/* Input from a regular file: a thread feeds a pipe the loop can watch. */
 static int pump_file(int in_fd)
 {
-	pthread_t t;
-	int p[2], *fds;
+	int p[2], ret;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	fds = malloc(2 * sizeof(*fds));
-	if (!fds)
-		goto err;
-	fds[0] = in_fd;
-	fds[1] = p[1];
-	if (pthread_create(&t, NULL, file_pump, fds)) {
-		free(fds);
-		goto err;
+	ret = fd_pump_start(in_fd, p[1], false, NULL);
+	if (ret) {
+		close(p[0]);
+		close(p[1]);
+		return ret;
 	}
-	pthread_detach(t);
 	return p[0];
-err:
-	close(p[0]);
-	close(p[1]);
-	return -ENOMEM;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -230,6 +204,7 @@ static void *output_writer(void *arg)
 
 		while (!c->out_len && !c->out_quit)
 			pthread_cond_wait(&c->out_cond, &c->out_lock);
+		sandbox_thread(SB_WORKER);
 		if (!c->out_len)
 			break;
 		chunk = MIN(c->out_len, CONSOLE_OUT_BUF - c->out_head);

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 static void vpr(const char *fmt, va_list ap)
 {
 	char buf[1024];
@@ -283,4 +285,49 @@ int unix_listen(const char *path, const char *what, char *err, size_t errlen)
 		return ret;
 	}
 	return fd;
+}
+
+struct fd_pump {
+	int from, to;
+	bool close_from;
+};
+
+static void *fd_pump_main(void *arg)
+{
+	struct fd_pump *fp = arg;
+	char buf[16384];
+	ssize_t n;
+
+	while ((n = read(fp->from, buf, sizeof(buf))) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		sandbox_thread(SB_WORKER);
+		if (n > 0 && write_full(fp->to, buf, (size_t)n) < 0)
+			break;
+	}
+	close(fp->to);
+	if (fp->close_from)
+		close(fp->from);
+	free(fp);
+	return NULL;
+}
+
+int fd_pump_start(int from, int to, bool close_from, pthread_t *t)
+{
+	struct fd_pump *fp = malloc(sizeof(*fp));
+	pthread_t th;
+
+	if (!fp)
+		return -ENOMEM;
+	fp->from = from;
+	fp->to = to;
+	fp->close_from = close_from;
+	if (pthread_create(&th, NULL, fd_pump_main, fp)) {
+		free(fp);
+		return -EAGAIN;
+	}
+	if (t)
+		*t = th;
+	else
+		pthread_detach(th);
+	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -56,6 +57,17 @@ struct file_map {
 int file_map(const char *path, size_t max, struct file_map *fm);
 /* The same for an open regular file; the fd stays the caller's. */
 int file_map_fd(int fd, size_t max, struct file_map *fm);
+
+/*
+ * Regular files cannot be polled and may block: a thread copies from one
+ * fd to the other until EOF (or the writer fails), so the event loop only
+ * ever sees a pipe. Used both ways: a file feeding a pipe the loop reads
+ * (console input), a pipe the loop writes (non-blocking) draining into a
+ * file (file-backed console ports). At the end the thread closes to, and
+ * from too if close_from. *t (if given) is set for pthread_join, else the
+ * thread is detached.
+ */
+int fd_pump_start(int from, int to, bool close_from, pthread_t *t);
 void file_unmap(struct file_map *fm);
 
 /* Parse "512M", "2G", "4096K", "1T" (bare numbers are MiB). */

@@ -49,6 +49,7 @@ nested_flake() {
 	[ "$kind" = nested ] || return 1
 	if [ "$rc" = 4 ] && grep -q "cs f000/00000000ffff0000" "$work/$1.out"; then
 		echo "RETRY $1: SVM shutdown in the nested test host"
+		retry_log "$1"
 		return 0
 	fi
 	# Stopped by the time limit: 124 from GNU timeout; busybox timeout
@@ -57,9 +58,17 @@ nested_flake() {
 	if { [ "$rc" = 124 ] || [ "$rc" = 143 ]; } &&
 	   ! grep -q "VIREO-GUEST-UP" "$work/$1.out"; then
 		echo "RETRY $1: the guest stalled while booting in the nested test host"
+		retry_log "$1"
 		return 0
 	fi
 	return 1
+}
+
+# retry_log NAME: the end of the attempt that is about to be repeated,
+# into the test host's console log (build/nested/GROUP.log*), which
+# outlives this test host.
+retry_log() {
+	tail -n 12 "$work/$1.out" | tr -d '\r' | sed "s/^/RETRY-LOG $1: /"
 }
 
 # retry_flaky NAME FUNCTION: run FUNCTION, which leaves vireo's status in
@@ -468,6 +477,70 @@ else
 	fail $t "$(why $t) blocks $blocks_before -> $blocks_after, nonzero bytes in the first MiB: $zeros"
 fi
 rm -f "$img"
+
+
+# A guest flooding every device at once (flood.sh: random I/O on the
+# disk, two /dev/hwrng readers, a file-backed port and the serial
+# console) holds up nothing: the API answers, and Ctrl-A x (one run) or
+# SIGTERM (the other) ends vireo within a second.
+now_ms() {
+	awk '{ printf "%d", $1 * 1000 }' /proc/uptime
+}
+flood_run() { # flood_run NAME ctrl-a|sigterm
+	img=$work/flood.img
+	truncate -s 32M "$img"
+	rm -f "$work/$1.fifo" "$work/$1.log"
+	mkfifo "$work/$1.fifo"
+	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--memory 384M $toolsdisk --device rng \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=flood" \
+		--disk "path=$img,serial=vireo-test" \
+		--console-port "name=log,file=$work/$1.log" \
+		--api-sock "$work/$1.sock" < "$work/$1.fifo" > "$work/$1.out" 2>&1 &
+	pid=$!
+	exec 3> "$work/$1.fifo"
+	vpid=$(vmm_pid $pid)
+	api_ms= stop_ms=
+	if wait_for "$work/$1.out" FLOOD-UP 150; then
+		sleep 2
+		t0=$(now_ms)
+		curl -s -m 5 --unix-socket "$work/$1.sock" \
+			http://localhost/machine-config > "$work/$1.api" &&
+			api_ms=$(($(now_ms) - t0))
+		t0=$(now_ms)
+		if [ "$2" = ctrl-a ]; then
+			printf '\001x' >&3
+		else
+			kill -TERM "$vpid"
+		fi
+		wait $pid
+		rc=$?
+		stop_ms=$(($(now_ms) - t0))
+	else
+		kill -TERM "$vpid" 2>/dev/null
+		wait $pid
+		rc=$?
+	fi
+	exec 3>&-
+	rm -f "$img"
+}
+flood_one() {
+	flood_run $t $how
+}
+for how in ctrl-a sigterm; do
+	t=flood_$how
+	retry_flaky $t flood_one
+	want_rc=0
+	[ $how = sigterm ] && want_rc=143
+	echo "NOTE $t: API answered in ${api_ms:-?} ms, vireo ended ${stop_ms:-?} ms after the $how"
+	if [ "$rc" = $want_rc ] && [ -n "$api_ms" ] && [ "$api_ms" -le 1000 ] &&
+	   [ -n "$stop_ms" ] && [ "$stop_ms" -le 1000 ] &&
+	   grep -q '"vcpu_count"' "$work/$t.api" && [ -s "$work/$t.log" ]; then
+		pass $t
+	else
+		fail $t "rc=$rc api ${api_ms:-none} ms, stop ${stop_ms:-none} ms, log $(wc -c < "$work/$t.log" 2>/dev/null) bytes: $(why $t)"
+	fi
+done
 
 fi
 

@@ -143,6 +143,51 @@ START_TEST(free_page_report_releases_range)
 }
 END_TEST
 
+/*
+ * Worst cases: one inflate buffer of 255 aliased 16 MiB descriptors (a
+ * billion PFNs) and one report buffer naming all RAM 255 times. A kick
+ * does a turn's worth (VQ_TURN_DISCARD) and keeps its place; the buffer
+ * is used only once all of it is done.
+ */
+START_TEST(huge_buffers_take_many_turns)
+{
+	struct drv_buf big[255];
+	uint16_t id;
+	uint32_t len;
+	unsigned int i;
+
+	start();
+	for (i = 0; i < 255; i++)
+		big[i] = (struct drv_buf){ 0x100000, 16u << 20, false };
+	drv_add(&q[0], big, 255);
+	virtio_kick(&b->vdev, 0);
+	ck_assert(!drv_get_used(&q[0], &id, &len));
+	ck_assert(b->work[0].pending);
+	ck_assert_uint_eq(b->work[0].off, VQ_TURN_DISCARD / 4096 * 4);
+	ck_assert_uint_eq(b->count.inflated + b->count.ignored,
+			  VQ_TURN_DISCARD / 4096);
+	virtio_kick(&b->vdev, 0);
+	ck_assert_uint_eq(b->work[0].off, 2 * VQ_TURN_DISCARD / 4096 * 4);
+
+	for (i = 0; i < 255; i++)
+		big[i] = (struct drv_buf){ 0x100000, 16u << 20, true };
+	drv_add(&q[3], big, 255);
+	virtio_kick(&b->vdev, 3);
+	ck_assert(!drv_get_used(&q[3], &id, &len));
+	ck_assert_uint_eq(b->work[1].iov, VQ_TURN_DISCARD / (16u << 20));
+	ck_assert_uint_le(b->count.reported, VQ_TURN_DISCARD);
+	/* Enough turns finish it; the buffer is used once. */
+	for (i = 0; i < 255 / (VQ_TURN_DISCARD >> 24) + 1; i++)
+		virtio_kick(&b->vdev, 3);
+	ck_assert(drv_get_used(&q[3], &id, &len));
+	ck_assert(!b->work[1].pending);
+	/* A pause gives the half-done inflate buffer back whole. */
+	b->vdev.ops->deactivate(&b->vdev, true);
+	ck_assert(!b->work[0].pending);
+	stop();
+}
+END_TEST
+
 START_TEST(target_and_report)
 {
 	struct balloon_report r;
@@ -176,6 +221,7 @@ Suite *balloon_suite(void)
 	tcase_add_test(tc, stats_parsed_bounded_and_requested);
 	tcase_add_test(tc, free_page_report_releases_range);
 	tcase_add_test(tc, target_and_report);
+	tcase_add_test(tc, huge_buffers_take_many_turns);
 	suite_add_tcase(s, tc);
 	return s;
 }

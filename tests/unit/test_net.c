@@ -110,6 +110,32 @@ START_TEST(tx_header_split_across_descriptors)
 }
 END_TEST
 
+/* A ring full of 60000-byte frames: a kick writes about VQ_TURN_BYTES of
+ * them, the rest on later turns. */
+START_TEST(tx_work_per_kick_is_bounded)
+{
+	struct drv_buf f = { DRV_BUFS, HDR + 60000, false };
+	uint16_t id;
+	uint32_t len;
+	unsigned int i, used = 0, want = VQ_TURN_BYTES / (HDR + 60000) + 1;
+
+	start(0);
+	memset(drv_mem(&q[1], DRV_BUFS), 0, HDR + 60000);
+	for (i = 0; i < 64; i++)
+		drv_add(&q[1], &f, 1);
+	virtio_kick(&n->vdev, 1);
+	while (drv_get_used(&q[1], &id, &len))
+		used++;
+	ck_assert_uint_eq(used, want);
+	for (i = 0; i < 64 / want + 1; i++)
+		virtio_kick(&n->vdev, 1);
+	while (drv_get_used(&q[1], &id, &len))
+		used++;
+	ck_assert_uint_eq(used, 64);
+	teardown();
+}
+END_TEST
+
 START_TEST(tx_bad_lengths_are_dropped)
 {
 	struct drv_buf shorter = { DRV_BUFS, HDR + 10, false };
@@ -385,6 +411,7 @@ Suite *net_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, tx_header_split_across_descriptors);
 	tcase_add_test(tc, tx_bad_lengths_are_dropped);
+	tcase_add_test(tc, tx_work_per_kick_is_bounded);
 	tcase_add_test(tc, rx_one_buffer);
 	tcase_add_test(tc, rx_injected_drops);
 	tcase_add_test(tc, rx_too_big_without_mrg_rxbuf);

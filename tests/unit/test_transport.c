@@ -51,10 +51,11 @@ static int t_activate(struct virtio_dev *d, const struct virtio_activation *a)
 	return 0;
 }
 
-static void t_reset(struct virtio_dev *d)
+static bool t_reset(struct virtio_dev *d)
 {
 	(void)d;
 	resets++;
+	return false;
 }
 
 /* Consume buffers like a device would; corrupt rings break the device. */
@@ -1109,6 +1110,39 @@ START_TEST(rng_kick_budget)
 }
 END_TEST
 
+/* 256 aliased 64 KiB buffers: a kick fills VQ_TURN_BYTES' worth, then
+ * yields; not a ring's worth (16 MiB). */
+START_TEST(rng_bytes_per_kick_bounded)
+{
+	struct virtio_opts o = { .transport = VIRTIO_MMIO };
+	struct drv_buf b = { DRV_BUFS, RNG_MAX_REQUEST, true };
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+	unsigned int i;
+
+	common_setup();
+	drv_init(&drv, 256, false, 0);
+	ck_assert_int_eq(virtio_rng_init(r, &drv.gm, &o, &fake), 0);
+	ck_assert_int_eq(virtio_mmio_init(&m, &r->vdev, 0xd0000000, 20, false, &fake), 0);
+	r->vdev.acked = 1ULL << VIRTIO_F_VERSION_1;
+	r->vdev.status = 0xf;
+	r->vdev.vq[0] = drv.vq;
+	r->vdev.vq[0].max_size = 256;
+	for (i = 0; i < 256; i++)
+		drv_add(&drv, &b, 1);
+	virtio_kick(&r->vdev, 0);
+	ck_assert_uint_eq(r->bytes, VQ_TURN_BYTES);
+	ck_assert_uint_eq(drv_used_idx(&drv), VQ_TURN_BYTES / RNG_MAX_REQUEST);
+	ck_assert_uint_eq(fired(m.kick[0].h.fd), 1);
+	virtio_mmio_fini(&m);
+	virtio_rng_fini(r);
+	free(r);
+	drv_fini(&drv);
+	test_mem_init(&drv.gm, 0, DRV_RAM);
+	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
+	common_teardown();
+}
+END_TEST
+
 Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -1134,6 +1168,7 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, pci_external_queue);
 	tcase_add_test(tc, pci_cfg_access_window);
 	tcase_add_test(tc, rng_kick_budget);
+	tcase_add_test(tc, rng_bytes_per_kick_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
