@@ -26,6 +26,7 @@
 #define VIRTIO_BLK_F_BLK_SIZE		6
 #define VIRTIO_BLK_F_FLUSH		9
 #define VIRTIO_BLK_F_CONFIG_WCE		11
+#define VIRTIO_BLK_F_MQ			12
 #define VIRTIO_BLK_F_DISCARD		13
 #define VIRTIO_BLK_F_WRITE_ZEROES	14
 
@@ -78,7 +79,7 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,
 	put_le32(c + 12, BLK_SEG_MAX);
 	put_le32(c + 20, SECTOR);			/* blk_size */
 	c[32] = b->wce;					/* writeback */
-	put_le16(c + 34, 1);				/* num_queues */
+	put_le16(c + 34, (uint16_t)b->nr_queues);	/* num_queues */
 	put_le32(c + 36, BLK_MAX_DISCARD_SECTORS);
 	put_le32(c + 40, BLK_MAX_DISCARD_SEG);
 	put_le32(c + 44, 8);				/* 4 KiB alignment */
@@ -100,16 +101,17 @@ static void blk_config_write(struct virtio_dev *d, uint32_t off,
 
 /* ---- requests ---------------------------------------------------------- */
 
-static struct blk_req *req_get(struct virtio_blk *b)
+static struct blk_req *req_get(struct blk_queue *q)
 {
 	unsigned int i;
 
 	for (i = 0; i < BLK_QUEUE_SIZE; i++) {
-		struct blk_req *r = &b->reqs[i];
+		struct blk_req *r = &q->reqs[i];
 
 		if (!r->busy) {
 			r->busy = true;
-			r->blk = b;
+			r->blk = q->blk;
+			r->q = q;
 			r->pending = 0;
 			r->error = 0;
 			r->bounce = NULL;
@@ -197,32 +199,33 @@ static bool write_needs_dsync(const struct virtio_blk *b)
  * say) leaves them queued: the next turn tries again, and the failure is
  * counted, never lost.
  */
-static void blk_submit(struct virtio_blk *b)
+static void blk_submit(struct blk_queue *q)
 {
+	struct virtio_blk *b = q->blk;
 	int ret;
 
-	if (!io_uring_sq_ready(&b->ring))
+	if (!io_uring_sq_ready(&q->ring))
 		return;
 	do
-		ret = io_uring_submit(&b->ring);
+		ret = io_uring_submit(&q->ring);
 	while (ret == -EINTR);
 	if (ret >= 0)
 		return;
 	if (!b->stats.submit_errors++)
 		pr_err("blk %s: io_uring would not take requests (%s); "
 		       "trying again", b->cfg.path, strerror(-ret));
-	virtio_kick_later(&b->vdev, 0);
+	virtio_kick_later(&b->vdev, q->idx);
 }
 
 /* An sqe for operation op of r (counted as pending), or NULL. */
 static struct io_uring_sqe *sqe_for(struct blk_req *r, struct blk_op *op)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->blk->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->q->ring);
 
 	if (!sqe) {
 		/* The ring holds a queue's worth; submit to make room. */
-		blk_submit(r->blk);
-		sqe = io_uring_get_sqe(&r->blk->ring);
+		blk_submit(r->q);
+		sqe = io_uring_get_sqe(&r->q->ring);
 	}
 	if (sqe) {
 		op->r = r;
@@ -380,7 +383,7 @@ static void req_complete(struct virtio_blk *b, struct blk_req *r, int status)
 		b->stats.unsupported++;
 	if (!d->broken) {
 		*r->status = (uint8_t)status;
-		vq_push(&d->vq[0], &r->elem, r->used);
+		vq_push(&d->vq[r->q->idx], &r->elem, r->used);
 	}
 	req_put(r);
 }
@@ -399,25 +402,25 @@ static int blk_inject(struct virtio_blk *b, struct blk_req *r)
 	if (!in->on)
 		return -1;
 	if (in->reset_at == n) {
-		virtio_injected(d, 0, "request %llu: DEVICE_NEEDS_RESET",
+		virtio_injected(d, (int)r->q->idx, "request %llu: DEVICE_NEEDS_RESET",
 				(unsigned long long)n);
 		virtio_dev_broken(d);
 		return S_IOERR;		/* not pushed: the device is broken */
 	}
 	if (in->unsupp_at == n) {
-		virtio_injected(d, 0, "request %llu (type %u): UNSUPP",
+		virtio_injected(d, (int)r->q->idx, "request %llu (type %u): UNSUPP",
 				(unsigned long long)n, r->type);
 		return S_UNSUPP;
 	}
 	if (in->ioerr_at == n) {
-		virtio_injected(d, 0, "request %llu (type %u): IOERR (the Nth)",
+		virtio_injected(d, (int)r->q->idx, "request %llu (type %u): IOERR (the Nth)",
 				(unsigned long long)n, r->type);
 		return S_IOERR;
 	}
 	last_sector = r->sector + (r->len ? (r->len - 1) / 512 : 0);
 	if (rw && in->last >= in->first && r->sector <= in->last &&
 	    last_sector >= in->first) {
-		virtio_injected(d, 0, "request %llu: %s of sectors %llu-%llu: "
+		virtio_injected(d, (int)r->q->idx, "request %llu: %s of sectors %llu-%llu: "
 				"IOERR (sectors %llu-%llu)",
 				(unsigned long long)n,
 				r->type == T_IN ? "read" : "write",
@@ -428,7 +431,7 @@ static int blk_inject(struct virtio_blk *b, struct blk_req *r)
 		return S_IOERR;
 	}
 	if (in->ioerr_pct && inject_rand(&b->rng) % 100 < in->ioerr_pct) {
-		virtio_injected(d, 0, "request %llu (type %u): IOERR (%u%%, "
+		virtio_injected(d, (int)r->q->idx, "request %llu (type %u): IOERR (%u%%, "
 				"seed %llu)", (unsigned long long)n, r->type,
 				in->ioerr_pct, (unsigned long long)in->seed);
 		return S_IOERR;
@@ -450,7 +453,7 @@ static bool within_size_max(struct virtio_blk *b, const struct blk_req *r)
 		if (r->iov[i].iov_len <= BLK_SIZE_MAX)
 			continue;
 		b->stats.too_large++;
-		virtio_violation(&b->vdev, VIOL_REQUEST_LAYOUT, 0,
+		virtio_violation(&b->vdev, VIOL_REQUEST_LAYOUT, (int)r->q->idx,
 				 "a data segment of %zu bytes, over the "
 				 "size_max of %u the device offered",
 				 r->iov[i].iov_len, BLK_SIZE_MAX);
@@ -536,18 +539,30 @@ static void mean_add(uint64_t *mean, uint64_t sample)
 			   ((int64_t)sample - (int64_t)*mean) / 8);
 }
 
+/* Requests from before a reset still in flight on any queue? */
+static bool blk_stale(const struct virtio_blk *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr_queues; i++)
+		if (b->q[i].stale_inflight)
+			return true;
+	return false;
+}
+
 /*
  * What blk_start() said of r: complete it, drop it, or count it in
  * flight. False when it must wait for bounce memory (it is kept).
  */
-static bool blk_started(struct virtio_blk *b, struct blk_req *r, int ret,
+static bool blk_started(struct blk_queue *q, struct blk_req *r, int ret,
 			bool *pushed, bool *submit, uint64_t *t)
 {
-	struct virtq *vq = &b->vdev.vq[0];
+	struct virtio_blk *b = q->blk;
+	struct virtq *vq = &b->vdev.vq[q->idx];
 
 	if (ret == REQ_WAIT) {
-		b->waiting = r;
-		b->waiting_write = r->type == T_OUT;
+		q->waiting = r;
+		q->waiting_write = r->type == T_OUT;
 		b->stats.bounce_waits++;
 		return false;
 	}
@@ -562,33 +577,34 @@ static bool blk_started(struct virtio_blk *b, struct blk_req *r, int ret,
 		if (!*t)
 			*t = now_ns();
 		r->start_ns = *t;
-		b->inflight++;
-		b->slow_inflight += slow_type(r->type);
+		q->inflight++;
+		q->slow_inflight += slow_type(r->type);
 		*submit = true;
 	}
 	return true;
 }
 
 /*
- * Start the requests the ring holds (the one waiting for bounce memory
+ * Start the requests queue q holds (the one waiting for bounce memory
  * first); true if there were any. Work per turn is bounded: a ring's
  * worth of requests and a turn's worth of bytes copied into bounce
  * buffers, the rest on the next turn.
  */
-static bool blk_take(struct virtio_blk *b)
+static bool blk_take(struct blk_queue *q)
 {
+	struct virtio_blk *b = q->blk;
 	struct virtio_dev *d = &b->vdev;
-	struct virtq *vq = &d->vq[0];
+	struct virtq *vq = &d->vq[q->idx];
 	struct vq_budget budget;
 	bool pushed = false, submit = false, took = false;
 	uint64_t t = 0;
 
 	vq_budget_init(&budget, vq->size, VQ_TURN_BYTES);
-	if (b->waiting) {
-		struct blk_req *r = b->waiting;
+	if (q->waiting) {
+		struct blk_req *r = q->waiting;
 
-		b->waiting = NULL;
-		if (!blk_started(b, r, start_rw(b, r, b->waiting_write),
+		q->waiting = NULL;
+		if (!blk_started(q, r, start_rw(b, r, q->waiting_write),
 				 &pushed, &submit, &t))
 			goto out;
 		vq_budget_spend(&budget, r->bounce_len);
@@ -601,10 +617,10 @@ static bool blk_take(struct virtio_blk *b)
 		if (!vq_budget_take(&budget)) {
 			/* Requests that fail at once free their slot at once:
 			 * bound the work per turn, continue on the next one. */
-			virtio_kick_later(d, 0);
+			virtio_kick_later(d, q->idx);
 			break;
 		}
-		r = req_get(b);
+		r = req_get(q);
 		if (!r)
 			break;
 		ret = vq_pop(vq, &r->elem);
@@ -615,15 +631,16 @@ static bool blk_take(struct virtio_blk *b)
 			break;
 		}
 		took = true;
-		if (!blk_started(b, r, blk_start(b, r), &pushed, &submit, &t))
+		q->taken++;
+		if (!blk_started(q, r, blk_start(b, r), &pushed, &submit, &t))
 			break;
 		vq_budget_spend(&budget, r->bounce_len);
 	}
 out:
-	if (submit || io_uring_sq_ready(&b->ring))
-		blk_submit(b);
+	if (submit || io_uring_sq_ready(&q->ring))
+		blk_submit(q);
 	if (pushed)
-		virtio_queue_notify(d, 0);
+		virtio_queue_notify(d, q->idx);
 	return took;
 }
 
@@ -641,15 +658,17 @@ out:
  *  - while the guest keeps adding: a completion that finds nothing new
  *    asks for kicks again;
  *  - never while a FLUSH, DISCARD or WRITE_ZEROES is in flight.
+ * Each queue decides for itself.
  */
-static void blk_pace_kicks(struct virtio_blk *b, bool took)
+static void blk_pace_kicks(struct blk_queue *q, bool took)
 {
-	struct virtq *vq = &b->vdev.vq[0];
+	struct virtio_blk *b = q->blk;
+	struct virtq *vq = &b->vdev.vq[q->idx];
 
 	if (!virtio_dev_running(&b->vdev) || !vq->ready)
 		return;
-	if (b->inflight && !b->slow_inflight &&
-	    b->service_ns < BLK_HOLD_KICKS_RATIO * b->kick_ns &&
+	if (q->inflight && !q->slow_inflight &&
+	    q->service_ns < BLK_HOLD_KICKS_RATIO * q->kick_ns &&
 	    (took || !vq->kicks_held)) {
 		vq_hold_kicks(vq);
 		return;
@@ -657,51 +676,56 @@ static void blk_pace_kicks(struct virtio_blk *b, bool took)
 	if (!vq->kicks_held)
 		return;
 	vq_release_kicks(vq);
-	blk_take(b);	/* what came while kicks were held */
+	blk_take(q);	/* what came while kicks were held */
 }
 
-static void blk_kick(struct virtio_dev *d, unsigned int q)
+static void blk_kick(struct virtio_dev *d, unsigned int qi)
 {
 	struct virtio_blk *b = d->priv;
+	struct blk_queue *q;
 	uint64_t t0 = now_ns();
 	bool took;
 
-	(void)q;
-	took = blk_take(b);
+	if (qi >= b->nr_queues)
+		return;
+	q = &b->q[qi];
+	took = blk_take(q);
 	if (took)
-		mean_add(&b->kick_ns, now_ns() - t0);
-	blk_pace_kicks(b, took);
+		mean_add(&q->kick_ns, now_ns() - t0);
+	blk_pace_kicks(q, took);
 }
 
 /*
  * Zeroing without unmapping, on a file system that cannot (tmpfs): punch
  * a hole instead, which reads back as zeroes. True if resubmitted.
  */
-static bool retry_as_hole(struct virtio_blk *b, struct blk_op *op, int res,
+static bool retry_as_hole(struct blk_queue *q, struct blk_op *op, int res,
 			  bool push)
 {
+	struct virtio_blk *b = q->blk;
 	struct io_uring_sqe *sqe;
 
 	if (res != -EOPNOTSUPP || !(op->mode & FALLOC_FL_ZERO_RANGE) || !push)
 		return false;
 	b->no_zero_range = true;
-	sqe = io_uring_get_sqe(&b->ring);
+	sqe = io_uring_get_sqe(&q->ring);
 	if (!sqe)
 		return false;
 	op->mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
 	io_uring_prep_fallocate(sqe, b->fd, op->mode, op->off, op->len);
 	io_uring_sqe_set_data(sqe, op);
-	blk_submit(b);
+	blk_submit(q);
 	return true;
 }
 
 /*
- * One finished io_uring operation, seen at time now; true when its
- * request completed.
+ * One finished io_uring operation of queue q, seen at time now; true when
+ * its request completed.
  */
-static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
+static bool blk_cqe(struct blk_queue *q, struct io_uring_cqe *cqe, bool push,
 		    uint64_t now)
 {
+	struct virtio_blk *b = q->blk;
 	struct blk_op *op = io_uring_cqe_get_data(cqe);
 	struct blk_req *r;
 	int res = cqe->res;
@@ -711,7 +735,7 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
 	r = op->r;
 	if (r->stale)
 		push = false;		/* from before a reset: no ring now */
-	if (retry_as_hole(b, op, res, push))
+	if (retry_as_hole(q, op, res, push))
 		return false;	/* still pending, under its new form */
 	if (res < 0 && !r->error)
 		r->error = res;
@@ -720,9 +744,9 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
 		r->error = -EIO;	/* short transfer */
 	if (--r->pending)
 		return false;
-	b->inflight--;
-	b->slow_inflight -= slow_type(r->type);
-	if (r->stale && !--b->stale_inflight)
+	q->inflight--;
+	q->slow_inflight -= slow_type(r->type);
+	if (r->stale && !--q->stale_inflight && !blk_stale(b))
 		virtio_reset_done(&b->vdev);
 	if (!push) {
 		req_put(r);
@@ -746,14 +770,15 @@ static bool blk_cqe(struct virtio_blk *b, struct io_uring_cqe *cqe, bool push,
 		b->stats.bytes_written += r->len;
 	}
 	if (!slow_type(r->type))
-		mean_add(&b->service_ns, now - r->start_ns);
+		mean_add(&q->service_ns, now - r->start_ns);
 	req_complete(b, r, r->error ? S_IOERR : S_OK);
 	return true;
 }
 
 static void blk_done(struct ev_handler *h, uint32_t events)
 {
-	struct virtio_blk *b = container_of(h, struct virtio_blk, done_h);
+	struct blk_queue *q = container_of(h, struct blk_queue, done_h);
+	struct virtio_blk *b = q->blk;
 	struct io_uring_cqe *cqe;
 	bool pushed = false;
 	uint64_t now;
@@ -762,19 +787,51 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 	eventfd_drain(h->fd);
 	pthread_mutex_lock(&b->vdev.lock);
 	b->stats.wakeups++;
+	q->wakeups++;
 	now = now_ns();
-	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
-		pushed |= blk_cqe(b, cqe, true, now);
-		io_uring_cqe_seen(&b->ring, cqe);
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+		pushed |= blk_cqe(q, cqe, true, now);
+		io_uring_cqe_seen(&q->ring, cqe);
 	}
 	if (pushed)
-		virtio_queue_notify(&b->vdev, 0);
+		virtio_queue_notify(&b->vdev, q->idx);
 	/* Requests added without a kick while kicks were held, or one
-	 * that waited for bounce memory this completion freed. */
-	if ((b->vdev.vq[0].kicks_held || b->waiting) &&
-	    virtio_dev_running(&b->vdev))
-		blk_pace_kicks(b, blk_take(b));
+	 * that waited for bounce memory a completion freed (on any queue:
+	 * bounce memory is the disk's). */
+	if (virtio_dev_running(&b->vdev)) {
+		unsigned int i;
+
+		if (b->vdev.vq[q->idx].kicks_held || q->waiting)
+			blk_pace_kicks(q, blk_take(q));
+		for (i = 0; i < b->nr_queues; i++)
+			if (&b->q[i] != q && b->q[i].waiting)
+				blk_take(&b->q[i]);
+	}
 	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/*
+ * Wait for queue q's operations in flight, each wait bounded by secs;
+ * until: all (all), or only those from before a reset. Completions go to
+ * the guest if push. False when the disk did not answer in time.
+ */
+static bool blk_wait(struct blk_queue *q, bool all, bool push,
+		     unsigned int secs, bool *pushed)
+{
+	struct io_uring_cqe *cqe;
+
+	while (all ? q->inflight : q->stale_inflight) {
+		struct __kernel_timespec ts = { .tv_sec = secs };
+		int ret = io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret)
+			return false;
+		*pushed |= blk_cqe(q, cqe, push, now_ns());
+		io_uring_cqe_seen(&q->ring, cqe);
+	}
+	return true;
 }
 
 /*
@@ -782,25 +839,14 @@ static void blk_done(struct ev_handler *h, uint32_t events)
  * disk that does not answer within 5 s is left to the kernel (closing
  * the ring ends its operations), so that vireo still exits.
  */
-static void blk_drain(struct virtio_blk *b)
+static void blk_drain(struct blk_queue *q)
 {
-	struct io_uring_cqe *cqe;
+	bool pushed = false;
 
-	while (b->inflight) {
-		struct __kernel_timespec ts = { .tv_sec = 5 };
-		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
-
-		if (ret == -EINTR)
-			continue;
-		if (ret) {
-			pr_err("blk %s: %u requests still in flight after 5 s; "
-			       "leaving them to the kernel", b->cfg.path,
-			       b->inflight);
-			break;
-		}
-		blk_cqe(b, cqe, false, 0);
-		io_uring_cqe_seen(&b->ring, cqe);
-	}
+	if (!blk_wait(q, true, false, 5, &pushed))
+		pr_err("blk %s: %u requests still in flight after 5 s; "
+		       "leaving them to the kernel", q->blk->cfg.path,
+		       q->inflight);
 }
 
 /*
@@ -810,80 +856,79 @@ static void blk_drain(struct virtio_blk *b)
 static void blk_deactivate(struct virtio_dev *d, bool pause)
 {
 	struct virtio_blk *b = d->priv;
-	struct io_uring_cqe *cqe;
-	bool pushed = false;
+	unsigned int i;
 
 	if (!pause)
 		return;
-	/* One waiting for bounce memory goes now: the ring must hold it
-	 * either done or not taken, and it was taken. */
-	if (b->waiting) {
-		bool submit = false;
-		uint64_t t = 0;
-		struct blk_req *r = b->waiting;
+	for (i = 0; i < b->nr_queues; i++) {
+		struct blk_queue *q = &b->q[i];
+		bool pushed = false;
 
-		b->waiting = NULL;
-		b->bounce_force = true;
-		blk_started(b, r, start_rw(b, r, b->waiting_write), &pushed,
-			    &submit, &t);
-		b->bounce_force = false;
-	}
-	/* Anything still in the submission ring goes first; then each wait
-	 * is bounded, so a stuck disk cannot hang the pause for good. */
-	blk_submit(b);
-	while (b->inflight) {
-		struct __kernel_timespec ts = { .tv_sec = 10 };
-		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
+		/* One waiting for bounce memory goes now: the ring must hold
+		 * it either done or not taken, and it was taken. */
+		if (q->waiting) {
+			bool submit = false;
+			uint64_t t = 0;
+			struct blk_req *r = q->waiting;
 
-		if (ret == -EINTR)
-			continue;
-		if (ret) {
-			pr_err("blk %s: %u requests still in flight after 10 s "
-			       "(%s); pausing without them", b->cfg.path,
-			       b->inflight, strerror(-ret));
-			break;
+			q->waiting = NULL;
+			b->bounce_force = true;
+			blk_started(q, r, start_rw(b, r, q->waiting_write),
+				    &pushed, &submit, &t);
+			b->bounce_force = false;
 		}
-		pushed |= blk_cqe(b, cqe, true, now_ns());
-		io_uring_cqe_seen(&b->ring, cqe);
+		/* Anything still in the submission ring goes first; then
+		 * each wait is bounded, so a stuck disk cannot hang the
+		 * pause for good. */
+		blk_submit(q);
+		if (!blk_wait(q, true, true, 10, &pushed))
+			pr_err("blk %s: %u requests still in flight after 10 s; "
+			       "pausing without them", b->cfg.path, q->inflight);
+		if (pushed)
+			virtio_queue_notify(d, q->idx);
+		if (d->vq[q->idx].kicks_held)
+			vq_release_kicks(&d->vq[q->idx]);
 	}
-	if (pushed)
-		virtio_queue_notify(d, 0);
-	if (d->vq[0].kicks_held)
-		vq_release_kicks(&d->vq[0]);
 }
 
 /*
  * Status 0 while requests are in flight: this runs on a vCPU (or the
  * loop) with the device lock held, so it must not wait for the disk.
  * What is in flight is cancelled where io_uring can and marked stale: its
- * completions end it without touching the (gone) ring, and the last one
+ * completions end it without touching the (gone) rings, and the last one
  * says the reset is done (virtio_reset_done). Until then the driver reads
  * a non-zero status.
  */
 static bool blk_reset(struct virtio_dev *d)
 {
 	struct virtio_blk *b = d->priv;
-	struct io_uring_sqe *sqe;
-	unsigned int i;
+	bool busy = false;
+	unsigned int i, j;
 
-	if (b->waiting)
-		req_put(b->waiting);	/* the ring went with the reset */
-	b->waiting = NULL;
 	b->wce = b->cfg.cache != BLK_CACHE_WRITETHROUGH;
-	if (!b->inflight)
-		return false;
-	for (i = 0; i < BLK_QUEUE_SIZE; i++)
-		if (b->reqs[i].busy)
-			b->reqs[i].stale = true;
-	b->stale_inflight = b->inflight;
-	b->stats.async_resets++;
-	sqe = io_uring_get_sqe(&b->ring);
-	if (sqe) {
-		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-		io_uring_sqe_set_data(sqe, NULL);
-		blk_submit(b);
+	for (i = 0; i < b->nr_queues; i++) {
+		struct blk_queue *q = &b->q[i];
+		struct io_uring_sqe *sqe;
+
+		if (q->waiting)
+			req_put(q->waiting);	/* its ring went with it */
+		q->waiting = NULL;
+		if (!q->inflight)
+			continue;
+		for (j = 0; j < BLK_QUEUE_SIZE; j++)
+			if (q->reqs[j].busy)
+				q->reqs[j].stale = true;
+		q->stale_inflight = q->inflight;
+		busy = true;
+		sqe = io_uring_get_sqe(&q->ring);
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+			io_uring_sqe_set_data(sqe, NULL);
+			blk_submit(q);
+		}
 	}
-	return true;
+	b->stats.async_resets += busy;
+	return busy;
 }
 
 /* The driver re-initialises without waiting: end the stale requests now
@@ -892,22 +937,15 @@ static bool blk_reset(struct virtio_dev *d)
 static void blk_reset_wait(struct virtio_dev *d)
 {
 	struct virtio_blk *b = d->priv;
-	struct io_uring_cqe *cqe;
+	unsigned int i;
 
-	while (b->stale_inflight) {
-		struct __kernel_timespec ts = { .tv_sec = 5 };
-		int ret = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
+	for (i = 0; i < b->nr_queues; i++) {
+		bool pushed = false;
 
-		if (ret == -EINTR)
-			continue;
-		if (ret) {
+		if (!blk_wait(&b->q[i], false, true, 5, &pushed))
 			pr_err("blk %s: %u requests from before a reset still "
 			       "in flight after 5 s; going on without them",
-			       b->cfg.path, b->stale_inflight);
-			break;
-		}
-		blk_cqe(b, cqe, true, now_ns());
-		io_uring_cqe_seen(&b->ring, cqe);
+			       b->cfg.path, b->q[i].stale_inflight);
 	}
 }
 
@@ -1025,18 +1063,86 @@ static int blk_open(struct virtio_blk *b, char *err, size_t errlen)
 	return 0;
 }
 
+/* Queue q's requests, io_uring and completion eventfd. */
+static int blk_queue_init(struct virtio_blk *b, unsigned int idx, char *err,
+			  size_t errlen)
+{
+	/* Completions never overflow: room for every operation the ring's
+	 * requests can have in flight (a discard has one per segment). */
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_CQSIZE,
+		.cq_entries = BLK_QUEUE_SIZE * BLK_MAX_DISCARD_SEG,
+	};
+	struct blk_queue *q = &b->q[idx];
+	int ret;
+
+	q->blk = b;
+	q->idx = idx;
+	q->reqs = calloc(BLK_QUEUE_SIZE, sizeof(*q->reqs));
+	if (!q->reqs)
+		return -ENOMEM;
+	ret = io_uring_queue_init_params(BLK_QUEUE_SIZE, &q->ring, &p);
+	if (ret) {
+		errf(err, errlen, "--disk '%s': cannot set up io_uring: %s "
+		     "(vireo's disks need it)", b->cfg.path, strerror(-ret));
+		return ret;
+	}
+	q->ring_ready = true;
+	q->done_h.fn = blk_done;
+	q->done_h.fd = eventfd_new();
+	if (q->done_h.fd < 0)
+		return q->done_h.fd;
+	ret = io_uring_register_eventfd(&q->ring, q->done_h.fd);
+	if (!ret)
+		ret = b->notify.ops->watch(b->notify.ctx, &q->done_h);
+	if (ret) {
+		errf(err, errlen, "--disk '%s': %s", b->cfg.path, strerror(-ret));
+		return ret;
+	}
+	q->done_watched = true;
+	return 0;
+}
+
+static void blk_queue_fini(struct virtio_blk *b, struct blk_queue *q)
+{
+	if (q->ring_ready) {
+		pthread_mutex_lock(&b->vdev.lock);
+		blk_drain(q);
+		pthread_mutex_unlock(&b->vdev.lock);
+	}
+	if (q->done_watched)
+		b->notify.ops->unwatch(b->notify.ctx, &q->done_h);
+	q->done_watched = false;
+	if (q->ring_ready)
+		io_uring_queue_exit(&q->ring);
+	q->ring_ready = false;
+	if (q->done_h.fd >= 0)
+		close(q->done_h.fd);
+	q->done_h.fd = -1;
+	free(q->reqs);
+	q->reqs = NULL;
+}
+
 int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		    const struct guest_mem *gm, const struct virtio_opts *opts,
 		    const struct vm_notify *notify, char *err, size_t errlen)
 {
+	unsigned int i;
 	int ret;
 
 	memset(b, 0, sizeof(*b));
-	b->fd = b->done_h.fd = -1;
+	b->fd = -1;
+	for (i = 0; i < BLK_MAX_QUEUES; i++)
+		b->q[i].done_h.fd = -1;
 	b->cfg = *cfg;
 	b->rng = cfg->inject.seed ? cfg->inject.seed : 1;
 	b->notify = *notify;
-	virtio_dev_init(&b->vdev, &virtio_blk_ops, b, gm, opts);
+	b->nr_queues = cfg->queues ? MIN(cfg->queues, BLK_MAX_QUEUES) : 1;
+	b->ops = virtio_blk_ops;
+	b->ops.num_queues = b->nr_queues;
+	if (b->nr_queues > 1)
+		b->ops.features |= BIT(VIRTIO_BLK_F_MQ);
+	virtio_dev_init(&b->vdev, &b->ops, b, gm, opts);
 	ret = blk_open(b, err, errlen);
 	if (ret)
 		return ret;
@@ -1047,72 +1153,44 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		b->vdev.offered &= ~(BIT(VIRTIO_BLK_F_DISCARD) |
 				     BIT(VIRTIO_BLK_F_WRITE_ZEROES));
 	b->wce = cfg->cache != BLK_CACHE_WRITETHROUGH;
-	b->reqs = calloc(BLK_QUEUE_SIZE, sizeof(*b->reqs));
-	if (!b->reqs)
-		return -ENOMEM;
-	/* Completions never overflow: room for every operation the ring's
-	 * requests can have in flight (a discard has one per segment). */
-	{
-		struct io_uring_params p = {
-			.flags = IORING_SETUP_CQSIZE,
-			.cq_entries = BLK_QUEUE_SIZE * BLK_MAX_DISCARD_SEG,
-		};
-
-		ret = io_uring_queue_init_params(BLK_QUEUE_SIZE, &b->ring, &p);
+	for (i = 0; i < b->nr_queues; i++) {
+		ret = blk_queue_init(b, i, err, errlen);
+		if (ret)
+			return ret;
 	}
-	if (ret) {
-		errf(err, errlen, "--disk '%s': cannot set up io_uring: %s "
-		     "(vireo's disks need it)", cfg->path, strerror(-ret));
-		return ret;
-	}
-	b->ring_ready = true;
-	b->done_h.fn = blk_done;
-	b->done_h.fd = eventfd_new();
-	if (b->done_h.fd < 0)
-		return b->done_h.fd;
-	ret = io_uring_register_eventfd(&b->ring, b->done_h.fd);
-	if (!ret)
-		ret = notify->ops->watch(notify->ctx, &b->done_h);
-	if (ret) {
-		errf(err, errlen, "--disk '%s': %s", cfg->path, strerror(-ret));
-		return ret;
-	}
-	b->done_watched = true;
 	return 0;
 }
 
 void virtio_blk_fini(struct virtio_blk *b)
 {
-	if (b->ring_ready) {
-		pthread_mutex_lock(&b->vdev.lock);
-		blk_drain(b);
-		pthread_mutex_unlock(&b->vdev.lock);
-	}
-	if (b->done_watched)
-		b->notify.ops->unwatch(b->notify.ctx, &b->done_h);
-	b->done_watched = false;
-	if (b->ring_ready)
-		io_uring_queue_exit(&b->ring);
-	b->ring_ready = false;
-	if (b->done_h.fd >= 0)
-		close(b->done_h.fd);
+	unsigned int i;
+
+	for (i = 0; i < BLK_MAX_QUEUES; i++)
+		if (b->q[i].blk)
+			blk_queue_fini(b, &b->q[i]);
 	if (b->fd >= 0)
 		close(b->fd);
-	b->fd = b->done_h.fd = -1;
-	free(b->reqs);
-	b->reqs = NULL;
+	b->fd = -1;
 	virtio_dev_destroy(&b->vdev);
 }
 
 void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 {
 	const struct blk_stats *s = &b->stats;
+	uint64_t service = 0, kick = 0;
+	unsigned int i;
+	size_t n;
 
-	snprintf(buf, len, "blk %s: %llu reads %llu bytes, %llu writes %llu "
-		 "bytes, %llu flushes, %llu discards, %llu write-zeroes; %llu "
-		 "I/O errors, %llu unsupported, %llu malformed; %llu kicks, "
-		 "%llu interrupts, %llu completion wakeups; reads and writes "
-		 "take %llu us, a kick %llu us", b->cfg.path,
+	for (i = 0; i < b->nr_queues; i++) {
+		service += b->q[i].service_ns;
+		kick += b->q[i].kick_ns;
+	}
+	n = (size_t)snprintf(buf, len, "blk %s: %llu reads %llu bytes, %llu "
+		 "writes %llu bytes, %llu flushes, %llu discards, %llu "
+		 "write-zeroes; %llu I/O errors, %llu unsupported, %llu "
+		 "malformed; %llu kicks, %llu interrupts, %llu completion "
+		 "wakeups; reads and writes take %llu us, a kick %llu us",
+		 b->cfg.path,
 		 (unsigned long long)s->reads,
 		 (unsigned long long)s->bytes_read,
 		 (unsigned long long)s->writes,
@@ -1126,8 +1204,14 @@ void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 		 (unsigned long long)b->vdev.kicks,
 		 (unsigned long long)b->vdev.interrupts,
 		 (unsigned long long)s->wakeups,
-		 (unsigned long long)(b->service_ns / 1000),
-		 (unsigned long long)(b->kick_ns / 1000));
+		 (unsigned long long)(service / b->nr_queues / 1000),
+		 (unsigned long long)(kick / b->nr_queues / 1000));
+	/* Where the work went: requests and completion wakeups by queue. */
+	for (i = 0; b->nr_queues > 1 && i < b->nr_queues && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%llu/%llu",
+				      i ? " " : "; by queue (requests/wakeups): ",
+				      (unsigned long long)b->q[i].taken,
+				      (unsigned long long)b->q[i].wakeups);
 }
 
 /* ---- the class ----------------------------------------------------------- */
@@ -1204,6 +1288,20 @@ static int blk_parse_key(void *cfg, const char *opt, const char *key,
 		return opt_on_off(opt, val, &b->direct, err, errlen) ? -1 : 1;
 	if (!strcmp(key, "inject"))
 		return blk_parse_inject(&b->inject, opt, val, err, errlen);
+	if (!strcmp(key, "queues")) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (!*val || *end || errno || v < 1 || v > BLK_MAX_QUEUES) {
+			errf(err, errlen, "%s: queues '%s' is not a number from "
+			     "1 to %d", opt, val, BLK_MAX_QUEUES);
+			return -1;
+		}
+		b->queues = (unsigned int)v;
+		return 1;
+	}
 	if (!strcmp(key, "seed")) {
 		unsigned long long v;
 		char *end;
@@ -1255,6 +1353,12 @@ static int blk_config_check(const void *cfg, const char *opt, char *err,
 		     b->vhost_user[0] ? "vhost-user backend" : "vDPA device");
 		return -1;
 	}
+	if ((b->vhost_user[0] || b->vhost_vdpa[0]) && b->queues) {
+		errf(err, errlen, "%s: queues= is for disks vireo serves itself "
+		     "(path=FILE); the %s has its own", opt,
+		     b->vhost_user[0] ? "vhost-user backend" : "vDPA device");
+		return -1;
+	}
 	if ((b->vhost_user[0] || b->vhost_vdpa[0]) && b->inject.on) {
 		errf(err, errlen, "%s: inject= is for disks vireo serves itself "
 		     "(path=FILE)", opt);
@@ -1282,6 +1386,7 @@ static struct virtio_dev *blk_create(const void *cfg,
 				     size_t errlen)
 {
 	const struct blk_config *c = cfg;
+	struct blk_config uc;
 	struct virtio_blk *b;
 	int ret;
 
@@ -1296,16 +1401,13 @@ static struct virtio_dev *blk_create(const void *cfg,
 		errf(err, errlen, "--disk: out of memory");
 		return NULL;
 	}
-	if (env->incoming) {
-		struct blk_config uc = *c;
-
-		uc.unlocked = true;
-		ret = virtio_blk_init(b, &uc, env->gm, opts, &env->notify, err,
-				      errlen);
-	} else {
-		ret = virtio_blk_init(b, c, env->gm, opts, &env->notify, err,
-				      errlen);
-	}
+	uc = *c;
+	/* A migration target's disk is locked at the switch, by lock(). */
+	uc.unlocked = c->unlocked || env->incoming;
+	/* Default: a queue per vCPU, so that no two vCPUs share one. */
+	if (!uc.queues)
+		uc.queues = MAX(1U, MIN(env->nr_cpus, BLK_DEFAULT_QUEUES));
+	ret = virtio_blk_init(b, &uc, env->gm, opts, &env->notify, err, errlen);
 	if (ret) {
 		virtio_blk_fini(b);
 		free(b);
@@ -1373,7 +1475,7 @@ const struct vdev_class virtio_blk_class = {
 	.name = "blk",
 	.option = "disk",
 	.keys = "path, vhost-user, server, vhost-vdpa, readonly, serial, cache, "
-		"direct, inject, seed",
+		"direct, queues, inject, seed",
 	.config_size = sizeof(struct blk_config),
 	.parse_key = blk_parse_key,
 	.config_check = blk_config_check,

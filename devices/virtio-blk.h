@@ -43,6 +43,8 @@
 #define BLK_HOLD_KICKS_RATIO	4	/* see blk_pace_kicks() */
 #define BLK_BOUNCE_MAX		(8U << 20)	/* O_DIRECT realignment */
 #define BLK_BOUNCE_TOTAL	(32U << 20)	/* of it, per disk at once */
+#define BLK_MAX_QUEUES		8
+#define BLK_DEFAULT_QUEUES	4	/* default: one per vCPU up to this */
 
 enum blk_cache {
 	BLK_CACHE_WRITEBACK,	/* FLUSH makes completed writes stable */
@@ -81,9 +83,11 @@ struct blk_config {
 	bool unlocked;		/* (not an option) a migration target's: the
 				 * source holds the lock until it pauses */
 	struct blk_inject inject;
+	unsigned int queues;	/* virtqueues (VIRTIO_BLK_F_MQ); 0: default */
 };
 
 struct virtio_blk;
+struct blk_queue;
 struct blk_req;
 
 /* One io_uring operation of a request (its user_data). */
@@ -96,6 +100,7 @@ struct blk_op {
 
 struct blk_req {
 	struct virtio_blk *blk;
+	struct blk_queue *q;
 	struct vq_elem elem;
 	bool busy;
 	uint32_t type;
@@ -126,29 +131,43 @@ struct blk_stats {
 	uint64_t async_resets;		/* resets with requests in flight */
 };
 
+/*
+ * One virtqueue and what serves it: its own io_uring (so queues never
+ * share a submission ring), completion eventfd, requests and counters.
+ */
+struct blk_queue {
+	struct virtio_blk *blk;
+	unsigned int idx;		/* the virtqueue's index */
+	struct io_uring ring;
+	bool ring_ready;
+	struct ev_handler done_h;	/* io_uring completions */
+	bool done_watched;
+	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
+	unsigned int inflight;
+	unsigned int slow_inflight;	/* of them: not reads or writes */
+	unsigned int stale_inflight;	/* of them: from before a reset */
+	struct blk_req *waiting;	/* for bounce memory to free up */
+	bool waiting_write;
+	uint64_t service_ns;		/* reads and writes take this long */
+	uint64_t kick_ns;		/* a kick's work takes this long */
+	uint64_t taken;			/* requests taken from this queue */
+	uint64_t wakeups;		/* completion events handled */
+};
+
 struct virtio_blk {
 	struct virtio_dev vdev;
+	struct virtio_dev_ops ops;	/* the class's, with num_queues */
 	struct blk_config cfg;
 	int fd;
 	bool is_file;
 	uint64_t capacity;		/* sectors */
 	uint8_t wce;			/* config writeback field */
 	bool no_zero_range;		/* the file system lacks ZERO_RANGE */
-	struct io_uring ring;
-	bool ring_ready;
 	struct vm_notify notify;
-	struct ev_handler done_h;	/* io_uring completions */
-	bool done_watched;
-	unsigned int inflight;
-	unsigned int slow_inflight;	/* of them: not reads or writes */
-	uint64_t service_ns;		/* reads and writes take this long */
-	uint64_t kick_ns;		/* a kick's work takes this long */
-	struct blk_req *reqs;		/* BLK_QUEUE_SIZE of them */
+	unsigned int nr_queues;
+	struct blk_queue q[BLK_MAX_QUEUES];
 	uint64_t bounce_bytes;		/* realignment buffers held */
-	struct blk_req *waiting;	/* for bounce memory to free up */
-	bool waiting_write;
 	bool bounce_force;		/* pause: start the waiting one anyway */
-	unsigned int stale_inflight;	/* of inflight: from before a reset */
 	struct blk_stats stats;
 	uint64_t requests;		/* taken, for inject=...@N */
 	uint64_t rng;			/* inject's xorshift state */

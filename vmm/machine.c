@@ -190,7 +190,7 @@ static void machine_vdevs_fini(struct machine *m)
 		else if (md->wired)
 			virtio_mmio_fini(&md->mmio);
 		if (md->wired && md->cls->stats_line) {
-			char line[PATH_MAX + 256];
+			char line[PATH_MAX + 512];
 
 			md->cls->stats_line(md->vdev, line, sizeof(line));
 			fprintf(stderr, "vireo: %s\n", line);

@@ -398,6 +398,28 @@ for combo in pci:split pci:packed mmio:split mmio:packed; do
 	rm -f "$img"
 done
 
+# Multiqueue: two vCPUs, queues=2 on pci and mmio; the guest sees two
+# hardware queues, a fio job per vCPU verifies its writes, and vireo's
+# exit line shows both queues took requests.
+for tr in pci mmio; do
+	t=blk_mq_$tr
+	img=$work/mq.img
+	truncate -s 32M "$img"
+	boot "$t" blk-mq --memory 384M --cpus 2 $toolsdisk \
+		--disk "path=$img,serial=vireo-test,transport=$tr,queues=2"
+	byq=$(grep "vireo: blk $img" "$work/$t.out" | tr -d '\r' |
+		sed -n 's/.*by queue (requests\/wakeups): \([0-9]*\)\/[0-9]* \([0-9]*\)\/[0-9]*.*/\1 \2/p')
+	if guest_ok "$t" && grep -q "RESULT mq hw_queues=2 cpus=2" "$work/$t.out" &&
+	   grep -q "RESULT fio rc=0" "$work/$t.out" &&
+	   [ "${byq% *}" -gt 0 ] 2>/dev/null && [ "${byq#* }" -gt 0 ] 2>/dev/null; then
+		pass "$t"
+	else
+		fail "$t" "by queue '$byq'; $(grep RESULT "$work/$t.out" | tr '\n' ' ') $(why "$t")"
+	fi
+	echo "NOTE $t: requests by queue: $byq"
+	rm -f "$img"
+done
+
 t=blk_readonly
 img=$work/ro.img
 head -c 4194304 /dev/urandom > "$img"

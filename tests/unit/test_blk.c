@@ -41,11 +41,13 @@ static int img_fd;
 
 static struct blk_inject inject;	/* the next open_blk's inject= */
 static bool direct;			/* the next open_blk's direct= */
+static unsigned int queues;		/* the next open_blk's queues= */
 
 static void open_blk(bool readonly, enum blk_cache cache, const char *serial)
 {
 	struct blk_config c = { .readonly = readonly, .cache = cache,
-				.inject = inject, .direct = direct };
+				.inject = inject, .direct = direct,
+				.queues = queues };
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
 
@@ -459,13 +461,13 @@ START_TEST(reset_during_io)
 	 * and nothing reaches the used ring. */
 	pthread_mutex_lock(&b->vdev.lock);
 	virtio_set_status(&b->vdev, 0);
-	ck_assert_uint_eq(b->inflight, 1);
+	ck_assert_uint_eq(b->q[0].inflight, 1);
 	ck_assert_uint_ne(virtio_read_status(&b->vdev), 0);
 	pthread_mutex_unlock(&b->vdev.lock);
 	for (i = 0; i < 40 && virtio_read_status(&b->vdev); i++)
 		fake_dispatch(50);
 	ck_assert_uint_eq(virtio_read_status(&b->vdev), 0);
-	ck_assert_uint_eq(b->inflight, 0);
+	ck_assert_uint_eq(b->q[0].inflight, 0);
 	ck_assert_uint_eq(drv_used_idx(&d), used_before);
 	ck_assert_uint_eq(b->stats.async_resets, 1);
 
@@ -484,7 +486,7 @@ START_TEST(reset_during_io)
 	ck_assert(b->vdev.resetting);
 	virtio_set_status(&b->vdev, VIRTIO_STATUS_ACKNOWLEDGE);
 	ck_assert(!b->vdev.resetting);
-	ck_assert_uint_eq(b->inflight, 0);
+	ck_assert_uint_eq(b->q[0].inflight, 0);
 	pthread_mutex_unlock(&b->vdev.lock);
 	fake_dispatch(100);
 	ck_assert_uint_eq(drv_used_idx(&d), used_before);
@@ -531,7 +533,7 @@ START_TEST(kicks_held_while_busy)
 	put_le64(drv_mem(&d, HDR + 8), 0);
 	drv_add(&d, rd, 3);
 	virtio_kick(&b->vdev, 0);
-	ck_assert_uint_eq(b->inflight, 1);
+	ck_assert_uint_eq(b->q[0].inflight, 1);
 	ck_assert_uint_eq(used_flags(), 1);
 	/* Added without a kick: taken when the first read completes. */
 	drv_add(&d, rd, 3);
@@ -548,15 +550,15 @@ START_TEST(kicks_held_while_busy)
 	drv_add(&d, rd, 3);
 	drv_add(&d, fl, 2);
 	virtio_kick(&b->vdev, 0);
-	ck_assert_uint_eq(b->inflight, 2);
+	ck_assert_uint_eq(b->q[0].inflight, 2);
 	ck_assert_uint_eq(used_flags(), 0);
 	ck_assert_uint_eq(wait_used(2), 2);
-	ck_assert_uint_eq(b->slow_inflight, 0);
+	ck_assert_uint_eq(b->q[0].slow_inflight, 0);
 	/* A disk whose reads and writes take long: kicks stay wanted. */
-	b->service_ns = 1000000000;	/* 1 s */
+	b->q[0].service_ns = 1000000000;	/* 1 s */
 	drv_add(&d, rd, 3);
 	virtio_kick(&b->vdev, 0);
-	ck_assert_uint_eq(b->inflight, 1);
+	ck_assert_uint_eq(b->q[0].inflight, 1);
 	ck_assert_uint_eq(used_flags(), 0);
 	ck_assert_uint_eq(wait_used(1), 1);
 }
@@ -590,7 +592,7 @@ START_TEST(corrupt_after_good_request)
 	pthread_mutex_unlock(&b->vdev.lock);
 	for (i = 0; i < 40 && virtio_read_status(&b->vdev); i++)
 		fake_dispatch(50);
-	ck_assert_uint_eq(b->inflight, 0);
+	ck_assert_uint_eq(b->q[0].inflight, 0);
 	ck_assert_uint_eq(virtio_read_status(&b->vdev), 0);
 	ck_assert_int_eq(pread(img_fd, buf, 4096, 16 * 512), 4096);
 	ck_assert(buf[0] == 0xab || buf[0] == 16);	/* new or old data */
@@ -644,7 +646,7 @@ START_TEST(bounce_memory_capped)
 	}
 	virtio_kick(&b->vdev, 0);
 	ck_assert_uint_eq(b->bounce_bytes, BLK_BOUNCE_TOTAL);
-	ck_assert_ptr_nonnull(b->waiting);
+	ck_assert_ptr_nonnull(b->q[0].waiting);
 	ck_assert_uint_eq(b->stats.bounce_waits, 1);
 	for (tries = 0; done < 6 && tries < 200; tries++) {
 		while (drv_get_used(&d, &id, &ulen))
@@ -667,6 +669,56 @@ START_TEST(bounce_memory_capped)
 	ck_assert_uint_eq(st, S_IOERR);
 	ck_assert_uint_eq(b->stats.too_large, 1);
 	ck_assert_uint_eq(b->vdev.violations[VIOL_REQUEST_LAYOUT], 1);
+}
+END_TEST
+
+/*
+ * queues=2: VIRTIO_BLK_F_MQ and num_queues 2 offered; a request on queue
+ * 1 is served by queue 1's io_uring and completes on queue 1's used
+ * ring; the exit line says which queue did the work.
+ */
+START_TEST(two_queues)
+{
+	struct drv_buf bufs[3] = {
+		{ HDR, 16, false }, { DATA, 4096, true }, { STATUS, 1, true },
+	};
+	struct drv q1;
+	char line[PATH_MAX + 512];
+	uint8_t c[2];
+	uint16_t id;
+	uint32_t len;
+	unsigned int i;
+
+	queues = 2;
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	queues = 0;
+	ck_assert(b->vdev.offered & (1ULL << 12));
+	virtio_config_access(&b->vdev, 34, c, 2, false);
+	ck_assert_uint_eq(get_le16(c), 2);
+	ck_assert_uint_eq(b->vdev.ops->num_queues, 2);
+	drv_init_shared(&q1, &d, 0x300000, 16, false, 0);
+	b->vdev.vq[1] = q1.vq;
+	b->vdev.vq[1].max_size = BLK_QUEUE_SIZE;
+	b->vdev.vq[1].ready = true;
+	put_le32(drv_mem(&d, HDR), T_IN);
+	put_le64(drv_mem(&d, HDR + 8), 3);
+	*drv_mem(&d, STATUS) = 0xee;
+	drv_add(&q1, bufs, 3);
+	virtio_kick(&b->vdev, 1);
+	for (i = 0; i < 100 && !drv_get_used(&q1, &id, &len); i++)
+		fake_dispatch(50);
+	ck_assert_uint_eq(len, 4097);
+	ck_assert_uint_eq(*drv_mem(&d, STATUS), 0);
+	ck_assert_uint_eq(drv_mem(&d, DATA)[0], 3);	/* sector 3's pattern */
+	ck_assert_uint_eq(drv_used_idx(&d), 0);		/* nothing on queue 0 */
+	ck_assert_uint_eq(b->q[1].taken, 1);
+	ck_assert_uint_eq(b->q[0].taken, 0);
+	virtio_blk_stats_line(b, line, sizeof(line));
+	ck_assert_msg(strstr(line, "; by queue (requests/wakeups): 0/0 1/1"),
+		      "%s", line);
+	/* A kick for a queue the disk does not have: nothing happens. */
+	virtio_kick(&b->vdev, 5);
+	drv_fini(&q1);
 }
 END_TEST
 
@@ -735,6 +787,7 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, corrupt_after_good_request);
 	tcase_add_test(tc, config_space);
 	tcase_add_test(tc, bounce_memory_capped);
+	tcase_add_test(tc, two_queues);
 	tcase_add_test(tc, open_errors);
 	suite_add_tcase(s, tc);
 	return s;

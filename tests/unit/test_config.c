@@ -160,6 +160,19 @@ START_TEST(device_options)
 	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "readonly=on",
 					    &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "path=FILE is required"));
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "path=a,queues=3",
+					    &dev, err, sizeof(err)), 0);
+	ck_assert_uint_eq(((struct blk_config *)dev.cfg)->queues, 3);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "path=a,queues=0",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "queues '0' is not a number from 1 to 8"));
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class, "path=a,queues=9",
+					    &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse_class(&virtio_blk_class,
+					    "vhost-user=/s,queues=2", &dev, err,
+					    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "queues= is for disks vireo serves"));
 
 	ck_assert_int_eq(config_parse_class(&virtio_net_class,
 					    "tap=vt0,mac=02:00:00:00:00:01,"
