@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -858,6 +859,9 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 	struct virtio_blk *b = d->priv;
 	unsigned int i;
 
+	/* The I/O thread gives the queues back (the core re-wires them). */
+	for (i = 0; b->cfg.iothread && i < b->nr_queues; i++)
+		iothread_drop_queue(&b->iq[i]);
 	if (!pause)
 		return;
 	for (i = 0; i < b->nr_queues; i++) {
@@ -889,6 +893,23 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 		if (d->vq[q->idx].kicks_held)
 			vq_release_kicks(&d->vq[q->idx]);
 	}
+}
+
+/*
+ * DRIVER_OK (or a resume): with iothread=on the queues go to the I/O
+ * thread, which then takes their kicks (and their completions, watched
+ * there from the start). A queue without a kick fd stays the loop's.
+ */
+static int blk_activate(struct virtio_dev *d, const struct virtio_activation *a)
+{
+	struct virtio_blk *b = d->priv;
+	unsigned int i;
+
+	for (i = 0; b->cfg.iothread && i < b->nr_queues && i < a->nr_queues; i++)
+		if (a->q[i].vq->ready)
+			iothread_take_queue(&b->iot, &b->iq[i], d, i,
+					    a->q[i].kick_fd);
+	return 0;
 }
 
 /*
@@ -962,6 +983,7 @@ const struct virtio_dev_ops virtio_blk_ops = {
 		    BIT(VIRTIO_BLK_F_WRITE_ZEROES),
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
+	.activate = blk_activate,
 	.deactivate = blk_deactivate,
 	.reset = blk_reset,
 	.reset_wait = blk_reset_wait,
@@ -1094,7 +1116,8 @@ static int blk_queue_init(struct virtio_blk *b, unsigned int idx, char *err,
 		return q->done_h.fd;
 	ret = io_uring_register_eventfd(&q->ring, q->done_h.fd);
 	if (!ret)
-		ret = b->notify.ops->watch(b->notify.ctx, &q->done_h);
+		ret = b->cfg.iothread ? ev_add(&b->iot.loop, &q->done_h, EPOLLIN) :
+			b->notify.ops->watch(b->notify.ctx, &q->done_h);
 	if (ret) {
 		errf(err, errlen, "--disk '%s': %s", b->cfg.path, strerror(-ret));
 		return ret;
@@ -1110,9 +1133,9 @@ static void blk_queue_fini(struct virtio_blk *b, struct blk_queue *q)
 		blk_drain(q);
 		pthread_mutex_unlock(&b->vdev.lock);
 	}
-	if (q->done_watched)
+	if (q->done_watched && !b->cfg.iothread)
 		b->notify.ops->unwatch(b->notify.ctx, &q->done_h);
-	q->done_watched = false;
+	q->done_watched = false;	/* an I/O thread's loop is gone */
 	if (q->ring_ready)
 		io_uring_queue_exit(&q->ring);
 	q->ring_ready = false;
@@ -1153,6 +1176,15 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		b->vdev.offered &= ~(BIT(VIRTIO_BLK_F_DISCARD) |
 				     BIT(VIRTIO_BLK_F_WRITE_ZEROES));
 	b->wce = cfg->cache != BLK_CACHE_WRITETHROUGH;
+	if (cfg->iothread) {
+		ret = iothread_start(&b->iot, "blk-io");
+		if (ret) {
+			errf(err, errlen, "--disk '%s': cannot start its I/O "
+			     "thread: %s", cfg->path, strerror(-ret));
+			b->cfg.iothread = false;
+			return ret;
+		}
+	}
 	for (i = 0; i < b->nr_queues; i++) {
 		ret = blk_queue_init(b, i, err, errlen);
 		if (ret)
@@ -1165,6 +1197,9 @@ void virtio_blk_fini(struct virtio_blk *b)
 {
 	unsigned int i;
 
+	/* Its loop first: nothing runs there while the queues go. */
+	if (b->cfg.iothread)
+		iothread_stop(&b->iot);
 	for (i = 0; i < BLK_MAX_QUEUES; i++)
 		if (b->q[i].blk)
 			blk_queue_fini(b, &b->q[i]);
@@ -1212,6 +1247,15 @@ void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 				      i ? " " : "; by queue (requests/wakeups): ",
 				      (unsigned long long)b->q[i].taken,
 				      (unsigned long long)b->q[i].wakeups);
+	if (b->cfg.iothread && n < len) {
+		uint64_t kicks = 0;
+
+		for (i = 0; i < b->nr_queues; i++)
+			kicks += b->iq[i].kicks;
+		snprintf(buf + n, len - n, "; I/O thread: %llu kicks, %llu ms "
+			 "CPU", (unsigned long long)kicks,
+			 (unsigned long long)(iothread_cpu_ns(&b->iot) / 1000000));
+	}
 }
 
 /* ---- the class ----------------------------------------------------------- */
@@ -1288,6 +1332,8 @@ static int blk_parse_key(void *cfg, const char *opt, const char *key,
 		return opt_on_off(opt, val, &b->direct, err, errlen) ? -1 : 1;
 	if (!strcmp(key, "inject"))
 		return blk_parse_inject(&b->inject, opt, val, err, errlen);
+	if (!strcmp(key, "iothread"))
+		return opt_on_off(opt, val, &b->iothread, err, errlen) ? -1 : 1;
 	if (!strcmp(key, "queues")) {
 		char *end;
 		unsigned long v;
@@ -1351,6 +1397,11 @@ static int blk_config_check(const void *cfg, const char *opt, char *err,
 		errf(err, errlen, "%s: cache=, direct= and serial= are the %s's "
 		     "to choose", opt,
 		     b->vhost_user[0] ? "vhost-user backend" : "vDPA device");
+		return -1;
+	}
+	if ((b->vhost_user[0] || b->vhost_vdpa[0]) && b->iothread) {
+		errf(err, errlen, "%s: iothread= is for disks vireo serves "
+		     "itself (path=FILE)", opt);
 		return -1;
 	}
 	if ((b->vhost_user[0] || b->vhost_vdpa[0]) && b->queues) {
@@ -1475,7 +1526,7 @@ const struct vdev_class virtio_blk_class = {
 	.name = "blk",
 	.option = "disk",
 	.keys = "path, vhost-user, server, vhost-vdpa, readonly, serial, cache, "
-		"direct, queues, inject, seed",
+		"direct, queues, iothread, inject, seed",
 	.config_size = sizeof(struct blk_config),
 	.parse_key = blk_parse_key,
 	.config_check = blk_config_check,

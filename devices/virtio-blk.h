@@ -34,6 +34,7 @@
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
 #include "vdev.h"
+#include "../virtio/iothread.h"
 
 #define BLK_QUEUE_SIZE		256
 #define BLK_SEG_MAX		(VQ_MAX_IOV - 2)
@@ -84,6 +85,7 @@ struct blk_config {
 				 * source holds the lock until it pauses */
 	struct blk_inject inject;
 	unsigned int queues;	/* virtqueues (VIRTIO_BLK_F_MQ); 0: default */
+	bool iothread;		/* queues served by an I/O thread */
 };
 
 struct virtio_blk;
@@ -166,6 +168,8 @@ struct virtio_blk {
 	struct vm_notify notify;
 	unsigned int nr_queues;
 	struct blk_queue q[BLK_MAX_QUEUES];
+	struct iothread iot;		/* with iothread=on */
+	struct iothread_queue iq[BLK_MAX_QUEUES];
 	uint64_t bounce_bytes;		/* realignment buffers held */
 	bool bounce_force;		/* pause: start the waiting one anyway */
 	struct blk_stats stats;

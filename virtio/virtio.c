@@ -417,6 +417,17 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void virtio_kick_handed(struct virtio_dev *d, unsigned int q)
+{
+	pthread_mutex_lock(&d->lock);
+	if (q < d->ops->num_queues && d->vq[q].ready && virtio_dev_running(d) &&
+	    d->ops->queue_kick) {
+		d->kicks++;
+		d->ops->queue_kick(d, q);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_kick_later(struct virtio_dev *d, unsigned int q)
 {
 	if (d->tops && d->tops->kick_later)

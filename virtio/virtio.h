@@ -219,6 +219,11 @@ void virtio_reset_done(struct virtio_dev *d);
 
 /* A kick for queue q (event loop). Takes d->lock. */
 void virtio_kick(struct virtio_dev *d, unsigned int q);
+/*
+ * A kick for queue q that vireo serves on another thread (an I/O thread
+ * the device handed it to with virtio_queue_set_external). Takes d->lock.
+ */
+void virtio_kick_handed(struct virtio_dev *d, unsigned int q);
 
 /*
  * Work a device does per kick is bounded: a guest refilling the ring as

@@ -55,6 +55,8 @@ static const char usage[] =
 "                          stable before it completes) or unsafe (FLUSH is a\n"
 "                          no-op); direct=on opens with O_DIRECT; queues=N\n"
 "                          virtqueues (1-8; default one per vCPU, up to 4);\n"
+"                          iothread=on serves its queues on a thread of\n"
+"                          its own instead of the event loop;\n"
 "                          transport, ring, features as for --device.\n"
 "                          inject=RULE[+RULE..][,seed=S]: fault injection\n"
 "                          for driver tests: ioerr@N, ioerr%P, ioerr:A-B\n"

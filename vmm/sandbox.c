@@ -52,6 +52,7 @@ static const char *const kind_names[SB_NR_KINDS] = {
 	[SB_VCPU] = "vcpu",
 	[SB_WORKER] = "worker",
 	[SB_MIGRATE] = "migration",
+	[SB_IO] = "iothread",
 };
 
 const char *sandbox_kind_name(enum sandbox_kind kind)

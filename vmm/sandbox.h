@@ -25,6 +25,7 @@ enum sandbox_kind {
 	SB_VCPU,		/* a vCPU: exits, device registers, activation */
 	SB_WORKER,		/* helper threads: console pumps, reconnects */
 	SB_MIGRATE,		/* the migration sender */
+	SB_IO,			/* an I/O thread serving device queues */
 	SB_NR_KINDS,
 };
 

@@ -420,6 +420,27 @@ for tr in pci mmio; do
 	rm -f "$img"
 done
 
+# iothread=on: the disk's queues are served by its own I/O thread. fio
+# verify (with two queues on two vCPUs) across a driver unbind and bind
+# (the device reset and set up again), and the exit line shows the I/O
+# thread took the kicks.
+for tr in pci mmio; do
+	t=blk_iothread_$tr
+	img=$work/iot.img
+	truncate -s 32M "$img"
+	boot "$t" blk-rebind --memory 384M --cpus 2 $toolsdisk \
+		--disk "path=$img,serial=vireo-test,transport=$tr,iothread=on"
+	iokicks=$(grep "vireo: blk $img" "$work/$t.out" | tr -d '\r' |
+		sed -n 's/.*I\/O thread: \([0-9]*\) kicks.*/\1/p')
+	if guest_ok "$t" && grep -q "RESULT rebind .* before=0 after=0" "$work/$t.out" &&
+	   [ "${iokicks:-0}" -gt 0 ]; then
+		pass "$t"
+	else
+		fail "$t" "I/O thread kicks '${iokicks}'; $(grep RESULT "$work/$t.out" | tr '\n' ' ') $(why "$t")"
+	fi
+	rm -f "$img"
+done
+
 t=blk_readonly
 img=$work/ro.img
 head -c 4194304 /dev/urandom > "$img"
@@ -455,14 +476,17 @@ fi
 rm -f "$img"
 
 # Crash safety: once the guest's fsync returned, SIGKILL cannot lose it.
-for cache in writeback writethrough; do
-	t=blk_crash_$cache
+for variant in writeback writethrough writeback-iothread; do
+	cache=${variant%-iothread}
+	iot=
+	[ "$variant" = "$cache" ] || iot=,iothread=on
+	t=blk_crash_$variant
 	img=$work/crash.img
 	truncate -s 8M "$img"
 	run_crash() {
 		timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
 			--cmdline "console=ttyS0 panic=-1 vireo.test=blk-crash" \
-			--disk "path=$img,serial=vireo-test,cache=$cache" \
+			--disk "path=$img,serial=vireo-test,cache=$cache$iot" \
 			< /dev/null > "$work/$t.out" 2>&1 &
 		pid=$!
 		ready=0

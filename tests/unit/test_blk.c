@@ -42,12 +42,13 @@ static int img_fd;
 static struct blk_inject inject;	/* the next open_blk's inject= */
 static bool direct;			/* the next open_blk's direct= */
 static unsigned int queues;		/* the next open_blk's queues= */
+static bool iothread;			/* the next open_blk's iothread= */
 
 static void open_blk(bool readonly, enum blk_cache cache, const char *serial)
 {
 	struct blk_config c = { .readonly = readonly, .cache = cache,
 				.inject = inject, .direct = direct,
-				.queues = queues };
+				.queues = queues, .iothread = iothread };
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
 
@@ -722,6 +723,47 @@ START_TEST(two_queues)
 }
 END_TEST
 
+/*
+ * iothread=on: completions are taken on the disk's I/O thread, without
+ * the event loop (no fake_dispatch here); the exit line says so.
+ */
+START_TEST(iothread_completes)
+{
+	struct drv_buf bufs[3] = {
+		{ HDR, 16, false }, { DATA, 4096, true }, { STATUS, 1, true },
+	};
+	char line[PATH_MAX + 512];
+	uint16_t id;
+	uint32_t len = 0;
+	unsigned int i;
+	bool got = false;
+
+	iothread = true;
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	iothread = false;
+	put_le32(drv_mem(&d, HDR), T_IN);
+	put_le64(drv_mem(&d, HDR + 8), 5);
+	*drv_mem(&d, STATUS) = 0xee;
+	drv_add(&d, bufs, 3);
+	b->vdev.vq[0].ready = true;
+	virtio_kick(&b->vdev, 0);
+	for (i = 0; i < 200 && !got; i++) {
+		pthread_mutex_lock(&b->vdev.lock);
+		got = drv_get_used(&d, &id, &len);
+		pthread_mutex_unlock(&b->vdev.lock);
+		if (!got)
+			usleep(10000);
+	}
+	ck_assert(got);
+	ck_assert_uint_eq(len, 4097);
+	ck_assert_uint_eq(*drv_mem(&d, STATUS), 0);
+	ck_assert_uint_eq(drv_mem(&d, DATA)[0], 5);
+	ck_assert_uint_ge(b->q[0].wakeups, 1);
+	virtio_blk_stats_line(b, line, sizeof(line));
+	ck_assert_msg(strstr(line, "; I/O thread: "), "%s", line);
+}
+END_TEST
+
 START_TEST(config_space)
 {
 	uint8_t c[60];
@@ -788,6 +830,7 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, config_space);
 	tcase_add_test(tc, bounce_memory_capped);
 	tcase_add_test(tc, two_queues);
+	tcase_add_test(tc, iothread_completes);
 	tcase_add_test(tc, open_errors);
 	suite_add_tcase(s, tc);
 	return s;
