@@ -449,15 +449,29 @@ int sandbox_setup(const struct sandbox_opts *o, bool *parent_done,
 	return 0;
 }
 
+/*
+ * DIR (a mount point of its own since jail_prepare) becomes /: pivot_root
+ * and the old root detached. Where / is the initramfs (rootfs, which
+ * cannot be pivoted away from) DIR is moved over / and chrooted into
+ * instead, as switch_root does; no filter allows chroot afterwards.
+ */
 static int enter_jail(const char *dir, char *err, size_t errlen)
 {
-	if (chdir(dir) || syscall(SYS_pivot_root, ".", ".") ||
-	    umount2(".", MNT_DETACH) || chdir("/")) {
-		errf(err, errlen, "--jail %s: cannot make it the root: %s", dir,
-		     strerror(errno));
-		return -1;
+	if (chdir(dir))
+		goto fail;
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) || chdir("/"))
+			goto fail;
+		return 0;
 	}
+	if (errno != EINVAL || mount(".", "/", NULL, MS_MOVE, NULL) ||
+	    chroot(".") || chdir("/"))
+		goto fail;
 	return 0;
+fail:
+	errf(err, errlen, "--jail %s: cannot make it the root: %s", dir,
+	     strerror(errno));
+	return -1;
 }
 
 static int drop_user(char *err, size_t errlen)

@@ -546,7 +546,14 @@ flood_run() { # flood_run NAME ctrl-a|sigterm
 	pid=$!
 	exec 3> "$work/$1.fifo"
 	vpid=$(vmm_pid $pid)
-	api_ms= stop_ms=
+	api_ms= stop_ms= idle_ms=
+	# What a request costs here without the flood (curl itself is slow
+	# under TCG): the guest is still booting.
+	wait_for "$work/$1.out" VIREO-GUEST-UP 150
+	t0=$(now_ms)
+	curl -s -m 5 --unix-socket "$work/$1.sock" \
+		http://localhost/machine-config > /dev/null &&
+		idle_ms=$(($(now_ms) - t0))
 	if wait_for "$work/$1.out" FLOOD-UP 150; then
 		sleep 2
 		t0=$(now_ms)
@@ -578,8 +585,9 @@ for how in ctrl-a sigterm; do
 	retry_flaky $t flood_one
 	want_rc=0
 	[ $how = sigterm ] && want_rc=143
-	echo "NOTE $t: API answered in ${api_ms:-?} ms, vireo ended ${stop_ms:-?} ms after the $how"
-	if [ "$rc" = $want_rc ] && [ -n "$api_ms" ] && [ "$api_ms" -le 1000 ] &&
+	echo "NOTE $t: API answered in ${api_ms:-?} ms (${idle_ms:-?} ms before the flood), vireo ended ${stop_ms:-?} ms after the $how"
+	if [ "$rc" = $want_rc ] && [ -n "$api_ms" ] && [ -n "$idle_ms" ] &&
+	   [ "$api_ms" -le $((idle_ms + 1000)) ] &&
 	   [ -n "$stop_ms" ] && [ "$stop_ms" -le 1000 ] &&
 	   grep -q '"vcpu_count"' "$work/$t.api" && [ -s "$work/$t.log" ]; then
 		pass $t
