@@ -81,6 +81,43 @@ static void rx_drop(struct virtio_net *n, struct net_pair *p, bool too_big)
 }
 
 /* inject=rxdrop%P: this frame is lost on the wire (counted, logged). */
+/* An injected fault with probability pct percent (0: never). */
+static bool inject_hit(struct virtio_net *n, unsigned int pct)
+{
+	return pct && inject_rand(&n->rng) % 100 < pct;
+}
+
+/*
+ * The faults a received frame of len bytes (header included) gets: a
+ * broken checksum (a payload byte flipped, NEEDS_CSUM and DATA_VALID
+ * cleared, so the guest must check it and finds it wrong), a used length
+ * one byte short of what was written, a second delivery.
+ */
+static void rx_inject(struct virtio_net *n, struct net_pair *p, size_t len)
+{
+	int q = (int)(2 * p->idx);
+
+	if (inject_hit(n, n->cfg.badcsum_pct) && len > n->hdr_len + ETH_HDR) {
+		p->frame[0] &= (uint8_t)~3;	/* NEEDS_CSUM, DATA_VALID */
+		p->frame[1] = 0;		/* GSO_NONE: one frame */
+		p->frame[len - 1] ^= 0x5a;
+		virtio_injected(&n->vdev, q, "a received frame of %zu bytes "
+				"with a broken checksum (badcsum %u%%)",
+				len - n->hdr_len, n->cfg.badcsum_pct);
+	}
+	p->rx_short = inject_hit(n, n->cfg.shortlen_pct);
+	if (p->rx_short)
+		virtio_injected(&n->vdev, q, "a received frame of %zu bytes "
+				"used one byte short (shortlen %u%%)",
+				len - n->hdr_len, n->cfg.shortlen_pct);
+	p->rx_dup = inject_hit(n, n->cfg.rxdup_pct);
+	if (p->rx_dup)
+		virtio_injected(&n->vdev, q, "a received frame of %zu bytes "
+				"delivered twice (rxdup %u%%)",
+				len - n->hdr_len, n->cfg.rxdup_pct);
+	p->rx_len = len;
+}
+
 static bool rx_inject_drop(struct virtio_net *n, struct net_pair *p, size_t len)
 {
 	if (inject_rand(&n->rng) % 100 >= n->cfg.rxdrop_pct)
@@ -137,6 +174,10 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		put_le16(p->frame + 10, (uint16_t)cnt);	/* num_buffers */
 	for (off = 0, i = 0; i < cnt; off += lens[i], i++)
 		vq_elem_write(elems[i], 0, p->frame + off, lens[i]);
+	if (p->rx_short && lens[cnt - 1] > 1) {
+		lens[cnt - 1]--;	/* written in full, used one short */
+		p->rx_short = false;
+	}
 	vq_push_many(vq, elems, lens, cnt);
 	n->stats.rx_packets++;
 	n->stats.rx_bytes += total - n->hdr_len;
@@ -170,6 +211,8 @@ void net_rx_run(struct net_pair *p)
 			}
 			if (n->cfg.rxdrop_pct && rx_inject_drop(n, p, (size_t)got))
 				continue;
+			if (net_rx_faults(&n->cfg))
+				rx_inject(n, p, (size_t)got);
 			p->pending = (size_t)got;
 		}
 		vq_budget_spend(&budget, p->pending);
@@ -183,6 +226,11 @@ void net_rx_run(struct net_pair *p)
 			net_pair_watch(p, false);
 			p->rx_stalled = true;
 			break;
+		}
+		if (p->rx_dup && !p->pending) {
+			/* inject=rxdup: the same frame once more. */
+			p->rx_dup = false;
+			p->pending = p->rx_len;
 		}
 		/*
 		 * Tell the driver frame by frame: it starts on the first while

@@ -408,5 +408,5 @@ void net_vhost_close(struct virtio_net *n)
 
 bool net_link_up(const struct virtio_net *n)
 {
-	return n->backend != NET_VHOST_USER || n->link_up;
+	return (n->backend != NET_VHOST_USER || n->link_up) && !n->flap_down;
 }

@@ -95,6 +95,13 @@ struct vdev_class {
 	 * be paused with its state kept, or NULL. NULL hook: it always can.
 	 */
 	const char *(*cannot_pause)(struct virtio_dev *d);
+	/*
+	 * Fault injection at run time (PUT /faults/ID): replace this
+	 * instance's faults with spec (the inject= syntax; "" for none) and
+	 * seed (0: keep the generator's state). d->lock held. -1 with err.
+	 */
+	int (*set_faults)(struct virtio_dev *d, const char *spec, uint64_t seed,
+			  char *err, size_t errlen);
 };
 
 #endif

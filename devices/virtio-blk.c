@@ -1515,6 +1515,28 @@ static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+/* PUT /faults/ID: new inject= rules from the next request on. */
+static int blk_set_faults(struct virtio_dev *d, const char *spec,
+			  uint64_t seed, char *err, size_t errlen)
+{
+	struct blk_inject in = { 0 };
+	struct virtio_blk *b = d->priv;
+
+	if (blk_vhost_user_is(d) || vdpa_dev_is(d)) {
+		errf(err, errlen, "blk: fault injection is for disks vireo "
+		     "serves itself (path=FILE)");
+		return -1;
+	}
+	if (spec[0] && blk_parse_inject(&in, "faults", spec, err, errlen) < 0)
+		return -1;
+	in.seed = seed ? seed : b->cfg.inject.seed;
+	b->cfg.inject = in;
+	if (seed)
+		b->rng = seed;
+	b->requests = 0;		/* @N counts from now */
+	return 0;
+}
+
 static int blk_lock(struct virtio_dev *d, bool take, char *err, size_t errlen)
 {
 	if (blk_vhost_user_is(d) || vdpa_dev_is(d))
@@ -1531,6 +1553,7 @@ const struct vdev_class virtio_blk_class = {
 	.parse_key = blk_parse_key,
 	.config_check = blk_config_check,
 	.create = blk_create,
+	.set_faults = blk_set_faults,
 	.destroy = blk_destroy,
 	.stats_line = blk_stats,
 	.save = blk_save,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -249,6 +250,7 @@ static void net_prepare(struct virtio_net *n, const struct net_config *cfg,
 		n->vk[i].fd = -1;
 	}
 	n->vhost_err_h.fd = -1;
+	n->flap_h.fd = -1;
 }
 
 int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
@@ -284,7 +286,7 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
 		return -EINVAL;
 	}
 	/* Injected faults happen on vireo's own data path: no vhost-net. */
-	if (cfg->vhost != NET_VHOST_OFF && !cfg->rxdrop_pct &&
+	if (cfg->vhost != NET_VHOST_OFF && !net_rx_faults(cfg) &&
 	    net_vhost_net_open(n, opts, err, errlen)) {
 		virtio_net_fini(n);
 		return -EINVAL;
@@ -302,6 +304,63 @@ int virtio_net_init_fd(struct virtio_net *n, const struct net_config *cfg,
 	n->pair[0].tap_fd = fd;
 	snprintf(n->ifname, IFNAMSIZ, "fd%d", fd);
 	return net_setup(n, gm, opts, err, errlen);
+}
+
+/* inject=linkflap@MS: the link goes down, then up, every MS ms. */
+static void on_flap(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_net *n = container_of(h, struct virtio_net, flap_h);
+	uint64_t ticks;
+
+	(void)events;
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	pthread_mutex_lock(&n->vdev.lock);
+	if (virtio_dev_running(&n->vdev) &&
+	    (n->vdev.acked & BIT(VIRTIO_NET_F_STATUS))) {
+		n->flap_down = !n->flap_down;
+		virtio_injected(&n->vdev, -1, "link %s (linkflap@%u)",
+				n->flap_down ? "down" : "up", n->cfg.linkflap_ms);
+		virtio_config_changed(&n->vdev);
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+static int flap_start(struct virtio_net *n, char *err, size_t errlen)
+{
+	unsigned int ms = n->cfg.linkflap_ms;
+	struct itimerspec it = {
+		.it_interval = { ms / 1000, (long)(ms % 1000) * 1000000L },
+		.it_value = { ms / 1000, (long)(ms % 1000) * 1000000L },
+	};
+	int ret;
+
+	n->flap_h.fn = on_flap;
+	n->flap_h.fd = timerfd_create(CLOCK_MONOTONIC,
+				      TFD_NONBLOCK | TFD_CLOEXEC);
+	if (n->flap_h.fd < 0 || timerfd_settime(n->flap_h.fd, 0, &it, NULL)) {
+		ret = -errno;
+		errf(err, errlen, "--net: inject=linkflap: a timer: %s",
+		     strerror(errno));
+		return ret;
+	}
+	ret = n->notify.ops->watch(n->notify.ctx, &n->flap_h);
+	if (ret) {
+		errf(err, errlen, "--net: inject=linkflap: %s", strerror(-ret));
+		return ret;
+	}
+	n->flap_watched = true;
+	return 0;
+}
+
+static void flap_stop(struct virtio_net *n)
+{
+	if (n->flap_watched)
+		n->notify.ops->unwatch(n->notify.ctx, &n->flap_h);
+	n->flap_watched = false;
+	if (n->flap_h.fd >= 0)
+		close(n->flap_h.fd);
+	n->flap_h.fd = -1;
 }
 
 /* Buffers, the MAC and the feature set, once the fds are open. */
@@ -343,6 +402,10 @@ static int net_setup(struct virtio_net *n, const struct guest_mem *gm,
 	 */
 	for (i = 0; i < 2 * n->pairs; i++)
 		n->vdev.vq[i].lazy_kicks = true;
+	if (cfg->linkflap_ms && flap_start(n, err, errlen)) {
+		virtio_net_fini(n);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -364,6 +427,7 @@ void virtio_net_fini(struct virtio_net *n)
 		p->rx_elems = NULL;
 	}
 	net_vhost_close(n);
+	flap_stop(n);
 	if (n->ops.name)
 		virtio_dev_destroy(&n->vdev);
 	n->ops.name = NULL;
@@ -436,6 +500,59 @@ static void net_config_init(void *cfg)
 	n->fd = -1;
 }
 
+/* inject=RULE[+RULE...]: see struct net_config. 1, or -1 with err. */
+static int net_parse_inject(struct net_config *n, const char *opt,
+			    const char *val, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} pcts[] = {
+		{ "rxdrop%", offsetof(struct net_config, rxdrop_pct) },
+		{ "rxdup%", offsetof(struct net_config, rxdup_pct) },
+		{ "badcsum%", offsetof(struct net_config, badcsum_pct) },
+		{ "shortlen%", offsetof(struct net_config, shortlen_pct) },
+	};
+	char buf[256], *rule, *save = NULL;
+	unsigned int i;
+
+	if (strlen(val) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, val);
+	for (rule = strtok_r(buf, "+", &save); rule;
+	     rule = strtok_r(NULL, "+", &save)) {
+		unsigned int v = 0;
+		int used = 0;
+
+		for (i = 0; i < ARRAY_SIZE(pcts); i++) {
+			size_t l = strlen(pcts[i].name);
+
+			if (strncmp(rule, pcts[i].name, l))
+				continue;
+			if (sscanf(rule + l, "%u%n", &v, &used) != 1 ||
+			    rule[l + (size_t)used] || v < 1 || v > 100)
+				goto bad;
+			*(unsigned int *)((char *)n + pcts[i].off) = v;
+			break;
+		}
+		if (i < ARRAY_SIZE(pcts))
+			continue;
+		if (sscanf(rule, "linkflap@%u%n", &v, &used) == 1 &&
+		    !rule[used] && v >= 10 && v <= 3600000) {
+			n->linkflap_ms = v;
+			continue;
+		}
+		goto bad;
+	}
+	return 1;
+bad:
+	errf(err, errlen, "%s: inject '%s': rules are rxdrop%%P, rxdup%%P, "
+	     "badcsum%%P, shortlen%%P (P percent of received frames, 1-100) "
+	     "and linkflap@MS (the link down and up every MS ms, 10 or more), "
+	     "joined with '+'", opt, val);
+	return -1;
+}
+
 static int net_parse_key(void *cfg, const char *opt, const char *key,
 			 const char *val, char *err, size_t errlen)
 {
@@ -459,20 +576,8 @@ static int net_parse_key(void *cfg, const char *opt, const char *key,
 				  sizeof(n->vhost_user), err, errlen) ? -1 : 1;
 	if (!strcmp(key, "server"))
 		return opt_on_off(opt, val, &n->server, err, errlen) ? -1 : 1;
-	if (!strcmp(key, "inject")) {
-		unsigned int pct = 0;
-		int used = 0;
-
-		if (sscanf(val, "rxdrop%%%u%n", &pct, &used) != 1 || val[used] ||
-		    pct < 1 || pct > 100) {
-			errf(err, errlen, "%s: inject '%s' is not rxdrop%%P "
-			     "(P percent of received frames dropped, 1-100)",
-			     opt, val);
-			return -1;
-		}
-		n->rxdrop_pct = pct;
-		return 1;
-	}
+	if (!strcmp(key, "inject"))
+		return net_parse_inject(n, opt, val, err, errlen);
 	if (!strcmp(key, "seed")) {
 		char *end;
 
@@ -528,8 +633,8 @@ static int net_config_check(const void *cfg, const char *opt, char *err,
 		     "vhost-user=SOCKET or vhost-vdpa=/dev/vhost-vdpa-N", opt);
 		return -1;
 	}
-	if (n->rxdrop_pct && (n->vhost_user[0] || n->vhost_vdpa[0] ||
-			      n->vhost == NET_VHOST_ON)) {
+	if (net_rx_faults(n) && (n->vhost_user[0] || n->vhost_vdpa[0] ||
+				 n->vhost == NET_VHOST_ON)) {
 		errf(err, errlen, "%s: inject= is for NICs vireo serves itself "
 		     "(a tap with vhost=off or auto)", opt);
 		return -1;
@@ -689,6 +794,47 @@ static const struct vdev_feature net_features[] = {
 	{ NULL, 0 },
 };
 
+/* PUT /faults/ID: new inject= rules on the receive path and the link. */
+static int net_set_faults(struct virtio_dev *d, const char *spec,
+			  uint64_t seed, char *err, size_t errlen)
+{
+	struct net_config c = { 0 };
+	struct virtio_net *n;
+
+	if (vdpa_dev_is(d) || ((struct virtio_net *)d->priv)->backend !=
+			      NET_INPROC) {
+		errf(err, errlen, "net: this NIC's data path is not vireo's "
+		     "(vhost-net, vhost-user or vDPA): start it with "
+		     "tap=NAME,vhost=off for fault injection");
+		return -1;
+	}
+	n = d->priv;
+	if (spec[0] && net_parse_inject(&c, "faults", spec, err, errlen) < 0)
+		return -1;
+	n->cfg.rxdrop_pct = c.rxdrop_pct;
+	n->cfg.rxdup_pct = c.rxdup_pct;
+	n->cfg.badcsum_pct = c.badcsum_pct;
+	n->cfg.shortlen_pct = c.shortlen_pct;
+	if (seed) {
+		n->cfg.seed = seed;
+		n->rng = seed;
+	}
+	if (c.linkflap_ms != n->cfg.linkflap_ms) {
+		flap_stop(n);
+		n->cfg.linkflap_ms = c.linkflap_ms;
+		if (n->flap_down) {
+			n->flap_down = false;	/* back up, and say so */
+			virtio_config_changed(d);
+		}
+		if (c.linkflap_ms && flap_start(n, err, errlen)) {
+			flap_stop(n);
+			n->cfg.linkflap_ms = 0;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 const struct vdev_class virtio_net_class = {
 	.name = "net",
 	.option = "net",
@@ -706,4 +852,5 @@ const struct vdev_class virtio_net_class = {
 	.restore = net_restore,
 	.dirty_log = net_dirty_log,
 	.cannot_pause = vdpa_dev_cannot_pause,
+	.set_faults = net_set_faults,
 };

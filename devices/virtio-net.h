@@ -80,11 +80,23 @@ struct net_config {
 	char vhost_user[108];	/* or a vhost-user backend's socket */
 	bool server;		/* vhost-user: vireo listens */
 	char vhost_vdpa[108];	/* or a vDPA net device's /dev/vhost-vdpa-N */
-	/* Fault injection (driver tests): drop received frames with this
-	 * probability in percent (inject=rxdrop%P), repeatable with seed. */
-	unsigned int rxdrop_pct;
+	/* Fault injection (driver tests), repeatable with seed: received
+	 * frames dropped, delivered twice, with a broken checksum (and no
+	 * DATA_VALID), or with a used length one byte short, each with a
+	 * probability in percent; the link taken down and up every
+	 * linkflap_ms (inject=rxdrop%P+rxdup%P+badcsum%P+shortlen%P+
+	 * linkflap@MS). */
+	unsigned int rxdrop_pct, rxdup_pct, badcsum_pct, shortlen_pct;
+	unsigned int linkflap_ms;
 	uint64_t seed;
 };
+
+/* Any fault on the receive path (served by vireo then, not vhost-net)? */
+static inline bool net_rx_faults(const struct net_config *c)
+{
+	return c->rxdrop_pct || c->rxdup_pct || c->badcsum_pct ||
+	       c->shortlen_pct || c->linkflap_ms;
+}
 
 enum net_backend {
 	NET_INPROC,		/* vireo's loop (net-tap.c) */
@@ -110,6 +122,9 @@ struct net_pair {
 	size_t pending;		/* bytes of a frame read but not delivered */
 	uint8_t *frame;		/* NET_HDR_MAX + NET_FRAME_MAX */
 	struct vq_elem *rx_elems;	/* MRG_RXBUF: one frame's buffers */
+	bool rx_dup;		/* inject: deliver the pending frame twice */
+	bool rx_short;		/* inject: its used length one byte short */
+	size_t rx_len;		/* the pending frame's length, for rx_dup */
 	struct vq_elem tx_elem;
 };
 
@@ -140,6 +155,9 @@ struct virtio_net {
 	struct vq_elem ctrl_elem;
 	struct net_stats stats;
 	uint64_t rng;			/* inject's xorshift state */
+	struct ev_handler flap_h;	/* inject=linkflap@MS: a timerfd */
+	bool flap_watched;
+	bool flap_down;			/* the link, as the flapping has it */
 };
 
 extern const struct vdev_class virtio_net_class;

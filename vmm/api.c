@@ -415,6 +415,20 @@ static int parse_migrate(json_t *o, struct api_request *r, char *err,
 	       -1 : 0;
 }
 
+/* PUT /faults/ID {"inject": "SPEC", "seed": N}: a device's faults now. */
+static int parse_faults(json_t *o, const char *id, struct api_request *r,
+			char *err, size_t errlen)
+{
+	static const char *const f[] = { "inject", "seed", NULL };
+
+	req_init(r, API_FAULTS, false);
+	r->id = id;
+	r->seed = -1;
+	return only_fields(o, f, err, errlen) ||
+	       get_str(o, "inject", true, &r->path, err, errlen) ||
+	       get_int(o, "seed", 1, INT64_MAX, &r->seed, err, errlen) ? -1 : 0;
+}
+
 static int parse_balloon(json_t *o, bool patch, struct api_request *r,
 			 char *err, size_t errlen)
 {
@@ -512,6 +526,8 @@ int api_handle(struct api *a, const char *method, const char *url,
 		id = path + 8;
 	else if (!strncmp(path, "/network-interfaces/", 20))
 		id = path + 20;
+	else if (!strncmp(path, "/faults/", 8))
+		id = path + 8;
 	if (id && !good_id(id)) {
 		*reply = fault(400, "ids are 1 to 63 letters, digits, _ or -", &status);
 		goto done;
@@ -572,6 +588,8 @@ int api_handle(struct api *a, const char *method, const char *url,
 		ret = parse_migrate(o, &r, err, sizeof(err));
 	else if (!strcmp(path, "/balloon/statistics") && patch)
 		ret = parse_balloon_stats(o, &r, err, sizeof(err));
+	else if (!strncmp(path, "/faults/", 8) && put)
+		ret = parse_faults(o, id, &r, err, sizeof(err));
 	if (ret == -2) {
 		snprintf(err, sizeof(err), "no %.16s %.400s here", method, path);
 		*reply = fault(404, err, &status);

@@ -56,6 +56,7 @@ enum api_action {
 	API_BALLOON_TARGET,
 	API_BALLOON_STATS_PERIOD,
 	API_MIGRATE,
+	API_FAULTS,		/* PUT /faults/ID: fault injection now */
 };
 
 struct api_request {
@@ -87,6 +88,8 @@ struct api_request {
 	/* migrate (path: the destination) */
 	int mig_local;			/* -1: not given */
 	int64_t max_downtime_ms, bandwidth_mbps, max_rounds;
+	/* faults (id: the device; path: the inject= spec) */
+	int64_t seed;			/* -1: not given */
 };
 
 struct api_backend {

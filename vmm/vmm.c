@@ -121,6 +121,40 @@ static struct virtio_dev *live_device(struct vmm *v, const struct vdev_class *cl
 	return NULL;
 }
 
+/* PUT /faults/ID: the running device ID's faults, from now on. */
+static int act_faults(struct vmm *v, const struct api_request *r, char *err,
+		      size_t errlen)
+{
+	struct machine_vdev *md = NULL;
+	unsigned int i;
+	int ret;
+
+	if (!v->built) {
+		errf(err, errlen, "the VM has not started: faults are set on "
+		     "running devices (or with inject= in their options)");
+		return -1;
+	}
+	for (i = 0; i < v->machine.nr_vdevs && i < v->cfg->nr_devices; i++)
+		if (!strcmp(v->cfg->devices[i].id, r->id))
+			md = v->machine.vdevs[i];
+	if (!md) {
+		errf(err, errlen, "no device '%s' (GET /metrics lists them)",
+		     r->id);
+		return -1;
+	}
+	if (!md->cls->set_faults) {
+		errf(err, errlen, "device '%s' (%s) has no fault injection "
+		     "(blk and net have)", r->id, md->cls->name);
+		return -1;
+	}
+	pthread_mutex_lock(&md->vdev->lock);
+	ret = md->cls->set_faults(md->vdev, r->path,
+				  r->seed > 0 ? (uint64_t)r->seed : 0, err,
+				  errlen);
+	pthread_mutex_unlock(&md->vdev->lock);
+	return ret < 0 ? -1 : 0;
+}
+
 static int act_drive(struct vmm *v, const struct api_request *r, char *err,
 		     size_t errlen)
 {
@@ -438,6 +472,8 @@ static int act(void *ctx, const struct api_request *r, char *err,
 		return 0;		/* GET /metrics is always current */
 	case API_MIGRATE:
 		return act_migrate(v, r, err, errlen);
+	case API_FAULTS:
+		return act_faults(v, r, err, errlen);
 	case API_PAUSE:
 		if (migrating(v, err, errlen) ||
 		    need_state(v, API_RUNNING, "pause", err, errlen) ||

@@ -40,4 +40,7 @@ while [ "$(echoes)" -lt 3 ] && [ $n -lt 600 ]; do
 	n=$((n + 1))
 done
 echo "RESULT echoes=$(echoes)"
+# Received TCP segments with a bad checksum (inject=badcsum on the host).
+echo "RESULT csum_errors=$(awk '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 }
+	else print $c["InCsumErrors"] }' /proc/net/snmp)"
 [ "$(echoes)" -ge 3 ]

@@ -142,6 +142,11 @@ START_TEST(firecracker_requests)
 	ck_assert_str_eq(last.override_tap[0], "tap9");
 	expect(204, "PATCH", "/balloon", "{\"amount_mib\": 64}", NULL);
 	ck_assert_int_eq(last.amount_mib, 64);
+	expect(204, "PUT", "/faults/net0",
+	       "{\"inject\": \"linkflap@500+rxdup%2\", \"seed\": 7}", NULL);
+	ck_assert_int_eq(last.action, API_FAULTS);
+	ck_assert_str_eq(last.id, "net0");
+	ck_assert_int_eq(last.seed, 7);
 	expect(200, "GET", "/machine-config", NULL, "\"vcpu_count\":2");
 	expect(200, "GET", "/machine-config/", NULL, "\"vcpu_count\":2");
 	expect(200, "GET", "/machine-config?x=1", NULL, "\"vcpu_count\":2");
@@ -182,6 +187,11 @@ START_TEST(refusals)
 	       "\"mem_backend\": {\"backend_type\": \"Uffd\", "
 	       "\"backend_path\": \"/m\"}}", "only \\\"File\\\"");
 	expect(404, "PUT", "/frobnicate", "{}", "no PUT /frobnicate");
+	expect(400, "PUT", "/faults/blk0", "{\"seed\": 3}", "'inject'");
+	expect(400, "PUT", "/faults/blk0", "{\"inject\": \"\", \"x\": 1}",
+	       "unknown field 'x'");
+	expect(400, "PUT", "/faults/a$b", "{\"inject\": \"\"}", "ids are");
+	expect(404, "PATCH", "/faults/blk0", "{\"inject\": \"\"}", "no PATCH");
 	expect(404, "GET", "/nothing", NULL, "no such resource");
 	expect(405, "DELETE", "/vm", NULL, "methods");
 	ck_assert_int_eq(acts, 0);		/* none reached the backend */

@@ -185,6 +185,22 @@ START_TEST(device_options)
 	ck_assert_uint_eq(net->mtu, 9000);
 	ck_assert_uint_eq(net->mac[5], 1);
 	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "tap=vt0,inject=rxdup%5+badcsum%7+"
+					    "shortlen%9+linkflap@1000+rxdrop%3",
+					    &dev, err, sizeof(err)), 0);
+	net = dev.cfg;
+	ck_assert(net->rxdup_pct == 5 && net->badcsum_pct == 7 &&
+		  net->shortlen_pct == 9 && net->linkflap_ms == 1000 &&
+		  net->rxdrop_pct == 3);
+	device_config_free(&dev);
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "tap=vt0,inject=linkflap@5", &dev,
+					    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "linkflap@MS"));
+	ck_assert_int_eq(config_parse_class(&virtio_net_class,
+					    "tap=vt0,inject=rxdup%101", &dev,
+					    err, sizeof(err)), -1);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	snprintf(spec, sizeof(spec), "tap=%s", longname);

@@ -27,11 +27,15 @@ static struct virtio_net *n;
 static int peer;			/* the "tap" side */
 
 static unsigned int start_rxdrop;	/* the next start's inject= */
+static struct net_config start_faults;	/* and its other faults */
 
 static void start(uint64_t features)
 {
-	struct net_config cfg = { .fd = -1, .rxdrop_pct = start_rxdrop,
-				  .seed = 99 };
+	struct net_config cfg = start_faults;
+
+	cfg.fd = -1;
+	cfg.rxdrop_pct = start_rxdrop;
+	cfg.seed = 99;
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	char err[256];
 	int sv[2];
@@ -157,6 +161,95 @@ START_TEST(tx_bad_lengths_are_dropped)
 	ck_assert_uint_eq(n->stats.tx_packets, 0);
 	ck_assert_int_lt(recv(peer, got, sizeof(got), 0), 0);
 	ck_assert(!n->vdev.broken);
+	teardown();
+}
+END_TEST
+
+/*
+ * The other receive faults at 100%: each frame delivered twice, its
+ * used length one byte short (the first copy), its checksum broken
+ * (a payload byte flipped, NEEDS_CSUM and DATA_VALID cleared); all
+ * counted as injected.
+ */
+START_TEST(rx_injected_dup_short_badcsum)
+{
+	uint16_t id;
+	uint32_t len;
+	uint8_t *p;
+
+	start_faults.rxdup_pct = 100;
+	start_faults.shortlen_pct = 100;
+	start_faults.badcsum_pct = 100;
+	start(0);
+	memset(&start_faults, 0, sizeof(start_faults));
+	rx_buffer(DRV_BUFS, 1526);
+	rx_buffer(DRV_BUFS + 0x1000, 1526);
+	virtio_kick(&n->vdev, 0);
+	host_send(100);
+	dispatch();
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(len, HDR + 100 - 1);		/* one short */
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(len, HDR + 100);		/* the duplicate */
+	p = drv_mem(&q[0], DRV_BUFS);
+	ck_assert_uint_eq(p[0] & 3, 0);
+	ck_assert_uint_eq(p[HDR + 99], (uint8_t)((99 * 7) ^ 0x5a));
+	ck_assert_uint_eq(n->vdev.injected, 3);
+	teardown();
+}
+END_TEST
+
+/* inject=linkflap@MS: the link status in config space goes down, then
+ * up, with a config interrupt each time; counted as injected. */
+START_TEST(link_flaps)
+{
+	uint8_t cfg[8];
+	unsigned int i;
+
+	start_faults.linkflap_ms = 20;
+	start((1ULL << 16));			/* VIRTIO_NET_F_STATUS */
+	memset(&start_faults, 0, sizeof(start_faults));
+	virtio_config_access(&n->vdev, 6, cfg, 2, false);
+	ck_assert_uint_eq(get_le16(cfg) & 1, 1);
+	for (i = 0; i < 50 && !n->vdev.injected; i++)
+		fake_dispatch(10);
+	virtio_config_access(&n->vdev, 6, cfg, 2, false);
+	ck_assert_uint_eq(get_le16(cfg) & 1, 0);		/* down */
+	for (i = 0; i < 50 && n->vdev.injected < 2; i++)
+		fake_dispatch(10);
+	virtio_config_access(&n->vdev, 6, cfg, 2, false);
+	ck_assert_uint_eq(get_le16(cfg) & 1, 1);		/* up */
+	ck_assert_uint_ge(n->vdev.config_gen, 2);
+	teardown();
+}
+END_TEST
+
+/* PUT /faults at run time: rules replaced, the link flapped and then
+ * brought back up when the flapping stops; bad rules refused. */
+START_TEST(faults_at_run_time)
+{
+	char err[256];
+	uint8_t cfg[2];
+	unsigned int i;
+
+	start(1ULL << 16);			/* VIRTIO_NET_F_STATUS */
+	ck_assert_int_eq(virtio_net_class.set_faults(&n->vdev, "rxdup%30", 5,
+						     err, sizeof(err)), 0);
+	ck_assert_uint_eq(n->cfg.rxdup_pct, 30);
+	ck_assert_int_eq(virtio_net_class.set_faults(&n->vdev, "linkflap@20",
+						     0, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n->cfg.rxdup_pct, 0);
+	for (i = 0; i < 50 && !n->flap_down; i++)
+		fake_dispatch(10);
+	ck_assert(n->flap_down);
+	ck_assert_int_eq(virtio_net_class.set_faults(&n->vdev, "", 0, err,
+						     sizeof(err)), 0);
+	ck_assert(!n->flap_down);
+	virtio_config_access(&n->vdev, 6, cfg, 2, false);
+	ck_assert_uint_eq(get_le16(cfg) & 1, 1);
+	ck_assert_int_eq(virtio_net_class.set_faults(&n->vdev, "frob%3", 0,
+						     err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "rules are"));
 	teardown();
 }
 END_TEST
@@ -414,6 +507,9 @@ Suite *net_suite(void)
 	tcase_add_test(tc, tx_work_per_kick_is_bounded);
 	tcase_add_test(tc, rx_one_buffer);
 	tcase_add_test(tc, rx_injected_drops);
+	tcase_add_test(tc, rx_injected_dup_short_badcsum);
+	tcase_add_test(tc, link_flaps);
+	tcase_add_test(tc, faults_at_run_time);
 	tcase_add_test(tc, rx_too_big_without_mrg_rxbuf);
 	tcase_add_test(tc, rx_mergeable_buffers);
 	tcase_add_test(tc, rx_stalls_then_resumes_on_kick);
