@@ -922,6 +922,11 @@ if [ $net_ok = 1 ]; then
 	fi
 fi
 
+# injected NAME: how many faults vireo injected (its exit line) in NAME.
+injected() {
+	sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$1.out" | tail -n 1
+}
+
 # Fault injection: 3% of the frames to the guest are dropped on purpose
 # (inject=rxdrop%3): TCP from the host retransmits them, iperf3 -R still
 # gets through, and vireo's injected count is what it dropped.
@@ -934,7 +939,7 @@ if [ $net_ok = 1 ]; then
 	iperf_dirs=rx
 	net_boot $t 0 56 --net "tap=vt0,inject=rxdrop%3,seed=7"
 	r1=$(retrans)
-	inj=$(sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$t.out" | tail -n 1)
+	inj=$(injected $t)
 	echo "NOTE $t: ${inj:-?} frames dropped by injection; host TCP retransmits $((r1 - r0))"
 	if net_check $t && [ "${inj:-0}" -gt 0 ] && [ $((r1 - r0)) -gt 0 ]; then
 		pass $t
@@ -953,7 +958,7 @@ if [ $net_ok = 1 ]; then
 	iperf_dirs_save=$iperf_dirs
 	iperf_dirs=rx
 	net_boot $t 0 56 --net "tap=vt0,inject=rxdup%2+shortlen%2+badcsum%2,seed=11"
-	inj=$(sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$t.out" | tail -n 1)
+	inj=$(injected $t)
 	csum=$(sed -n 's/^RESULT csum_errors=\([0-9]*\).*/\1/p' "$work/$t.out" | tr -d '\r' | tail -n 1)
 	echo "NOTE $t: ${inj:-?} faults injected; the guest counted ${csum:-?} TCP checksum errors"
 	if net_check $t && [ "${inj:-0}" -gt 0 ] && [ "${csum:-0}" -gt 0 ]; then
@@ -987,7 +992,7 @@ if [ $net_ok = 1 ]; then
 		rc=$?
 	}
 	retry_flaky $t flap_run
-	inj=$(sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$t.out" | tail -n 1)
+	inj=$(injected $t)
 	if guest_ok $t && [ "$code" = 204 ] && [ "${inj:-0}" -ge 2 ]; then
 		pass $t
 	else

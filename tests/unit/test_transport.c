@@ -1066,21 +1066,43 @@ START_TEST(pci_cfg_access_window)
 END_TEST
 
 /* A device's work per kick is bounded (a ring's worth), then it yields. */
-START_TEST(rng_kick_budget)
+/* An rng on mmio over a driver queue of size entries, running. */
+static struct virtio_rng *rng_start(uint16_t size)
 {
 	struct virtio_opts o = { .transport = VIRTIO_MMIO };
-	struct drv_buf b = { DRV_BUFS, 16, true };
 	struct virtio_rng *r = calloc(1, sizeof(*r));
-	unsigned int i;
 
 	common_setup();
-	drv_init(&drv, 8, false, 0);
+	drv_init(&drv, size, false, 0);
 	ck_assert_int_eq(virtio_rng_init(r, &drv.gm, &o, &fake), 0);
 	ck_assert_int_eq(virtio_mmio_init(&m, &r->vdev, 0xd0000000, 20, false, &fake), 0);
 	r->vdev.acked = 1ULL << VIRTIO_F_VERSION_1;
 	r->vdev.status = 0xf;
 	r->vdev.vq[0] = drv.vq;
 	r->vdev.vq[0].max_size = 256;
+	return r;
+}
+
+static void rng_stop(struct virtio_rng *r)
+{
+	struct virtio_opts o = { .transport = VIRTIO_MMIO };
+
+	virtio_mmio_fini(&m);
+	virtio_rng_fini(r);
+	free(r);
+	drv_fini(&drv);
+	/* drv_init() owned that memory; common_teardown() frees its own. */
+	test_mem_init(&drv.gm, 0, DRV_RAM);
+	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
+	common_teardown();
+}
+
+START_TEST(rng_kick_budget)
+{
+	struct drv_buf b = { DRV_BUFS, 16, true };
+	struct virtio_rng *r = rng_start(8);
+	unsigned int i;
+
 	for (i = 0; i < 3; i++)
 		drv_add(&drv, &b, 1);
 	virtio_kick(&r->vdev, 0);
@@ -1099,14 +1121,7 @@ START_TEST(rng_kick_budget)
 	ck_assert_uint_eq(drv_used_idx(&drv), 11);
 	/* A full ring's worth: it yields, continuing on the next turn. */
 	ck_assert_uint_eq(fired(m.kick[0].h.fd), 1);
-	virtio_mmio_fini(&m);
-	virtio_rng_fini(r);
-	free(r);
-	drv_fini(&drv);
-	/* drv_init() owned that memory; common_teardown() frees its own. */
-	test_mem_init(&drv.gm, 0, DRV_RAM);
-	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
-	common_teardown();
+	rng_stop(r);
 }
 END_TEST
 
@@ -1114,32 +1129,17 @@ END_TEST
  * yields; not a ring's worth (16 MiB). */
 START_TEST(rng_bytes_per_kick_bounded)
 {
-	struct virtio_opts o = { .transport = VIRTIO_MMIO };
 	struct drv_buf b = { DRV_BUFS, RNG_MAX_REQUEST, true };
-	struct virtio_rng *r = calloc(1, sizeof(*r));
+	struct virtio_rng *r = rng_start(256);
 	unsigned int i;
 
-	common_setup();
-	drv_init(&drv, 256, false, 0);
-	ck_assert_int_eq(virtio_rng_init(r, &drv.gm, &o, &fake), 0);
-	ck_assert_int_eq(virtio_mmio_init(&m, &r->vdev, 0xd0000000, 20, false, &fake), 0);
-	r->vdev.acked = 1ULL << VIRTIO_F_VERSION_1;
-	r->vdev.status = 0xf;
-	r->vdev.vq[0] = drv.vq;
-	r->vdev.vq[0].max_size = 256;
 	for (i = 0; i < 256; i++)
 		drv_add(&drv, &b, 1);
 	virtio_kick(&r->vdev, 0);
 	ck_assert_uint_eq(r->bytes, VQ_TURN_BYTES);
 	ck_assert_uint_eq(drv_used_idx(&drv), VQ_TURN_BYTES / RNG_MAX_REQUEST);
 	ck_assert_uint_eq(fired(m.kick[0].h.fd), 1);
-	virtio_mmio_fini(&m);
-	virtio_rng_fini(r);
-	free(r);
-	drv_fini(&drv);
-	test_mem_init(&drv.gm, 0, DRV_RAM);
-	virtio_dev_init(&dev, &test_ops, NULL, &drv.gm, &o);
-	common_teardown();
+	rng_stop(r);
 }
 END_TEST
 
