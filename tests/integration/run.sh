@@ -64,7 +64,7 @@ testhost_dir() {
 group_timeout() {
 	case $1 in
 	snapshot) echo 1200 ;;
-	migrate) echo 900 ;;
+	migrate|virtio) echo 900 ;;
 	*) echo 720 ;;
 	esac
 }
