@@ -79,8 +79,7 @@ FUZZ_SRCS := $(filter-out vmm/machine.c vmm/vm.c vmm/irq.c vmm/vmm.c \
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) tests/fuzz/stub-notify.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS)
-$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c boot/decompress.c vmm/util.c \
-		vmm/sandbox.c
+$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -o $@ $^ $(LIBS) -lcheck -lsubunit -lm -lrt
 # The in-process virtqueue benchmark (optimised, no sanitizers).

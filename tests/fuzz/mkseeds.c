@@ -6,7 +6,9 @@
 
 #include <string.h>
 
+#include "devices/virtio-blk.h"
 #include "tests/unit/unit.h"
+#include "vmm/snapshot.h"
 #include "vmm/util.h"
 
 static void put(const char *dir, const char *name, const uint8_t *b, size_t n)
@@ -165,6 +167,54 @@ static void migrate_seeds(const char *top)
 	put(dir, "stream", b, n);
 }
 
+/*
+ * A valid state file (one vCPU, one disk), as the input byte 0x01 (the
+ * fuzzer reseals it after each mutation) and 0x00 (it does not): without
+ * it the fuzzer never gets past the FDT header and the CRC.
+ */
+static void snapshot_seeds(const char *top)
+{
+	struct snapshot s;
+	char dir[256];
+	uint8_t *b, *in;
+	size_t len;
+
+	memset(&s, 0, sizeof(s));
+	s.mem_size = 64 << 20;
+	s.cpus = 1;
+	s.vcpu = calloc(1, sizeof(*s.vcpu));
+	s.vcpu[0].regs.rip = 0x1000;
+	s.vcpu[0].xsave_size = sizeof(struct kvm_xsave);
+	s.vcpu[0].xsave = calloc(1, sizeof(struct kvm_xsave));
+	s.vcpu[0].nmsrs = 1;
+	s.vcpu[0].msrs = calloc(1, sizeof(struct kvm_msr_entry));
+	s.nr_devs = 1;
+	s.dev = calloc(1, sizeof(*s.dev));
+	s.dev[0].cls = &virtio_blk_class;
+	strcpy(s.dev[0].id, "blk0");
+	strcpy(s.dev[0].spec, "path=/x.img");
+	s.dev[0].pci = true;
+	s.dev[0].virtio.nr_queues = 1;
+	s.dev[0].virtio.acked = 1ULL << 32;
+	s.dev[0].dev_state_len = 1;
+	s.dev[0].dev_state[0] = 1;
+	if (snapshot_encode(&s, &b, &len)) {
+		fprintf(stderr, "mkseeds: cannot encode a state file\n");
+		exit(1);
+	}
+	snprintf(dir, sizeof(dir), "%s/snapshot", top);
+	mkdir(dir, 0755);
+	in = malloc(len + 1);
+	memcpy(in + 1, b, len);
+	in[0] = 1;
+	put(dir, "state-resealed", in, len + 1);
+	in[0] = 0;
+	put(dir, "state", in, len + 1);
+	free(in);
+	free(b);
+	snapshot_free(&s);
+}
+
 int main(int argc, char **argv)
 {
 	static const enum payload_format fmts[] = {
@@ -205,5 +255,6 @@ int main(int argc, char **argv)
 	transport_seeds(argv[1]);
 	vhost_user_seeds(argv[1]);
 	migrate_seeds(argv[1]);
+	snapshot_seeds(argv[1]);
 	return 0;
 }
