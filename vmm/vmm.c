@@ -125,8 +125,8 @@ static struct virtio_dev *live_device(struct vmm *v, const struct vdev_class *cl
 static int act_faults(struct vmm *v, const struct api_request *r, char *err,
 		      size_t errlen)
 {
+	struct device_config *dc = find_device(v, r->id, NULL);
 	struct machine_vdev *md = NULL;
-	unsigned int i;
 	int ret;
 
 	if (!v->built) {
@@ -134,9 +134,9 @@ static int act_faults(struct vmm *v, const struct api_request *r, char *err,
 		     "running devices (or with inject= in their options)");
 		return -1;
 	}
-	for (i = 0; i < v->machine.nr_vdevs && i < v->cfg->nr_devices; i++)
-		if (!strcmp(v->cfg->devices[i].id, r->id))
-			md = v->machine.vdevs[i];
+	/* The machine's devices are the configuration's, in its order. */
+	if (dc && (unsigned int)(dc - v->cfg->devices) < v->machine.nr_vdevs)
+		md = v->machine.vdevs[dc - v->cfg->devices];
 	if (!md) {
 		errf(err, errlen, "no device '%s' (GET /metrics lists them)",
 		     r->id);
