@@ -563,7 +563,6 @@ static bool blk_started(struct blk_queue *q, struct blk_req *r, int ret,
 
 	if (ret == REQ_WAIT) {
 		q->waiting = r;
-		q->waiting_write = r->type == T_OUT;
 		b->stats.bounce_waits++;
 		return false;
 	}
@@ -586,6 +585,20 @@ static bool blk_started(struct blk_queue *q, struct blk_req *r, int ret,
 }
 
 /*
+ * Start again the request that waited for bounce memory (a read or a
+ * write: nothing else waits); false if it must wait on.
+ */
+static bool blk_restart_waiting(struct blk_queue *q, bool *pushed,
+				bool *submit, uint64_t *t)
+{
+	struct blk_req *r = q->waiting;
+
+	q->waiting = NULL;
+	return blk_started(q, r, start_rw(q->blk, r, r->type == T_OUT),
+			   pushed, submit, t);
+}
+
+/*
  * Start the requests queue q holds (the one waiting for bounce memory
  * first); true if there were any. Work per turn is bounded: a ring's
  * worth of requests and a turn's worth of bytes copied into bounce
@@ -604,9 +617,7 @@ static bool blk_take(struct blk_queue *q)
 	if (q->waiting) {
 		struct blk_req *r = q->waiting;
 
-		q->waiting = NULL;
-		if (!blk_started(q, r, start_rw(b, r, q->waiting_write),
-				 &pushed, &submit, &t))
+		if (!blk_restart_waiting(q, &pushed, &submit, &t))
 			goto out;
 		vq_budget_spend(&budget, r->bounce_len);
 		took = true;
@@ -873,12 +884,9 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 		if (q->waiting) {
 			bool submit = false;
 			uint64_t t = 0;
-			struct blk_req *r = q->waiting;
 
-			q->waiting = NULL;
 			b->bounce_force = true;
-			blk_started(q, r, start_rw(b, r, q->waiting_write),
-				    &pushed, &submit, &t);
+			blk_restart_waiting(q, &pushed, &submit, &t);
 			b->bounce_force = false;
 		}
 		/* Anything still in the submission ring goes first; then

@@ -149,7 +149,6 @@ struct blk_queue {
 	unsigned int slow_inflight;	/* of them: not reads or writes */
 	unsigned int stale_inflight;	/* of them: from before a reset */
 	struct blk_req *waiting;	/* for bounce memory to free up */
-	bool waiting_write;
 	uint64_t service_ns;		/* reads and writes take this long */
 	uint64_t kick_ns;		/* a kick's work takes this long */
 	uint64_t taken;			/* requests taken from this queue */
