@@ -161,6 +161,8 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		}
 		if (cnt == 0 && e->in_len < n->hdr_len) {
 			/* No room even for the header: the buffer is bad. */
+			virtio_check_layout(&n->vdev, 2 * p->idx, e,
+					    VQ_DEVICE_WRITES);
 			vq_push(vq, e, 0);
 			rx_drop(n, p, false);
 			return 1;
@@ -172,6 +174,9 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 	}
 	if (n->hdr_len == NET_HDR_MAX)
 		put_le16(p->frame + 10, (uint16_t)cnt);	/* num_buffers */
+	for (i = 0; i < cnt; i++)	/* once each: these stay taken */
+		virtio_check_layout(&n->vdev, 2 * p->idx, elems[i],
+				    VQ_DEVICE_WRITES);
 	for (off = 0, i = 0; i < cnt; off += lens[i], i++)
 		vq_elem_write(elems[i], 0, p->frame + off, lens[i]);
 	if (p->rx_short && lens[cnt - 1] > 1) {
@@ -267,6 +272,7 @@ void net_tx_run(struct net_pair *p)
 	while (vq_budget_take(&budget) && (ret = vq_pop(vq, e)) > 0) {
 		uint64_t len = e->out_len;
 
+		virtio_check_layout(&n->vdev, 2 * p->idx + 1, e, VQ_DEVICE_READS);
 		/* A frame is at most 64 KiB: the overshoot is bounded. */
 		vq_budget_spend(&budget, len <= n->hdr_len + NET_FRAME_MAX ? len : 0);
 		if (len < n->hdr_len + ETH_HDR || len > n->hdr_len + NET_FRAME_MAX) {

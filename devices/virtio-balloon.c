@@ -177,6 +177,8 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 			return;		/* one buffer in flight at a time */
 		ret = vq_pop(vq, &b->stats_elem);
 		if (ret > 0) {
+			virtio_check_layout(d, q, &b->stats_elem,
+					    VQ_DEVICE_READS);
 			stats_take(b, &b->stats_elem);
 			b->stats_held = true;
 		}
@@ -189,6 +191,7 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 		/* Deflate: nothing to do per buffer but count it. */
 		while (vq_budget_take(&budget) &&
 		       (ret = vq_pop(vq, &b->elem)) > 0) {
+			virtio_check_layout(d, q, &b->elem, VQ_DEVICE_READS);
 			if (q == 1)
 				deflate(b, &b->elem);
 			vq_push(vq, &b->elem, 0);
@@ -204,6 +207,11 @@ static void balloon_kick(struct virtio_dev *d, unsigned int q)
 				ret = vq_pop(vq, &w->elem);
 				if (ret <= 0)
 					break;
+				/* Free page reports come in device-writable
+				 * buffers (Linux adds them as in-buffers). */
+				virtio_check_layout(d, q, &w->elem,
+						    q == 0 ? VQ_DEVICE_READS :
+						    VQ_DEVICE_WRITES);
 				w->pending = true;
 				w->iov = 0;
 				w->off = 0;

@@ -374,19 +374,122 @@ static int start_ranges(struct virtio_blk *b, struct blk_req *r)
 	return r->pending ? REQ_SUBMITTED : (r->error ? S_IOERR : S_OK);
 }
 
-static void req_complete(struct virtio_blk *b, struct blk_req *r, int status)
+static void req_push(struct virtio_blk *b, struct blk_req *r, int status)
 {
 	struct virtio_dev *d = &b->vdev;
 
-	if (status == S_IOERR)
-		b->stats.io_errors++;
-	else if (status == S_UNSUPP)
-		b->stats.unsupported++;
 	if (!d->broken) {
 		*r->status = (uint8_t)status;
 		vq_push(&d->vq[r->q->idx], &r->elem, r->used);
 	}
 	req_put(r);
+}
+
+/*
+ * inject=burst, reorder: the completions queue q holds go to the guest
+ * now (push), in the order they ended or the reverse; or, after a reset,
+ * nowhere. True if any was pushed.
+ */
+static bool blk_release_held(struct blk_queue *q, bool push)
+{
+	struct virtio_blk *b = q->blk;
+	unsigned int i, n = q->nr_held;
+	bool reverse = b->cfg.inject.hold_reverse;
+
+	if (n > 1)
+		virtio_injected(&b->vdev, (int)q->idx, "queue %u: %u completions "
+				"given back at once%s", q->idx, n,
+				reverse ? ", last first" : "");
+	q->nr_held = 0;
+	for (i = 0; i < n; i++) {
+		struct blk_req *r = q->held[reverse ? n - 1 - i : i];
+
+		if (push)
+			req_push(b, r, r->held_status);
+		else
+			req_put(r);
+	}
+	return push && n;
+}
+
+/* Arm queue q's timer (an io_uring timeout) for ms; false if it cannot. */
+static bool blk_timer(struct blk_queue *q, struct blk_op *op,
+		      struct __kernel_timespec *ts, unsigned int ms)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe)
+		return false;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000LL;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data(sqe, op);
+	return true;
+}
+
+#define BLK_HOLD_MS	10	/* burst, reorder: a completion waits at most */
+
+/*
+ * inject=burst@N, reorder@N: keep r's completion until N are held or
+ * BLK_HOLD_MS passed. True if kept.
+ */
+static bool blk_hold(struct virtio_blk *b, struct blk_req *r, int status)
+{
+	struct blk_queue *q = r->q;
+	unsigned int n = b->cfg.inject.hold;
+
+	if (!b->cfg.inject.on || n < 2 || b->vdev.broken)
+		return false;
+	r->held_status = (uint8_t)status;
+	q->held[q->nr_held++] = r;
+	if (q->nr_held >= n || q->nr_held == BLK_QUEUE_SIZE) {
+		blk_release_held(q, true);
+		return true;
+	}
+	if (!q->flush_armed) {
+		q->flush_op.r = NULL;
+		if (blk_timer(q, &q->flush_op, &q->flush_ts, BLK_HOLD_MS)) {
+			q->flush_armed = true;
+			blk_submit(q);
+		} else {
+			blk_release_held(q, true);	/* no timer: no wait */
+		}
+	}
+	return true;
+}
+
+static void req_complete(struct virtio_blk *b, struct blk_req *r, int status)
+{
+	if (status == S_IOERR)
+		b->stats.io_errors++;
+	else if (status == S_UNSUPP)
+		b->stats.unsupported++;
+	if (!blk_hold(b, r, status))
+		req_push(b, r, status);
+}
+
+/*
+ * inject=delay@MS, delayrand@MS: request r (in io_uring now) also waits
+ * for a timeout; it completes when both have ended.
+ */
+static void blk_delay(struct virtio_blk *b, struct blk_req *r)
+{
+	const struct blk_inject *in = &b->cfg.inject;
+	unsigned int ms = in->delay_ms;
+
+	if (!in->on || !ms || r->type == T_GET_ID)
+		return;
+	if (in->delay_rand)
+		ms = (unsigned int)(inject_rand(&b->rng) % (ms + 1ULL));
+	r->delay_op.r = r;
+	r->delay_op.len = 0;
+	if (!blk_timer(r->q, &r->delay_op, &r->delay_ts, ms))
+		return;
+	r->pending++;
+	virtio_injected(&b->vdev, (int)r->q->idx, "request %llu (type %u): "
+			"completion delayed %u ms (%s@%u)",
+			(unsigned long long)b->requests, r->type, ms,
+			in->delay_rand ? "delayrand" : "delay", in->delay_ms);
 }
 
 /* ---- fault injection --------------------------------------------------- */
@@ -463,6 +566,31 @@ static bool within_size_max(struct virtio_blk *b, const struct blk_req *r)
 	return true;
 }
 
+/*
+ * The request's layout (5.2.6): the header readable; a read's data and
+ * GET_ID's answer writable; the data of everything else readable; the
+ * status byte writable and last. Logged only: the request is served (or
+ * refused) by its type as before.
+ */
+static void blk_check_layout(struct virtio_blk *b, const struct blk_req *r)
+{
+	const struct vq_elem *e = &r->elem;
+	bool device_writes = r->type == T_IN || r->type == T_GET_ID;
+
+	if (device_writes ? e->out_len == HDR_LEN : e->in_len == 1)
+		return;
+	virtio_violation(&b->vdev, VIOL_REQUEST_LAYOUT, (int)r->q->idx,
+			 "a request of type %u with %llu readable and %llu "
+			 "writable bytes: %s", r->type,
+			 (unsigned long long)e->out_len,
+			 (unsigned long long)e->in_len,
+			 device_writes ? "readable data after the header, "
+			 "where the device writes" : "writable data before "
+			 "the status byte, where the device reads");
+}
+
+static int blk_start_type(struct virtio_blk *b, struct blk_req *r);
+
 static int blk_start(struct virtio_blk *b, struct blk_req *r)
 {
 	struct vq_elem *e = &r->elem;
@@ -474,10 +602,17 @@ static int blk_start(struct virtio_blk *b, struct blk_req *r)
 	 * writable part are the minimum; without them nothing can be said. */
 	if (e->out_len < HDR_LEN || e->in_len < 1) {
 		b->stats.malformed++;
+		virtio_violation(&b->vdev, VIOL_REQUEST_LAYOUT, (int)r->q->idx,
+				 "a request of %llu readable and %llu writable "
+				 "bytes; it needs a %u-byte readable header "
+				 "and a writable status byte",
+				 (unsigned long long)e->out_len,
+				 (unsigned long long)e->in_len, HDR_LEN);
 		return REQ_DROP;
 	}
 	vq_elem_read(e, 0, hdr, sizeof(hdr));	/* the only read of it */
 	r->type = get_le32(hdr);
+	blk_check_layout(b, r);
 	r->sector = get_le64(hdr + 8);
 	last = &e->iov[e->nr_out + e->nr_in - 1];
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
@@ -488,6 +623,16 @@ static int blk_start(struct virtio_blk *b, struct blk_req *r)
 	ret = blk_inject(b, r);
 	if (ret >= 0)
 		return ret;
+	ret = blk_start_type(b, r);
+	if (ret == REQ_SUBMITTED)
+		blk_delay(b, r);
+	return ret;
+}
+
+/* Start request r by its type: a status, or REQ_SUBMITTED, REQ_WAIT. */
+static int blk_start_type(struct virtio_blk *b, struct blk_req *r)
+{
+	struct vq_elem *e = &r->elem;
 
 	switch (r->type) {
 	case T_IN:
@@ -744,12 +889,18 @@ static bool blk_cqe(struct blk_queue *q, struct io_uring_cqe *cqe, bool push,
 
 	if (!op)
 		return false;		/* a reset's cancel request */
+	if (op == &q->flush_op) {	/* inject=burst, reorder: time's up */
+		q->flush_armed = false;
+		return blk_release_held(q, push);
+	}
 	r = op->r;
 	if (r->stale)
 		push = false;		/* from before a reset: no ring now */
-	if (retry_as_hole(q, op, res, push))
+	if (op == &r->delay_op)
+		;			/* inject=delay: -ETIME is its end */
+	else if (retry_as_hole(q, op, res, push))
 		return false;	/* still pending, under its new form */
-	if (res < 0 && !r->error)
+	else if (res < 0 && !r->error)
 		r->error = res;
 	else if ((r->type == T_IN || r->type == T_OUT) &&
 		 (uint64_t)res != r->len && !r->error)
@@ -859,6 +1010,7 @@ static void blk_drain(struct blk_queue *q)
 		pr_err("blk %s: %u requests still in flight after 5 s; "
 		       "leaving them to the kernel", q->blk->cfg.path,
 		       q->inflight);
+	blk_release_held(q, false);
 }
 
 /*
@@ -896,6 +1048,7 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 		if (!blk_wait(q, true, true, 10, &pushed))
 			pr_err("blk %s: %u requests still in flight after 10 s; "
 			       "pausing without them", b->cfg.path, q->inflight);
+		pushed |= blk_release_held(q, true);
 		if (pushed)
 			virtio_queue_notify(d, q->idx);
 		if (d->vq[q->idx].kicks_held)
@@ -942,6 +1095,7 @@ static bool blk_reset(struct virtio_dev *d)
 		if (q->waiting)
 			req_put(q->waiting);	/* its ring went with it */
 		q->waiting = NULL;
+		blk_release_held(q, false);
 		if (!q->inflight)
 			continue;
 		for (j = 0; j < BLK_QUEUE_SIZE; j++)
@@ -1079,6 +1233,7 @@ static int blk_open(struct virtio_blk *b, char *err, size_t errlen)
 			return ret;
 	}
 	b->capacity = size / SECTOR;
+	b->file_capacity = b->capacity;
 	if (!b->capacity) {
 		errf(err, errlen, "--disk '%s': smaller than one 512-byte sector",
 		     c->path);
@@ -1101,7 +1256,9 @@ static int blk_queue_init(struct virtio_blk *b, unsigned int idx, char *err,
 	 * requests can have in flight (a discard has one per segment). */
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_CQSIZE,
-		.cq_entries = BLK_QUEUE_SIZE * BLK_MAX_DISCARD_SEG,
+		/* the worst case, and inject=delay's and burst's timers */
+		.cq_entries = BLK_QUEUE_SIZE * BLK_MAX_DISCARD_SEG +
+			      BLK_QUEUE_SIZE + 1,
 	};
 	struct blk_queue *q = &b->q[idx];
 	int ret;
@@ -1154,6 +1311,41 @@ static void blk_queue_fini(struct virtio_blk *b, struct blk_queue *q)
 	q->reqs = NULL;
 }
 
+/* inject=capacity@S can shrink the disk, not grow it past its file. */
+static int blk_check_capacity(struct virtio_blk *b, const struct blk_inject *in,
+			      char *err, size_t errlen)
+{
+	if (in->capacity <= b->file_capacity)
+		return 0;
+	errf(err, errlen, "--disk '%s': inject=capacity@%llu: the disk has "
+	     "%llu sectors; a fault can shrink it, not grow it", b->cfg.path,
+	     (unsigned long long)in->capacity,
+	     (unsigned long long)b->file_capacity);
+	return -EINVAL;
+}
+
+/*
+ * The rules that change the device rather than a request take effect:
+ * capacity (a config change the driver is told of) and the interrupt
+ * faults. With d->lock held, or before the device runs.
+ */
+static int blk_apply_faults(struct virtio_blk *b, char *err, size_t errlen)
+{
+	const struct blk_inject *in = &b->cfg.inject;
+	uint64_t cap = in->capacity ? in->capacity : b->file_capacity;
+
+	if (cap != b->capacity) {
+		virtio_injected(&b->vdev, -1, "capacity %llu -> %llu sectors "
+				"(capacity@), a config change",
+				(unsigned long long)b->capacity,
+				(unsigned long long)cap);
+		b->capacity = cap;
+		virtio_config_changed(&b->vdev);
+	}
+	return virtio_irq_faults_set(&b->vdev, &in->irq, &b->notify, err,
+				     errlen);
+}
+
 int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		    const struct guest_mem *gm, const struct virtio_opts *opts,
 		    const struct vm_notify *notify, char *err, size_t errlen)
@@ -1198,7 +1390,8 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		if (ret)
 			return ret;
 	}
-	return 0;
+	ret = blk_check_capacity(b, &cfg->inject, err, errlen);
+	return ret ? ret : blk_apply_faults(b, err, errlen);
 }
 
 void virtio_blk_fini(struct virtio_blk *b)
@@ -1214,6 +1407,7 @@ void virtio_blk_fini(struct virtio_blk *b)
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
+	virtio_irq_faults_free(&b->vdev);
 	virtio_dev_destroy(&b->vdev);
 }
 
@@ -1302,11 +1496,33 @@ static int blk_parse_inject(struct blk_inject *in, const char *opt,
 			   !rule[used] && a <= z) {
 			in->first = a;
 			in->last = z;
+		} else if (sscanf(rule, "delay@%u%n", &pct, &used) == 1 &&
+			   !rule[used] && pct >= 1 && pct <= 10000) {
+			in->delay_ms = pct;
+			in->delay_rand = false;
+		} else if (sscanf(rule, "delayrand@%u%n", &pct, &used) == 1 &&
+			   !rule[used] && pct >= 1 && pct <= 10000) {
+			in->delay_ms = pct;
+			in->delay_rand = true;
+		} else if ((sscanf(rule, "reorder@%u%n", &pct, &used) == 1 ||
+			    sscanf(rule, "burst@%u%n", &pct, &used) == 1) &&
+			   !rule[used] && pct >= 2 && pct <= BLK_QUEUE_SIZE) {
+			in->hold = pct;
+			in->hold_reverse = rule[0] == 'r';
+		} else if (sscanf(rule, "capacity@%llu%n", &a, &used) == 1 &&
+			   !rule[used] && a) {
+			in->capacity = a;
+		} else if (virtio_irq_fault_rule(&in->irq, rule) > 0) {
+			;
 		} else {
 			errf(err, errlen, "%s: inject rule '%s' is not one of "
 			     "ioerr@N, ioerr%%P (1-100), ioerr:FIRST-LAST "
-			     "(sectors), unsupp@N, reset@N (N from 1; join "
-			     "rules with +)", opt, rule);
+			     "(sectors), unsupp@N, reset@N (N from 1), "
+			     "delay@MS, delayrand@MS (1-10000), reorder@N, "
+			     "burst@N (2-%u), capacity@SECTORS, irqlate@MS "
+			     "(1-10000), irqcoalesce@N (2-1024), "
+			     "irqspurious@MS; join rules with +",
+			     opt, rule, BLK_QUEUE_SIZE);
 			return -1;
 		}
 	}
@@ -1537,12 +1753,14 @@ static int blk_set_faults(struct virtio_dev *d, const char *spec,
 	}
 	if (spec[0] && blk_parse_inject(&in, "faults", spec, err, errlen) < 0)
 		return -1;
+	if (blk_check_capacity(b, &in, err, errlen))
+		return -1;
 	in.seed = seed ? seed : b->cfg.inject.seed;
 	b->cfg.inject = in;
 	if (seed)
 		b->rng = seed;
 	b->requests = 0;		/* @N counts from now */
-	return 0;
+	return blk_apply_faults(b, err, errlen) ? -1 : 0;
 }
 
 static int blk_lock(struct virtio_dev *d, bool take, char *err, size_t errlen)

@@ -62,12 +62,25 @@ enum blk_cache {
  *   ioerr:A-B    reads and writes touching sectors A..B fail
  *   unsupp@N     request N is answered VIRTIO_BLK_S_UNSUPP
  *   reset@N      at request N the device sets DEVICE_NEEDS_RESET
+ *   delay@MS     each read, write and flush completes MS ms late at least
+ *   delayrand@MS ... 0 to MS ms late, at random: they end out of order
+ *   reorder@N    completions held until N are (or 10 ms passed), then
+ *                given back in reverse order, with one interrupt
+ *   burst@N      the same in order: completions come in bursts of N
+ *   capacity@S   the disk shrinks to S sectors (a config change)
+ *   irqlate@MS, irqcoalesce@N, irqspurious@MS: see virtio_irq_faults
  * seed=S makes the random ones repeat exactly.
  */
 struct blk_inject {
 	uint64_t ioerr_at, unsupp_at, reset_at;
 	unsigned int ioerr_pct;
 	uint64_t first, last;		/* sectors; last < first: none */
+	unsigned int delay_ms;
+	bool delay_rand;
+	unsigned int hold;		/* reorder@N, burst@N: N */
+	bool hold_reverse;		/* reorder */
+	uint64_t capacity;		/* sectors; 0: the file's */
+	struct virtio_irq_faults irq;
 	uint64_t seed;
 	bool on;
 };
@@ -120,6 +133,9 @@ struct blk_req {
 	bool stale;			/* from before a reset: never pushed */
 	struct iovec bounce_iov;
 	struct blk_op ops[BLK_MAX_DISCARD_SEG];
+	struct blk_op delay_op;		/* inject=delay: an io_uring timeout */
+	struct __kernel_timespec delay_ts;
+	uint8_t held_status;		/* inject=burst, reorder: its answer */
 };
 
 struct blk_stats {
@@ -153,6 +169,12 @@ struct blk_queue {
 	uint64_t kick_ns;		/* a kick's work takes this long */
 	uint64_t taken;			/* requests taken from this queue */
 	uint64_t wakeups;		/* completion events handled */
+	/* inject=burst, reorder: completions held, and their timer */
+	struct blk_req *held[BLK_QUEUE_SIZE];
+	unsigned int nr_held;
+	struct blk_op flush_op;		/* an io_uring timeout; r is NULL */
+	struct __kernel_timespec flush_ts;
+	bool flush_armed;
 };
 
 struct virtio_blk {
@@ -164,6 +186,7 @@ struct virtio_blk {
 	uint64_t capacity;		/* sectors */
 	uint8_t wce;			/* config writeback field */
 	bool no_zero_range;		/* the file system lacks ZERO_RANGE */
+	uint64_t file_capacity;		/* sectors, before inject=capacity */
 	struct vm_notify notify;
 	unsigned int nr_queues;
 	struct blk_queue q[BLK_MAX_QUEUES];

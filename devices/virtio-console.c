@@ -64,6 +64,8 @@ static void ctrl_flush(struct virtio_console *c)
 		uint8_t buf[CTRL_HDR + CON_NAME_MAX + 4];
 		size_t len = CTRL_HDR;
 
+		virtio_check_layout(&c->vdev, CTRL_RXQ, &c->ctrl_elem,
+				    VQ_DEVICE_WRITES);
 		put_le32(buf, m->id);
 		put_le16(buf + 4, m->event);
 		put_le16(buf + 6, m->value);
@@ -194,6 +196,8 @@ static void port_tx(struct cport *p)
 			}
 			if (!ret)
 				break;
+			virtio_check_layout(d, txq(p->id), &p->tx,
+					    VQ_DEVICE_READS);
 			vq_budget_take(&budget);
 			p->tx_pending = true;
 			p->tx_off = 0;
@@ -290,7 +294,10 @@ static void port_rx_flush(struct cport *p)
 
 	while (p->rx_len && port_takes_input(p) && virtio_dev_running(d) &&
 	       (ret = vq_pop(vq, e)) > 0) {
-		size_t n = vq_elem_write(e, 0, p->rx, p->rx_len);
+		size_t n;
+
+		virtio_check_layout(d, rxq(p->id), e, VQ_DEVICE_WRITES);
+		n = vq_elem_write(e, 0, p->rx, p->rx_len);
 
 		vq_push(vq, e, (uint32_t)n);
 		memmove(p->rx, p->rx + n, p->rx_len - n);
@@ -518,6 +525,7 @@ static void ctrl_recv(struct virtio_console *c)
 		struct cport *p = id < c->nr_ports ? &c->port[id] : NULL;
 		unsigned int i;
 
+		virtio_check_layout(&c->vdev, CTRL_TXQ, e, VQ_DEVICE_READS);
 		vq_push(vq, e, 0);
 		if (n < sizeof(hdr))
 			continue;		/* too short: ignored */

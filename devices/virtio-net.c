@@ -92,7 +92,18 @@ static void ctrl_run(struct virtio_net *n)
 	int ret = 0;
 
 	while (budget-- && (ret = vq_pop(vq, e)) > 0) {
-		uint8_t ack = ctrl_command(n, e);
+		uint8_t ack;
+
+		/* class and command readable, the ack byte writable (5.1.6.5) */
+		if (e->out_len < 2 || e->in_len < 1)
+			virtio_violation(&n->vdev, VIOL_REQUEST_LAYOUT,
+					 (int)ctrl_q(n), "a control command of "
+					 "%llu readable and %llu writable bytes; "
+					 "it needs 2 readable (class, command) "
+					 "and 1 writable (ack)",
+					 (unsigned long long)e->out_len,
+					 (unsigned long long)e->in_len);
+		ack = ctrl_command(n, e);
 
 		vq_push(vq, e, (uint32_t)vq_elem_write(e, 0, &ack, 1));
 	}
@@ -402,7 +413,9 @@ static int net_setup(struct virtio_net *n, const struct guest_mem *gm,
 	 */
 	for (i = 0; i < 2 * n->pairs; i++)
 		n->vdev.vq[i].lazy_kicks = true;
-	if (cfg->linkflap_ms && flap_start(n, err, errlen)) {
+	if ((cfg->linkflap_ms && flap_start(n, err, errlen)) ||
+	    virtio_irq_faults_set(&n->vdev, &cfg->irq, &n->notify, err,
+				  errlen)) {
 		virtio_net_fini(n);
 		return -EINVAL;
 	}
@@ -428,8 +441,10 @@ void virtio_net_fini(struct virtio_net *n)
 	}
 	net_vhost_close(n);
 	flap_stop(n);
-	if (n->ops.name)
+	if (n->ops.name) {
+		virtio_irq_faults_free(&n->vdev);
 		virtio_dev_destroy(&n->vdev);
+	}
 	n->ops.name = NULL;
 }
 
@@ -542,14 +557,17 @@ static int net_parse_inject(struct net_config *n, const char *opt,
 			n->linkflap_ms = v;
 			continue;
 		}
+		if (virtio_irq_fault_rule(&n->irq, rule) > 0)
+			continue;
 		goto bad;
 	}
 	return 1;
 bad:
 	errf(err, errlen, "%s: inject '%s': rules are rxdrop%%P, rxdup%%P, "
 	     "badcsum%%P, shortlen%%P (P percent of received frames, 1-100) "
-	     "and linkflap@MS (the link down and up every MS ms, 10 or more), "
-	     "joined with '+'", opt, val);
+	     "linkflap@MS (the link down and up every MS ms, 10 or more), "
+	     "irqlate@MS (1-10000), irqcoalesce@N (2-1024) and "
+	     "irqspurious@MS, joined with '+'", opt, val);
 	return -1;
 }
 
@@ -815,6 +833,9 @@ static int net_set_faults(struct virtio_dev *d, const char *spec,
 	n->cfg.rxdup_pct = c.rxdup_pct;
 	n->cfg.badcsum_pct = c.badcsum_pct;
 	n->cfg.shortlen_pct = c.shortlen_pct;
+	if (virtio_irq_faults_set(d, &c.irq, &n->notify, err, errlen))
+		return -1;
+	n->cfg.irq = c.irq;
 	if (seed) {
 		n->cfg.seed = seed;
 		n->rng = seed;

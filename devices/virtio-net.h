@@ -88,14 +88,16 @@ struct net_config {
 	 * linkflap@MS). */
 	unsigned int rxdrop_pct, rxdup_pct, badcsum_pct, shortlen_pct;
 	unsigned int linkflap_ms;
+	struct virtio_irq_faults irq;	/* irqlate@MS, irqcoalesce@N, ... */
 	uint64_t seed;
 };
 
-/* Any fault on the receive path (served by vireo then, not vhost-net)? */
+/* Any fault to inject (served by vireo then, not vhost-net)? */
 static inline bool net_rx_faults(const struct net_config *c)
 {
 	return c->rxdrop_pct || c->rxdup_pct || c->badcsum_pct ||
-	       c->shortlen_pct || c->linkflap_ms;
+	       c->shortlen_pct || c->linkflap_ms || c->irq.late_ms ||
+	       c->irq.coalesce || c->irq.spurious_ms;
 }
 
 enum net_backend {

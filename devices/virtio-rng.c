@@ -128,6 +128,7 @@ static void rng_process(struct virtio_rng *r)
 			ret = vq_pop(vq, &r->elem);
 			if (ret <= 0)
 				break;
+			virtio_check_layout(d, 0, &r->elem, VQ_DEVICE_WRITES);
 			r->elem_pending = true;
 		}
 		n = r->elem.in_len ? rng_fill(&r->elem) : 0;

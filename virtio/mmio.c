@@ -73,8 +73,7 @@ static void mmio_kick(struct ev_handler *h, uint32_t events)
 	struct virtio_mmio_kick *k = container_of(h, struct virtio_mmio_kick, h);
 
 	(void)events;
-	eventfd_drain(h->fd);
-	virtio_kick(k->m->d, k->q);
+	virtio_kick_fd(k->m->d, k->q, h->fd);
 }
 
 /* A queue served outside vireo signalled its call fd. */

@@ -283,8 +283,7 @@ static void vpci_kick(struct ev_handler *h, uint32_t events)
 	struct virtio_pci_kick *k = container_of(h, struct virtio_pci_kick, h);
 
 	(void)events;
-	eventfd_drain(h->fd);
-	virtio_kick(k->p->d, k->q);
+	virtio_kick_fd(k->p->d, k->q, h->fd);
 }
 
 /* Put the notify ioeventfds where BAR 0 now decodes (or nowhere). */
@@ -529,9 +528,15 @@ static void vpci_bar_access(struct virtio_pci *p, uint64_t off, uint8_t *data,
 		if (write && q < p->nr_kicks) {
 			d->kicks += (d->external >> q) & 1;	/* relayed */
 			eventfd_signal(p->kick[q].h.fd);
-		}
-		else if (!write)
+		} else if (write) {
+			virtio_violation(d, VIOL_NOTIFY_BAD_QUEUE, (int)q,
+					 "a notification at %#llx, for queue "
+					 "%u; the device has %u",
+					 (unsigned long long)off, q,
+					 d->ops->num_queues);
+		} else {
 			memset(data, 0, len);
+		}
 	} else if (off >= VPCI_MSIX_TABLE && off < VPCI_MSIX_PBA) {
 		msix_table_access(p, off - VPCI_MSIX_TABLE, data, len, write);
 	} else if (off >= VPCI_MSIX_PBA && off < VPCI_MSIX_PBA + 8) {

@@ -37,6 +37,8 @@ static const struct {
 	[VIOL_PACKED_FLAGS] = { "packed_flags_impossible", "2.8.21" },
 	[VIOL_BUFFER_TOO_LARGE] = { "buffer_too_large", "2.7.5.2" },
 	[VIOL_REQUEST_LAYOUT] = { "request_layout", "5.x (the device's requests)" },
+	[VIOL_NOTIFY_DISABLED] = { "notify_disabled_queue", "2.9" },
+	[VIOL_CONFIG_WIDTH] = { "config_access_width", "4.1.3.1, 4.2.2.2" },
 };
 
 static struct {

@@ -48,6 +48,9 @@ enum viol_kind {
 	VIOL_BUFFER_TOO_LARGE,
 	/* a device's request layout */
 	VIOL_REQUEST_LAYOUT,
+	/* later additions (kept last: the numbering of the others stays) */
+	VIOL_NOTIFY_DISABLED,
+	VIOL_CONFIG_WIDTH,
 	VIOL_NR_KINDS,
 };
 

@@ -146,6 +146,24 @@ struct virtio_dev_ops {
 	void (*queue_kick)(struct virtio_dev *d, unsigned int q);
 };
 
+/*
+ * Interrupt faults (inject= rules any device vireo serves itself takes):
+ * what a device may do to its interrupts within the spec. Each queue
+ * interrupt late by late_ms; one per `coalesce` used-buffer notifications
+ * (the rest within 10 ms); every spurious_ms an interrupt on each queue
+ * with nothing new in it. Each counted and logged as "injected".
+ */
+struct virtio_irq_faults {
+	unsigned int late_ms;		/* irqlate@MS */
+	unsigned int coalesce;		/* irqcoalesce@N */
+	unsigned int spurious_ms;	/* irqspurious@MS */
+};
+
+#define VIRTIO_IRQ_FAULT_RULES "irqlate@MS, irqcoalesce@N, irqspurious@MS"
+
+struct virtio_irq_state;
+struct vm_notify;
+
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	void *priv;			/* the class's instance state */
@@ -176,6 +194,7 @@ struct virtio_dev {
 	uint64_t violations[VIOL_NR_KINDS];
 	uint64_t nr_violations;
 	uint64_t injected;		/* faults injected on purpose */
+	struct virtio_irq_state *irqf;	/* interrupt faults, when asked */
 };
 
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
@@ -217,6 +236,42 @@ uint8_t virtio_read_status(const struct virtio_dev *d);
 /* A device's background reset (ops->reset returned true) has ended. */
 void virtio_reset_done(struct virtio_dev *d);
 
+/*
+ * An inject= rule: 1 if it is one of the interrupt rules (stored in f),
+ * 0 if not, -1 if it is one with a bad value.
+ */
+int virtio_irq_fault_rule(struct virtio_irq_faults *f, const char *rule);
+/*
+ * Apply f to d (all zero: none), replacing what was there; the timers
+ * run on notify's loop. Called before the device runs or with d->lock
+ * held on the event loop. 0, or -errno with err.
+ */
+int virtio_irq_faults_set(struct virtio_dev *d, const struct virtio_irq_faults *f,
+			  const struct vm_notify *notify, char *err,
+			  size_t errlen);
+/* Going away: stop the timers (not with d->lock held). */
+void virtio_irq_faults_free(struct virtio_dev *d);
+
+/*
+ * Each device's requests have a layout (virtio 1.2, 5.x): on some queues
+ * the device only reads what the driver gives it, on others it only
+ * writes. A buffer of queue q with a part of the wrong kind is the
+ * driver's violation (logged, with d->lock held); the device serves it
+ * as before. True if e is as it should be.
+ */
+enum vq_layout {
+	VQ_DEVICE_READS,	/* no device-writable part */
+	VQ_DEVICE_WRITES,	/* no device-readable part */
+};
+bool virtio_check_layout(struct virtio_dev *d, unsigned int q,
+			 const struct vq_elem *e, enum vq_layout want);
+
+/*
+ * The transport's handler of queue q's kick eventfd: reads it under the
+ * device lock (a reset drains it), logs a notification for a disabled
+ * queue as the driver's violation, then virtio_kick().
+ */
+void virtio_kick_fd(struct virtio_dev *d, unsigned int q, int fd);
 /* A kick for queue q (event loop). Takes d->lock. */
 void virtio_kick(struct virtio_dev *d, unsigned int q);
 /*

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/virtio-blk.h"
@@ -438,6 +439,181 @@ START_TEST(malformed_chains)
 	for (int i = 0; i < 100 && !drv_get_used(&d, &id, &len); i++)
 		fake_dispatch(50);
 	ck_assert_uint_eq(*drv_mem(&d, DATA), 0x5a);
+	/* Each is the driver's violation of the request layout. */
+	ck_assert_uint_eq(b->vdev.violations[VIOL_REQUEST_LAYOUT], 3);
+	/* A write whose data the device could write: one more. */
+	sync_ring();
+	put_le32(drv_mem(&d, HDR), T_OUT);
+	{
+		struct drv_buf w[3] = { { HDR, 16, false }, { DATA, 512, true },
+					{ STATUS, 1, true } };
+		uint8_t st;
+
+		submit(w, 3, T_OUT, &st);
+	}
+	ck_assert_uint_eq(b->vdev.violations[VIOL_REQUEST_LAYOUT], 4);
+	ck_assert_uint_eq(b->vdev.nr_violations, 4);
+}
+END_TEST
+
+/* n reads of sector i (one 512-byte buffer each) at once; their heads. */
+static void add_reads(unsigned int n, int *heads)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct drv_buf r[3] = {
+			{ HDR + 32 * i, 16, false },
+			{ DATA + 4096 * i, 512, true },
+			{ STATUS + i, 1, true },
+		};
+
+		put_le32(drv_mem(&d, HDR + 32 * i), T_IN);
+		put_le32(drv_mem(&d, HDR + 32 * i + 4), 0);
+		put_le64(drv_mem(&d, HDR + 32 * i + 8), i);
+		heads[i] = drv_add(&d, r, 3);
+	}
+	b->vdev.vq[0].ready = true;
+	virtio_kick(&b->vdev, 0);
+}
+
+/* Collect n used buffers (ids in order), waiting up to a second. */
+static void get_used(unsigned int n, uint16_t *ids)
+{
+	unsigned int got = 0, tries;
+	uint32_t len;
+
+	for (tries = 0; got < n && tries < 100; tries++) {
+		while (got < n && drv_get_used(&d, &ids[got], &len))
+			got++;
+		if (got < n)
+			fake_dispatch(10);
+	}
+	ck_assert_uint_eq(got, n);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Completion faults: delayed (each at least MS late), given back in
+ * reverse order, in bursts; each counted as injected.
+ */
+START_TEST(completion_faults)
+{
+	int heads[4];
+	uint16_t ids[4];
+	uint64_t t0;
+	uint8_t st;
+
+	memset(&inject, 0, sizeof(inject));
+	inject.on = true;
+	inject.first = 1;
+	inject.delay_ms = 40;
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	t0 = mono_ns();
+	run(T_IN, 0, 512, true, &st);
+	ck_assert_uint_eq(st, 0);
+	ck_assert_uint_ge(mono_ns() - t0, 40000000ULL);
+	ck_assert_uint_eq(*drv_mem(&d, DATA), 0);	/* sector 0's bytes */
+	ck_assert_uint_eq(b->vdev.injected, 1);
+	virtio_blk_fini(b);
+	free(b);
+	b = NULL;
+	drv_fini(&d);
+	drv_init(&d, 16, false, 0);
+
+	/* reorder@3: three reads come back together, last first. The
+	 * page cache answers them in the order they were submitted. */
+	inject.delay_ms = 0;
+	inject.hold = 3;
+	inject.hold_reverse = true;
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	add_reads(3, heads);
+	get_used(3, ids);
+	ck_assert_int_eq(ids[0], heads[2]);
+	ck_assert_int_eq(ids[1], heads[1]);
+	ck_assert_int_eq(ids[2], heads[0]);
+	ck_assert_uint_eq(*drv_mem(&d, DATA + 4096 * 2), 2);
+	ck_assert_uint_eq(b->vdev.injected, 1);
+	ck_assert_uint_eq(b->q[0].nr_held, 0);
+	sync_ring();
+
+	/* burst@2 (now, through the API's path): three reads; the first
+	 * two together, in order, the third on its own after the wait. */
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev, "burst@2", 0,
+						     NULL, 0), 0);
+	add_reads(3, heads);
+	get_used(3, ids);
+	ck_assert_int_eq(ids[0], heads[0]);
+	ck_assert_int_eq(ids[1], heads[1]);
+	ck_assert_int_eq(ids[2], heads[2]);
+	ck_assert_uint_eq(b->vdev.injected, 2);	/* the pair; one alone is not */
+	memset(&inject, 0, sizeof(inject));
+}
+END_TEST
+
+/* capacity@S shrinks the disk with a config change; clearing restores. */
+START_TEST(capacity_fault)
+{
+	char err[256];
+	uint8_t c[8], st;
+
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev, "capacity@1000",
+						     0, err, sizeof(err)), 0);
+	virtio_config_access(&b->vdev, 0, c, 8, false);
+	ck_assert_uint_eq(get_le64(c), 1000);
+	ck_assert_uint_eq(b->vdev.config_gen, 1);
+	run(T_IN, 1500, 512, true, &st);		/* past the new end */
+	ck_assert_uint_eq(st, S_IOERR);
+	ck_assert_int_lt(virtio_blk_class.set_faults(&b->vdev, "capacity@4096",
+						     0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "not grow it"));
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev, "", 0, err,
+						     sizeof(err)), 0);
+	virtio_config_access(&b->vdev, 0, c, 8, false);
+	ck_assert_uint_eq(get_le64(c), IMG_SECTORS);
+	ck_assert_uint_eq(b->vdev.config_gen, 2);
+	ck_assert_uint_eq(b->vdev.injected, 2);
+}
+END_TEST
+
+/* Interrupts late (after the used ring moved), spurious while idle. */
+START_TEST(interrupt_faults)
+{
+	char err[256];
+	uint64_t irqs;
+	uint8_t st;
+	int i;
+
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev, "irqlate@100",
+						     0, err, sizeof(err)), 0);
+	irqs = b->vdev.interrupts;
+	run(T_IN, 0, 512, true, &st);
+	ck_assert_uint_eq(b->vdev.interrupts, irqs);	/* not yet */
+	for (i = 0; i < 30 && b->vdev.interrupts == irqs; i++)
+		fake_dispatch(10);
+	ck_assert_uint_eq(b->vdev.interrupts, irqs + 1);
+	ck_assert_uint_eq(b->vdev.injected, 1);
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev, "irqspurious@10",
+						     0, err, sizeof(err)), 0);
+	irqs = b->vdev.interrupts;
+	for (i = 0; i < 20; i++)
+		fake_dispatch(10);
+	ck_assert_uint_ge(b->vdev.interrupts, irqs + 2);
+	ck_assert_uint_eq(b->vdev.injected, 1 + b->vdev.interrupts - irqs);
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev, "", 0, err,
+						     sizeof(err)), 0);
+	ck_assert_ptr_null(b->vdev.irqf);
+	ck_assert_int_lt(virtio_blk_class.set_faults(&b->vdev, "irqcoalesce@1",
+						     0, err, sizeof(err)), 0);
 }
 END_TEST
 
@@ -818,6 +994,9 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, write_then_read);
 	tcase_add_test(tc, fault_injection);
 	tcase_add_test(tc, fault_injection_seeded);
+	tcase_add_test(tc, completion_faults);
+	tcase_add_test(tc, capacity_fault);
+	tcase_add_test(tc, interrupt_faults);
 	tcase_add_test(tc, bounds_and_lengths);
 	tcase_add_test(tc, read_only_disk);
 	tcase_add_test(tc, get_id);

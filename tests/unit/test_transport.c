@@ -727,6 +727,69 @@ static void pci_close(void)
 	common_teardown();
 }
 
+/*
+ * Config widths (a device type with known fields: the test device posing
+ * as a console, cols u16, rows u16, max_nr_ports u32), and notifications
+ * for a queue that is not enabled, or none at all over PCI.
+ */
+START_TEST(width_and_notify_violations)
+{
+	struct virtio_opts o = { .transport = VIRTIO_MMIO };
+	struct virtio_dev_ops ops = test_ops;
+	uint64_t n = 0;
+	uint8_t b[4];
+	int legacy, k;
+
+	ops.device_id = 3;
+	viol_setup(NULL, false);
+	for (legacy = 0; legacy < 2; legacy++) {
+		common_setup();
+		o.transport = legacy ? VIRTIO_MMIO_LEGACY : VIRTIO_MMIO;
+		virtio_dev_init(&dev, &ops, NULL, &drv.gm, &o);
+		ck_assert_int_eq(virtio_mmio_init(&m, &dev, 0xd0000000, 20,
+						  legacy, &fake), 0);
+		n = 0;
+		virtio_mmio_ops.read(&m, 0x100, b, 2);		/* cols */
+		virtio_mmio_ops.read(&m, 0x104, b, 4);		/* max_nr_ports */
+		ck_assert_uint_eq(dev.nr_violations, 0);
+		virtio_mmio_ops.read(&m, 0x100, b, 4);		/* cols + rows */
+		virtio_mmio_ops.read(&m, 0x105, b, 1);		/* a byte of one */
+		virtio_mmio_ops.write(&m, 0x102, b, 1);
+		/* Legacy drivers may read byte by byte. */
+		ck_assert_uint_eq(dev.violations[VIOL_CONFIG_WIDTH],
+				  legacy ? 0 : 3);
+		mmio_close();
+	}
+
+	/* Queue 1 was never enabled; a kick for it is the driver's fault,
+	 * a kick for queue 0 written before a reset is not. */
+	mmio_open(false, false);
+	mmio_driver_up(false);
+	k = kicks;
+	eventfd_signal(m.kick[1].h.fd);
+	fake_dispatch(0);
+	expect(VIOL_NOTIFY_DISABLED, &n);
+	ck_assert_int_eq(kicks, k);
+	eventfd_signal(m.kick[0].h.fd);
+	mw(0x070, 0);					/* reset */
+	fake_dispatch(0);
+	ck_assert_uint_eq(dev.nr_violations, n);
+	mmio_driver_up(false);
+	eventfd_signal(m.kick[0].h.fd);
+	fake_dispatch(0);
+	ck_assert_uint_eq(dev.nr_violations, n);
+	ck_assert_int_gt(kicks, k);
+	mmio_close();
+
+	/* PCI: a notification past the last queue. */
+	n = 0;
+	pci_open();
+	bw(VPCI_NOTIFY + VPCI_NOTIFY_MULT * 5, 2, 5);
+	expect(VIOL_NOTIFY_BAD_QUEUE, &n);
+	pci_close();
+}
+END_TEST
+
 START_TEST(pci_config_space)
 {
 	unsigned int s;
@@ -1153,6 +1216,7 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, mmio_queue_setup_rules);
 	tcase_add_test(tc, mmio_driver_violations);
 	tcase_add_test(tc, ring_violation_kinds);
+	tcase_add_test(tc, width_and_notify_violations);
 	tcase_add_test(tc, mmio_interrupts_and_reset);
 	tcase_add_test(tc, mmio_needs_reset_then_recovers);
 	tcase_add_test(tc, mmio_config_bounds);
