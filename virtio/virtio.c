@@ -557,6 +557,15 @@ bool virtio_check_layout(struct virtio_dev *d, unsigned int q,
 	return false;
 }
 
+static void kick_locked(struct virtio_dev *d, unsigned int q)
+{
+	if (q < d->ops->num_queues && d->vq[q].ready && virtio_dev_running(d) &&
+	    d->ops->queue_kick && !(d->external & (1U << q))) {
+		d->kicks++;
+		d->ops->queue_kick(d, q);
+	}
+}
+
 /*
  * A kick on queue q's eventfd fd, read under the lock: a reset drains the
  * kick fds under it too, so a kick written before the reset is either
@@ -577,18 +586,14 @@ void virtio_kick_fd(struct virtio_dev *d, unsigned int q, int fd)
 		virtio_violation(d, VIOL_NOTIFY_DISABLED, (int)q,
 				 "a notification for queue %u, which is not "
 				 "enabled (status %#x)", q, d->status);
+	kick_locked(d, q);
 	pthread_mutex_unlock(&d->lock);
-	virtio_kick(d, q);
 }
 
 void virtio_kick(struct virtio_dev *d, unsigned int q)
 {
 	pthread_mutex_lock(&d->lock);
-	if (q < d->ops->num_queues && d->vq[q].ready && virtio_dev_running(d) &&
-	    d->ops->queue_kick && !(d->external & (1U << q))) {
-		d->kicks++;
-		d->ops->queue_kick(d, q);
-	}
+	kick_locked(d, q);
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -106,6 +106,11 @@ guest_ok() {
 		! grep -q "the guest's driver broke the virtio spec" "$work/$1.out"
 }
 
+# injected NAME: how many faults vireo injected (its exit line) in NAME.
+injected() {
+	sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$1.out" | tail -n 1
+}
+
 why() {
 	echo "rc=${rc:-none}; $(grep -v -E 'evm:|Key type|ima:|CPUID\[' "$work/$1.out" | tail -n 6 | tr '\n' '|')"
 }
@@ -476,8 +481,8 @@ fi
 rm -f "$img"
 
 # Timing faults (driver test mode): completions at least 5 ms late and
-# given back four at a time, last first; one interrupt per four; a
-# spurious one every 100 ms. fio verifies its data, its fastest request
+# given back four at a time, last first; one interrupt per four, each
+# held 2 ms; a spurious one every 100 ms. fio verifies its data, its fastest request
 # took 5 ms or more, the idle disk's interrupt count rises; then the disk
 # shrinks through PUT /faults (capacity@4096) and the guest sees it.
 # Linux's driver breaks no rule meanwhile (guest_ok).
@@ -490,7 +495,7 @@ timing_run() {
 		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-timing" \
 		--memory 384M --api-sock "$work/$t.sock" \
 		--driver-log "$work/$t.drv" \
-		--disk "path=$img,serial=vireo-test,inject=delay@5+reorder@4+irqcoalesce@4+irqspurious@100,seed=3" \
+		--disk "path=$img,serial=vireo-test,inject=delay@5+reorder@4+irqcoalesce@4+irqlate@2+irqspurious@100,seed=3" \
 		$toolsdisk < /dev/null > "$work/$t.out" 2>&1 &
 	pid=$!
 	code=
@@ -507,7 +512,7 @@ retry_flaky $t timing_run
 r=$(grep '^RESULT fio' "$work/$t.out" | tr -d '\r' | tail -n 1)
 idle=$(grep '^RESULT idle' "$work/$t.out" | tr -d '\r' | tail -n 1)
 rs=$(grep '^RESULT resized' "$work/$t.out" | tr -d '\r' | tail -n 1)
-kinds=$(for k in delayed 'given back' coalesced spurious capacity; do
+kinds=$(for k in delayed 'given back' coalesced 'held for' spurious capacity; do
 	printf '%s=%s ' "$k" "$(grep -c "\"kind\": \"injected\".*$k" "$work/$t.drv")"; done)
 echo "NOTE $t: $idle; $r; $rs; injected: $kinds"
 if guest_ok $t && [ "$(field rc "$r")" = 0 ] &&
@@ -518,6 +523,45 @@ if guest_ok $t && [ "$(field rc "$r")" = 0 ] &&
 	pass $t
 else
 	fail $t "PUT /faults: ${code:-none} $(cat "$work/$t.api" 2>/dev/null); $idle; $r; $rs; $kinds $(why $t)"
+fi
+rm -f "$img"
+
+# Faults switched on through the API while the guest runs: UNSUPP for
+# the next request (the guest's read fails, "not supported"), then
+# DEVICE_NEEDS_RESET at the next one (the guest reads the bit in the
+# device's status; the request stays unanswered).
+t=blk_faults_api
+img=$work/fapi.img
+truncate -s 4M "$img"
+fapi_put() { # fapi_put RULES: PUT /faults/blk0, the HTTP code
+	curl -s -o "$work/$t.api" -w '%{http_code}' \
+		--unix-socket "$work/$t.sock" -X PUT \
+		-H 'Content-Type: application/json' \
+		-d "{\"inject\": \"$1\"}" http://localhost/faults/blk0
+}
+fapi_run() {
+	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-faults-api" \
+		--api-sock "$work/$t.sock" \
+		--disk "path=$img,serial=vireo-test" < /dev/null > "$work/$t.out" 2>&1 &
+	pid=$!
+	codes=
+	wait_for "$work/$t.out" FAULT-UNSUPP 150 && codes=$(fapi_put unsupp@1)
+	wait_for "$work/$t.out" FAULT-RESET 60 && codes="$codes $(fapi_put reset@1)"
+	wait $pid
+	rc=$?
+}
+retry_flaky $t fapi_run
+r=$(grep '^RESULT reset' "$work/$t.out" | tr -d '\r' | tail -n 1)
+echo "NOTE $t: $(grep '^RESULT unsupp' "$work/$t.out" | tr -d '\r'); $r"
+if guest_ok $t && [ "$codes" = "204 204" ] &&
+   grep -q "RESULT unsupp read=failed" "$work/$t.out" &&
+   grep -q "not supported error, dev vd" "$work/$t.out" &&
+   [ "$(field needs_reset "$r")" = 1 ] && [ "$(field hung "$r")" = yes ] &&
+   [ "$(injected $t)" = 2 ]; then
+	pass $t
+else
+	fail $t "PUT: ${codes:-none}; $(grep RESULT "$work/$t.out" | tr -d '\r' | tr '\n' '|') injected $(injected $t); $(why $t)"
 fi
 rm -f "$img"
 
@@ -968,10 +1012,6 @@ if [ $net_ok = 1 ]; then
 	fi
 fi
 
-# injected NAME: how many faults vireo injected (its exit line) in NAME.
-injected() {
-	sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$1.out" | tail -n 1
-}
 
 # Fault injection: 3% of the frames to the guest are dropped on purpose
 # (inject=rxdrop%3): TCP from the host retransmits them, iperf3 -R still
