@@ -33,6 +33,8 @@ struct api_conn {
 	int too_big;			/* 413 or 414 to answer */
 	char *out;			/* reply bytes not yet written */
 	size_t out_len, out_off;
+	uint8_t *stash;			/* read after a request answered later */
+	size_t stash_len;
 };
 
 /* ---- JSON helpers ----------------------------------------------------------- */
@@ -595,7 +597,13 @@ int api_handle(struct api *a, const char *method, const char *url,
 		*reply = fault(404, err, &status);
 		goto done;
 	}
-	if (ret || a->be->act(a->ctx, &r, err, sizeof(err)) < 0) {
+	if (!ret)
+		ret = a->be->act(a->ctx, &r, err, sizeof(err));
+	if (ret == API_LATER) {
+		status = 0;		/* the answer comes with api_finish() */
+		goto done;
+	}
+	if (ret) {
 		*reply = fault(400, err[0] ? err : "refused", &status);
 		goto done;
 	}
@@ -742,7 +750,17 @@ static int on_complete(http_parser *p)
 			    c->url, c->body, c->body_len, &reply);
 	if (!http_should_keep_alive(p))
 		c->closing = true;
-	conn_queue(c, status, reply);
+	if (status == 0) {
+		/* Answered later: nothing more is read from this client
+		 * until then (the loop stops watching it). */
+		c->a->later = c;
+		if (c->watched)
+			c->a->notify.ops->unwatch(c->a->notify.ctx, &c->h);
+		c->watched = false;
+		http_parser_pause(p, 1);
+	} else {
+		conn_queue(c, status, reply);
+	}
 	free(reply);
 	c->url_len = 0;
 	c->url[0] = '\0';
@@ -773,6 +791,17 @@ void api_conn_feed(struct api_conn *c, const uint8_t *buf, size_t len)
 	if (c->closing)
 		return;
 	done = http_parser_execute(&c->parser, &settings, (const char *)buf, len);
+	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+		/* A request answered later: what came after it waits. */
+		free(c->stash);
+		c->stash_len = len - done;
+		c->stash = c->stash_len ? malloc(c->stash_len) : NULL;
+		if (c->stash)
+			memcpy(c->stash, buf + done, c->stash_len);
+		else
+			c->stash_len = 0;
+		return;
+	}
 	if (c->too_big || done != len ||
 	    HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
 		char msg[160];
@@ -817,8 +846,8 @@ static void on_conn(struct ev_handler *h, uint32_t events)
 		}
 	}
 	conn_flush(c);
-	if (!c->closing || c->out_len)
-		return;
+	if (!c->closing || c->out_len || c->a->later == c)
+		return;		/* (one answered later closes after it) */
 	/*
 	 * An error reply (413, malformed request) while the client still
 	 * sends: closing now would reset the connection and lose the reply
@@ -848,9 +877,44 @@ struct api_conn *api_conn_new(struct api *a, int fd)
 
 void api_conn_free(struct api_conn *c)
 {
+	free(c->stash);
 	free(c->body);
 	free(c->out);
 	free(c);
+}
+
+void api_finish(struct api *a, const char *err)
+{
+	struct api_conn *c = a->later;
+	char *reply = NULL;
+	int status = 204;
+
+	a->later = NULL;
+	if (!c)
+		return;
+	if (err) {
+		reply = fault(400, err, &status);
+		a->errors++;
+	}
+	conn_queue(c, status, reply);
+	free(reply);
+	http_parser_pause(&c->parser, 0);
+	if (c->stash) {
+		uint8_t *s = c->stash;
+
+		c->stash = NULL;
+		api_conn_feed(c, s, c->stash_len);
+		free(s);
+	}
+	if (a->later)
+		return;		/* the stash held another one for later */
+	if (!a->notify.ops->watch(a->notify.ctx, &c->h))
+		c->watched = true;
+	else
+		c->closing = true;
+	conn_flush(c);
+	if (c->closing && !c->out_len)
+		conn_close(c);
 }
 
 static void conn_close(struct api_conn *c)
@@ -860,6 +924,8 @@ static void conn_close(struct api_conn *c)
 
 	if (c->watched)
 		a->notify.ops->unwatch(a->notify.ctx, &c->h);
+	if (a->later == c)
+		a->later = NULL;
 	close(c->h.fd);
 	for (i = 0; i < API_MAX_CONNS; i++)
 		if (a->conns[i] == c)

@@ -94,7 +94,11 @@ struct api_request {
 
 struct api_backend {
 	enum api_state (*state)(void *ctx);
-	/* Do it; < 0 with err for the fault message (4xx). */
+	/*
+	 * Do it; < 0 with err for the fault message (4xx); API_LATER: it
+	 * goes on off the loop (writing a snapshot), and the backend answers
+	 * with api_finish() when it has ended.
+	 */
 	int (*act)(void *ctx, const struct api_request *r, char *err,
 		   size_t errlen);
 	/* The JSON of a GET (/vm/config, /machine-config, /balloon, ...):
@@ -113,8 +117,17 @@ struct api {
 	struct ev_handler listen_h;
 	bool listening;
 	struct api_conn *conns[API_MAX_CONNS];
+	struct api_conn *later;		/* waits for api_finish() */
 	uint64_t requests, errors;
 };
+
+#define API_LATER	1
+
+/*
+ * The request whose act() returned API_LATER has ended: 204, or with
+ * err a 400 naming it. The client still waiting gets it.
+ */
+void api_finish(struct api *a, const char *err);
 
 /* Listen on path (a stale socket is replaced). -errno with err. */
 int api_init(struct api *a, const char *path, const struct vm_notify *notify,

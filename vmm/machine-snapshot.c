@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Pause, snapshot and restore of the default machine (machine.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,9 @@
 
 #include "../devices/virtio-console.h"
 #include "../devices/virtio-net.h"
+#include "loop.h"
 #include "machine.h"
+#include "sandbox.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -108,27 +111,6 @@ static int save_dev(struct machine *m, unsigned int i, struct snapshot_dev *sd)
 		pthread_mutex_unlock(&md->vdev->lock);
 	}
 	return 0;
-}
-
-/* Write to path through a temporary file renamed over it: all or nothing. */
-static int write_file(const char *path, const uint8_t *buf, size_t len)
-{
-	char tmp[4200];
-	int fd, ret = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write_full(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
-		ret = -EIO;
-	close(fd);
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
 }
 
 int machine_state_encode(struct machine *m, const char *base, uint8_t **blob,
@@ -318,15 +300,80 @@ int machine_backend_log(struct machine *m, bool on, char *err, size_t errlen)
 	return ret;
 }
 
-int machine_snapshot(struct machine *m, const char *state_path,
-		     const char *mem_path, const char *base, char *err,
-		     size_t errlen)
-{
-	uint8_t *blob = NULL;
-	char tmp[4200];
+struct snap_job {
+	struct machine *m;
+	bool diff;
+	uint8_t *blob;
 	size_t len;
-	int fd, ret;
+	char mem_path[4096], state_path[4096];
+	char mem_tmp[4200], state_tmp[4200];
+	int mem_fd, state_fd;
+	int done_fd;
+	pthread_t thread;
+	int ret;			/* the writer's: -errno */
+	bool mem_failed;		/* ... and which file it was */
+};
 
+static void job_free(struct snap_job *j)
+{
+	if (j->mem_fd >= 0)
+		close(j->mem_fd);
+	if (j->state_fd >= 0)
+		close(j->state_fd);
+	if (j->ret) {
+		unlink(j->mem_tmp);
+		unlink(j->state_tmp);
+	}
+	free(j->blob);
+	free(j);
+}
+
+/* A file beside path (path.tmp), to be renamed over it when complete. */
+static int open_tmp(const char *path, char *tmp, size_t tmplen, const char *what,
+		    char *err, size_t errlen)
+{
+	int fd;
+
+	if (snprintf(tmp, tmplen, "%s.tmp", path) >= (int)tmplen) {
+		errf(err, errlen, "%s file '%s': the path is too long", what, path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		errf(err, errlen, "%s file '%s': %s", what, tmp, strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+/* The worker: the memory, then the state; each synced. */
+static void *snap_write(void *arg)
+{
+	struct snap_job *j = arg;
+	struct machine *m = j->m;
+	int ret;
+
+	sandbox_thread(SB_WORKER);
+	ret = gm_save(&m->vm.mem, j->mem_fd, j->diff ? m->vm.mem.dirty : NULL);
+	if (!ret && fsync(j->mem_fd) < 0)
+		ret = -errno;
+	j->mem_failed = ret != 0;
+	if (!ret && (write_full(j->state_fd, j->blob, j->len) != (ssize_t)j->len ||
+		     fsync(j->state_fd) < 0))
+		ret = -EIO;
+	j->ret = ret;
+	eventfd_signal(j->done_fd);
+	return NULL;
+}
+
+int machine_snapshot_begin(struct machine *m, const char *state_path,
+			   const char *mem_path, const char *base, int done_fd,
+			   struct snap_job **job, char *err, size_t errlen)
+{
+	struct snap_job *j;
+	int ret;
+
+	*job = NULL;
 	if (!m->paused) {
 		errf(err, errlen, "the VM is not paused");
 		return -EBUSY;
@@ -350,46 +397,92 @@ int machine_snapshot(struct machine *m, const char *state_path,
 			return ret;
 		}
 	}
-	ret = machine_state_encode(m, base, &blob, &len, err, errlen);
-	if (ret)
-		goto out;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	j->m = m;
+	j->diff = base != NULL;
+	j->mem_fd = j->state_fd = -1;
+	j->done_fd = done_fd;
+	j->ret = -EINVAL;		/* until the writer says otherwise */
+	snprintf(j->mem_path, sizeof(j->mem_path), "%s", mem_path);
+	snprintf(j->state_path, sizeof(j->state_path), "%s", state_path);
+	ret = machine_state_encode(m, base, &j->blob, &j->len, err, errlen);
 	/*
-	 * The memory first: a state file only names a complete snapshot. It
-	 * is written beside and renamed over: the old file may be the one a
+	 * Both are written beside and renamed over: a state file only names
+	 * a complete snapshot, and the old memory file may be the one a
 	 * restored VM's RAM is mapped from (copy-on-write), which must not
 	 * change under it.
 	 */
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", mem_path) >= (int)sizeof(tmp)) {
-		ret = -ENAMETOOLONG;
-		errf(err, errlen, "memory file '%s': the path is too long", mem_path);
-		goto out;
+	if (!ret) {
+		j->mem_fd = open_tmp(mem_path, j->mem_tmp, sizeof(j->mem_tmp),
+				     "memory", err, errlen);
+		ret = j->mem_fd < 0 ? j->mem_fd : 0;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		errf(err, errlen, "memory file '%s': %s", tmp, strerror(errno));
-		goto out;
+	if (!ret) {
+		j->state_fd = open_tmp(state_path, j->state_tmp,
+				       sizeof(j->state_tmp), "state", err, errlen);
+		ret = j->state_fd < 0 ? j->state_fd : 0;
 	}
-	ret = gm_save(&m->vm.mem, fd, base ? m->vm.mem.dirty : NULL);
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
-	close(fd);
-	if (!ret && rename(tmp, mem_path) < 0)
-		ret = -errno;
+	if (!ret) {
+		ret = -pthread_create(&j->thread, NULL, snap_write, j);
+		if (ret)
+			errf(err, errlen, "cannot start the snapshot writer: %s",
+			     strerror(-ret));
+	}
 	if (ret) {
-		unlink(tmp);
-		errf(err, errlen, "memory file '%s': %s", mem_path, strerror(-ret));
-		goto out;
+		j->ret = ret;
+		job_free(j);
+		return ret;
 	}
-	ret = write_file(state_path, blob, len);
+	*job = j;
+	return 0;
+}
+
+int machine_snapshot_end(struct snap_job *j, char *err, size_t errlen)
+{
+	int ret;
+
+	pthread_join(j->thread, NULL);
+	ret = j->ret;
 	if (ret) {
-		errf(err, errlen, "state file '%s': %s", state_path, strerror(-ret));
-		goto out;
+		errf(err, errlen, "%s file '%s': %s",
+		     j->mem_failed ? "memory" : "state",
+		     j->mem_failed ? j->mem_path : j->state_path,
+		     strerror(-ret));
+	} else if (rename(j->mem_tmp, j->mem_path) < 0) {
+		ret = j->ret = -errno;
+		errf(err, errlen, "memory file '%s': %s", j->mem_path,
+		     strerror(errno));
+	} else if (rename(j->state_tmp, j->state_path) < 0) {
+		ret = j->ret = -errno;
+		errf(err, errlen, "state file '%s': %s", j->state_path,
+		     strerror(errno));
+	} else {
+		vm_dirty_log_clear(&j->m->vm);	/* the next diff starts here */
 	}
-	/* The next diff starts from here. */
-	vm_dirty_log_clear(&m->vm);
-out:
-	free(blob);
+	job_free(j);
+	return ret;
+}
+
+int machine_snapshot(struct machine *m, const char *state_path,
+		     const char *mem_path, const char *base, char *err,
+		     size_t errlen)
+{
+	struct snap_job *j;
+	int efd = eventfd_new(), ret;
+
+	if (efd < 0) {
+		errf(err, errlen, "cannot make an eventfd: %s", strerror(-efd));
+		return efd;
+	}
+	ret = machine_snapshot_begin(m, state_path, mem_path, base, efd, &j,
+				     err, errlen);
+	if (!ret)
+		ret = machine_snapshot_end(j, err, errlen);
+	close(efd);
 	return ret;
 }
 

@@ -80,6 +80,19 @@ bool machine_paused(const struct machine *m);
 int machine_snapshot(struct machine *m, const char *state_path,
 		     const char *mem_path, const char *base, char *err,
 		     size_t errlen);
+/*
+ * The same in two halves, so that the event loop never writes the files
+ * itself: begin (on the loop, quick) checks, encodes the state and opens
+ * the files, then a worker thread writes and syncs them and signals
+ * done_fd (an eventfd); end (on the loop, after done_fd) names the files
+ * and says how it went. The machine stays paused in between. -errno
+ * with err from either.
+ */
+struct snap_job;
+int machine_snapshot_begin(struct machine *m, const char *state_path,
+			   const char *mem_path, const char *base, int done_fd,
+			   struct snap_job **job, char *err, size_t errlen);
+int machine_snapshot_end(struct snap_job *job, char *err, size_t errlen);
 
 struct restore_opts {
 	const char *state_path;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "../devices/virtio-balloon.h"
@@ -22,6 +23,7 @@ void vmm_init(struct vmm *v, struct vm_config *cfg, struct console *con,
 	v->cfg = cfg;
 	v->con = con;
 	v->loop = loop;
+	v->snap_h.fd = -1;
 	snprintf(v->id, sizeof(v->id), "vireo-%d", (int)getpid());
 }
 
@@ -375,6 +377,66 @@ static int migrating(struct vmm *v, char *err, size_t errlen)
 	return -1;
 }
 
+/* The snapshot writer is done: name the files, answer the client. */
+static void on_snap_done(struct ev_handler *h, uint32_t events)
+{
+	struct vmm *v = container_of(h, struct vmm, snap_h);
+	char err[512];
+	int ret;
+
+	(void)events;
+	eventfd_drain(h->fd);
+	if (!v->snap)
+		return;
+	ret = machine_snapshot_end(v->snap, err, sizeof(err));
+	v->snap = NULL;
+	if (v->api_on)
+		api_finish(&v->api, ret ? err : NULL);
+}
+
+/*
+ * PUT /snapshot/create: the state is taken here, the files are written
+ * by a worker while the loop goes on (the API, the console, Ctrl-A x);
+ * the reply comes when they are on disk.
+ */
+static int act_snapshot(struct vmm *v, const struct api_request *r, char *err,
+			size_t errlen)
+{
+	if (v->snap_h.fd < 0) {
+		v->snap_h.fd = eventfd_new();
+		v->snap_h.fn = on_snap_done;
+		if (v->snap_h.fd < 0 || ev_add(v->loop, &v->snap_h, EPOLLIN)) {
+			errf(err, errlen, "cannot wait for a snapshot writer");
+			if (v->snap_h.fd >= 0)
+				close(v->snap_h.fd);
+			v->snap_h.fd = -1;
+			return -1;
+		}
+		v->snap_watched = true;
+	}
+	if (machine_snapshot_begin(&v->machine, r->state_path, r->mem_path,
+				   r->diff ? r->path : NULL, v->snap_h.fd,
+				   &v->snap, err, errlen))
+		return -1;
+	return API_LATER;
+}
+
+/* The snapshot being written, if any, to its end (vireo is stopping). */
+static void snap_wait(struct vmm *v)
+{
+	char err[512];
+
+	if (v->snap && machine_snapshot_end(v->snap, err, sizeof(err)))
+		pr_err("the snapshot being written when vireo stopped: %s", err);
+	v->snap = NULL;
+	if (v->snap_watched)
+		ev_del(v->loop, &v->snap_h);
+	v->snap_watched = false;
+	if (v->snap_h.fd >= 0)
+		close(v->snap_h.fd);
+	v->snap_h.fd = -1;
+}
+
 static int act_migrate(struct vmm *v, const struct api_request *r, char *err,
 		       size_t errlen)
 {
@@ -407,6 +469,11 @@ static int act(void *ctx, const struct api_request *r, char *err,
 	struct vm_config *cfg = v->cfg;
 	struct virtio_dev *bd;
 
+	if (v->snap) {
+		errf(err, errlen, "a snapshot is being written (its PUT "
+		     "/snapshot/create has not been answered yet)");
+		return -1;
+	}
 	switch (r->action) {
 	case API_MACHINE_CONFIG:
 		if (need_state(v, API_NOT_STARTED, "machine-config", err, errlen))
@@ -491,8 +558,7 @@ static int act(void *ctx, const struct api_request *r, char *err,
 		if (migrating(v, err, errlen) ||
 		    need_state(v, API_PAUSED, "snapshot/create", err, errlen))
 			return -1;
-		return machine_snapshot(&v->machine, r->state_path, r->mem_path,
-					r->diff ? r->path : NULL, err, errlen);
+		return act_snapshot(v, r, err, errlen);
 	case API_LOAD:
 		return act_load(v, r, err, errlen);
 	case API_BALLOON_TARGET:
@@ -838,6 +904,7 @@ void vmm_run(struct vmm *v)
 
 void vmm_fini(struct vmm *v)
 {
+	snap_wait(v);
 	mig_free(v->mig);
 	v->mig = NULL;
 	if (v->built)

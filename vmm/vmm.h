@@ -26,6 +26,9 @@ struct vmm {
 	bool quit;			/* leave vmm_run() */
 	struct migration *mig;		/* the last migration from here */
 	bool mig_told;			/* GET /migrate said it completed */
+	struct snap_job *snap;		/* a snapshot being written */
+	struct ev_handler snap_h;	/* its writer's "done" eventfd */
+	bool snap_watched;
 	char id[64];
 	char root_drive[64];		/* is_root_device */
 	/* Strings the API set (cfg points at them). */

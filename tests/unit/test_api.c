@@ -12,12 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fakevmm.h"
 #include "unit.h"
 #include "vmm/api.h"
 
 static struct api_request last;
 static int acts;
 static enum api_state st;
+static bool later;		/* snapshots are answered later */
 /* The request's strings live in its JSON: copies for the checks. */
 static char s_kernel[64], s_id[64], s_tap[64], s_state[64], s_mem[64],
 	    s_ov[64];
@@ -52,6 +54,8 @@ static int b_act(void *ctx, const struct api_request *r, char *err,
 		snprintf(err, errlen, "pause: the VM is not running");
 		return -1;
 	}
+	if (r->action == API_SNAPSHOT && later)
+		return API_LATER;
 	return 0;
 }
 
@@ -258,6 +262,52 @@ START_TEST(http_framing)
 }
 END_TEST
 
+/*
+ * A request answered later (a snapshot being written): nothing goes out
+ * until api_finish(); what the client sent after it waits, then is
+ * answered in order; the connection closes as the client asked.
+ */
+START_TEST(answered_later)
+{
+	static const char two[] =
+		"PUT /snapshot/create HTTP/1.1\r\nContent-Length: 54\r\n\r\n"
+		"{\"snapshot_path\": \"/s/state\", \"mem_file_path\": \"/s/m\"}"
+		"GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+	char buf[8192];
+	struct api_conn *c;
+	int sv[2];
+	ssize_t n;
+
+	setup();
+	a.notify = fake;
+	later = true;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+				    sv), 0);
+	c = api_conn_new(&a, sv[0]);
+	api_conn_feed(c, (const uint8_t *)two, sizeof(two) - 1);
+	{
+		extern void api_conn_flush_for_tests(struct api_conn *);
+
+		api_conn_flush_for_tests(c);
+	}
+	ck_assert_int_lt(read(sv[1], buf, sizeof(buf)), 0);	/* nothing yet */
+	ck_assert_ptr_eq(a.later, c);
+	ck_assert_int_eq(acts, 1);
+	api_finish(&a, NULL);		/* the 204, the GET's 200, closed */
+	ck_assert_ptr_null(a.later);
+	n = read(sv[1], buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "HTTP/1.1 204 No Content"));
+	ck_assert_ptr_nonnull(strstr(buf, "HTTP/1.1 200 OK"));
+	ck_assert(strstr(buf, "204") < strstr(buf, "200 OK"));
+	ck_assert_int_eq(read(sv[1], buf, sizeof(buf)), 0);	/* closed */
+	ck_assert_int_eq(vmm.watched, 0);
+	close(sv[1]);
+	later = false;
+}
+END_TEST
+
 Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -266,6 +316,7 @@ Suite *api_suite(void)
 	tcase_add_test(tc, firecracker_requests);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, http_framing);
+	tcase_add_test(tc, answered_later);
 	suite_add_tcase(s, tc);
 	return s;
 }
