@@ -152,7 +152,10 @@ static const char usage[] =
 "                          names) once /dev/kvm, the kernel, disks, taps\n"
 "                          and sockets are open: no capabilities are kept.\n"
 "                          Files named later (snapshots, API-configured\n"
-"                          VMs) are opened as that user\n"
+"                          VMs) are opened as that user. Without it, vireo\n"
+"                          keeps only CAP_DAC_OVERRIDE, DAC_READ_SEARCH,\n"
+"                          FOWNER and IPC_LOCK once the machine is built\n"
+"                          (all with --on-reboot restart)\n"
 "      --jail DIR          run in new mount, PID and IPC namespaces with\n"
 "                          DIR as / (pivot_root) once the machine is\n"
 "                          built: paths given later (snapshots, sockets)\n"
@@ -1000,6 +1003,8 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		     "longer reach (let the caller start a new vireo)");
 		r = CONFIG_ERROR;
 	}
+	/* A restart opens taps and /dev/kvm again: it keeps its rights. */
+	cfg->sandbox.keep_caps = cfg->on_reboot == ON_REBOOT_RESTART;
 	if (r == CONFIG_RUN && add_console(cfg, err, errlen))
 		r = CONFIG_ERROR;
 	if (r != CONFIG_RUN && r != CONFIG_RESTORE) {

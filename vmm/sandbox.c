@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <pwd.h>
 #include <sched.h>
@@ -44,6 +45,7 @@ static _Thread_local const char *thread_kind = "unfiltered";
 
 static struct sandbox_opts opts;
 static bool locked;
+static bool caps_drop;		/* each thread drops its capabilities */
 static scmp_filter_ctx filters[SB_NR_KINDS];
 static const char *sys_names[SB_MAX_NR];
 
@@ -83,6 +85,7 @@ static const int base_calls[] = {
 	SCMP_SYS(seccomp), SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(getuid),
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(capget),
 };
 
 /* Devices at work: ioctls, io_uring, eventfds, unix sockets. */
@@ -263,11 +266,68 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	_exit(128 + SIGSYS);
 }
 
+/*
+ * Without --user, once the machine is built, vireo still opens files it
+ * is asked to write (snapshots, a migration's, logs) and connects to
+ * sockets (vhost-user backends), wherever they are, and a vDPA device
+ * that pins guest RAM maps it again at each driver reset (IPC_LOCK, past
+ * RLIMIT_MEMLOCK): those rights stay, every other capability goes.
+ */
+#define KEEP_CAPS ((1ULL << CAP_DAC_OVERRIDE) | \
+		   (1ULL << CAP_DAC_READ_SEARCH) | (1ULL << CAP_FOWNER) | \
+		   (1ULL << CAP_IPC_LOCK))
+
+/*
+ * This thread's capabilities (each thread has its own) down to KEEP_CAPS:
+ * effective, permitted, inheritable, bounding and ambient. A thread
+ * created after it inherits the result and finds nothing to do. 0 or
+ * -errno.
+ */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+	uint64_t have;
+	int c, i;
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	have = 0;
+	for (i = 0; i < 2; i++)
+		have |= (uint64_t)(d[i].effective | d[i].permitted |
+				   d[i].inheritable) << (32 * i);
+	if (!(have & ~KEEP_CAPS))
+		return 0;	/* an ordinary user, or done (inherited) */
+	/* The bounding set too, where this thread may change it. */
+	for (c = 0; (d[0].effective & (1U << CAP_SETPCAP)) && c <= CAP_LAST_CAP;
+	     c++)
+		if (!(KEEP_CAPS & (1ULL << c)) &&
+		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
+			return -errno;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (i = 0; i < 2; i++) {
+		uint32_t keep = (uint32_t)(KEEP_CAPS >> (32 * i));
+
+		d[i].effective &= keep;
+		d[i].permitted &= keep;
+		d[i].inheritable = 0;
+	}
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
 void sandbox_enter(enum sandbox_kind kind)
 {
 	const char *test = getenv("VIREO_SECCOMP_SELFTEST");
+	int ret;
 
 	sandbox_have_filter = true;
+	if (caps_drop && (ret = drop_caps())) {
+		pr_err("cannot drop the capabilities vireo no longer needs: %s; "
+		       "vireo stops", strerror(-ret));
+		_exit(1);
+	}
 	if (!opts.seccomp || kind >= SB_NR_KINDS || !filters[kind])
 		return;
 	thread_kind = kind_names[kind];
@@ -532,7 +592,8 @@ int sandbox_lockdown(char *err, size_t errlen)
 	if (opts.seccomp && build_filters(err, errlen))
 		return -1;
 	locked = true;
-	if (!opts.seccomp)
+	caps_drop = !opts.user && !opts.keep_caps;
+	if (!opts.seccomp && !caps_drop)
 		return 0;
 	atomic_store_explicit(&sandbox_armed, true, memory_order_release);
 	sandbox_enter(SB_LOOP);

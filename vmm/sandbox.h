@@ -35,6 +35,7 @@ struct sandbox_opts {
 	uid_t uid;
 	gid_t gid;
 	const char *jail;	/* --jail DIR */
+	bool keep_caps;		/* (not an option) --on-reboot restart */
 };
 
 /* "UID:GID" (numbers or names) into o; -1 with err set. */

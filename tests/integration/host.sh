@@ -15,7 +15,8 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	for t in exit_statuses fault_dump cmos_date serial_input escape_quit \
 		 sigterm restart_on_reboot mmio_cmdline file_errors \
 		 bzimage_extraction api_http snapshot_restore \
-		 snapshot_refused mig_tiny seccomp_kinds user_drop jail_snapshot; do
+		 snapshot_refused mig_tiny seccomp_kinds user_drop caps_dropped \
+		 jail_snapshot; do
 		skip "$t" "no usable /dev/kvm on this machine"
 	done
 	exit 0
@@ -476,6 +477,56 @@ else
 	else
 		fail $t "rc=$rc uid='$uid' caps=$caps nnp=$nnp seccomp=$sc: $(tr '\n' '|' < "$work/$t.out")"
 	fi
+fi
+
+# Root without --user: once the machine is built every thread of vireo's
+# keeps only the rights to reach files and sockets (DAC_OVERRIDE,
+# DAC_READ_SEARCH, FOWNER) and to pin memory for vDPA (IPC_LOCK): 0x400e,
+# in its effective, permitted and bounding sets; with --on-reboot restart (which opens taps and /dev/kvm again)
+# they stay.
+t=caps_dropped
+if [ "$(id -u)" != 0 ]; then
+	skip $t "needs root"
+else
+	bad=
+	for mode in drop restart; do
+		rm -f "$work/f1"
+		mkfifo "$work/f1"
+		extra=
+		[ $mode = restart ] && extra="--on-reboot restart"
+		timeout 30 "$vireo" run --kernel "$tiny" --memory 64M \
+			--cmdline echo $extra < "$work/f1" > "$work/$t.$mode" 2>&1 &
+		sp=$!
+		exec 3> "$work/f1"
+		wait_for "$work/$t.$mode" "tiny guest: hello" 10
+		printf 'abc-' >&3
+		wait_for "$work/$t.$mode" "abc-" 10
+		vp=$(pgrep -f -n "cmdline echo" -P $sp) || vp=$sp
+		tasks=
+		for s in /proc/$vp/task/*; do
+			# KVM's own kernel threads (kvm-nx-lpage-recovery)
+			# show up among vireo's: not vireo's to drop.
+			case $(cat "$s/comm") in kvm-*) continue ;; esac
+			tasks="$tasks $(sed -n 's/^CapEff:[[:space:]]*//p' "$s/status")"
+		done
+		bnd=$(status_of "$vp" CapBnd) prm=$(status_of "$vp" CapPrm)
+		printf 'q' >&3
+		wait $sp
+		rc=$?
+		exec 3>&-
+		want=000000000000400e
+		if [ $mode = restart ]; then
+			want=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
+			bnd=$want prm=$want
+		fi
+		for c in $tasks; do
+			[ "$c" = "$want" ] || bad="$bad $mode:task=$c"
+		done
+		[ "$rc" = 0 ] && [ -n "$tasks" ] && [ "$bnd" = "$want" ] &&
+			[ "$prm" = "$want" ] ||
+			bad="$bad $mode: rc=$rc tasks=$tasks bnd=$bnd prm=$prm"
+	done
+	[ -z "$bad" ] && pass $t || fail $t "$bad"
 fi
 
 # --jail: vireo runs as PID 1 of its own namespace with DIR as its root;
