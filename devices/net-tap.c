@@ -214,10 +214,13 @@ void net_rx_run(struct net_pair *p)
 				n->stats.rx_dropped++;
 				continue;
 			}
-			if (n->cfg.rxdrop_pct && rx_inject_drop(n, p, (size_t)got))
-				continue;
-			if (net_rx_faults(&n->cfg))
+			if (net_rx_faults(&n->cfg) &&
+			    virtio_fault_queue(&n->cfg.irq, 2 * p->idx)) {
+				if (n->cfg.rxdrop_pct &&
+				    rx_inject_drop(n, p, (size_t)got))
+					continue;
 				rx_inject(n, p, (size_t)got);
+			}
 			p->pending = (size_t)got;
 		}
 		vq_budget_spend(&budget, p->pending);

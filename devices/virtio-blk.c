@@ -438,7 +438,8 @@ static bool blk_hold(struct virtio_blk *b, struct blk_req *r, int status)
 	struct blk_queue *q = r->q;
 	unsigned int n = b->cfg.inject.hold;
 
-	if (!b->cfg.inject.on || n < 2 || b->vdev.broken)
+	if (!b->cfg.inject.on || n < 2 || b->vdev.broken ||
+	    !virtio_fault_queue(&b->cfg.inject.irq, q->idx))
 		return false;
 	r->held_status = (uint8_t)status;
 	q->held[q->nr_held++] = r;
@@ -477,7 +478,8 @@ static void blk_delay(struct virtio_blk *b, struct blk_req *r)
 	const struct blk_inject *in = &b->cfg.inject;
 	unsigned int ms = in->delay_ms;
 
-	if (!in->on || !ms || r->type == T_GET_ID)
+	if (!in->on || !ms || r->type == T_GET_ID ||
+	    !virtio_fault_queue(&in->irq, r->q->idx))
 		return;
 	if (in->delay_rand)
 		ms = (unsigned int)(inject_rand(&b->rng) % (ms + 1ULL));
@@ -499,10 +501,12 @@ static int blk_inject(struct virtio_blk *b, struct blk_req *r)
 {
 	const struct blk_inject *in = &b->cfg.inject;
 	struct virtio_dev *d = &b->vdev;
-	uint64_t n = ++b->requests;
 	bool rw = r->type == T_IN || r->type == T_OUT;
-	uint64_t last_sector;
+	uint64_t last_sector, n;
 
+	if (!virtio_fault_queue(&in->irq, r->q->idx))
+		return -1;		/* queue@N: another queue's */
+	n = ++b->requests;		/* @N counts this queue's */
 	if (!in->on)
 		return -1;
 	if (in->reset_at == n) {
@@ -1311,10 +1315,20 @@ static void blk_queue_fini(struct virtio_blk *b, struct blk_queue *q)
 	q->reqs = NULL;
 }
 
-/* inject=capacity@S can shrink the disk, not grow it past its file. */
-static int blk_check_capacity(struct virtio_blk *b, const struct blk_inject *in,
-			      char *err, size_t errlen)
+/*
+ * inject=capacity@S can shrink the disk, not grow it past its file;
+ * queue@N names one of its queues.
+ */
+static int blk_check_faults(struct virtio_blk *b, const struct blk_inject *in,
+			    char *err, size_t errlen)
 {
+	if (in->irq.one_queue && in->irq.queue >= b->nr_queues) {
+		errf(err, errlen, "--disk '%s': inject=queue@%u: the disk has "
+		     "%u queue%s (0-%u)", b->cfg.path, in->irq.queue,
+		     b->nr_queues, b->nr_queues > 1 ? "s" : "",
+		     b->nr_queues - 1);
+		return -EINVAL;
+	}
 	if (in->capacity <= b->file_capacity)
 		return 0;
 	errf(err, errlen, "--disk '%s': inject=capacity@%llu: the disk has "
@@ -1390,7 +1404,7 @@ int virtio_blk_init(struct virtio_blk *b, const struct blk_config *cfg,
 		if (ret)
 			return ret;
 	}
-	ret = blk_check_capacity(b, &cfg->inject, err, errlen);
+	ret = blk_check_faults(b, &cfg->inject, err, errlen);
 	return ret ? ret : blk_apply_faults(b, err, errlen);
 }
 
@@ -1521,7 +1535,8 @@ static int blk_parse_inject(struct blk_inject *in, const char *opt,
 			     "delay@MS, delayrand@MS (1-10000), reorder@N, "
 			     "burst@N (2-%u), capacity@SECTORS, irqlate@MS "
 			     "(1-10000), irqcoalesce@N (2-1024), "
-			     "irqspurious@MS; join rules with +",
+			     "irqspurious@MS, queue@N (only queue N); join "
+			     "rules with +",
 			     opt, rule, BLK_QUEUE_SIZE);
 			return -1;
 		}
@@ -1753,7 +1768,7 @@ static int blk_set_faults(struct virtio_dev *d, const char *spec,
 	}
 	if (spec[0] && blk_parse_inject(&in, "faults", spec, err, errlen) < 0)
 		return -1;
-	if (blk_check_capacity(b, &in, err, errlen))
+	if (blk_check_faults(b, &in, err, errlen))
 		return -1;
 	in.seed = seed ? seed : b->cfg.inject.seed;
 	b->cfg.inject = in;

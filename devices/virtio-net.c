@@ -317,6 +317,19 @@ int virtio_net_init_fd(struct virtio_net *n, const struct net_config *cfg,
 	return net_setup(n, gm, opts, err, errlen);
 }
 
+/* inject=queue@N names one of the NIC's virtqueues. */
+static int net_check_queue(const struct virtio_net *n,
+			   const struct virtio_irq_faults *f, char *err,
+			   size_t errlen)
+{
+	if (!f->one_queue || f->queue < n->ops.num_queues)
+		return 0;
+	errf(err, errlen, "--net: inject=queue@%u: the NIC has virtqueues "
+	     "0-%u (receive queues are the even ones below %u)", f->queue,
+	     n->ops.num_queues - 1, 2 * n->pairs);
+	return -EINVAL;
+}
+
 /* inject=linkflap@MS: the link goes down, then up, every MS ms. */
 static void on_flap(struct ev_handler *h, uint32_t events)
 {
@@ -413,7 +426,8 @@ static int net_setup(struct virtio_net *n, const struct guest_mem *gm,
 	 */
 	for (i = 0; i < 2 * n->pairs; i++)
 		n->vdev.vq[i].lazy_kicks = true;
-	if ((cfg->linkflap_ms && flap_start(n, err, errlen)) ||
+	if (net_check_queue(n, &cfg->irq, err, errlen) ||
+	    (cfg->linkflap_ms && flap_start(n, err, errlen)) ||
 	    virtio_irq_faults_set(&n->vdev, &cfg->irq, &n->notify, err,
 				  errlen)) {
 		virtio_net_fini(n);
@@ -566,8 +580,9 @@ bad:
 	errf(err, errlen, "%s: inject '%s': rules are rxdrop%%P, rxdup%%P, "
 	     "badcsum%%P, shortlen%%P (P percent of received frames, 1-100) "
 	     "linkflap@MS (the link down and up every MS ms, 10 or more), "
-	     "irqlate@MS (1-10000), irqcoalesce@N (2-1024) and "
-	     "irqspurious@MS, joined with '+'", opt, val);
+	     "irqlate@MS (1-10000), irqcoalesce@N (2-1024), "
+	     "irqspurious@MS and queue@N (only virtqueue N: receive queues "
+	     "are the even ones), joined with '+'", opt, val);
 	return -1;
 }
 
@@ -827,7 +842,8 @@ static int net_set_faults(struct virtio_dev *d, const char *spec,
 		return -1;
 	}
 	n = d->priv;
-	if (spec[0] && net_parse_inject(&c, "faults", spec, err, errlen) < 0)
+	if ((spec[0] && net_parse_inject(&c, "faults", spec, err, errlen) < 0) ||
+	    net_check_queue(n, &c.irq, err, errlen))
 		return -1;
 	n->cfg.rxdrop_pct = c.rxdrop_pct;
 	n->cfg.rxdup_pct = c.rxdup_pct;

@@ -673,6 +673,13 @@ int virtio_irq_fault_rule(struct virtio_irq_faults *f, const char *rule)
 	unsigned int i, v;
 	int used = 0;
 
+	if (sscanf(rule, "queue@%u%n", &v, &used) == 1) {
+		if (rule[used] || v >= VIRTIO_MAX_QUEUES)
+			return -1;
+		f->one_queue = true;
+		f->queue = v;
+		return 1;
+	}
 	for (i = 0; i < ARRAY_SIZE(rules); i++) {
 		size_t l = strlen(rules[i].name);
 
@@ -726,6 +733,8 @@ static bool irq_hold(struct virtio_dev *d, unsigned int q)
 	struct virtio_irq_state *s = d->irqf;
 	unsigned int ms = s->f.late_ms;
 
+	if (!virtio_fault_queue(&s->f, q))
+		return false;
 	if (s->f.coalesce) {
 		if (++s->count[q] < s->f.coalesce) {
 			virtio_injected(d, (int)q, "queue %u: interrupt %u of "
@@ -780,7 +789,8 @@ static void on_irq_spurious(struct ev_handler *h, uint32_t events)
 		return;
 	pthread_mutex_lock(&d->lock);
 	for (q = 0; virtio_dev_running(d) && q < d->ops->num_queues; q++) {
-		if (!d->vq[q].ready || (d->external & (1U << q)))
+		if (!d->vq[q].ready || (d->external & (1U << q)) ||
+		    !virtio_fault_queue(&s->f, q))
 			continue;
 		virtio_injected(d, (int)q, "queue %u: a spurious interrupt "
 				"(irqspurious@%u)", q, s->f.spurious_ms);
@@ -832,7 +842,7 @@ int virtio_irq_faults_set(struct virtio_dev *d, const struct virtio_irq_faults *
 	struct virtio_irq_state *s = d->irqf;
 	int ret;
 
-	if (!f->late_ms && !f->coalesce && !f->spurious_ms) {
+	if (!f->late_ms && !f->coalesce && !f->spurious_ms) {	/* queue@ alone */
 		if (s) {
 			irq_flush(d);
 			d->irqf = NULL;

@@ -152,12 +152,22 @@ struct virtio_dev_ops {
  * interrupt late by late_ms; one per `coalesce` used-buffer notifications
  * (the rest within 10 ms); every spurious_ms an interrupt on each queue
  * with nothing new in it. Each counted and logged as "injected".
+ * queue@N narrows these and the device's own rules to virtqueue N.
  */
 struct virtio_irq_faults {
 	unsigned int late_ms;		/* irqlate@MS */
 	unsigned int coalesce;		/* irqcoalesce@N */
 	unsigned int spurious_ms;	/* irqspurious@MS */
+	bool one_queue;			/* queue@N */
+	unsigned int queue;
 };
+
+/* Does a fault of f apply to virtqueue q? */
+static inline bool virtio_fault_queue(const struct virtio_irq_faults *f,
+				      unsigned int q)
+{
+	return !f->one_queue || f->queue == q;
+}
 
 #define VIRTIO_IRQ_FAULT_RULES "irqlate@MS, irqcoalesce@N, irqspurious@MS"
 

@@ -861,7 +861,7 @@ START_TEST(two_queues)
 	};
 	struct drv q1;
 	char line[PATH_MAX + 512];
-	uint8_t c[2];
+	uint8_t c[2], st;
 	uint16_t id;
 	uint32_t len;
 	unsigned int i;
@@ -895,6 +895,23 @@ START_TEST(two_queues)
 		      "%s", line);
 	/* A kick for a queue the disk does not have: nothing happens. */
 	virtio_kick(&b->vdev, 5);
+
+	/* queue@1: faults on queue 1 only; queue 0 is left alone. */
+	ck_assert_int_lt(virtio_blk_class.set_faults(&b->vdev,
+			 "queue@2+ioerr%100", 0, line, sizeof(line)), 0);
+	ck_assert_ptr_nonnull(strstr(line, "2 queues (0-1)"));
+	ck_assert_int_eq(virtio_blk_class.set_faults(&b->vdev,
+			 "queue@1+ioerr%100", 0, line, sizeof(line)), 0);
+	*drv_mem(&d, STATUS) = 0xee;
+	drv_add(&q1, bufs, 3);
+	virtio_kick(&b->vdev, 1);
+	for (i = 0; i < 100 && !drv_get_used(&q1, &id, &len); i++)
+		fake_dispatch(50);
+	ck_assert_uint_eq(*drv_mem(&d, STATUS), S_IOERR);
+	b->vdev.vq[0].ready = true;
+	run(T_IN, 3, 512, true, &st);
+	ck_assert_uint_eq(st, 0);
+	ck_assert_uint_eq(b->vdev.injected, 1);
 	drv_fini(&q1);
 }
 END_TEST
