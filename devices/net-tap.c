@@ -36,7 +36,9 @@ void net_tap_attach(struct virtio_net *n, unsigned int i, bool on)
 
 void net_pair_watch(struct net_pair *p, bool on)
 {
-	struct vm_notify *nt = &p->net->notify;
+	/* iothread=on: the taps are read on the I/O thread. */
+	struct vm_notify *nt = p->net->cfg.iothread ? &p->net->io_notify :
+						      &p->net->notify;
 
 	if (on && !p->watched) {
 		p->rx_stalled = false;

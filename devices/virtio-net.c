@@ -138,6 +138,7 @@ static void net_kick(struct virtio_dev *d, unsigned int q)
 static int net_activate(struct virtio_dev *d, const struct virtio_activation *a)
 {
 	struct virtio_net *n = d->priv;
+	unsigned int i;
 	int ret;
 
 	n->mrg = net_has(n, VIRTIO_NET_F_MRG_RXBUF);
@@ -152,6 +153,13 @@ static int net_activate(struct virtio_dev *d, const struct virtio_activation *a)
 	set_active_pairs(n, a && a->resume && n->active_pairs ? n->active_pairs : 1);
 	if (n->backend != NET_VHOST_USER && !(n->vhost_started & 1))
 		net_rx_run(&n->pair[0]);
+	/* iothread=on: the kicks go to the thread, as to a vhost backend
+	 * (the taps are watched there already). */
+	for (i = 0; a && n->cfg.iothread && i < a->nr_queues &&
+	     i < n->ops.num_queues; i++)
+		if (a->q[i].vq->ready)
+			iothread_take_queue(&n->iot, &n->iq[i], d, i,
+					    a->q[i].kick_fd);
 	return 0;
 }
 
@@ -160,6 +168,9 @@ static void net_deactivate(struct virtio_dev *d, bool pause)
 	struct virtio_net *n = d->priv;
 	unsigned int i;
 
+	/* The I/O thread gives the queues back (the core re-wires them). */
+	for (i = 0; n->cfg.iothread && i < n->ops.num_queues; i++)
+		iothread_drop_queue(&n->iq[i]);
 	net_vhost_stop(n);
 	/* Paused: the taps are not read (a frame read, not delivered, is
 	 * dropped as a wire would drop it). */
@@ -296,7 +307,8 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
 		virtio_net_fini(n);
 		return -EINVAL;
 	}
-	/* Injected faults happen on vireo's own data path: no vhost-net. */
+	/* Injected faults happen on vireo's own data path, and an I/O
+	 * thread serves that path: no vhost-net. */
 	if (cfg->vhost != NET_VHOST_OFF && !net_rx_faults(cfg) &&
 	    net_vhost_net_open(n, opts, err, errlen)) {
 		virtio_net_fini(n);
@@ -411,6 +423,18 @@ static int net_setup(struct virtio_net *n, const struct guest_mem *gm,
 			return -ENOMEM;
 		}
 	}
+	if (cfg->iothread) {
+		int ret = iothread_start(&n->iot, "net-io");
+
+		if (ret) {
+			n->cfg.iothread = false;
+			virtio_net_fini(n);
+			errf(err, errlen, "--net: cannot start its I/O thread: %s",
+			     strerror(-ret));
+			return ret;
+		}
+		loop_notifier_init(&n->io_notify, &n->iot.loop);
+	}
 	n->ops = net_ops_template;
 	n->ops.num_queues = (uint16_t)(2 * n->pairs + 1);
 	if (cfg->mtu)
@@ -440,6 +464,13 @@ void virtio_net_fini(struct virtio_net *n)
 {
 	unsigned int i;
 
+	/* Its loop first: nothing runs there while the taps go. */
+	if (n->cfg.iothread) {
+		iothread_stop(&n->iot);
+		for (i = 0; i < NET_MAX_PAIRS; i++)
+			n->pair[i].watched = false;	/* with its loop */
+		n->cfg.iothread = false;
+	}
 	for (i = 0; i < NET_MAX_PAIRS; i++) {
 		struct net_pair *p = &n->pair[i];
 
@@ -518,6 +549,19 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 		 (unsigned long long)s->tx_max,
 		 (unsigned long long)n->vdev.kicks,
 		 (unsigned long long)n->vdev.interrupts, moved);
+	if (n->cfg.iothread) {
+		uint64_t kicks = 0;
+		size_t used = strlen(buf);
+		unsigned int i;
+
+		for (i = 0; i < n->ops.num_queues; i++)
+			kicks += n->iq[i].kicks;
+		if (used < len)
+			snprintf(buf + used, len - used, "; I/O thread: %llu "
+				 "kicks, %llu ms CPU", (unsigned long long)kicks,
+				 (unsigned long long)(iothread_cpu_ns(&n->iot) /
+						      1000000));
+	}
 }
 
 /* ---- the class ----------------------------------------------------------- */
@@ -609,6 +653,8 @@ static int net_parse_key(void *cfg, const char *opt, const char *key,
 				  sizeof(n->vhost_user), err, errlen) ? -1 : 1;
 	if (!strcmp(key, "server"))
 		return opt_on_off(opt, val, &n->server, err, errlen) ? -1 : 1;
+	if (!strcmp(key, "iothread"))
+		return opt_on_off(opt, val, &n->iothread, err, errlen) ? -1 : 1;
 	if (!strcmp(key, "inject"))
 		return net_parse_inject(n, opt, val, err, errlen);
 	if (!strcmp(key, "seed")) {
@@ -664,6 +710,12 @@ static int net_config_check(const void *cfg, const char *opt, char *err,
 	if (given != 1) {
 		errf(err, errlen, "%s: give one of tap=NAME, fd=N, "
 		     "vhost-user=SOCKET or vhost-vdpa=/dev/vhost-vdpa-N", opt);
+		return -1;
+	}
+	if (n->iothread && (n->vhost_user[0] || n->vhost_vdpa[0] ||
+			    n->vhost == NET_VHOST_ON)) {
+		errf(err, errlen, "%s: iothread=on is for NICs vireo serves "
+		     "itself (a tap with vhost=off or auto)", opt);
 		return -1;
 	}
 	if (net_rx_faults(n) && (n->vhost_user[0] || n->vhost_vdpa[0] ||
@@ -876,7 +928,7 @@ const struct vdev_class virtio_net_class = {
 	.name = "net",
 	.option = "net",
 	.keys = "tap, fd, vhost, vhost-dev, vhost-user, server, vhost-vdpa, mac, "
-		"mtu, queues, inject, seed",
+		"mtu, queues, iothread, inject, seed",
 	.config_size = sizeof(struct net_config),
 	.features = net_features,
 	.config_init = net_config_init,

@@ -37,6 +37,7 @@
 
 #include "../virtio/vhost-kernel.h"
 #include "../virtio/vhost-user.h"
+#include "../virtio/iothread.h"
 #include "../virtio/virtio.h"
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
@@ -89,15 +90,16 @@ struct net_config {
 	unsigned int rxdrop_pct, rxdup_pct, badcsum_pct, shortlen_pct;
 	unsigned int linkflap_ms;
 	struct virtio_irq_faults irq;	/* irqlate@MS, irqcoalesce@N, ... */
+	bool iothread;		/* queues and taps served by an I/O thread */
 	uint64_t seed;
 };
 
-/* Any fault to inject (served by vireo then, not vhost-net)? */
+/* Served by vireo's own data path (not vhost-net): faults, iothread=on. */
 static inline bool net_rx_faults(const struct net_config *c)
 {
 	return c->rxdrop_pct || c->rxdup_pct || c->badcsum_pct ||
 	       c->shortlen_pct || c->linkflap_ms || c->irq.late_ms ||
-	       c->irq.coalesce || c->irq.spurious_ms;
+	       c->irq.coalesce || c->irq.spurious_ms || c->iothread;
 }
 
 enum net_backend {
@@ -160,6 +162,10 @@ struct virtio_net {
 	struct ev_handler flap_h;	/* inject=linkflap@MS: a timerfd */
 	bool flap_watched;
 	bool flap_down;			/* the link, as the flapping has it */
+	/* iothread=on: the thread, its queues, and its loop for the taps */
+	struct iothread iot;
+	struct iothread_queue iq[2 * NET_MAX_PAIRS + 1];
+	struct vm_notify io_notify;
 };
 
 extern const struct vdev_class virtio_net_class;

@@ -789,8 +789,8 @@ static void on_irq_spurious(struct ev_handler *h, uint32_t events)
 		return;
 	pthread_mutex_lock(&d->lock);
 	for (q = 0; virtio_dev_running(d) && q < d->ops->num_queues; q++) {
-		if (!d->vq[q].ready || (d->external & (1U << q)) ||
-		    !virtio_fault_queue(&s->f, q))
+		/* (an I/O thread's queues are "external" but vireo's) */
+		if (!d->vq[q].ready || !virtio_fault_queue(&s->f, q))
 			continue;
 		virtio_injected(d, (int)q, "queue %u: a spurious interrupt "
 				"(irqspurious@%u)", q, s->f.spurious_ms);

@@ -88,6 +88,8 @@ static const char usage[] =
 "                          vhost-user=SOCKET[,server=on] instead of a tap:\n"
 "                          a vhost-user backend process (e.g. DPDK) serves\n"
 "                          the queues; the link goes down while it is gone.\n"
+"                          iothread=on: vireo's data path (no vhost-net)\n"
+"                          on a thread of its own (queues and taps).\n"
 "                          inject=RULE[+RULE..][,seed=S]: faults for driver\n"
 "                          tests (no vhost-net): rxdrop%P, rxdup%P,\n"
 "                          badcsum%P, shortlen%P (P% of received frames),\n"

@@ -893,6 +893,23 @@ for combo in pci-split mmio-packed pci-packed mmio-split; do
 	fi
 done
 
+# iothread=on: the NIC's queues (two pairs, two vCPUs) and its taps are
+# served by a thread of their own; the same ping and iperf3 both ways,
+# and the exit line shows the thread took the kicks.
+for tr in pci mmio; do
+	t=net_iothread_$tr
+	[ $net_ok = 1 ] || { skip $t "no tun or iperf3 here"; continue; }
+	net_boot $t 0 56 --cpus 2 \
+		--net "tap=vt0,vhost=off,queues=2,iothread=on,transport=$tr"
+	iot=$(sed -n 's/.*; I\/O thread: \([0-9]*\) kicks.*/\1/p' "$work/$t.out" | tail -n 1)
+	echo "NOTE $t: I/O thread kicks ${iot:-?}"
+	if net_check $t && [ "${iot:-0}" -gt 0 ]; then
+		pass $t
+	else
+		fail $t "thread kicks ${iot:-?}; host ping: $(tail -n 2 "$work/$t.ping" | tr '\n' ' '); $(grep -E 'RESULT|vireo: net' "$work/$t.out" | tr '\n' ' ') $(why $t)"
+	fi
+done
+
 # --jail and --user: vireo opens the disk, creates the tap and opens
 # /dev/kvm as root, then runs as PID 1 of new namespaces with an empty
 # directory as /, as nobody, with no capabilities and its seccomp filters;

@@ -277,6 +277,41 @@ END_TEST
 
 /* inject=rxdrop%P: about P% of frames never reach the guest; each one
  * counted as injected, the rest delivered whole. */
+/* iothread=on: frames from the tap are read and delivered on the I/O
+ * thread, with no event loop running. */
+START_TEST(rx_on_iothread)
+{
+	char line[512];
+	uint16_t id;
+	uint32_t len = 0;
+	bool got = false;
+	int i;
+
+	start_faults.iothread = true;
+	start(0);
+	start_faults.iothread = false;
+	pthread_mutex_lock(&n->vdev.lock);
+	rx_buffer(DRV_BUFS, 1526);
+	pthread_mutex_unlock(&n->vdev.lock);
+	virtio_kick(&n->vdev, 0);
+	host_send(200);
+	for (i = 0; i < 200 && !got; i++) {
+		pthread_mutex_lock(&n->vdev.lock);
+		got = drv_get_used(&q[0], &id, &len);
+		pthread_mutex_unlock(&n->vdev.lock);
+		if (!got)
+			usleep(10000);
+	}
+	ck_assert(got);
+	ck_assert_uint_eq(len, HDR + 200);
+	ck_assert_uint_eq(drv_mem(&q[0], DRV_BUFS)[HDR + 3], 21);
+	virtio_net_stats_line(n, line, sizeof(line));
+	ck_assert_msg(strstr(line, "; I/O thread: "), "%s", line);
+	ck_assert_int_eq(vmm.watched, 0);	/* the taps are the thread's */
+	teardown();
+}
+END_TEST
+
 START_TEST(rx_injected_drops)
 {
 	unsigned int i, got = 0;
@@ -506,6 +541,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, tx_bad_lengths_are_dropped);
 	tcase_add_test(tc, tx_work_per_kick_is_bounded);
 	tcase_add_test(tc, rx_one_buffer);
+	tcase_add_test(tc, rx_on_iothread);
 	tcase_add_test(tc, rx_injected_drops);
 	tcase_add_test(tc, rx_injected_dup_short_badcsum);
 	tcase_add_test(tc, link_flaps);
