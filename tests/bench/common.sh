@@ -1,6 +1,6 @@
 # Sourced by the in-host benchmark scripts (run from the payload dir):
-# the two VMMs on the same guest, 1 vCPU, the guest's tools disk on
-# virtio-mmio. $append is the kernel command line.
+# the two VMMs on the same guest, 1 vCPU ($vm_cpus), the guest's tools
+# disk on virtio-mmio. $append is the kernel command line.
 export VIREO_CACHE_DIR=/tmp/bench-cache
 # A guest the nested test host has hung is given up after this long (the
 # run then reports no results for it) rather than stalling the benchmark.
@@ -163,11 +163,12 @@ interleave() {
 # vireo_vm MEMORY ARGS...: vireo with the tools disk, plus ARGS ($vireo_bin
 # picks the binary).
 vireo_bin=./vireo
+vm_cpus=1
 vireo_vm() {
 	_mem=$1
 	shift
 	timeout "$vm_timeout" "$vireo_bin" run --kernel guest/vmlinuz --initrd guest/initramfs.cpio \
-		--memory "$_mem" --cpus 1 --cmdline "$append" \
+		--memory "$_mem" --cpus "$vm_cpus" --cmdline "$append" \
 		--disk path=guest/tools.img,readonly=on,serial=vireo-tools,transport=mmio \
 		"$@"
 }
@@ -188,7 +189,7 @@ qemu_vm() {
 	_mem=$1
 	shift
 	timeout "$vm_timeout" qemu/bin/qemu-system-x86_64.sh -L qemu/share/qemu \
-		-M "$qemu_machine" -enable-kvm -cpu host -m "$_mem" -smp 1 -nodefaults \
+		-M "$qemu_machine" -enable-kvm -cpu host -m "$_mem" -smp "$vm_cpus" -nodefaults \
 		-no-user-config -display none -serial stdio -no-reboot \
 		-name qemu,process=qemu,debug-threads=on \
 		-kernel guest/vmlinuz -initrd guest/initramfs.cpio \

@@ -13,21 +13,28 @@
 #        to a file / -incoming (256 MiB guest, 64 MiB of it filled).
 #  mig   live migration total time and downtime, 512 MiB guest idle and
 #        rewriting 64 MiB: vireo tcp and local=on vs QEMU migrate over tcp.
-# usage: run.sh [boot|blk|net|snap|mig|all] [RUNS]   (default: all; 7
-#        boot runs, 3 blk, 3 net, 5 snap and 3 mig runs; RUNS overrides all)
+#  mix   2 vCPUs, two disks and a NIC busy at once (fio 4k randread and
+#        randwrite, numjobs=2 iodepth 32, iperf3 -P 2): vireo defaults,
+#        vireo with iothread=on everywhere, QEMU with num-queues=2 and an
+#        iothread per disk; CPU time per VMM thread (virtio-pci).
+# usage: run.sh [boot|blk|net|snap|mig|mix|all] [RUNS]   (default: all
+#        but mix; 7 boot runs, 3 blk, 3 net, 5 snap, 3 mig and 3 mix
+#        runs; RUNS overrides all)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$top/build
 what=${1:-all}
 case "$what" in
-boot|blk|net|snap|mig|all) ;;
-*) echo "usage: run.sh [boot|blk|net|snap|mig|all] [RUNS]" >&2; exit 2 ;;
+boot|blk|net|snap|mig|mix|all) ;;
+*) echo "usage: run.sh [boot|blk|net|snap|mig|mix|all] [RUNS]" >&2; exit 2 ;;
 esac
 boot_runs=${2:-7}
 blk_runs=${2:-3}
 net_runs=${2:-3}
 snap_runs=${2:-5}
 mig_runs=${2:-3}
+mix_runs=${2:-3}
+mix_runtime=${MIX_RUNTIME:-10}
 blk_runtime=${BLK_RUNTIME:-10}
 net_runtime=${NET_RUNTIME:-10}
 b=$build/bench
@@ -48,6 +55,7 @@ cp /usr/share/qemu/qboot.rom /usr/share/qemu/bios-microvm.bin \
 	/usr/share/qemu/linuxboot_dma.bin "$b/qemu/share/qemu/" 2>/dev/null || true
 cp "$top/tests/bench/boot.sh" "$top/tests/bench/blk.sh" \
 	"$top/tests/bench/net.sh" "$top/tests/bench/snap.sh" "$top/tests/bench/mig.sh" \
+	"$top/tests/bench/mix.sh" \
 	"$top/tests/bench/common.sh" "$b/"
 kind=$(sh "$top/tests/integration/kvm-kind.sh")
 : > "$b/go.sh"
@@ -58,7 +66,11 @@ fi
 if [ "$what" = boot ] || [ "$what" = all ]; then
 	echo "cd /payload && sh boot.sh /payload $boot_runs" >> "$b/go.sh"
 fi
-if [ "$what" != boot ] && [ "$what" != snap ] && [ "$what" != mig ]; then
+if [ "$what" = mix ]; then
+	cp "$build/guest/tools.img" "$b/guest/"
+	"$top/guest-images/testhost/add-binary.sh" iperf3 "$b/hosttools"
+	echo "cd /payload && sh mix.sh /payload $mix_runs $mix_runtime" >> "$b/go.sh"
+elif [ "$what" != boot ] && [ "$what" != snap ] && [ "$what" != mig ]; then
 	cp "$build/guest/tools.img" "$b/guest/"
 fi
 if [ "$what" = blk ] || [ "$what" = all ]; then
@@ -94,6 +106,6 @@ else
 	[ "${BENCH_VDPA:-0}" = 1 ] && export TESTHOST_DIR=$build/testhost-vdpa
 	"$top/guest-images/testhost/run.sh" --timeout 4000 "$b" go.sh > "$b/out.txt"
 fi
-grep -E '^(BOOT|BLK|NET|SNAP|MIG|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'
-grep -E '^(BOOT|BLK|NET|SNAP|MIG|BENCH-CPU)' "$b/out.txt" | tr -d '\r' |
+grep -E '^(BOOT|BLK|NET|SNAP|MIG|MIX|BENCH-NOTE|BENCH-STAT|BENCH-KVM|BENCH-CPU)' "$b/out.txt" | tr -d '\r'
+grep -E '^(BOOT|BLK|NET|SNAP|MIG|MIX|BENCH-CPU)' "$b/out.txt" | tr -d '\r' |
 	awk -v want="$what" -v net_rt="$net_runtime" -f "$top/tests/bench/summary.awk"

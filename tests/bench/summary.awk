@@ -30,6 +30,18 @@ $1 == "NET" {
 $1 == "BENCH-CPU" {
 	split(f["total"], t, "/")
 	cpu_ticks[f["vmm"]] += t[1] - t[2]	# the VMM's own, not the guest's
+	cpu_runs[f["vmm"]]++
+	# per thread name: cpu/guest ticks; the VMM's part is cpu - guest
+	for (tn in f) if (tn != "vmm" && tn != "total") {
+		split(f[tn], t, "/")
+		thr[f["vmm"], tn] += t[1] - t[2]
+		thrname[tn] = 1
+	}
+}
+$1 == "MIX" {
+	k = f["vmm"] SUBSEP f["job"]
+	nx[k]++; xval[k, nx[k]] = f["job"] ~ /net/ ? f["mbit"] : f["iops"]
+	xjobs[f["job"]] = 1
 }
 $1 == "BLK" { bvmm[f["vmm"]] = 1 }
 $1 == "SNAP" {
@@ -173,7 +185,34 @@ function net_summary(   j, m, vmm, k, i, a, med, cnt, b) {
 		}
 	}
 }
+function mix_median(vmm, j,   k, a, i) {
+	k = vmm SUBSEP j
+	split("", a)
+	for (i = 1; i <= nx[k]; i++) a[i] = xval[k, i]
+	return nx[k] ? median(a, nx[k]) : 0
+}
+function mix_summary(   j, v, w, q, u, vs, vi, name, line) {
+	if (length(xjobs) == 0) { print "mix: no successful runs"; bad = 1; return }
+	for (j in xjobs) {
+		u = j ~ /net/ ? "Mbit/s" : "IOPS"
+		v = mix_median("vireo", j); w = mix_median("vireo-iot", j)
+		q = mix_median("qemu", j)
+		if (!q) { printf "mix %s: no QEMU runs\n", j; bad = 1; continue }
+		printf "mix %-14s medians (runs %d/%d/%d): vireo %.0f, vireo-iot %.0f, qemu %.0f %s; ratio vireo/qemu %.2f, vireo-iot/qemu %.2f\n", j, nx["vireo" SUBSEP j], nx["vireo-iot" SUBSEP j], nx["qemu" SUBSEP j], v, w, q, u, v / q, w / q
+	}
+	# The VMM's own CPU (not its guest's) per thread, summed over runs.
+	split("vireo vireo-iot qemu", vs, " ")
+	for (vi = 1; vi <= 3; vi++) {
+		if (!cpu_runs[vs[vi]]) continue
+		line = ""
+		for (name in thrname)
+			if ((vs[vi] SUBSEP name) in thr && thr[vs[vi], name] > 0)
+				line = line sprintf(" %s %.1f", name, thr[vs[vi], name] / 100 / cpu_runs[vs[vi]])
+		printf "mix CPU s per run, VMM's own (not the guest's), by thread: %s total %.1f;%s\n", vs[vi], cpu_ticks[vs[vi]] / 100 / cpu_runs[vs[vi]], line
+	}
+}
 END {
+	if (want == "mix") mix_summary()
 	if (want == "boot" || want == "all") boot_summary()
 	if (want == "blk" || want == "all") {
 		if (length(jobs) == 0) { print "blk: no successful runs"; bad = 1 }

@@ -1,0 +1,33 @@
+#!/bin/sh
+# The combined load of the mix benchmark (tests/bench/mix.sh), all at
+# once for vireo.bench_runtime seconds: fio 4k random reads on the disk
+# vireo-b1 and 4k random writes on vireo-b2 (numjobs=2, iodepth 32 each)
+# while iperf3 -P 2 sends to the host. One RESULT line per figure.
+. /tests/lib.sh
+d1=$(disk_by_serial vireo-b1) && d2=$(disk_by_serial vireo-b2) &&
+	mount_tools || exit 1
+ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 up || exit 1
+echo NET-UP
+n=0
+until ping -c 1 -W 1 10.77.0.1 > /dev/null 2>&1; do
+	n=$((n + 1))
+	[ $n -lt 90 ] || exit 1
+done
+rt=$(sed -n 's/.*vireo.bench_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
+rt=${rt:-10}
+# iperf3 starts first and runs a little longer: fio's whole run is loaded.
+/opt/bin/iperf3 -c 10.77.0.1 -t $((rt + 3)) -P 2 -f m > /tmp/iperf.out 2>&1 &
+ipid=$!
+sleep 1
+/opt/bin/fio --ioengine=libaio --direct=1 --bs=4k --iodepth=32 --numjobs=2 \
+	--runtime="$rt" --ramp_time=1 --time_based --group_reporting \
+	--output-format=terse \
+	--name=r --filename="$d1" --rw=randread \
+	--name=w --filename="$d2" --rw=randwrite --new_group \
+	> /tmp/fio.out 2>&1 || { cat /tmp/fio.out; exit 1; }
+wait $ipid || { cat /tmp/iperf.out; exit 1; }
+# fio's terse v3, a line per group: read IOPS $8, write IOPS $49.
+awk -F';' '$1 == 3 && $3 == "r" { printf "RESULT bench job=mix-randread iops=%s\n", $8 }
+	$1 == 3 && $3 == "w" { printf "RESULT bench job=mix-randwrite iops=%s\n", $49 }' /tmp/fio.out
+mbit=$(awk '/receiver/ && /SUM/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") m = $i } END { print m }' /tmp/iperf.out)
+echo "RESULT bench job=mix-net-tx iops=0 mbit=$mbit"

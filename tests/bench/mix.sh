@@ -1,0 +1,77 @@
+#!/bin/sh
+# Runs inside the nested test host (or on hardware KVM, as root): the
+# combined load of issue 18 on one guest with 2 vCPUs, two data disks and
+# a NIC, all busy at once (guest test mix-bench.sh: fio 4k randread on
+# one disk, randwrite on the other, numjobs=2 and iodepth 32 each, while
+# iperf3 -P 2 sends to this host), interleaved:
+#   vireo      defaults: each disk one queue per vCPU (2), all on the
+#              event loop; the NIC on vireo's data path (vhost=off)
+#   vireo-iot  the same with iothread=on on both disks and the NIC
+#   qemu       QEMU -M microvm: virtio-blk num-queues=2 with an iothread
+#              per disk (aio=threads), virtio-net without vhost
+# Every VMM on the same transport (BENCH_TRANSPORT, default pci here).
+# One MIX line per figure per run; BENCH-CPU lines give each VMM's CPU
+# time per thread.
+# usage: mix.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
+set -u
+cd "$1"
+export BENCH_TRANSPORT=${BENCH_TRANSPORT:-pci}
+. ./common.sh
+runs=$2
+rt=$3
+vm_cpus=2
+img1=/tmp/bench-mix1.img
+img2=/tmp/bench-mix2.img
+dd if=/dev/urandom of="$img1" bs=1M count=128 2>/dev/null
+dd if=/dev/urandom of="$img2" bs=1M count=128 2>/dev/null
+append="console=ttyS0 panic=-1 vireo.test=mix-bench vireo.bench_runtime=$rt"
+iot=
+mix_vireo() {
+	vireo_vm 512M \
+		--disk "path=$img1,serial=vireo-b1,transport=$transport$iot" \
+		--disk "path=$img2,serial=vireo-b2,transport=$transport$iot" \
+		--net "tap=vt0,vhost=off,transport=$transport$iot"
+}
+mix_qemu() {
+	qemu_vm 512M -object iothread,id=io1 -object iothread,id=io2 \
+		-drive "file=$img1,format=raw,if=none,id=b1,cache=writeback,aio=threads" \
+		-device "virtio-blk-$qemu_virtio,drive=b1,serial=vireo-b1,num-queues=2,iothread=io1" \
+		-drive "file=$img2,format=raw,if=none,id=b2,cache=writeback,aio=threads" \
+		-device "virtio-blk-$qemu_virtio,drive=b2,serial=vireo-b2,num-queues=2,iothread=io2" \
+		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=off \
+		-device "virtio-net-$qemu_virtio,netdev=n0$qemu_nic"
+}
+# host_side: give vt0 (created by the VMM) the host address, serve iperf3.
+host_side() {
+	n=0
+	while [ ! -e /sys/class/net/vt0 ] && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	ip addr add 10.77.0.1/24 dev vt0
+	ip link set vt0 up
+	hosttools/bin/iperf3.sh -s > /dev/null 2>&1 &
+	server=$!
+}
+run_vm() {
+	"$1" < /dev/null > /tmp/mix-vm.out 2>&1 &
+	vm=$!
+	host_side
+	wait $vm
+	kill $server
+	report MIX "$2" < /tmp/mix-vm.out
+}
+vireo() {
+	iot=
+	run_vm mix_vireo "$1"
+}
+vireo_iot() {
+	iot=,iothread=on
+	run_vm mix_vireo "$1"
+}
+qemu() {
+	run_vm mix_qemu qemu
+}
+extra=vireo_iot
+interleave "$runs"
+rm -f "$img1" "$img2"
