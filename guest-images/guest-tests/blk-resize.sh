@@ -7,10 +7,6 @@ size=/sys/block/${dev#/dev/}/size
 s0=$(cat "$size")
 echo "RESULT size0 sectors=$s0"
 echo RESIZE-NOW
-n=0
-while [ "$(cat "$size")" = "$s0" ] && [ $n -lt 600 ]; do
-	sleep 0.1
-	n=$((n + 1))
-done
+wait_size_change "$size"
 echo "RESULT resized sectors=$(cat "$size")"
 dmesg | grep -m 1 -i 'capacity change' || true

@@ -39,11 +39,7 @@ echo "RESULT fio rc=$rc min_clat_us=$minus ios=$ios irqs=$((i2 - i1))"
 size=/sys/block/$name/size
 s0=$(cat "$size")
 echo RESIZE-NOW
-n=0
-while [ "$(cat "$size")" = "$s0" ] && [ $n -lt 300 ]; do
-	sleep 0.1
-	n=$((n + 1))
-done
+wait_size_change "$size"
 echo "RESULT resized from=$s0 sectors=$(cat "$size")"
 dmesg | grep -m 1 -i 'new size\|capacity change' || true
 exit $rc

@@ -35,3 +35,25 @@ test_disk() {
 	s=$(cmdline_arg serial)
 	disk_by_serial "${s:-vireo-test}"
 }
+
+# net_up: eth0 at 10.77.0.2/24, NET-UP said, and the host (10.77.0.1)
+# answering a ping within 90 s (the benchmarks' iperf3 server).
+net_up() {
+	ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 up || return 1
+	echo NET-UP
+	_n=0
+	until ping -c 1 -W 1 10.77.0.1 > /dev/null 2>&1; do
+		_n=$((_n + 1))
+		[ $_n -lt 90 ] || return 1
+	done
+}
+
+# wait_size_change FILE: until FILE (a sysfs size) changes, up to 60 s.
+wait_size_change() {
+	_s0=$(cat "$1")
+	_n=0
+	while [ "$(cat "$1")" = "$_s0" ] && [ $_n -lt 600 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+}

@@ -5,14 +5,7 @@
 # while iperf3 -P 2 sends to the host. One RESULT line per figure.
 . /tests/lib.sh
 d1=$(disk_by_serial vireo-b1) && d2=$(disk_by_serial vireo-b2) &&
-	mount_tools || exit 1
-ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 up || exit 1
-echo NET-UP
-n=0
-until ping -c 1 -W 1 10.77.0.1 > /dev/null 2>&1; do
-	n=$((n + 1))
-	[ $n -lt 90 ] || exit 1
-done
+	mount_tools && net_up || exit 1
 rt=$(sed -n 's/.*vireo.bench_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
 rt=${rt:-10}
 # iperf3 starts first and runs a little longer: fio's whole run is loaded.

@@ -3,14 +3,7 @@
 # host (tx) and host to guest (rx), 1 and 4 streams, vireo.bench_runtime
 # seconds each; one RESULT line per run.
 . /tests/lib.sh
-mount_tools || exit 1
-ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 up || exit 1
-echo NET-UP
-n=0
-until ping -c 1 -W 1 10.77.0.1 > /dev/null 2>&1; do
-	n=$((n + 1))
-	[ $n -lt 90 ] || exit 1
-done
+mount_tools && net_up || exit 1
 rt=$(sed -n 's/.*vireo.bench_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
 for job in tx:1 rx:1 tx:4 rx:4; do
 	dir=${job%:*}

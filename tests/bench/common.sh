@@ -207,3 +207,28 @@ wait_out() {
 		sleep 0.1
 	done
 }
+
+# net_host_side: give vt0 (created by the VMM) the host address and serve
+# iperf3 (its pid in $server).
+net_host_side() {
+	_n=0
+	while [ ! -e /sys/class/net/vt0 ] && [ $_n -lt 300 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	ip addr add 10.77.0.1/24 dev vt0
+	ip link set vt0 up
+	hosttools/bin/iperf3.sh -s > /dev/null 2>&1 &
+	server=$!
+}
+
+# net_run_vm KIND FUNCTION LABEL: boot the VM FUNCTION starts with a NIC
+# on vt0, serve the host side, report its results as KIND lines.
+net_run_vm() {
+	"$2" < /dev/null > /tmp/net-vm.out 2>&1 &
+	_vm=$!
+	net_host_side
+	wait $_vm
+	kill $server
+	report "$1" "$3" < /tmp/net-vm.out
+}

@@ -41,25 +41,8 @@ mix_qemu() {
 		-netdev tap,id=n0,ifname=vt0,script=no,downscript=no,vhost=off \
 		-device "virtio-net-$qemu_virtio,netdev=n0$qemu_nic"
 }
-# host_side: give vt0 (created by the VMM) the host address, serve iperf3.
-host_side() {
-	n=0
-	while [ ! -e /sys/class/net/vt0 ] && [ $n -lt 300 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	ip addr add 10.77.0.1/24 dev vt0
-	ip link set vt0 up
-	hosttools/bin/iperf3.sh -s > /dev/null 2>&1 &
-	server=$!
-}
 run_vm() {
-	"$1" < /dev/null > /tmp/mix-vm.out 2>&1 &
-	vm=$!
-	host_side
-	wait $vm
-	kill $server
-	report MIX "$2" < /tmp/mix-vm.out
+	net_run_vm MIX "$@"
 }
 vireo() {
 	iot=

@@ -14,30 +14,8 @@ cd "$1"
 runs=$2
 rt=$3
 append="console=ttyS0 panic=-1 vireo.test=net-bench vireo.bench_runtime=$rt"
-iperf_server() {
-	exec hosttools/bin/iperf3.sh -s
-}
-# host_side: give vt0 (created by the VMM) the host address, serve iperf3.
-host_side() {
-	n=0
-	while [ ! -e /sys/class/net/vt0 ] && [ $n -lt 300 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	ip addr add 10.77.0.1/24 dev vt0
-	ip link set vt0 up
-	iperf_server > /dev/null 2>&1 &
-	server=$!
-}
-# run_vm FUNCTION LABEL: boot the VM FUNCTION starts, serve the host side,
-# report its results as LABEL.
 run_vm() {
-	"$1" < /dev/null > /tmp/net-vm.out 2>&1 &
-	vm=$!
-	host_side
-	wait $vm
-	kill $server
-	report NET "$2" < /tmp/net-vm.out
+	net_run_vm NET "$@"
 }
 vhost=off
 vireo_net() {
