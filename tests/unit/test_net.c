@@ -161,6 +161,33 @@ START_TEST(tx_bad_lengths_are_dropped)
 	ck_assert_uint_eq(n->stats.tx_packets, 0);
 	ck_assert_int_lt(recv(peer, got, sizeof(got), 0), 0);
 	ck_assert(!n->vdev.broken);
+	/* The device-writable one broke the transmit layout. */
+	ck_assert_uint_eq(n->vdev.violations[VIOL_REQUEST_LAYOUT], 1);
+	teardown();
+}
+END_TEST
+
+/* A receive buffer with a readable part, a control command without its
+ * ack byte: each the driver's violation of the NIC's request layout. */
+START_TEST(rx_and_ctrl_layouts)
+{
+	struct drv_buf rx[2] = { { DRV_BUFS, 16, false },
+				 { DRV_BUFS + 0x1000, 1526, true } };
+	struct drv_buf ctrl = { DRV_BUFS + 0x4000, 2, false };
+	uint16_t id;
+	uint32_t len;
+
+	start(0);
+	drv_add(&q[0], rx, 2);
+	virtio_kick(&n->vdev, 0);
+	host_send(100);
+	dispatch();
+	ck_assert(drv_get_used(&q[0], &id, &len));
+	ck_assert_uint_eq(n->vdev.violations[VIOL_REQUEST_LAYOUT], 1);
+	drv_add(&q[2], &ctrl, 1);
+	virtio_kick(&n->vdev, 2);
+	ck_assert(drv_get_used(&q[2], &id, &len));
+	ck_assert_uint_eq(n->vdev.violations[VIOL_REQUEST_LAYOUT], 2);
 	teardown();
 }
 END_TEST
@@ -541,6 +568,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, tx_bad_lengths_are_dropped);
 	tcase_add_test(tc, tx_work_per_kick_is_bounded);
 	tcase_add_test(tc, rx_one_buffer);
+	tcase_add_test(tc, rx_and_ctrl_layouts);
 	tcase_add_test(tc, rx_on_iothread);
 	tcase_add_test(tc, rx_injected_drops);
 	tcase_add_test(tc, rx_injected_dup_short_badcsum);
