@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "violation.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../vmm/util.h"
 #include "virtio.h"
@@ -45,7 +48,10 @@ static struct {
 	pthread_mutex_t lock;
 	FILE *file;
 	bool strict;
-} sink = { PTHREAD_MUTEX_INITIALIZER, NULL, false };
+	int pipe_fd;		/* --driver-log: a pump thread drains it */
+	pthread_t pump;
+	uint64_t dropped;	/* events the pipe had no room for */
+} sink = { PTHREAD_MUTEX_INITIALIZER, NULL, false, -1, 0, 0 };
 
 const char *viol_name(enum viol_kind k)
 {
@@ -70,36 +76,103 @@ bool viol_strict(void)
 	return sink.strict;
 }
 
-/* A JSON string's body: quotes, backslashes and controls escaped. */
-static void json_text(FILE *f, const char *s)
+int viol_open(const char *path, bool strict, char *err, size_t errlen)
 {
-	for (; *s; s++) {
+	int fd, pfd[2], ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		errf(err, errlen, "--driver-log %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0 || fcntl(pfd[1], F_SETFL, O_NONBLOCK)) {
+		errf(err, errlen, "--driver-log %s: a pipe: %s", path,
+		     strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	fcntl(pfd[1], F_SETPIPE_SZ, 1 << 20);	/* best effort */
+	ret = fd_pump_start(pfd[0], fd, true, &sink.pump);
+	if (ret) {
+		errf(err, errlen, "--driver-log %s: cannot start its writer",
+		     path);
+		close(pfd[0]);
+		close(pfd[1]);
+		close(fd);
+		return ret;
+	}
+	pthread_mutex_lock(&sink.lock);
+	sink.pipe_fd = pfd[1];
+	sink.strict = strict;
+	pthread_mutex_unlock(&sink.lock);
+	return 0;
+}
+
+void viol_close(void)
+{
+	int fd;
+
+	pthread_mutex_lock(&sink.lock);
+	fd = sink.pipe_fd;
+	sink.pipe_fd = -1;
+	pthread_mutex_unlock(&sink.lock);
+	if (fd < 0)
+		return;
+	close(fd);			/* the writer drains what is left */
+	pthread_join(sink.pump, NULL);
+	if (sink.dropped)
+		pr_err("--driver-log: %llu events were not written (the file "
+		       "could not keep up); the counts are complete",
+		       (unsigned long long)sink.dropped);
+}
+
+/* A JSON string's body into buf: quotes, backslashes, controls escaped. */
+static size_t json_text(char *buf, size_t len, size_t at, const char *s)
+{
+	for (; *s && at + 7 < len; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
+			at += (size_t)snprintf(buf + at, len - at, "\\%c", c);
 		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+			at += (size_t)snprintf(buf + at, len - at, "\\u%04x", c);
 		else
-			fputc(c, f);
+			buf[at++] = (char)c;
 	}
+	buf[at] = '\0';
+	return at;
 }
 
+/*
+ * One JSON line, written whole: to the log's pipe without waiting (the
+ * thread that saw the event may be a vCPU or the event loop; a full pipe
+ * drops the line and counts it), or to a test's FILE.
+ */
 static void log_event(const struct virtio_dev *d, const char *kind,
 		      const char *section, int queue, const char *detail)
 {
+	char line[1024];
 	struct timespec ts;
+	size_t n;
 
+	if (sink.pipe_fd < 0 && !sink.file)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = (size_t)snprintf(line, sizeof(line), "{\"time\": %lld.%03ld, "
+			     "\"device\": \"", (long long)ts.tv_sec,
+			     ts.tv_nsec / 1000000);
+	n = json_text(line, sizeof(line), n, d->id[0] ? d->id : d->ops->name);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "\", \"kind\": \"%s\", "
+			      "\"spec\": \"%s\", \"queue\": %d, \"detail\": \"",
+			      kind, section, queue);
+	n = json_text(line, sizeof(line) - 4, n, detail);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "\"}\n");
 	pthread_mutex_lock(&sink.lock);
-	if (sink.file) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		fprintf(sink.file, "{\"time\": %lld.%03ld, \"device\": \"",
-			(long long)ts.tv_sec, ts.tv_nsec / 1000000);
-		json_text(sink.file, d->id[0] ? d->id : d->ops->name);
-		fprintf(sink.file, "\", \"kind\": \"%s\", \"spec\": \"%s\", "
-			"\"queue\": %d, \"detail\": \"", kind, section, queue);
-		json_text(sink.file, detail);
-		fputs("\"}\n", sink.file);
+	if (sink.pipe_fd >= 0) {
+		if (write(sink.pipe_fd, line, n) != (ssize_t)n)
+			sink.dropped++;
+	} else if (sink.file) {
+		fputs(line, sink.file);
 		fflush(sink.file);
 	}
 	pthread_mutex_unlock(&sink.lock);

@@ -64,6 +64,14 @@ const char *viol_section(enum viol_kind k);
  */
 void viol_setup(FILE *file, bool strict);
 bool viol_strict(void);
+/*
+ * --driver-log PATH: events appended to PATH by a writer thread, so that
+ * no device thread waits on the file (a line it cannot hand over at once
+ * is dropped and counted). viol_close() at exit writes out the rest.
+ * 0, or -errno with err.
+ */
+int viol_open(const char *path, bool strict, char *err, size_t errlen);
+void viol_close(void);
 
 /*
  * The driver of d broke the spec: count it, log it (queue < 0: not about

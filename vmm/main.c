@@ -191,18 +191,13 @@ int main(int argc, char **argv)
 			return status;
 		}
 	}
-	if (cfg.driver_log || cfg.strict) {
-		FILE *f = NULL;
-
-		if (cfg.driver_log) {
-			f = fopen(cfg.driver_log, "ae");
-			if (!f) {
-				pr_err("--driver-log %s: %s", cfg.driver_log,
-				       strerror(errno));
-				return EXIT_USAGE;
-			}
+	if (cfg.driver_log) {
+		if (viol_open(cfg.driver_log, cfg.strict, err, sizeof(err))) {
+			pr_err("%s", err);
+			return EXIT_USAGE;
 		}
-		viol_setup(f, cfg.strict);
+	} else if (cfg.strict) {
+		viol_setup(NULL, true);
 	}
 	if (ev_init(&loop) || setup_signals(&loop, &runner))
 		die("cannot set up the event loop: %s", strerror(errno));
@@ -232,6 +227,7 @@ int main(int argc, char **argv)
 		console_fini(&con);
 		pr_err("%s", err);
 		vmm_fini(&v);
+		viol_close();
 		config_free(&cfg);
 		return 1;
 	}
@@ -273,6 +269,7 @@ int main(int argc, char **argv)
 	else if (runner.last_signal)
 		status = 128 + runner.last_signal;
 	vmm_fini(&v);
+	viol_close();		/* the last driver-log lines out */
 	config_free(&cfg);
 	ev_fini(&loop);
 	return status;

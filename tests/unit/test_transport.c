@@ -592,6 +592,39 @@ START_TEST(mmio_driver_violations)
 }
 END_TEST
 
+/* --driver-log PATH: lines go through the writer thread, all of them
+ * out by viol_close(). */
+START_TEST(driver_log_file)
+{
+	char path[] = "/tmp/vireo-drvlog-XXXXXX", err[256], line[512];
+	int fd = mkstemp(path), lines = 0, i;
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(viol_open(path, false, err, sizeof(err)), 0);
+	mmio_open(false, false);
+	for (i = 0; i < 50; i++)
+		mw(0x050, 7);			/* QueueNotify, no such queue */
+	mmio_close();
+	viol_close();
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		ck_assert_ptr_nonnull(strstr(line, "\"kind\": \"notify_bad_queue\""));
+		ck_assert_ptr_nonnull(strstr(line, "\"}"));
+		lines++;
+	}
+	fclose(f);
+	unlink(path);
+	ck_assert_int_eq(lines, 50);
+	ck_assert_int_lt(viol_open("/nonexistent/dir/log", false, err,
+				   sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/dir/log"));
+	viol_setup(NULL, false);
+}
+END_TEST
+
 /* Walker-level kinds the test device cannot reach: a buffer made
  * available twice while in flight, and packed flags that cannot be. */
 START_TEST(ring_violation_kinds)
@@ -1217,6 +1250,7 @@ Suite *transport_suite(void)
 	tcase_add_test(tc, mmio_driver_violations);
 	tcase_add_test(tc, ring_violation_kinds);
 	tcase_add_test(tc, width_and_notify_violations);
+	tcase_add_test(tc, driver_log_file);
 	tcase_add_test(tc, mmio_interrupts_and_reset);
 	tcase_add_test(tc, mmio_needs_reset_then_recovers);
 	tcase_add_test(tc, mmio_config_bounds);
