@@ -570,19 +570,21 @@ static void kick_locked(struct virtio_dev *d, unsigned int q)
  * A kick on queue q's eventfd fd, read under the lock: a reset drains the
  * kick fds under it too, so a kick written before the reset is either
  * served before it or gone, and one that finds the queue disabled was
- * written while it was: the driver's violation.
+ * written while it was: the driver's violation. A queue handed to
+ * someone else meanwhile (an I/O thread, a vhost backend: the transport
+ * stopped watching its fd) keeps the kick for its new owner.
  */
 void virtio_kick_fd(struct virtio_dev *d, unsigned int q, int fd)
 {
 	uint64_t n = 0;
 
 	pthread_mutex_lock(&d->lock);
-	if (read(fd, &n, sizeof(n)) != sizeof(n) || !n) {
+	if ((q < VIRTIO_MAX_QUEUES && (d->external & (1U << q))) ||
+	    read(fd, &n, sizeof(n)) != sizeof(n) || !n) {
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}
-	if (q < d->ops->num_queues && !d->vq[q].ready && !d->resetting &&
-	    !(d->external & (1U << q)))
+	if (q < d->ops->num_queues && !d->vq[q].ready && !d->resetting)
 		virtio_violation(d, VIOL_NOTIFY_DISABLED, (int)q,
 				 "a notification for queue %u, which is not "
 				 "enabled (status %#x)", q, d->status);

@@ -4,8 +4,9 @@
 # ones (inject=delay@MS+reorder@N+irqcoalesce@N+irqspurious@MS). The
 # driver must cope: fio's crc32c verify passes, no request completes
 # sooner than the delay, and the disk's interrupt count rises while it
-# is idle. Then the host shrinks the disk (capacity@S through the API,
-# once it sees RESIZE-NOW): the guest sees the new size.
+# is idle. Then the host shrinks the disk and makes its interrupts late
+# (capacity@S+irqlate@MS through the API, once it sees RESIZE-NOW): the
+# guest sees the new size, and reads on.
 . /tests/lib.sh
 dev=$(test_disk) && mount_tools || exit 1
 name=${dev#/dev/}
@@ -42,4 +43,7 @@ echo RESIZE-NOW
 wait_size_change "$size"
 echo "RESULT resized from=$s0 sectors=$(cat "$size")"
 dmesg | grep -m 1 -i 'new size\|capacity change' || true
+dd if="$dev" of=/dev/null bs=4096 count=64 iflag=direct 2>/dev/null ||
+	rc=1
+echo "RESULT late reads rc=$rc"
 exit $rc

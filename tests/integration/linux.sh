@@ -481,10 +481,11 @@ fi
 rm -f "$img"
 
 # Timing faults (driver test mode): completions at least 5 ms late and
-# given back four at a time, last first; one interrupt per four, each
-# held 2 ms; a spurious one every 100 ms. fio verifies its data, its fastest request
-# took 5 ms or more, the idle disk's interrupt count rises; then the disk
-# shrinks through PUT /faults (capacity@4096) and the guest sees it.
+# given back four at a time, last first; one interrupt per four; a
+# spurious one every 100 ms. fio verifies its data, its fastest request
+# took 5 ms or more, the idle disk's interrupt count rises; then, through
+# PUT /faults, the disk shrinks and its interrupts come 3 ms late
+# (capacity@4096+irqlate@3): the guest sees the new size and reads on.
 # Linux's driver breaks no rule meanwhile (guest_ok).
 t=blk_faults_timing
 img=$work/timing.img
@@ -495,7 +496,7 @@ timing_run() {
 		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-timing" \
 		--memory 384M --api-sock "$work/$t.sock" \
 		--driver-log "$work/$t.drv" \
-		--disk "path=$img,serial=vireo-test,inject=delay@5+reorder@4+irqcoalesce@4+irqlate@2+irqspurious@100,seed=3" \
+		--disk "path=$img,serial=vireo-test,inject=delay@5+reorder@4+irqcoalesce@4+irqspurious@100,seed=3" \
 		$toolsdisk < /dev/null > "$work/$t.out" 2>&1 &
 	pid=$!
 	code=
@@ -503,7 +504,7 @@ timing_run() {
 		code=$(curl -s -o "$work/$t.api" -w '%{http_code}' \
 			--unix-socket "$work/$t.sock" -X PUT \
 			-H 'Content-Type: application/json' \
-			-d '{"inject": "capacity@4096"}' \
+			-d '{"inject": "capacity@4096+irqlate@3"}' \
 			http://localhost/faults/blk0)
 	wait $pid
 	rc=$?
@@ -519,6 +520,7 @@ if guest_ok $t && [ "$(field rc "$r")" = 0 ] &&
    [ "$(field min_clat_us "$r")" -ge 5000 ] &&
    [ "$(field irqs "$idle")" -ge 5 ] && [ "$code" = 204 ] &&
    [ "$(field sectors "$rs")" = 4096 ] &&
+   grep -q "RESULT late reads rc=0" "$work/$t.out" &&
    ! echo "$kinds" | grep -q '=0 '; then
 	pass $t
 else

@@ -814,6 +814,18 @@ START_TEST(width_and_notify_violations)
 	ck_assert_int_gt(kicks, k);
 	mmio_close();
 
+	/* A kick whose queue was handed over (to an I/O thread, a vhost
+	 * backend) while it waited for the lock stays for the new owner. */
+	mmio_open(false, false);
+	t_external = true;
+	mmio_driver_up(false);
+	ck_assert_uint_eq(dev.external, 1);
+	eventfd_signal(m.kick[0].h.fd);
+	virtio_kick_fd(&dev, 0, m.kick[0].h.fd);
+	ck_assert_uint_eq(fired(m.kick[0].h.fd), 1);
+	t_external = false;
+	mmio_close();
+
 	/* PCI: a notification past the last queue. */
 	n = 0;
 	pci_open();
