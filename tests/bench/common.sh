@@ -107,16 +107,21 @@ counted() {
 	_label=$1
 	shift
 	rm -f /tmp/kvm-last /tmp/cpu-last
-	if [ "${BENCH_KVM_STATS:-0}" = 1 ] && [ -r /sys/kernel/debug/kvm/exits ]; then
+	if [ "${BENCH_KVM_STATS:-0}" = 1 ] || [ "${BENCH_CPU_STATS:-0}" = 1 ]; then
 		_vmm=
 		while :; do
-			_s=$(kvm_stats)
-			# Counters only grow while the VM lives: a sample where
-			# one fell was taken while it was being torn down.
-			case "$_s" in
-			exits=0\ *|exits=\ *) ;;
-			*) grew /tmp/kvm-last "$_s" && echo "$_s" > /tmp/kvm-last ;;
-			esac
+			if [ "${BENCH_KVM_STATS:-0}" = 1 ] &&
+			   [ -r /sys/kernel/debug/kvm/exits ]; then
+				_s=$(kvm_stats)
+				# Counters only grow while the VM lives: a
+				# sample where one fell was taken while it was
+				# being torn down.
+				case "$_s" in
+				exits=0\ *|exits=\ *) ;;
+				*) grew /tmp/kvm-last "$_s" &&
+					echo "$_s" > /tmp/kvm-last ;;
+				esac
+			fi
 			[ -n "$_vmm" ] || _vmm=$(vmm_pid)
 			if [ -n "$_vmm" ]; then
 				_c=$(thread_cpu "$_vmm")
