@@ -309,7 +309,7 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
 	}
 	/* Injected faults happen on vireo's own data path, and an I/O
 	 * thread serves that path: no vhost-net. */
-	if (cfg->vhost != NET_VHOST_OFF && !net_rx_faults(cfg) &&
+	if (cfg->vhost != NET_VHOST_OFF && !net_faults(cfg) && !cfg->iothread &&
 	    net_vhost_net_open(n, opts, err, errlen)) {
 		virtio_net_fini(n);
 		return -EINVAL;
@@ -718,8 +718,8 @@ static int net_config_check(const void *cfg, const char *opt, char *err,
 		     "itself (a tap with vhost=off or auto)", opt);
 		return -1;
 	}
-	if (net_rx_faults(n) && (n->vhost_user[0] || n->vhost_vdpa[0] ||
-				 n->vhost == NET_VHOST_ON)) {
+	if (net_faults(n) && (n->vhost_user[0] || n->vhost_vdpa[0] ||
+			      n->vhost == NET_VHOST_ON)) {
 		errf(err, errlen, "%s: inject= is for NICs vireo serves itself "
 		     "(a tap with vhost=off or auto)", opt);
 		return -1;

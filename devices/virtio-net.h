@@ -94,12 +94,18 @@ struct net_config {
 	uint64_t seed;
 };
 
-/* Served by vireo's own data path (not vhost-net): faults, iothread=on. */
+/* Faults on received frames? */
 static inline bool net_rx_faults(const struct net_config *c)
 {
 	return c->rxdrop_pct || c->rxdup_pct || c->badcsum_pct ||
-	       c->shortlen_pct || c->linkflap_ms || c->irq.late_ms ||
-	       c->irq.coalesce || c->irq.spurious_ms || c->iothread;
+	       c->shortlen_pct;
+}
+
+/* Any inject= rule? (They happen on vireo's data path, not vhost-net.) */
+static inline bool net_faults(const struct net_config *c)
+{
+	return net_rx_faults(c) || c->linkflap_ms || c->irq.late_ms ||
+	       c->irq.coalesce || c->irq.spurious_ms;
 }
 
 enum net_backend {
