@@ -106,6 +106,15 @@ guest_ok() {
 		! grep -q "the guest's driver broke the virtio spec" "$work/$1.out"
 }
 
+# put_faults DEVICE RULES: PUT /faults/DEVICE {"inject": RULES} on test
+# $t's API socket; prints the HTTP code, the reply body in $work/$t.api.
+put_faults() {
+	curl -s -o "$work/$t.api" -w '%{http_code}' \
+		--unix-socket "$work/$t.sock" -X PUT \
+		-H 'Content-Type: application/json' \
+		-d "{\"inject\": \"$2\"}" "http://localhost/faults/$1"
+}
+
 # injected NAME: how many faults vireo injected (its exit line) in NAME.
 injected() {
 	sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$1.out" | tail -n 1
@@ -501,11 +510,7 @@ timing_run() {
 	pid=$!
 	code=
 	wait_for "$work/$t.out" RESIZE-NOW 220 &&
-		code=$(curl -s -o "$work/$t.api" -w '%{http_code}' \
-			--unix-socket "$work/$t.sock" -X PUT \
-			-H 'Content-Type: application/json' \
-			-d '{"inject": "capacity@4096+irqlate@3"}' \
-			http://localhost/faults/blk0)
+		code=$(put_faults blk0 capacity@4096+irqlate@3)
 	wait $pid
 	rc=$?
 }
@@ -535,12 +540,6 @@ rm -f "$img"
 t=blk_faults_api
 img=$work/fapi.img
 truncate -s 4M "$img"
-fapi_put() { # fapi_put RULES: PUT /faults/blk0, the HTTP code
-	curl -s -o "$work/$t.api" -w '%{http_code}' \
-		--unix-socket "$work/$t.sock" -X PUT \
-		-H 'Content-Type: application/json' \
-		-d "{\"inject\": \"$1\"}" http://localhost/faults/blk0
-}
 fapi_run() {
 	timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
 		--cmdline "console=ttyS0 panic=-1 vireo.test=blk-faults-api" \
@@ -548,8 +547,8 @@ fapi_run() {
 		--disk "path=$img,serial=vireo-test" < /dev/null > "$work/$t.out" 2>&1 &
 	pid=$!
 	codes=
-	wait_for "$work/$t.out" FAULT-UNSUPP 150 && codes=$(fapi_put unsupp@1)
-	wait_for "$work/$t.out" FAULT-RESET 60 && codes="$codes $(fapi_put reset@1)"
+	wait_for "$work/$t.out" FAULT-UNSUPP 150 && codes=$(put_faults blk0 unsupp@1)
+	wait_for "$work/$t.out" FAULT-RESET 60 && codes="$codes $(put_faults blk0 reset@1)"
 	wait $pid
 	rc=$?
 }
@@ -1088,11 +1087,7 @@ if [ $net_ok = 1 ]; then
 		pid=$!
 		code=
 		wait_for "$work/$t.out" FLAP-WATCH 140 &&
-			code=$(curl -s -o "$work/$t.api" -w '%{http_code}' \
-				--unix-socket "$work/$t.sock" -X PUT \
-				-H 'Content-Type: application/json' \
-				-d '{"inject": "linkflap@500"}' \
-				http://localhost/faults/net0)
+			code=$(put_faults net0 linkflap@500)
 		wait $pid
 		rc=$?
 	}
