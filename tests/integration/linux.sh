@@ -319,7 +319,10 @@ fi
 
 # An interactive shell on the serial console (RX interrupts), then poweroff.
 t=shell
-shell_round_trip $t 'echo "sum=$((6 * 7))"' --cmdline "console=ttyS0 panic=-1"
+run_shell() {
+	shell_round_trip $t 'echo "sum=$((6 * 7))"' --cmdline "console=ttyS0 panic=-1"
+}
+retry_flaky $t run_shell
 if [ "$rc" = 0 ] && grep -q "sum=42" "$work/$t.out"; then
 	pass $t
 else
@@ -373,10 +376,7 @@ done
 # INTx: with MSI off in the guest, virtio-pci falls back to its level-
 # triggered INTx line (irqfd with resample).
 t=rng_pci_intx
-timeout 180 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
-	--cmdline "console=ttyS0 panic=-1 pci=nomsi vireo.test=rng" \
-	--device rng,transport=pci < /dev/null > "$work/$t.out" 2>&1
-rc=$?
+bootargs="pci=nomsi" boot $t rng --device rng,transport=pci
 hw=$(grep '^RESULT hwrng bytes' "$work/$t.out" | tr -d '\r')
 if guest_ok $t && [ "$(field bytes "$hw")" = 4096 ] &&
    [ "$(field msix_lines "$hw")" = 0 ] &&
@@ -1373,253 +1373,255 @@ snapargs="--kernel $kernel --initrd $initrd --memory 384M"
 # A guest counting into a file on a disk, with a NIC: snapshot, SIGKILL,
 # restore in a new process, three times: the count goes on from where it
 # was, the file is whole, the console answers, ping works.
-t=snap_count_cycles
-img=$work/snap.img
-truncate -s 64M "$img"
-snapdir=$work/snapshot
-bad=
-vm_in ${t}_0 run $snapargs $toolsdisk --disk "path=$img,serial=vireo-test" \
-	--net tap=vt0 --api-sock "$work/api.sock" \
-	--cmdline "console=ttyS0 panic=-1 vireo.test=snap-count"
-tap_up vt0 192.0.2.1
-# pong OUT: ask the counting guest; its count, once the whole answer is in.
-pong() {
-	_k=$(grep -c 'PONG count=[0-9][0-9]* ok' "$work/$1.out")
-	tell 5 ping
-	_n=0
-	while [ "$(grep -c 'PONG count=[0-9][0-9]* ok' "$work/$1.out")" -le "$_k" ]; do
-		_n=$((_n + 1))
-		[ $_n -gt 600 ] && return 1
-		sleep 0.1
-	done
-	grep -o 'PONG count=[0-9][0-9]* ok' "$work/$1.out" | tail -n 1 |
-		sed 's/.*count=\([0-9]*\) ok/\1/'
-}
-if wait_for "$work/${t}_0.out" COUNT-READY 150 && pong ${t}_0 > /dev/null; then
-	sleep 2
-	for round in 1 2 3; do
-		prev=$((round - 1))
-		before=$(pong ${t}_$prev)
-		ctl pause > /dev/null && ctl snapshot "$snapdir" > "$work/$t.ctl$round" 2>&1 ||
-			{ bad="$bad; round $round: snapshot failed: $(cat "$work/$t.ctl$round")"; break; }
-		kill_vmm $vmpid
-		wait $vmpid 2>/dev/null
+snap_count_cycles() {
+	img=$work/snap.img
+	rm -f "$img"
+	truncate -s 64M "$img"
+	snapdir=$work/snapshot
+	vm_in ${t}_0 run $snapargs $toolsdisk --disk "path=$img,serial=vireo-test" \
+		--net tap=vt0 --api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-count"
+	tap_up vt0 192.0.2.1
+	# pong OUT: ask the counting guest; its count, once the whole answer is in.
+	pong() {
+		_k=$(grep -c 'PONG count=[0-9][0-9]* ok' "$work/$1.out")
+		tell 5 ping
+		_n=0
+		while [ "$(grep -c 'PONG count=[0-9][0-9]* ok' "$work/$1.out")" -le "$_k" ]; do
+			_n=$((_n + 1))
+			[ $_n -gt 600 ] && return 1
+			sleep 0.1
+		done
+		grep -o 'PONG count=[0-9][0-9]* ok' "$work/$1.out" | tail -n 1 |
+			sed 's/.*count=\([0-9]*\) ok/\1/'
+	}
+	if wait_for "$work/${t}_0.out" COUNT-READY 150 && pong ${t}_0 > /dev/null; then
+		sleep 2
+		for round in 1 2 3; do
+			prev=$((round - 1))
+			before=$(pong ${t}_$prev)
+			ctl pause > /dev/null && ctl snapshot "$snapdir" > "$work/$t.ctl$round" 2>&1 ||
+				{ bad="$bad; round $round: snapshot failed: $(cat "$work/$t.ctl$round")"; break; }
+			kill_vmm $vmpid
+			wait $vmpid 2>/dev/null
+			exec 5>&-
+			t0=$(date +%s)
+			vm_in ${t}_$round restore --snapshot "$snapdir" --api-sock "$work/api.sock"
+			tap_up vt0 192.0.2.1
+			if ! pong ${t}_$round > /dev/null; then
+				bad="$bad; round $round: no PONG after restore: $(tail -n 3 "$work/${t}_$round.out" | tr '\n' '|')"
+				break
+			fi
+			sleep 1
+			now=$(pong ${t}_$round)
+			[ "${now:-0}" -gt "${before:-0}" ] ||
+				bad="$bad; round $round: count $before then $now"
+			hostping vt0 || bad="$bad; round $round: no ping"
+			echo "NOTE $t: round $round count $before -> $now (restore to answer $(($(date +%s) - t0)) s)"
+		done
+		tell 5 quit
+		wait_for "$work/${t}_3.out" "RESULT count" 60
+		grep -q "RESULT count ok" "$work/${t}_3.out" ||
+			bad="$bad; $(grep 'RESULT count' "$work/${t}_3.out")"
+		wait $vmpid
 		exec 5>&-
-		t0=$(date +%s)
-		vm_in ${t}_$round restore --snapshot "$snapdir" --api-sock "$work/api.sock"
-		tap_up vt0 192.0.2.1
-		if ! pong ${t}_$round > /dev/null; then
-			bad="$bad; round $round: no PONG after restore: $(tail -n 3 "$work/${t}_$round.out" | tr '\n' '|')"
-			break
+		hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad; e2fsck failed"
+		# dtc reads a real state file.
+		if [ -n "$hostbin" ] && [ -x "$hostbin/dtc.sh" ]; then
+			"$hostbin/dtc.sh" -I dtb -O dts "$snapdir/state" 2>/dev/null |
+				grep -q "vireo-snapshot" || bad="$bad; dtc cannot read the state file"
 		fi
-		sleep 1
-		now=$(pong ${t}_$round)
-		[ "${now:-0}" -gt "${before:-0}" ] ||
-			bad="$bad; round $round: count $before then $now"
-		hostping vt0 || bad="$bad; round $round: no ping"
-		echo "NOTE $t: round $round count $before -> $now (restore to answer $(($(date +%s) - t0)) s)"
-	done
-	tell 5 quit
-	wait_for "$work/${t}_3.out" "RESULT count" 60
-	grep -q "RESULT count ok" "$work/${t}_3.out" ||
-		bad="$bad; $(grep 'RESULT count' "$work/${t}_3.out")"
-	wait $vmpid
-	exec 5>&-
-	hosttool e2fsck -fn "$img" > "$work/$t.fsck" 2>&1 || bad="$bad; e2fsck failed"
-	# dtc reads a real state file.
-	if [ -n "$hostbin" ] && [ -x "$hostbin/dtc.sh" ]; then
-		"$hostbin/dtc.sh" -I dtb -O dts "$snapdir/state" 2>/dev/null |
-			grep -q "vireo-snapshot" || bad="$bad; dtc cannot read the state file"
+	else
+		bad="guest not ready: $(why ${t}_0)"
+		kill $vmpid 2>/dev/null
+		exec 5>&-
 	fi
-else
-	bad="guest not ready: $(why ${t}_0)"
-	kill $vmpid 2>/dev/null
-	exec 5>&-
-fi
-[ -z "$bad" ] && pass $t || fail $t "$bad"
+}
+multi_test snap_count_cycles snap_count_cycles
 
 # Two clones from one snapshot at once, each on its own tap (override):
 # both answer ping; the second shares most pages with the first.
-t=snap_clones
-bad=
-vm_in ${t}_0 run $snapargs $toolsdisk --net tap=vt0 --api-sock "$work/api.sock" \
-	--cmdline "console=ttyS0 panic=-1 vireo.test=snap-idle"
-tap_up vt0 192.0.2.1
-if wait_for "$work/${t}_0.out" IDLE-READY 150; then
-	ctl pause > /dev/null && ctl snapshot "$work/clone" > "$work/$t.ctl" 2>&1 ||
-		bad="snapshot: $(cat "$work/$t.ctl")"
-	kill_vmm $vmpid
-	wait $vmpid 2>/dev/null
-	exec 5>&-
-	ip link del vt0 2>/dev/null
-	for c in 1 2; do
-		rm -f "$work/c$c.in"
-		mkfifo "$work/c$c.in"
-		timeout 300 "$vireo" restore --snapshot "$work/clone" \
-			--net-override net0=vc$c < "$work/c$c.in" \
-			> "$work/${t}_$c.out" 2>&1 &
-		eval "pid$c=\$!"
-		eval "exec $((5 + c))> \"\$work/c\$c.in\""
-		tap_up vc$c 192.0.2.$((10 + c))
-	done
-	sleep 2
-	hostping vc1 || bad="$bad; clone 1 does not answer"
-	hostping vc2 || bad="$bad; clone 2 does not answer"
-	vp2=$(vmm_pid $pid2)
-	rss=$(awk '/^Rss:/ { print $2 }' /proc/$vp2/smaps_rollup 2>/dev/null)
-	pss=$(awk '/^Pss:/ { print $2 }' /proc/$vp2/smaps_rollup 2>/dev/null)
-	echo "NOTE $t: clone 2 Rss ${rss:-?} KiB, Pss ${pss:-?} KiB"
-	[ -n "$rss" ] && [ -n "$pss" ] && [ $((pss * 4)) -lt $((rss * 3)) ] ||
-		bad="$bad; clone 2 shares little: Rss $rss Pss $pss KiB"
-	tell 6 quit
-	tell 7 quit
-	wait $pid1
-	wait $pid2
-	exec 6>&- 7>&-
-else
-	bad="guest not ready: $(why ${t}_0)"
-	kill $vmpid 2>/dev/null
-	exec 5>&-
-fi
-[ -z "$bad" ] && pass $t || fail $t "$bad"
+snap_clones() {
+	vm_in ${t}_0 run $snapargs $toolsdisk --net tap=vt0 --api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-idle"
+	tap_up vt0 192.0.2.1
+	if wait_for "$work/${t}_0.out" IDLE-READY 150; then
+		ctl pause > /dev/null && ctl snapshot "$work/clone" > "$work/$t.ctl" 2>&1 ||
+			bad="snapshot: $(cat "$work/$t.ctl")"
+		kill_vmm $vmpid
+		wait $vmpid 2>/dev/null
+		exec 5>&-
+		ip link del vt0 2>/dev/null
+		for c in 1 2; do
+			rm -f "$work/c$c.in"
+			mkfifo "$work/c$c.in"
+			timeout 300 "$vireo" restore --snapshot "$work/clone" \
+				--net-override net0=vc$c < "$work/c$c.in" \
+				> "$work/${t}_$c.out" 2>&1 &
+			eval "pid$c=\$!"
+			eval "exec $((5 + c))> \"\$work/c\$c.in\""
+			tap_up vc$c 192.0.2.$((10 + c))
+		done
+		sleep 2
+		hostping vc1 || bad="$bad; clone 1 does not answer"
+		hostping vc2 || bad="$bad; clone 2 does not answer"
+		vp2=$(vmm_pid $pid2)
+		rss=$(awk '/^Rss:/ { print $2 }' /proc/$vp2/smaps_rollup 2>/dev/null)
+		pss=$(awk '/^Pss:/ { print $2 }' /proc/$vp2/smaps_rollup 2>/dev/null)
+		echo "NOTE $t: clone 2 Rss ${rss:-?} KiB, Pss ${pss:-?} KiB"
+		[ -n "$rss" ] && [ -n "$pss" ] && [ $((pss * 4)) -lt $((rss * 3)) ] ||
+			bad="$bad; clone 2 shares little: Rss $rss Pss $pss KiB"
+		tell 6 quit
+		tell 7 quit
+		wait $pid1
+		wait $pid2
+		exec 6>&- 7>&-
+	else
+		bad="guest not ready: $(why ${t}_0)"
+		kill $vmpid 2>/dev/null
+		exec 5>&-
+	fi
+}
+multi_test snap_clones snap_clones
 
 # Snapshot while fio --verify runs (paused, snapshot, the VM killed):
 # restored, fio finishes and verifies.
-t=snap_fio
-truncate -s 32M "$img"
-vm_in ${t}_0 run $snapargs $toolsdisk --disk "path=$img,serial=vireo-test" \
-	--api-sock "$work/api.sock" \
-	--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio"
-bad=
-if wait_for "$work/${t}_0.out" FIO-START 150; then
-	sleep 3
-	curl -s --unix-socket "$work/api.sock" -X PATCH -d '{"state":"Paused"}' \
-		http://localhost/vm > /dev/null 2>&1 || ctl pause
-	ctl snapshot "$work/fiosnap" > "$work/$t.ctl" 2>&1 ||
-		bad="snapshot: $(cat "$work/$t.ctl")"
-	! grep -q "RESULT fio" "$work/${t}_0.out" ||
-		bad="$bad; fio ended before the snapshot (the test proves nothing)"
-	kill_vmm $vmpid
-	wait $vmpid 2>/dev/null
-	exec 5>&-
-	vm_in ${t}_1 restore --snapshot "$work/fiosnap"
-	wait $vmpid
-	rc=$?
-	exec 5>&-
-	grep -q "RESULT fio rc=0" "$work/${t}_1.out" && [ $rc = 0 ] ||
-		bad="$bad; after restore: rc=$rc $(grep -E 'RESULT|verify' "$work/${t}_1.out" | tail -n 3 | tr '\n' '|')"
-else
-	bad="fio did not start: $(why ${t}_0)"
-	kill $vmpid 2>/dev/null
-	exec 5>&-
-fi
-[ -z "$bad" ] && pass $t || fail $t "$bad"
+snap_fio() {
+	rm -f "$img"
+	truncate -s 32M "$img"
+	vm_in ${t}_0 run $snapargs $toolsdisk --disk "path=$img,serial=vireo-test" \
+		--api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio"
+	if wait_for "$work/${t}_0.out" FIO-START 150; then
+		sleep 3
+		curl -s --unix-socket "$work/api.sock" -X PATCH -d '{"state":"Paused"}' \
+			http://localhost/vm > /dev/null 2>&1 || ctl pause
+		ctl snapshot "$work/fiosnap" > "$work/$t.ctl" 2>&1 ||
+			bad="snapshot: $(cat "$work/$t.ctl")"
+		! grep -q "RESULT fio" "$work/${t}_0.out" ||
+			bad="$bad; fio ended before the snapshot (the test proves nothing)"
+		kill_vmm $vmpid
+		wait $vmpid 2>/dev/null
+		exec 5>&-
+		vm_in ${t}_1 restore --snapshot "$work/fiosnap"
+		wait $vmpid
+		rc=$?
+		exec 5>&-
+		grep -q "RESULT fio rc=0" "$work/${t}_1.out" && [ $rc = 0 ] ||
+			bad="$bad; after restore: rc=$rc $(grep -E 'RESULT|verify' "$work/${t}_1.out" | tail -n 3 | tr '\n' '|')"
+	else
+		bad="fio did not start: $(why ${t}_0)"
+		kill $vmpid 2>/dev/null
+		exec 5>&-
+	fi
+}
+multi_test snap_fio snap_fio
 
 # A diff snapshot over a base restores to the same guest state as a full
 # one taken at the same moment: each restored (paused) and snapshotted in
 # full again, they give the same memory bytes.
-t=snap_diff
-bad=
-# pagediff A B: the first differing 4 KiB pages of two files, how many,
-# and the first differing bytes (offset: octal A -> octal B).
-pagediff() {
-	cmp -l "$1" "$2" 2>&1 | awk '{ p = sprintf("%x", int(($1 - 1) / 4096));
-		if (nb < 6) { b = b sprintf(" %x:%s->%s", $1 - 1, $2, $3); nb++ }
-		if (!(p in s)) { s[p]; n++; if (n <= 12) printf "%s ", p } }
-		END { print "(" n " pages;" b ")" }'
-}
-# pagelist A B: every differing 4 KiB page, one hex number per line.
-pagelist() {
-	cmp -l "$1" "$2" 2>/dev/null | awk '{ p = sprintf("%x", int(($1 - 1) / 4096));
-		if (!(p in s)) { s[p]; print p } }'
-}
-vm_in ${t}_0 run $snapargs --track-dirty-pages --api-sock "$work/api.sock" \
-	--cmdline "console=ttyS0 panic=-1 vireo.test=snap-idle"
-if wait_for "$work/${t}_0.out" IDLE-READY 150; then
-	ctl snapshot "$work/base" > "$work/$t.ctl" 2>&1 || bad="base: $(cat "$work/$t.ctl")"
-	say ${t}_0 ping PONG > /dev/null
-	say ${t}_0 ping PONG > /dev/null
-	ctl pause > /dev/null
-	ctl snapshot "$work/diff" --diff "$work/base/mem" > "$work/$t.ctl" 2>&1 ||
-		bad="$bad; diff: $(cat "$work/$t.ctl")"
-	ctl snapshot "$work/full" > "$work/$t.ctl" 2>&1 || bad="$bad; full: $(cat "$work/$t.ctl")"
-	kill_vmm $vmpid
-	wait $vmpid 2>/dev/null
-	exec 5>&-
-	dsize=$(du -k "$work/diff/mem" | cut -f1)
-	fsize=$(du -k "$work/full/mem" | cut -f1)
-	for from in diff full; do
-		vm_in ${t}_$from restore --snapshot "$work/$from" --paused --api-sock "$work/api.sock"
-		api_ready
-		ctl snapshot "$work/again-$from" > "$work/$t.ctl" 2>&1 ||
-			bad="$bad; again from $from: $(cat "$work/$t.ctl")"
-		ctl poweroff > /dev/null 2>&1
-		wait $vmpid
+snap_diff() {
+	# pagediff A B: the first differing 4 KiB pages of two files, how many,
+	# and the first differing bytes (offset: octal A -> octal B).
+	pagediff() {
+		cmp -l "$1" "$2" 2>&1 | awk '{ p = sprintf("%x", int(($1 - 1) / 4096));
+			if (nb < 6) { b = b sprintf(" %x:%s->%s", $1 - 1, $2, $3); nb++ }
+			if (!(p in s)) { s[p]; n++; if (n <= 12) printf "%s ", p } }
+			END { print "(" n " pages;" b ")" }'
+	}
+	# pagelist A B: every differing 4 KiB page, one hex number per line.
+	pagelist() {
+		cmp -l "$1" "$2" 2>/dev/null | awk '{ p = sprintf("%x", int(($1 - 1) / 4096));
+			if (!(p in s)) { s[p]; print p } }'
+	}
+	vm_in ${t}_0 run $snapargs --track-dirty-pages --api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-idle"
+	if wait_for "$work/${t}_0.out" IDLE-READY 150; then
+		ctl snapshot "$work/base" > "$work/$t.ctl" 2>&1 || bad="base: $(cat "$work/$t.ctl")"
+		say ${t}_0 ping PONG > /dev/null
+		say ${t}_0 ping PONG > /dev/null
+		ctl pause > /dev/null
+		ctl snapshot "$work/diff" --diff "$work/base/mem" > "$work/$t.ctl" 2>&1 ||
+			bad="$bad; diff: $(cat "$work/$t.ctl")"
+		ctl snapshot "$work/full" > "$work/$t.ctl" 2>&1 || bad="$bad; full: $(cat "$work/$t.ctl")"
+		kill_vmm $vmpid
+		wait $vmpid 2>/dev/null
 		exec 5>&-
-	done
-	# A restore sets MSR_KVM_WALL_CLOCK_NEW and KVM rewrites the guest's
-	# pvclock_wall_clock with the time of that restore: the pages a
-	# restore of the full snapshot changes are that noise, allowed to
-	# differ (at most two); any other page must match.
-	noise=$(pagelist "$work/full/mem" "$work/again-full/mem")
-	other=$(pagelist "$work/again-full/mem" "$work/again-diff/mem" |
-		grep -vxF -e "${noise:-none}")
-	[ -n "$noise" ] &&
-		echo "NOTE $t: a restore rewrote pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
-	[ "$(echo "$noise" | grep -c .)" -le 2 ] ||
-		bad="$bad; a restore of the full snapshot rewrote more than the wall clock: pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
-	[ -z "$other" ] ||
-		bad="$bad; restored from base+diff, memory differs from the full snapshot's in pages $(pagediff "$work/again-full/mem" "$work/again-diff/mem")"
-	echo "NOTE $t: diff memory file ${dsize} KiB on disk, full ${fsize} KiB"
-else
-	bad="guest not ready: $(why ${t}_0)"
-	kill $vmpid 2>/dev/null
-	exec 5>&-
-fi
-[ -z "$bad" ] && pass $t || fail $t "$bad"
+		dsize=$(du -k "$work/diff/mem" | cut -f1)
+		fsize=$(du -k "$work/full/mem" | cut -f1)
+		for from in diff full; do
+			vm_in ${t}_$from restore --snapshot "$work/$from" --paused --api-sock "$work/api.sock"
+			api_ready
+			ctl snapshot "$work/again-$from" > "$work/$t.ctl" 2>&1 ||
+				bad="$bad; again from $from: $(cat "$work/$t.ctl")"
+			ctl poweroff > /dev/null 2>&1
+			wait $vmpid
+			exec 5>&-
+		done
+		# A restore sets MSR_KVM_WALL_CLOCK_NEW and KVM rewrites the guest's
+		# pvclock_wall_clock with the time of that restore: the pages a
+		# restore of the full snapshot changes are that noise, allowed to
+		# differ (at most two); any other page must match.
+		noise=$(pagelist "$work/full/mem" "$work/again-full/mem")
+		other=$(pagelist "$work/again-full/mem" "$work/again-diff/mem" |
+			grep -vxF -e "${noise:-none}")
+		[ -n "$noise" ] &&
+			echo "NOTE $t: a restore rewrote pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
+		[ "$(echo "$noise" | grep -c .)" -le 2 ] ||
+			bad="$bad; a restore of the full snapshot rewrote more than the wall clock: pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
+		[ -z "$other" ] ||
+			bad="$bad; restored from base+diff, memory differs from the full snapshot's in pages $(pagediff "$work/again-full/mem" "$work/again-diff/mem")"
+		echo "NOTE $t: diff memory file ${dsize} KiB on disk, full ${fsize} KiB"
+	else
+		bad="guest not ready: $(why ${t}_0)"
+		kill $vmpid 2>/dev/null
+		exec 5>&-
+	fi
+}
+multi_test snap_diff snap_diff
 
 # The API as Firecracker's getting-started guide drives Firecracker, with
 # curl: configure, InstanceStart, pause, snapshot; then a fresh process:
 # load, resume; the guest answers.
-t=snap_api_curl
-bad=
-fc() { # fc METHOD PATH BODY: curl; the HTTP status in $code
-	code=$(curl -s -o "$work/fc.out" -w '%{http_code}' --unix-socket "$work/api.sock" \
-		-X "$1" "http://localhost$2" -H 'Accept: application/json' \
-		-H 'Content-Type: application/json' ${3:+-d "$3"})
-	[ "${code#2}" != "$code" ] || bad="$bad; $1 $2: $code $(cat "$work/fc.out")"
-}
-vm_in ${t}_0 run --api-sock "$work/api.sock"
-api_ready
-fc PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"console=ttyS0 panic=-1 vireo.test=snap-idle\"}"
-fc PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 384}'
-fc PUT /drives/tools "{\"drive_id\": \"tools\", \"path_on_host\": \"$tools\", \"is_root_device\": false, \"is_read_only\": true}"
-fc PUT /network-interfaces/net1 '{"iface_id": "net1", "host_dev_name": "vt0"}'
-fc PUT /actions '{"action_type": "InstanceStart"}'
-tap_up vt0 192.0.2.1
-if wait_for "$work/${t}_0.out" IDLE-READY 150; then
-	fc PATCH /vm '{"state": "Paused"}'
-	mkdir -p "$work/fcsnap"
-	fc PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$work/fcsnap/vm.snap\", \"mem_file_path\": \"$work/fcsnap/vm.mem\"}"
-	kill_vmm $vmpid
-	wait $vmpid 2>/dev/null
-	exec 5>&-
-	vm_in ${t}_1 run --api-sock "$work/api.sock"
+snap_api_curl() {
+	fc() { # fc METHOD PATH BODY: curl; the HTTP status in $code
+		code=$(curl -s -o "$work/fc.out" -w '%{http_code}' --unix-socket "$work/api.sock" \
+			-X "$1" "http://localhost$2" -H 'Accept: application/json' \
+			-H 'Content-Type: application/json' ${3:+-d "$3"})
+		[ "${code#2}" != "$code" ] || bad="$bad; $1 $2: $code $(cat "$work/fc.out")"
+	}
+	vm_in ${t}_0 run --api-sock "$work/api.sock"
 	api_ready
-	fc PUT /snapshot/load "{\"snapshot_path\": \"$work/fcsnap/vm.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$work/fcsnap/vm.mem\"}, \"resume_vm\": false}"
-	fc PATCH /vm '{"state": "Resumed"}'
+	fc PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"console=ttyS0 panic=-1 vireo.test=snap-idle\"}"
+	fc PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 384}'
+	fc PUT /drives/tools "{\"drive_id\": \"tools\", \"path_on_host\": \"$tools\", \"is_root_device\": false, \"is_read_only\": true}"
+	fc PUT /network-interfaces/net1 '{"iface_id": "net1", "host_dev_name": "vt0"}'
+	fc PUT /actions '{"action_type": "InstanceStart"}'
 	tap_up vt0 192.0.2.1
-	say ${t}_1 ping PONG || bad="$bad; no PONG after load"
-	hostping vt0 || bad="$bad; no ping after load"
-	fc PUT /actions '{"action_type": "Poweroff"}'
-	wait $vmpid
-	exec 5>&-
-else
-	bad="$bad; guest not ready: $(why ${t}_0)"
-	kill $vmpid 2>/dev/null
-	exec 5>&-
-fi
-[ -z "$bad" ] && pass $t || fail $t "$bad"
+	if wait_for "$work/${t}_0.out" IDLE-READY 150; then
+		fc PATCH /vm '{"state": "Paused"}'
+		mkdir -p "$work/fcsnap"
+		fc PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$work/fcsnap/vm.snap\", \"mem_file_path\": \"$work/fcsnap/vm.mem\"}"
+		kill_vmm $vmpid
+		wait $vmpid 2>/dev/null
+		exec 5>&-
+		vm_in ${t}_1 run --api-sock "$work/api.sock"
+		api_ready
+		fc PUT /snapshot/load "{\"snapshot_path\": \"$work/fcsnap/vm.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$work/fcsnap/vm.mem\"}, \"resume_vm\": false}"
+		fc PATCH /vm '{"state": "Resumed"}'
+		tap_up vt0 192.0.2.1
+		say ${t}_1 ping PONG || bad="$bad; no PONG after load"
+		hostping vt0 || bad="$bad; no ping after load"
+		fc PUT /actions '{"action_type": "Poweroff"}'
+		wait $vmpid
+		exec 5>&-
+	else
+		bad="$bad; guest not ready: $(why ${t}_0)"
+		kill $vmpid 2>/dev/null
+		exec 5>&-
+	fi
+}
+multi_test snap_api_curl snap_api_curl
 fi
 
 if section migrate; then
@@ -1859,31 +1861,31 @@ multi_test mig_fio mig_fio
 # A disk served by a vhost-user backend (qemu-storage-daemon): vireo
 # cannot hand the backend over, so it refuses to migrate, says why, and
 # the guest keeps running.
-t=mig_vhost_user_refused
-bad=
-truncate -s 16M "$work/vu.img"
-qsd_start "$work/vu.img" || bad="qemu-storage-daemon did not start: $(tail -n 2 "$work/qsd.log")"
-vm_in ${t}_src run $migargs --api-sock "$work/api.sock" --disk "vhost-user=$qsock" \
-	--cmdline "console=ttyS0 panic=-1 vireo.test=mig-sum"
-if [ -z "$bad" ] && wait_for "$work/${t}_src.out" 'MIG pass=1 ok' 240; then
-	ctl migrate --to tcp:127.0.0.1:47005 > "$work/$t.ctl" 2>&1 &&
-		bad="ctl migrate said it worked"
-	grep -q 'vhost-user backend.*not supported' "$work/$t.ctl" ||
-		bad="$bad; no reason given: $(tail -n 2 "$work/$t.ctl" | tr '\n' '|')"
-	[ "$(ctl info | grep -o '"state":"[A-Za-z]*"')" = '"state":"Running"' ] ||
-		bad="$bad; the VM is not running: $(ctl info 2>&1)"
-	p0=$(passes "$work/${t}_src.out")
-	wait_for "$work/${t}_src.out" "MIG pass=$(( ${p0:-0} + 1 )) ok" 120 ||
-		bad="$bad; the guest stopped passing"
-	tell 5 quit
-	wait $vmpid || bad="$bad; vireo exited $?"
-else
-	bad="${bad:-guest not passing: $(why ${t}_src)}"
-	kill_vmm $vmpid
-fi
-exec 5>&-
-qsd_stop
-[ -z "$bad" ] && pass $t || fail $t "$bad"
+mig_vhost_user_refused() {
+	truncate -s 16M "$work/vu.img"
+	qsd_start "$work/vu.img" || bad="qemu-storage-daemon did not start: $(tail -n 2 "$work/qsd.log")"
+	vm_in ${t}_src run $migargs --api-sock "$work/api.sock" --disk "vhost-user=$qsock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=mig-sum"
+	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" 'MIG pass=1 ok' 240; then
+		ctl migrate --to tcp:127.0.0.1:47005 > "$work/$t.ctl" 2>&1 &&
+			bad="ctl migrate said it worked"
+		grep -q 'vhost-user backend.*not supported' "$work/$t.ctl" ||
+			bad="$bad; no reason given: $(tail -n 2 "$work/$t.ctl" | tr '\n' '|')"
+		[ "$(ctl info | grep -o '"state":"[A-Za-z]*"')" = '"state":"Running"' ] ||
+			bad="$bad; the VM is not running: $(ctl info 2>&1)"
+		p0=$(passes "$work/${t}_src.out")
+		wait_for "$work/${t}_src.out" "MIG pass=$(( ${p0:-0} + 1 )) ok" 120 ||
+			bad="$bad; the guest stopped passing"
+		tell 5 quit
+		wait $vmpid || bad="$bad; vireo exited $?"
+	else
+		bad="${bad:-guest not passing: $(why ${t}_src)}"
+		kill_vmm $vmpid
+	fi
+	exec 5>&-
+	qsd_stop
+}
+multi_test mig_vhost_user_refused mig_vhost_user_refused
 
 # A stream that is not one: the target refuses it and says why.
 t=mig_bad_stream
@@ -2048,19 +2050,24 @@ vduse_serial=none
 img=$work/vdpa.img
 # vdpa_test NAME FUNC [MiB]: a fresh image of MiB (64) exported as the
 # VDUSE disk $vdpa_dev; FUNC runs the guest and checks (it sets $bad and
-# may stop the daemon itself, vduse_stop, before looking at the image).
+# $rc, and may stop the daemon itself, vduse_stop, before looking at the
+# image). Once more, on a fresh image and device, after a nested flake.
 vdpa_test() {
 	t=$1
-	bad=
-	rm -f "$img"
-	[ -n "${vdpa_data:-}" ] && head -c 4194304 /dev/urandom > "$img"
-	truncate -s "${3:-64}M" "$img"
-	if vduse_start "$img"; then
-		"$2"
-	else
-		bad="no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
-	fi
-	vduse_stop
+	for _try in 1 2; do
+		bad=
+		rc=
+		rm -f "$img"
+		[ -n "${vdpa_data:-}" ] && head -c 4194304 /dev/urandom > "$img"
+		truncate -s "${3:-64}M" "$img"
+		if vduse_start "$img"; then
+			"$2"
+		else
+			bad="no vDPA device: $(tail -n 5 "$work/qsd.log" | tr '\n' '|')"
+		fi
+		vduse_stop
+		[ -n "$bad" ] && [ $_try = 1 ] && nested_flake $t || break
+	done
 	[ -z "$bad" ] && pass $t || fail $t "$bad"
 }
 
