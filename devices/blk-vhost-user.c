@@ -214,11 +214,43 @@ static void vblk_deactivate(struct virtio_dev *d, bool pause)
 {
 	struct vhost_blk *b = d->priv;
 
-	(void)pause;	/* the backend completes what it took either way */
-	if (b->started && b->vu.up)
+	/*
+	 * The backend completes what it took either way. Paused: the bases
+	 * are the state to keep, fetched now. A reset keeps nothing: the
+	 * replies are read on the event loop and the reset is done when
+	 * they are in (vblk_settled), the vCPU does not wait for them.
+	 */
+	if (b->started && b->vu.up && pause)
 		vhost_rings_stop(&b->vu.v, d, 0, b->ops.num_queues, 0);
+	else if (b->started && b->vu.up)
+		b->stopping = vhost_user_stop_async(&b->vu, d, 0,
+						    b->ops.num_queues, 0);
 	b->started = false;
 	track_stop(b);
+}
+
+static bool vblk_reset(struct virtio_dev *d)
+{
+	struct vhost_blk *b = d->priv;
+
+	return b->stopping;
+}
+
+static void vblk_reset_wait(struct virtio_dev *d)
+{
+	struct vhost_blk *b = d->priv;
+
+	vhost_user_settle(&b->vu);
+	b->stopping = false;
+}
+
+static void vblk_settled(void *opaque)
+{
+	struct vhost_blk *b = opaque;
+
+	if (b->stopping)
+		virtio_reset_done(&b->vdev);
+	b->stopping = false;
 }
 
 static void vblk_restart(struct vhost_blk *b)
@@ -284,6 +316,7 @@ static void vblk_down(void *opaque)
 static const struct vhost_user_hooks vblk_hooks = {
 	.up = vblk_up,
 	.down = vblk_down,
+	.settled = vblk_settled,
 };
 
 static const struct virtio_dev_ops vblk_ops_template = {
@@ -298,6 +331,8 @@ static const struct virtio_dev_ops vblk_ops_template = {
 	.config_write = vblk_config_write,
 	.activate = vblk_activate,
 	.deactivate = vblk_deactivate,
+	.reset = vblk_reset,
+	.reset_wait = vblk_reset_wait,
 };
 
 bool blk_vhost_user_is(const struct virtio_dev *d)

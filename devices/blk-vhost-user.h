@@ -37,6 +37,7 @@ struct vhost_blk {
 	bool vu_open;
 	uint8_t config[VBLK_CFG_SIZE];	/* the backend's, as last read */
 	bool started;			/* rings handed to the backend */
+	bool stopping;			/* a reset waits for the backend */
 	int inflight_fd;		/* INFLIGHT_SHMFD region, or -1 */
 	struct vu_inflight inflight;
 	struct vq_track track[VIRTIO_MAX_QUEUES];

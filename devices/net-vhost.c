@@ -284,9 +284,20 @@ static void user_down(void *opaque)
 	set_link(n, false);
 }
 
+/* The backend answered the reset's stop (or is gone): the reset is done. */
+static void user_settled(void *opaque)
+{
+	struct virtio_net *n = opaque;
+
+	if (n->vu_stopping)
+		virtio_reset_done(&n->vdev);
+	n->vu_stopping = false;
+}
+
 static const struct vhost_user_hooks user_hooks = {
 	.up = user_up,
 	.down = user_down,
+	.settled = user_settled,
 };
 
 int net_vhost_user_open(struct virtio_net *n, char *err, size_t errlen)
@@ -372,15 +383,19 @@ int net_vhost_start(struct virtio_net *n, const struct virtio_activation *a)
 	}
 }
 
-void net_vhost_stop(struct virtio_net *n)
+void net_vhost_stop(struct virtio_net *n, bool pause)
 {
 	switch (n->backend) {
 	case NET_VHOST_NET:
 		kernel_stop(n);
 		break;
 	case NET_VHOST_USER:
-		if (n->vhost_started && n->vu.up)
+		/* A reset does not wait for the backend (user_settled). */
+		if (n->vhost_started && n->vu.up && pause)
 			vhost_rings_stop(&n->vu.v, &n->vdev, 0, 2 * n->pairs, 0);
+		else if (n->vhost_started && n->vu.up)
+			n->vu_stopping = vhost_user_stop_async(&n->vu, &n->vdev,
+								 0, 2 * n->pairs, 0);
 		n->vhost_started = 0;
 		n->link_up = false;
 		break;

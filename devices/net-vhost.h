@@ -21,7 +21,7 @@ uint64_t net_vhost_offer_mask(const struct virtio_net *n);
 /* At DRIVER_OK: hand the data queues over; < 0 if vireo must serve them. */
 int net_vhost_start(struct virtio_net *n, const struct virtio_activation *a);
 /* At reset: stop the backend's rings, their state back in the queues. */
-void net_vhost_stop(struct virtio_net *n);
+void net_vhost_stop(struct virtio_net *n, bool pause);
 /*
  * A migration: the kernel's vhost-net logs the guest pages it writes into
  * log (by guest-physical page) from now on, including after a restart of

@@ -93,10 +93,34 @@ static void *reset_main(void *opaque)
 	struct vdpa_dev *v = opaque;
 
 	sandbox_thread(SB_WORKER);
-	/* May wait long: a VDUSE device asks its (gone) daemon first. */
+	/* May wait long: a VDUSE device asks its daemon (gone?) first. */
 	vhost_vdpa_reset(&v->vp);
+	__atomic_store_n(&v->reset_finished, true, __ATOMIC_RELEASE);
 	eventfd_signal(v->gone_h.fd);
 	return NULL;
+}
+
+/* The reset thread is done, or is waited for now (lock held). */
+static void reset_join(struct vdpa_dev *v)
+{
+	if (v->reset_running)
+		pthread_join(v->reset_thread, NULL);
+	v->reset_running = false;
+}
+
+/*
+ * Reset the device on the reset thread (lock held); on_gone follows. One
+ * still running (the device went away) is waited for first: each reset
+ * the guest asks for is a reset the device does.
+ */
+static void reset_async(struct vdpa_dev *v)
+{
+	reset_join(v);
+	__atomic_store_n(&v->reset_finished, false, __ATOMIC_RELEASE);
+	if (pthread_create(&v->reset_thread, NULL, reset_main, v) == 0)
+		v->reset_running = true;
+	else
+		reset_main(v);
 }
 
 static void go_gone(struct vdpa_dev *v, unsigned int waiting)
@@ -107,11 +131,7 @@ static void go_gone(struct vdpa_dev *v, unsigned int waiting)
 	       v->stall_limit_ms / 1000, waiting);
 	v->gone = true;
 	v->failures++;
-	if (pthread_create(&v->reset_thread, NULL, reset_main, v) == 0) {
-		v->reset_running = true;
-		return;
-	}
-	reset_main(v);
+	reset_async(v);
 }
 
 static void on_watch(struct ev_handler *h, uint32_t events)
@@ -184,11 +204,20 @@ static void on_gone(struct ev_handler *h, uint32_t events)
 
 	(void)events;
 	eventfd_drain(h->fd);
-	if (v->reset_running) {
-		pthread_join(v->reset_thread, NULL);
-		v->reset_running = false;
-	}
 	pthread_mutex_lock(&d->lock);
+	if (v->reset_running &&
+	    !__atomic_load_n(&v->reset_finished, __ATOMIC_ACQUIRE)) {
+		/* A wakeup from a thread already joined: the next one's
+		 * own comes when it is done. */
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	reset_join(v);
+	if (v->stopping) {
+		/* A driver reset: the device has done it. */
+		v->stopping = false;
+		virtio_reset_done(d);
+	}
 	if (!v->gone || !v->started) {
 		pthread_mutex_unlock(&d->lock);
 		return;
@@ -260,6 +289,7 @@ static int vd_activate(struct virtio_dev *d, const struct virtio_activation *a)
 			return -ENOTSUP;
 		}
 	}
+	reset_join(v);		/* the device's last reset is done */
 	vhost_vdpa_reset(&v->vp);
 	ret = h->ops->set_features(h, a->features);
 	if (ret) {
@@ -307,8 +337,9 @@ static void vd_deactivate(struct virtio_dev *d, bool pause)
 	struct vdpa_dev *v = d->priv;
 
 	watch_stop(v);
-	/* Gone: the reset thread resets it; nothing else to stop. */
+	/* Gone: the reset thread resets it; the guest waits for that. */
 	if (v->gone) {
+		v->stopping = v->reset_running;
 		v->started = false;
 		return;
 	}
@@ -320,11 +351,35 @@ static void vd_deactivate(struct virtio_dev *d, bool pause)
 	 * reset; the resume starts the device again from those bases.
 	 * Pausing is refused where the device cannot suspend.
 	 */
-	if (pause)
+	if (pause) {
 		vhost_vdpa_suspend(&v->vp);
-	vhost_rings_stop(&v->vp.v, d, 0, d->ops->num_queues, 0);
-	vhost_vdpa_reset(&v->vp);
+		vhost_rings_stop(&v->vp.v, d, 0, d->ops->num_queues, 0);
+		vhost_vdpa_reset(&v->vp);
+	} else {
+		/*
+		 * A driver reset keeps nothing; the device's reset may take
+		 * long (VDUSE asks its daemon), so it runs on the reset
+		 * thread and the guest reads status 0 once it is done.
+		 */
+		v->stopping = true;
+		reset_async(v);
+	}
 	v->started = false;
+}
+
+static bool vd_reset(struct virtio_dev *d)
+{
+	struct vdpa_dev *v = d->priv;
+
+	return v->stopping;
+}
+
+static void vd_reset_wait(struct virtio_dev *d)
+{
+	struct vdpa_dev *v = d->priv;
+
+	reset_join(v);
+	v->stopping = false;
 }
 
 static void on_config(struct ev_handler *h, uint32_t events)
@@ -372,8 +427,7 @@ void vdpa_dev_destroy(struct virtio_dev *d)
 {
 	struct vdpa_dev *v = d->priv;
 
-	if (v->reset_running)
-		pthread_join(v->reset_thread, NULL);
+	reset_join(v);
 	watch_stop(v);
 	if (v->config_watched)
 		v->notify.ops->unwatch(v->notify.ctx, &v->config_h);
@@ -427,6 +481,8 @@ struct virtio_dev *vdpa_dev_create(const char *path,
 	v->ops.config_write = vd_config_write;
 	v->ops.activate = vd_activate;
 	v->ops.deactivate = vd_deactivate;
+	v->ops.reset = vd_reset;
+	v->ops.reset_wait = vd_reset_wait;
 	v->ops.queue_kick = vd_queue_kick;
 	v->ops.pci_class = spec->device_id == 2 ? 0x018000 : 0x020000;
 	virtio_dev_init(&v->vdev, &v->ops, v, gm, opts);

@@ -66,7 +66,9 @@ struct vdpa_dev {
 	struct ev_handler gone_h;	/* eventfd: the reset thread is done */
 	bool gone_watched;
 	pthread_t reset_thread;
-	bool reset_running;
+	bool reset_running;		/* joined under the device lock */
+	bool reset_finished;		/* atomic: it signalled gone_h */
+	bool stopping;			/* a driver reset on that thread */
 	struct vq_elem elem;
 	uint64_t failed;		/* requests failed by vireo */
 };

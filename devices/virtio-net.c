@@ -171,7 +171,7 @@ static void net_deactivate(struct virtio_dev *d, bool pause)
 	/* The I/O thread gives the queues back (the core re-wires them). */
 	for (i = 0; n->cfg.iothread && i < n->ops.num_queues; i++)
 		iothread_drop_queue(&n->iq[i]);
-	net_vhost_stop(n);
+	net_vhost_stop(n, pause);
 	/* Paused: the taps are not read (a frame read, not delivered, is
 	 * dropped as a wire would drop it). */
 	for (i = 0; pause && i < n->pairs; i++) {
@@ -192,7 +192,16 @@ static bool net_reset(struct virtio_dev *d)
 		n->pair[i].pending = 0;
 	}
 	n->active_pairs = 0;
-	return false;
+	return n->vu_stopping;
+}
+
+static void net_reset_wait(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	if (n->vu_stopping)
+		vhost_user_settle(&n->vu);
+	n->vu_stopping = false;
 }
 
 static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,
@@ -236,6 +245,7 @@ static const struct virtio_dev_ops net_ops_template = {
 	.activate = net_activate,
 	.deactivate = net_deactivate,
 	.reset = net_reset,
+	.reset_wait = net_reset_wait,
 	.queue_kick = net_kick,
 };
 

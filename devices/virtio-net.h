@@ -155,6 +155,7 @@ struct virtio_net {
 	uint64_t *vhost_log;		/* a migration's: vhost-net logs here */
 	struct vhost_kernel vk[NET_MAX_PAIRS];
 	uint32_t vhost_started;		/* pairs handed to vhost-net */
+	bool vu_stopping;		/* a reset waits for the backend */
 	struct ev_handler vhost_err_h;	/* a ring error (VHOST_SET_VRING_ERR) */
 	bool vhost_err_watched;
 	struct vhost_user vu;

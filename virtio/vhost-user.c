@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -46,6 +47,10 @@ static void vu_lost(struct vhost_user *u, const char *why)
 	u->conn_watched = false;
 	close(u->fd);
 	u->fd = -1;
+	if (u->n_owed) {
+		u->n_owed = 0;
+		u->settle_pending = true;	/* hooks->settled, on the loop */
+	}
 	snprintf(u->last_why, sizeof(u->last_why), "%s", why);
 	if (!u->up)
 		return;		/* while connecting: the caller reports it */
@@ -169,45 +174,19 @@ static ssize_t recv_reply(int fd, uint8_t *buf, size_t cap, int *fds,
 }
 
 /*
- * Send m (with fds) and, if it gets one, check its reply into r. With
- * REPLY_ACK negotiated, requests without a reply ask for an ack. Any
- * failure drops the connection. 0 or -errno.
+ * Read and check the reply to req (an ack if ack) into r; an fd that came
+ * with it to fd_out. Any failure drops the connection. 0 or -errno.
  */
-static int vu_call(struct vhost_user *u, struct vu_msg *m, const int *fds,
-		   unsigned int nfds, uint32_t cfg_size, struct vu_reply *r,
-		   int *fd_out)
+static int vu_await(struct vhost_user *u, uint32_t req, uint32_t cfg_size,
+		    bool ack, struct vu_reply *r, int *fd_out)
 {
-	uint32_t req = get_le32(m->buf), size;
 	uint8_t buf[VU_REPLY_MAX];
 	int rfds[VU_MAX_FDS];
-	unsigned int nr = 0, want_fds, i;
-	bool reply = vu_reply_expected(req, cfg_size, &size, &want_fds);
-	bool ack = !reply && vhost_user_has(u, VU_PROTOCOL_F_REPLY_ACK);
-	struct vu_reply scratch;
+	unsigned int nr = 0, i;
 	char why[256];
 	ssize_t len;
 	int ret;
 
-	/* Until negotiated, only the negotiation (on its own thread). */
-	if (!u->up && req != VU_GET_FEATURES && req != VU_GET_PROTOCOL_FEATURES &&
-	    req != VU_SET_PROTOCOL_FEATURES && req != VU_GET_QUEUE_NUM &&
-	    req != VU_SET_OWNER)
-		return -ENOTCONN;
-	if (u->fd < 0)
-		return -ENOTCONN;
-	if (!r)
-		r = &scratch;
-	if (ack)
-		put_le32(m->buf + 4, get_le32(m->buf + 4) | VU_FLAG_NEED_REPLY);
-	ret = send_msg(u->fd, m, fds, nfds);
-	if (ret) {
-		snprintf(why, sizeof(why), "sending %s: %s", vu_request_name(req),
-			 strerror(-ret));
-		vu_lost(u, why);
-		return ret;
-	}
-	if (!reply && !ack)
-		return 0;
 	len = recv_reply(u->fd, buf, sizeof(buf), rfds, &nr);
 	if (len < 0) {
 		snprintf(why, sizeof(why), "waiting for the reply to %s: %s",
@@ -236,6 +215,193 @@ static int vu_call(struct vhost_user *u, struct vu_msg *m, const int *fds,
 	if (ret)
 		vu_lost(u, why);
 	return ret;
+}
+
+/* Send m; lose the connection if that fails. Asks for an ack if wanted. */
+static int vu_send(struct vhost_user *u, struct vu_msg *m, const int *fds,
+		   unsigned int nfds, bool ack)
+{
+	uint32_t req = get_le32(m->buf);
+	char why[256];
+	int ret;
+
+	if (ack)
+		put_le32(m->buf + 4, get_le32(m->buf + 4) | VU_FLAG_NEED_REPLY);
+	ret = send_msg(u->fd, m, fds, nfds);
+	if (ret) {
+		snprintf(why, sizeof(why), "sending %s: %s", vu_request_name(req),
+			 strerror(-ret));
+		vu_lost(u, why);
+	}
+	return ret;
+}
+
+static void on_conn(struct ev_handler *h, uint32_t events);
+
+/* Watch the connection for hang-ups and replies (again). */
+static void vu_watch_conn(struct vhost_user *u)
+{
+	if (u->conn_watched || u->fd < 0)
+		return;
+	u->conn_h.fd = u->fd;
+	u->conn_h.fn = on_conn;
+	u->conn_watched = !u->notify.ops->watch(u->notify.ctx, &u->conn_h);
+}
+
+/* The owed replies did not come within VU_TIMEOUT_MS: drop the backend. */
+static void vu_owed_late(struct vhost_user *u)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "no answer in time to %s",
+		 vu_request_name(u->owed[u->owed_head].req));
+	vu_lost(u, why);
+}
+
+/* Milliseconds left of VU_TIMEOUT_MS since the first owed was sent. */
+static int vu_owed_left(const struct vhost_user *u)
+{
+	uint64_t waited = ms_since(&u->owed_since);
+
+	return waited >= VU_TIMEOUT_MS ? 0 : (int)(VU_TIMEOUT_MS - waited);
+}
+
+/*
+ * Take the replies still owed (vhost_user_stop_async). wait: block for
+ * them, all within VU_TIMEOUT_MS of the first being sent; else take only
+ * those already here in full. 0, or -errno with the connection dropped.
+ */
+static int vu_take_owed(struct vhost_user *u, bool wait)
+{
+	while (u->n_owed && u->fd >= 0) {
+		const struct vu_owed *o = &u->owed[u->owed_head];
+		uint8_t hdr[VU_HDR_SIZE];
+		struct pollfd p = { .fd = u->fd, .events = POLLIN };
+		struct vu_reply r;
+		int avail = 0, ret;
+
+		if (wait && poll(&p, 1, vu_owed_left(u)) != 1) {
+			vu_owed_late(u);
+			return -ETIMEDOUT;
+		}
+		if (!wait) {
+			if (ioctl(u->fd, FIONREAD, &avail) < 0 ||
+			    avail < VU_HDR_SIZE ||
+			    recv(u->fd, hdr, sizeof(hdr),
+				 MSG_PEEK | MSG_DONTWAIT) != VU_HDR_SIZE ||
+			    (uint64_t)avail < VU_HDR_SIZE +
+					      (uint64_t)get_le32(hdr + 8))
+				return 0;	/* not all here yet */
+		}
+		ret = vu_await(u, o->req, 0, o->ack, &r, NULL);
+		if (!ret && o->req == VU_GET_VRING_BASE && r.index != o->ring) {
+			vu_lost(u, "GET_VRING_BASE answered for another ring");
+			ret = -EPROTO;
+		}
+		if (ret)
+			return ret;
+		u->owed_head = (u->owed_head + 1) % VU_OWED_MAX;
+		if (!--u->n_owed) {
+			/* All in: hooks->settled, from the loop if waited for. */
+			u->settle_pending = true;
+			if (wait)
+				timer_arm(u, 0);
+			vu_watch_conn(u);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Send m (with fds) and, if it gets one, check its reply into r. With
+ * REPLY_ACK negotiated, requests without a reply ask for an ack. Replies
+ * still owed are taken first. Any failure drops the connection. 0 or
+ * -errno.
+ */
+static int vu_call(struct vhost_user *u, struct vu_msg *m, const int *fds,
+		   unsigned int nfds, uint32_t cfg_size, struct vu_reply *r,
+		   int *fd_out)
+{
+	uint32_t req = get_le32(m->buf), size;
+	unsigned int want_fds;
+	bool reply = vu_reply_expected(req, cfg_size, &size, &want_fds);
+	bool ack = !reply && vhost_user_has(u, VU_PROTOCOL_F_REPLY_ACK);
+	struct vu_reply scratch;
+	int ret;
+
+	/* Until negotiated, only the negotiation (on its own thread). */
+	if (!u->up && req != VU_GET_FEATURES && req != VU_GET_PROTOCOL_FEATURES &&
+	    req != VU_SET_PROTOCOL_FEATURES && req != VU_GET_QUEUE_NUM &&
+	    req != VU_SET_OWNER)
+		return -ENOTCONN;
+	if (u->fd >= 0 && u->n_owed)
+		vu_take_owed(u, true);
+	if (u->fd < 0)
+		return -ENOTCONN;
+	if (!r)
+		r = &scratch;
+	ret = vu_send(u, m, fds, nfds, ack);
+	if (ret || (!reply && !ack))
+		return ret;
+	return vu_await(u, req, cfg_size, ack, r, fd_out);
+}
+
+/* Send m without waiting; its reply (or ack) is owed, read later. */
+static int vu_send_owed(struct vhost_user *u, struct vu_msg *m,
+			unsigned int ring)
+{
+	uint32_t req = get_le32(m->buf), size;
+	unsigned int want_fds;
+	bool reply = vu_reply_expected(req, 0, &size, &want_fds);
+	bool ack = !reply && vhost_user_has(u, VU_PROTOCOL_F_REPLY_ACK);
+	struct vu_owed *o;
+	int ret;
+
+	if (u->n_owed == VU_OWED_MAX && vu_take_owed(u, true))
+		return -ENOTCONN;
+	if (u->fd < 0 || !u->up)
+		return -ENOTCONN;
+	ret = vu_send(u, m, NULL, 0, ack);
+	if (ret || (!reply && !ack))
+		return ret;
+	o = &u->owed[(u->owed_head + u->n_owed) % VU_OWED_MAX];
+	o->req = req;
+	o->ring = ring;
+	o->ack = ack;
+	if (!u->n_owed++) {
+		clock_gettime(CLOCK_MONOTONIC, &u->owed_since);
+		timer_arm(u, VU_TIMEOUT_MS);
+	}
+	return 0;
+}
+
+int vhost_user_stop_async(struct vhost_user *u, struct virtio_dev *d,
+			  unsigned int first, unsigned int n, unsigned int ring)
+{
+	unsigned int i;
+
+	for (i = 0; i < n && first + i < d->ops->num_queues; i++) {
+		struct vu_msg m;
+
+		if (!d->vq[first + i].ready)
+			continue;
+		if (u->features & (1ULL << VU_F_PROTOCOL_FEATURES)) {
+			vu_msg_state(&m, VU_SET_VRING_ENABLE, 0, ring + i, 0);
+			if (vu_send_owed(u, &m, ring + i))
+				break;
+		}
+		vu_msg_state(&m, VU_GET_VRING_BASE, 0, ring + i, 0);
+		if (vu_send_owed(u, &m, ring + i))
+			break;
+	}
+	return u->n_owed > 0;
+}
+
+void vhost_user_settle(struct vhost_user *u)
+{
+	if (u->n_owed)
+		vu_take_owed(u, true);
+	u->settle_pending = false;
 }
 
 /* ---- the vhost interface ------------------------------------------------ */
@@ -490,8 +656,6 @@ static int vu_connect(struct vhost_user *u)
 	return fd;
 }
 
-static void on_conn(struct ev_handler *h, uint32_t events);
-
 /* Negotiate on a fresh connection fd (u->up is false meanwhile). */
 static int vu_handshake(struct vhost_user *u, int fd, char *why, size_t len)
 {
@@ -515,9 +679,7 @@ static int vu_handshake(struct vhost_user *u, int fd, char *why, size_t len)
 /* The connection is ready: watch it for hang-ups, take requests. */
 static void vu_install(struct vhost_user *u)
 {
-	u->conn_h.fd = u->fd;
-	u->conn_h.fn = on_conn;
-	u->conn_watched = !u->notify.ops->watch(u->notify.ctx, &u->conn_h);
+	vu_watch_conn(u);
 	u->up = true;
 }
 
@@ -539,7 +701,57 @@ static void vu_back(struct vhost_user *u)
 		u->hooks->up(u->opaque);
 }
 
-/* Only hang-ups are expected here: replies are read by the requester. */
+/* The replies owed are in, or will never come: tell the device. */
+static void vu_settled(struct vhost_user *u)
+{
+	u->settle_pending = false;
+	if (u->hooks && u->hooks->settled)
+		u->hooks->settled(u->opaque);
+}
+
+/*
+ * On the loop: take the owed replies that are here; part of one is looked
+ * for again soon (VU_OWED_POLL_MS) rather than spun on; past
+ * VU_TIMEOUT_MS the backend is dropped (which settles too).
+ */
+static void vu_poll_owed(struct vhost_user *u)
+{
+	struct pollfd p;
+	int avail = 0, left;
+
+	if (!u->n_owed || u->fd < 0 || vu_take_owed(u, false))
+		return;
+	if (!u->n_owed) {
+		vu_settled(u);
+		return;
+	}
+	left = vu_owed_left(u);
+	if (!left) {
+		vu_owed_late(u);
+		return;
+	}
+	if (ioctl(u->fd, FIONREAD, &avail) == 0 && avail > 0) {
+		/* Part of a reply, the rest to come, or a hang-up after it. */
+		p = (struct pollfd){ .fd = u->fd, .events = POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			vu_lost(u, "the backend hung up in the middle of a reply");
+			return;
+		}
+		if (u->conn_watched)
+			u->notify.ops->unwatch(u->notify.ctx, &u->conn_h);
+		u->conn_watched = false;
+		timer_arm(u, VU_OWED_POLL_MS);
+	} else {
+		vu_watch_conn(u);
+		timer_arm(u, (unsigned int)left);
+	}
+}
+
+/*
+ * Hang-ups, and the replies to a stop that did not wait for them; other
+ * replies are read by their requester.
+ */
 static void on_conn(struct ev_handler *h, uint32_t events)
 {
 	struct vhost_user *u = container_of(h, struct vhost_user, conn_h);
@@ -548,11 +760,12 @@ static void on_conn(struct ev_handler *h, uint32_t events)
 
 	(void)events;
 	pthread_mutex_lock(u->lock);
+	vu_poll_owed(u);
 	if (u->fd >= 0) {
 		n = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			vu_lost(u, "the backend hung up");
-		else if (n > 0)
+		else if (n > 0 && !u->n_owed)
 			vu_lost(u, "the backend sent a message nobody asked for");
 	}
 	pthread_mutex_unlock(u->lock);
@@ -575,8 +788,12 @@ static void *connector_main(void *arg)
 		snprintf(u->last_why, sizeof(u->last_why), "%s", strerror(-fd));
 		u->connect_result = fd;
 	} else {
-		u->connect_result = vu_handshake(u, fd, u->last_why,
-						 sizeof(u->last_why));
+		char why[sizeof(u->last_why)];
+
+		/* Not into last_why itself: a failure is copied from it. */
+		u->connect_result = vu_handshake(u, fd, why, sizeof(why));
+		if (u->connect_result)
+			snprintf(u->last_why, sizeof(u->last_why), "%s", why);
 	}
 	eventfd_signal(u->done_h.fd);
 	return NULL;
@@ -659,12 +876,15 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	if (read(h->fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
 		return;
 	pthread_mutex_lock(u->lock);
+	vu_poll_owed(u);
 	if (u->loss_pending) {
 		u->loss_pending = false;
 		u->said_waiting = false;
 		if (u->hooks && u->hooks->down)
 			u->hooks->down(u->opaque);
 	}
+	if (u->settle_pending)
+		vu_settled(u);
 	if (u->up || u->connecting || u->no_reconnect)
 		goto out;
 	if (u->server) {

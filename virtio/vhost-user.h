@@ -17,7 +17,8 @@
  * on the event loop with the device's lock held.
  *
  * Requests are synchronous, bounded by a timeout (VU_TIMEOUT_MS per
- * message): a backend that does not answer in time, answers wrongly
+ * message), but for a driver reset's stop, whose replies are read on the
+ * event loop while the guest polls the device status: a backend that does not answer in time, answers wrongly
  * (short, oversized, the wrong request, unexpected fds) or hangs up is
  * dropped and reconnected; vireo and the guest stay up.
  */
@@ -42,7 +43,22 @@ struct vhost_user_hooks {
 	void (*up)(void *opaque);
 	/* The backend is gone: the rings are not served. */
 	void (*down)(void *opaque);
+	/*
+	 * The replies owed to vhost_user_stop_async() are in, or the
+	 * connection was lost (the backend stops with it): the rings are
+	 * the device's again.
+	 */
+	void (*settled)(void *opaque);
 };
+
+/* A reply (or ack) a request sent without waiting still owes. */
+struct vu_owed {
+	uint32_t req;
+	uint32_t ring;
+	bool ack;
+};
+#define VU_OWED_MAX	(2 * VIRTIO_MAX_QUEUES)
+#define VU_OWED_POLL_MS	10	/* part of a reply is here: look again */
 
 struct vhost_user {
 	struct vhost v;
@@ -79,6 +95,11 @@ struct vhost_user {
 	char last_why[256];		/* what went wrong last */
 	unsigned int backoff_ms;
 	bool loss_pending;		/* hooks->down not called yet */
+	/* Replies owed (vhost_user_stop_async), read on the loop. */
+	struct vu_owed owed[VU_OWED_MAX];
+	unsigned int owed_head, n_owed;
+	struct timespec owed_since;	/* the first was sent */
+	bool settle_pending;		/* hooks->settled not called yet */
 	uint64_t losses, reconnects;
 };
 
@@ -119,6 +140,19 @@ int vhost_user_get_inflight(struct vhost_user *u, uint16_t num_queues,
 			    int *fd);
 int vhost_user_set_inflight(struct vhost_user *u, const struct vu_inflight *in,
 			    int fd);
+
+/*
+ * A driver reset's stop that does not wait: rings ring.. of the ready
+ * queues first..first+n are disabled and asked for their bases, the
+ * replies read on the event loop as they come (or at the next request,
+ * or vhost_user_settle()); hooks->settled says when they are all in, or
+ * VU_TIMEOUT_MS passed and the connection was dropped. The bases are not
+ * kept (a reset). True while replies are owed.
+ */
+int vhost_user_stop_async(struct vhost_user *u, struct virtio_dev *d,
+			  unsigned int first, unsigned int n, unsigned int ring);
+/* Wait (bounded) for what is still owed; hooks->settled is not called. */
+void vhost_user_settle(struct vhost_user *u);
 
 /* Drop the connection (the device found it unusable); why is logged. */
 void vhost_user_drop(struct vhost_user *u, const char *why);

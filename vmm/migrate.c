@@ -201,15 +201,6 @@ struct migration {
 	uint64_t round_bytes;
 };
 
-static uint64_t ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)((now.tv_sec - t->tv_sec) * 1000 +
-			  (now.tv_nsec - t->tv_nsec) / 1000000);
-}
-
 static int send_all(struct migration *mg, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -330,4 +331,13 @@ int fd_pump_start(int from, int to, bool close_from, pthread_t *t)
 	else
 		pthread_detach(th);
 	return 0;
+}
+
+uint64_t ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)((now.tv_sec - t->tv_sec) * 1000 +
+			  (now.tv_nsec - t->tv_nsec) / 1000000);
 }

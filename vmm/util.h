@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
@@ -125,5 +126,8 @@ static inline void put_le64(void *p, uint64_t v)
 /* Load/store an access of len 1, 2, 4 or 8 bytes held little-endian. */
 uint64_t get_access(const void *data, unsigned int len);
 void put_access(void *data, unsigned int len, uint64_t v);
+
+/* Milliseconds since t (CLOCK_MONOTONIC). */
+uint64_t ms_since(const struct timespec *t);
 
 #endif

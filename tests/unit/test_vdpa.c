@@ -58,6 +58,7 @@ struct fake_vdpa {
 	} vq[4];
 	unsigned int suspends;
 	int fail_req;			/* an ioctl number to fail with EIO */
+	unsigned int reset_ms;		/* a reset takes this long */
 };
 
 static struct fake_vdpa fv;
@@ -161,6 +162,8 @@ static int fv_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		*(uint8_t *)arg = fv.status;
 		return 0;
 	case VHOST_VDPA_SET_STATUS:
+		if (*(uint8_t *)arg == 0)
+			usleep(fv.reset_ms * 1000);
 		fv_status(*(uint8_t *)arg);
 		return 0;
 	case VHOST_VDPA_GET_CONFIG:
@@ -394,8 +397,9 @@ START_TEST(activation_sequence)
 {
 	struct virtio_activation a;
 	struct virtio_dev *dev;
+	struct timespec t0;
 	struct drv d;
-	int fds[4];
+	int fds[4], i;
 
 	fv_init(2);
 	fv.nr_vqs = 1;
@@ -427,16 +431,40 @@ START_TEST(activation_sequence)
 	ck_assert_int_eq(fv.vq[0].call, fds[1]);
 	ck_assert(fv.vq[0].enabled);
 	ck_assert(dev->external & 1);
-	/* The guest resets: so does the device. */
+	/*
+	 * The guest resets: so does the device, on the reset thread; the
+	 * vCPU goes on at once and the status reads 0 once it is done.
+	 */
 	fv.vq[0].base = 9;
-	dev->ops->deactivate(dev, false);
+	fv.reset_ms = 300;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_uint_lt(ms_since(&t0), 250);
+	ck_assert_uint_ne(virtio_read_status(dev), 0);
+	for (i = 0; i < 100 && virtio_read_status(dev); i++)
+		fake_dispatch(20);
+	ck_assert_uint_eq(virtio_read_status(dev), 0);
 	ck_assert_uint_eq(fv.status, 0);
-	ck_assert_uint_eq(dev->vq[0].last_avail, 9);
-	/* A second DRIVER_OK maps RAM anew, the old map taken back first. */
+	/* A second DRIVER_OK maps RAM anew, the old map taken back first;
+	 * the rings start where the reset put them. */
+	fake_driver_ok(dev, &d, 1, BIT(F_BLK_FLUSH));
 	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	ck_assert_uint_eq(fv.invalidates, 1);
 	ck_assert_uint_eq(fv.nr_map, 1);
-	ck_assert_uint_eq(fv.vq[0].base, 9);
+	ck_assert_uint_eq(fv.vq[0].base, 0);
+	/* Initialised again before status read 0 (Linux's virtio-mmio):
+	 * that write waits for the reset. */
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	ck_assert_uint_ne(virtio_read_status(dev), 0);
+	virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_uint_eq(fv.status, 0);
+	ck_assert_uint_eq(virtio_read_status(dev), VIRTIO_STATUS_ACKNOWLEDGE);
+	fake_dispatch(20);		/* the thread's signal: nothing more */
+	ck_assert_uint_eq(virtio_read_status(dev), VIRTIO_STATUS_ACKNOWLEDGE);
 	vdpa_dev_destroy(dev);
 	close_fds(fds, 2);
 	drv_fini(&d);

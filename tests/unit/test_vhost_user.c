@@ -131,6 +131,9 @@ struct fake_be {
 	enum fb_fault fault;
 	unsigned int fault_at;		/* request number (from 0) */
 	bool refuse;			/* hang up on new connections */
+	unsigned int base_delay_ms;	/* GET_VRING_BASE answered late */
+	bool base_silent;		/* or not at all */
+	unsigned int base_split_ms;	/* in two parts, this far apart */
 	bool stop;
 	pthread_mutex_t lock;
 	/* What arrived. */
@@ -196,9 +199,22 @@ static bool be_answer(int fd, uint32_t req, uint32_t flags,
 		size = 8;
 		break;
 	case VU_GET_VRING_BASE:
+		if (be.base_silent)
+			return true;
+		usleep(be.base_delay_ms * 1000);
 		memcpy(out, p, 4);
 		put_le32(out + 4, be.base[get_le32(p) % 16]);
 		size = 8;
+		if (be.base_split_ms) {
+			uint8_t m[VU_HDR_SIZE + 8];
+
+			reply(m, req, rflags, size);
+			memcpy(m + VU_HDR_SIZE, out, size);
+			send(fd, m, 7, MSG_NOSIGNAL);
+			usleep(be.base_split_ms * 1000);
+			send(fd, m + 7, sizeof(m) - 7, MSG_NOSIGNAL);
+			return true;
+		}
 		break;
 	case VU_GET_INFLIGHT_FD: {
 		int mfd = memfd_create("inflight", MFD_CLOEXEC);
@@ -548,6 +564,21 @@ START_TEST(net_link_follows_backend)
 	ck_assert_uint_eq(n->vu.losses, 1);
 	ck_assert_uint_eq(n->vu.reconnects, 1);
 
+	/* A driver reset does not wait for the backend's replies. */
+	be.base_delay_ms = 200;
+	pthread_mutex_lock(&n->vdev.lock);
+	virtio_set_status(&n->vdev, 0);
+	pthread_mutex_unlock(&n->vdev.lock);
+	ck_assert(n->vu_stopping);
+	ck_assert_uint_ne(virtio_read_status(&n->vdev), 0);
+	DISPATCH_UNTIL(virtio_read_status(&n->vdev) == 0, 2000);
+	ck_assert_uint_eq(virtio_read_status(&n->vdev), 0);
+	ck_assert_uint_ge(be_count(VU_GET_VRING_BASE), 2);
+	ck_assert_uint_eq(n->vu.n_owed, 0);
+	ck_assert(n->vu.up);
+	ck_assert_uint_eq(n->vu.losses, 1);
+	be.base_delay_ms = 0;
+
 	virtio_net_fini(n);
 	free(n);
 	be_stop();
@@ -641,6 +672,166 @@ START_TEST(blk_in_flight_fail_visibly)
 }
 END_TEST
 
+/*
+ * A driver reset does not wait for the backend: the vCPU goes on at once,
+ * the status reads non-zero until the replies to the stop come (read on
+ * the event loop); a backend that never answers is dropped after
+ * VU_TIMEOUT_MS, which also ends the reset. A driver that initialises
+ * again without waiting for status 0 waits (bounded) for the replies.
+ */
+START_TEST(blk_reset_does_not_wait)
+{
+	struct blk_config bc = { 0 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_activation a;
+	struct timespec t0;
+	struct vhost_blk *b;
+	struct virtio_dev *dev;
+	struct drv d;
+	unsigned int nb;
+	uint8_t cfg[8];
+	char err[256];
+	int fds[2];
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	put_le64(be.config, 2048);
+	be.base_delay_ms = 300;
+	be_run();
+	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc.vhost_user, be.path);
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	b = dev->priv;
+
+	/* Reset, then poll the status as Linux's virtio-pci does: 0 only
+	 * once GET_VRING_BASE is answered, not at the ack before it. */
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_uint_lt(ms_since(&t0), 250);
+	ck_assert(b->stopping);
+	ck_assert_uint_ne(virtio_read_status(dev), 0);
+	DISPATCH_UNTIL(virtio_read_status(dev) == 0, 2000);
+	ck_assert_uint_eq(virtio_read_status(dev), 0);
+	ck_assert_uint_ge(ms_since(&t0), 280);
+	ck_assert_uint_eq(b->vu.n_owed, 0);
+	ck_assert(!b->stopping);
+	ck_assert(b->vu.up);
+	ck_assert_uint_eq(b->vu.losses, 0);
+	ck_assert_uint_eq(be_count(VU_GET_VRING_BASE), 1);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* Initialised again before the status read 0 (Linux's mmio). */
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	ck_assert(b->stopping);
+	virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert(!b->stopping);
+	ck_assert_uint_eq(virtio_read_status(dev), VIRTIO_STATUS_ACKNOWLEDGE);
+	ck_assert(b->vu.up);
+	ck_assert_uint_eq(b->vu.n_owed, 0);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* Another request while the replies are owed takes them first;
+	 * the reset still ends (from the loop). */
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	ck_assert_uint_gt(b->vu.n_owed, 0);
+	ck_assert_int_eq(vhost_user_get_config(&b->vu, 0, cfg, 8), 0);
+	ck_assert_uint_eq(b->vu.n_owed, 0);
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_uint_eq(get_le64(cfg), 2048);
+	ck_assert_uint_ne(virtio_read_status(dev), 0);
+	DISPATCH_UNTIL(virtio_read_status(dev) == 0, 500);
+	ck_assert_uint_eq(virtio_read_status(dev), 0);
+	ck_assert(b->vu.up);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* A reply in two parts: looked for again, not spun on. */
+	be.base_delay_ms = 0;
+	be.base_split_ms = 1000;
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+	DISPATCH_UNTIL(!b->vu.conn_watched, 800);
+	ck_assert(!b->vu.conn_watched);
+	ck_assert_uint_ne(virtio_read_status(dev), 0);
+	DISPATCH_UNTIL(virtio_read_status(dev) == 0, 3000);
+	ck_assert_uint_eq(virtio_read_status(dev), 0);
+	ck_assert(b->vu.conn_watched);
+	ck_assert(b->vu.up);
+	be.base_split_ms = 0;
+	close(fds[0]);
+	close(fds[1]);
+
+	/* The backend hangs up while replies are owed: the reset ends. */
+	be.base_silent = true;
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	nb = be_count(VU_GET_VRING_BASE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+	DISPATCH_UNTIL(be_count(VU_GET_VRING_BASE) == nb + 1, 1000);
+	be_hangup();
+	DISPATCH_UNTIL(virtio_read_status(dev) == 0, 2000);
+	ck_assert_uint_eq(virtio_read_status(dev), 0);
+	ck_assert_uint_lt(ms_since(&t0), VU_TIMEOUT_MS);
+	ck_assert_uint_eq(b->vu.losses, 1);
+	ck_assert_msg(strstr(b->vu.last_why, "hung up"), "%s", b->vu.last_why);
+	DISPATCH_UNTIL(b->vu.up, 3000);		/* it comes back */
+	ck_assert(b->vu.up);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* A backend that never answers: dropped, and the reset ends. */
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_uint_lt(ms_since(&t0), 250);
+	DISPATCH_UNTIL(virtio_read_status(dev) == 0, VU_TIMEOUT_MS + 2000);
+	ck_assert_uint_eq(virtio_read_status(dev), 0);
+	ck_assert_uint_ge(ms_since(&t0), VU_TIMEOUT_MS);
+	ck_assert_uint_eq(b->vu.losses, 2);
+	ck_assert_msg(strstr(b->vu.last_why, "no answer in time to GET_VRING_BASE"),
+		      "%s", b->vu.last_why);
+
+	blk_vhost_user_destroy(dev);
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d.gm.fd);
+	d.gm.fd = -1;
+	drv_fini(&d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
 /* A backend with an inflight region: it resubmits, vireo fails nothing. */
 START_TEST(blk_inflight_region)
 {
@@ -708,6 +899,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(tc, net_link_follows_backend);
 	tcase_add_test(tc, blk_in_flight_fail_visibly);
 	tcase_add_test(tc, blk_inflight_region);
+	tcase_add_test(tc, blk_reset_does_not_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }
