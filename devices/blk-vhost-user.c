@@ -204,6 +204,9 @@ static int vblk_activate(struct virtio_dev *d, const struct virtio_activation *a
 {
 	struct vhost_blk *b = d->priv;
 
+	/* A pause's bases still to come are taken first. */
+	vhost_user_settle(&b->vu);
+	b->pausing = false;
 	/* Without a backend, requests wait for one (the rings are kept). */
 	if (a)
 		vblk_start(b, a);
@@ -216,15 +219,20 @@ static void vblk_deactivate(struct virtio_dev *d, bool pause)
 
 	/*
 	 * The backend completes what it took either way. Paused: the bases
-	 * are the state to keep, fetched now. A reset keeps nothing: the
-	 * replies are read on the event loop and the reset is done when
-	 * they are in (vblk_settled), the vCPU does not wait for them.
+	 * are the state to keep, fetched now, or (an API pause) as the
+	 * replies come, the pause done when they are in. A reset keeps
+	 * nothing: the replies are read on the event loop and the reset is
+	 * done when they are in (vblk_settled), the vCPU does not wait.
 	 */
-	if (b->started && b->vu.up && pause)
+	if (b->started && b->vu.up && pause && d->pause_async)
+		b->pausing = d->pause_pending =
+			vhost_user_stop_async(&b->vu, d, 0, b->ops.num_queues,
+					      0, true);
+	else if (b->started && b->vu.up && pause)
 		vhost_rings_stop(&b->vu.v, d, 0, b->ops.num_queues, 0);
 	else if (b->started && b->vu.up)
 		b->stopping = vhost_user_stop_async(&b->vu, d, 0,
-						    b->ops.num_queues, 0);
+						    b->ops.num_queues, 0, false);
 	b->started = false;
 	track_stop(b);
 }
@@ -244,6 +252,14 @@ static void vblk_reset_wait(struct virtio_dev *d)
 	b->stopping = false;
 }
 
+static void vblk_pause_wait(struct virtio_dev *d)
+{
+	struct vhost_blk *b = d->priv;
+
+	vhost_user_settle(&b->vu);
+	b->pausing = false;
+}
+
 static void vblk_settled(void *opaque)
 {
 	struct vhost_blk *b = opaque;
@@ -251,6 +267,9 @@ static void vblk_settled(void *opaque)
 	if (b->stopping)
 		virtio_reset_done(&b->vdev);
 	b->stopping = false;
+	if (b->pausing)
+		virtio_pause_done(&b->vdev);
+	b->pausing = false;
 }
 
 static void vblk_restart(struct vhost_blk *b)
@@ -333,6 +352,7 @@ static const struct virtio_dev_ops vblk_ops_template = {
 	.deactivate = vblk_deactivate,
 	.reset = vblk_reset,
 	.reset_wait = vblk_reset_wait,
+	.pause_wait = vblk_pause_wait,
 };
 
 bool blk_vhost_user_is(const struct virtio_dev *d)

@@ -38,6 +38,7 @@ struct vhost_blk {
 	uint8_t config[VBLK_CFG_SIZE];	/* the backend's, as last read */
 	bool started;			/* rings handed to the backend */
 	bool stopping;			/* a reset waits for the backend */
+	bool pausing;			/* a pause waits for the bases */
 	int inflight_fd;		/* INFLIGHT_SHMFD region, or -1 */
 	struct vu_inflight inflight;
 	struct vq_track track[VIRTIO_MAX_QUEUES];

@@ -284,7 +284,7 @@ static void user_down(void *opaque)
 	set_link(n, false);
 }
 
-/* The backend answered the reset's stop (or is gone): the reset is done. */
+/* The backend answered the stop (or is gone): the reset or pause is done. */
 static void user_settled(void *opaque)
 {
 	struct virtio_net *n = opaque;
@@ -292,6 +292,9 @@ static void user_settled(void *opaque)
 	if (n->vu_stopping)
 		virtio_reset_done(&n->vdev);
 	n->vu_stopping = false;
+	if (n->vu_pausing)
+		virtio_pause_done(&n->vdev);
+	n->vu_pausing = false;
 }
 
 static const struct vhost_user_hooks user_hooks = {
@@ -374,6 +377,9 @@ int net_vhost_start(struct virtio_net *n, const struct virtio_activation *a)
 	case NET_VHOST_NET:
 		return kernel_start(n, a);
 	case NET_VHOST_USER:
+		/* A pause's bases still to come are taken first. */
+		vhost_user_settle(&n->vu);
+		n->vu_pausing = false;
 		/* Not connected: link down until the backend comes. */
 		if (user_start(n, a))
 			set_link(n, false);
@@ -391,11 +397,17 @@ void net_vhost_stop(struct virtio_net *n, bool pause)
 		break;
 	case NET_VHOST_USER:
 		/* A reset does not wait for the backend (user_settled). */
-		if (n->vhost_started && n->vu.up && pause)
+		if (n->vhost_started && n->vu.up && pause &&
+		    n->vdev.pause_async)
+			n->vu_pausing = n->vdev.pause_pending =
+				vhost_user_stop_async(&n->vu, &n->vdev, 0,
+						      2 * n->pairs, 0, true);
+		else if (n->vhost_started && n->vu.up && pause)
 			vhost_rings_stop(&n->vu.v, &n->vdev, 0, 2 * n->pairs, 0);
 		else if (n->vhost_started && n->vu.up)
 			n->vu_stopping = vhost_user_stop_async(&n->vu, &n->vdev,
-								 0, 2 * n->pairs, 0);
+								 0, 2 * n->pairs, 0,
+								 false);
 		n->vhost_started = 0;
 		n->link_up = false;
 		break;

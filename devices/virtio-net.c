@@ -204,6 +204,15 @@ static void net_reset_wait(struct virtio_dev *d)
 	n->vu_stopping = false;
 }
 
+static void net_pause_wait(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	if (n->vu_pausing)
+		vhost_user_settle(&n->vu);
+	n->vu_pausing = false;
+}
+
 static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf,
 			    uint32_t len)
 {
@@ -246,6 +255,7 @@ static const struct virtio_dev_ops net_ops_template = {
 	.deactivate = net_deactivate,
 	.reset = net_reset,
 	.reset_wait = net_reset_wait,
+	.pause_wait = net_pause_wait,
 	.queue_kick = net_kick,
 };
 

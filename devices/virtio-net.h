@@ -156,6 +156,7 @@ struct virtio_net {
 	struct vhost_kernel vk[NET_MAX_PAIRS];
 	uint32_t vhost_started;		/* pairs handed to vhost-net */
 	bool vu_stopping;		/* a reset waits for the backend */
+	bool vu_pausing;		/* a pause waits for the bases */
 	struct ev_handler vhost_err_h;	/* a ring error (VHOST_SET_VRING_ERR) */
 	bool vhost_err_watched;
 	struct vhost_user vu;

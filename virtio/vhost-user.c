@@ -48,7 +48,16 @@ static void vu_lost(struct vhost_user *u, const char *why)
 	close(u->fd);
 	u->fd = -1;
 	if (u->n_owed) {
-		u->n_owed = 0;
+		/* A pause's bases: what the guest has seen used is known. */
+		for (; u->n_owed; u->n_owed--) {
+			struct virtq *vq = u->owed[u->owed_head].vq;
+
+			if (vq)
+				vhost_ring_set_base(vq, vq->packed ?
+						    vhost_ring_base(vq) :
+						    vhost_used_idx(vq));
+			u->owed_head = (u->owed_head + 1) % VU_OWED_MAX;
+		}
 		u->settle_pending = true;	/* hooks->settled, on the loop */
 	}
 	snprintf(u->last_why, sizeof(u->last_why), "%s", why);
@@ -300,6 +309,8 @@ static int vu_take_owed(struct vhost_user *u, bool wait)
 		}
 		if (ret)
 			return ret;
+		if (o->vq)
+			vhost_ring_set_base(o->vq, r.num);
 		u->owed_head = (u->owed_head + 1) % VU_OWED_MAX;
 		if (!--u->n_owed) {
 			/* All in: hooks->settled, from the loop if waited for. */
@@ -348,7 +359,7 @@ static int vu_call(struct vhost_user *u, struct vu_msg *m, const int *fds,
 
 /* Send m without waiting; its reply (or ack) is owed, read later. */
 static int vu_send_owed(struct vhost_user *u, struct vu_msg *m,
-			unsigned int ring)
+			unsigned int ring, struct virtq *vq)
 {
 	uint32_t req = get_le32(m->buf), size;
 	unsigned int want_fds;
@@ -368,6 +379,7 @@ static int vu_send_owed(struct vhost_user *u, struct vu_msg *m,
 	o->req = req;
 	o->ring = ring;
 	o->ack = ack;
+	o->vq = req == VU_GET_VRING_BASE ? vq : NULL;
 	if (!u->n_owed++) {
 		clock_gettime(CLOCK_MONOTONIC, &u->owed_since);
 		timer_arm(u, VU_TIMEOUT_MS);
@@ -376,23 +388,33 @@ static int vu_send_owed(struct vhost_user *u, struct vu_msg *m,
 }
 
 int vhost_user_stop_async(struct vhost_user *u, struct virtio_dev *d,
-			  unsigned int first, unsigned int n, unsigned int ring)
+			  unsigned int first, unsigned int n, unsigned int ring,
+			  bool keep)
 {
 	unsigned int i;
 
 	for (i = 0; i < n && first + i < d->ops->num_queues; i++) {
+		struct virtq *vq = &d->vq[first + i];
 		struct vu_msg m;
 
-		if (!d->vq[first + i].ready)
+		if (!vq->ready)
 			continue;
 		if (u->features & (1ULL << VU_F_PROTOCOL_FEATURES)) {
 			vu_msg_state(&m, VU_SET_VRING_ENABLE, 0, ring + i, 0);
-			if (vu_send_owed(u, &m, ring + i))
+			if (vu_send_owed(u, &m, ring + i, NULL))
 				break;
 		}
 		vu_msg_state(&m, VU_GET_VRING_BASE, 0, ring + i, 0);
-		if (vu_send_owed(u, &m, ring + i))
+		if (vu_send_owed(u, &m, ring + i, keep ? vq : NULL))
 			break;
+	}
+	/* Lost on the way: the rest is known from the used rings. */
+	for (; keep && i < n && first + i < d->ops->num_queues; i++) {
+		struct virtq *vq = &d->vq[first + i];
+
+		if (vq->ready)
+			vhost_ring_set_base(vq, vq->packed ? vhost_ring_base(vq) :
+					    vhost_used_idx(vq));
 	}
 	return u->n_owed > 0;
 }

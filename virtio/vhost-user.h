@@ -56,6 +56,7 @@ struct vu_owed {
 	uint32_t req;
 	uint32_t ring;
 	bool ack;
+	struct virtq *vq;		/* GET_VRING_BASE kept here (a pause) */
 };
 #define VU_OWED_MAX	(2 * VIRTIO_MAX_QUEUES)
 #define VU_OWED_POLL_MS	10	/* part of a reply is here: look again */
@@ -142,15 +143,18 @@ int vhost_user_set_inflight(struct vhost_user *u, const struct vu_inflight *in,
 			    int fd);
 
 /*
- * A driver reset's stop that does not wait: rings ring.. of the ready
- * queues first..first+n are disabled and asked for their bases, the
- * replies read on the event loop as they come (or at the next request,
- * or vhost_user_settle()); hooks->settled says when they are all in, or
- * VU_TIMEOUT_MS passed and the connection was dropped. The bases are not
- * kept (a reset). True while replies are owed.
+ * A stop that does not wait: rings ring.. of the ready queues
+ * first..first+n are disabled and asked for their bases, the replies
+ * read on the event loop as they come (or at the next request, or
+ * vhost_user_settle()); hooks->settled says when they are all in, or
+ * VU_TIMEOUT_MS passed and the connection was dropped. keep (a pause):
+ * each base goes into its queue (vhost_ring_set_base), or, if the
+ * backend is lost first, what the used ring says. True while replies are
+ * owed.
  */
 int vhost_user_stop_async(struct vhost_user *u, struct virtio_dev *d,
-			  unsigned int first, unsigned int n, unsigned int ring);
+			  unsigned int first, unsigned int n, unsigned int ring,
+			  bool keep);
 /* Wait (bounded) for what is still owed; hooks->settled is not called. */
 void vhost_user_settle(struct vhost_user *u);
 

@@ -451,6 +451,44 @@ void virtio_dev_quiesce(struct virtio_dev *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+bool virtio_dev_quiesce_async(struct virtio_dev *d, void (*done)(void *ctx),
+			      void *ctx)
+{
+	bool pending = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->quiesced) {
+		d->pause_done_fn = done;
+		d->pause_done_ctx = ctx;
+		d->pause_async = true;
+		virtio_deactivate(d, true);
+		d->pause_async = false;
+		irq_flush(d);
+		d->quiesced = true;
+		pending = d->pause_pending;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return pending;
+}
+
+void virtio_pause_done(struct virtio_dev *d)
+{
+	if (!d->pause_pending)
+		return;
+	d->pause_pending = false;
+	if (d->pause_done_fn)
+		d->pause_done_fn(d->pause_done_ctx);
+}
+
+void virtio_dev_settle(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->pause_pending && d->ops->pause_wait)
+		d->ops->pause_wait(d);
+	d->pause_pending = false;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_dev_unquiesce(struct virtio_dev *d)
 {
 	struct virtio_activation a;
@@ -459,6 +497,7 @@ void virtio_dev_unquiesce(struct virtio_dev *d)
 	pthread_mutex_lock(&d->lock);
 	if (d->quiesced) {
 		d->quiesced = false;
+		d->pause_pending = false;	/* the bases come first */
 		if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken &&
 		    d->ops->activate) {
 			build_activation(d, &a);

@@ -142,6 +142,11 @@ struct virtio_dev_ops {
 	 * virtio-mmio does): finish the reset now, within a bound.
 	 */
 	void (*reset_wait)(struct virtio_dev *d);
+	/*
+	 * A pause left pending (virtio_dev_quiesce_async) must end now:
+	 * take the rings' state, within a bound.
+	 */
+	void (*pause_wait)(struct virtio_dev *d);
 	/* Buffers may be available on queue q. */
 	void (*queue_kick)(struct virtio_dev *d, unsigned int q);
 };
@@ -186,6 +191,15 @@ struct virtio_dev {
 	uint8_t config_gen;
 	bool broken;			/* NEEDS_RESET is set */
 	bool quiesced;			/* paused: nothing served */
+	/*
+	 * virtio_dev_quiesce_async(): deactivate(pause) may leave the rings'
+	 * state to come (a backend's replies) by setting pause_pending; the
+	 * device calls virtio_pause_done() when it has it.
+	 */
+	bool pause_async;
+	bool pause_pending;
+	void (*pause_done_fn)(void *ctx);
+	void *pause_done_ctx;
 	bool resetting;			/* reset written, work still ending */
 	uint8_t reset_status;		/* what the driver reads meanwhile */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
@@ -374,6 +388,17 @@ struct virtio_state {
 
 /* Stop serving the queues with nothing left in flight (deactivate(pause)). */
 void virtio_dev_quiesce(struct virtio_dev *d);
+/*
+ * The same without waiting for a backend: true if the rings' state is
+ * still to come, done(ctx) is then called (on the event loop, the
+ * device's lock held) once it is.
+ */
+bool virtio_dev_quiesce_async(struct virtio_dev *d, void (*done)(void *ctx),
+			      void *ctx);
+/* The device has the state a pause_pending pause waited for (lock held). */
+void virtio_pause_done(struct virtio_dev *d);
+/* A pending pause ended now (ops->pause_wait); done() is not called. */
+void virtio_dev_settle(struct virtio_dev *d);
 /* Serve them again (activate() with a->resume), and look at each ring. */
 void virtio_dev_unquiesce(struct virtio_dev *d);
 /* From a quiesced device. */

@@ -39,19 +39,83 @@ int machine_can_pause(const struct machine *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* The vCPUs are stopped: the guest's clock stands still from now. */
+static void pause_clock(struct machine *m)
+{
+	if (ioctl(m->vm.vm_fd, KVM_GET_CLOCK, &m->paused_clock) < 0)
+		m->paused_clock.clock = 0;
+}
+
+static void pause_finish(struct machine *m)
+{
+	m->pausing = false;
+	m->paused = true;
+}
+
 void machine_pause(struct machine *m)
 {
 	unsigned int i;
 
 	if (m->paused)
 		return;
+	if (m->pausing) {
+		machine_pause_end(m);
+		return;
+	}
 	vm_pause(&m->vm);
 	for (i = 0; i < m->nr_vdevs; i++)
 		virtio_dev_quiesce(m->vdevs[i]->vdev);
-	/* The guest's clock stands still while it is paused. */
-	if (ioctl(m->vm.vm_fd, KVM_GET_CLOCK, &m->paused_clock) < 0)
-		m->paused_clock.clock = 0;
-	m->paused = true;
+	pause_clock(m);
+	pause_finish(m);
+}
+
+/* A device has its rings' state (on the loop, its lock held). */
+static void dev_paused(void *ctx)
+{
+	struct machine *m = ctx;
+
+	if (m->pause_waiting && !--m->pause_waiting && m->pause_efd >= 0)
+		eventfd_signal(m->pause_efd);
+}
+
+int machine_pause_begin(struct machine *m, int efd)
+{
+	unsigned int i;
+
+	if (m->paused || m->pausing)
+		return m->pausing;
+	vm_pause(&m->vm);
+	pause_clock(m);
+	m->pause_waiting = 0;
+	m->pause_efd = efd;
+	for (i = 0; i < m->nr_vdevs; i++)
+		if (virtio_dev_quiesce_async(m->vdevs[i]->vdev, dev_paused, m))
+			m->pause_waiting++;
+	if (!m->pause_waiting) {
+		pause_finish(m);
+		return 0;
+	}
+	m->pausing = true;
+	return 1;
+}
+
+void machine_pause_end(struct machine *m)
+{
+	unsigned int i;
+
+	if (!m->pausing)
+		return;
+	/* Whatever is still owed, waited for (bounded): vireo is stopping,
+	 * or a migration needs the machine still now. */
+	for (i = 0; m->pause_waiting && i < m->nr_vdevs; i++)
+		virtio_dev_settle(m->vdevs[i]->vdev);
+	m->pause_waiting = 0;
+	pause_finish(m);
+}
+
+bool machine_pausing(const struct machine *m)
+{
+	return m->pausing;
 }
 
 void machine_resume(struct machine *m)

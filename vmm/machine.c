@@ -407,6 +407,7 @@ int machine_build(struct machine *m, const struct vm_config *cfg,
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	m->pause_efd = -1;
 	m->cfg = cfg;
 	m->con = con;
 	m->loop = loop;

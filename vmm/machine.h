@@ -51,6 +51,10 @@ struct machine {
 	struct machine_vdev *vdevs[CONFIG_MAX_DEVICES + 1];
 	bool paused;
 	struct kvm_clock_data paused_clock;	/* kvm-clock when paused */
+	/* machine_pause_begin(): devices whose backends still owe state. */
+	bool pausing;
+	unsigned int pause_waiting;
+	int pause_efd;				/* signalled when none does */
 };
 
 /* The host terminal changed size. */
@@ -70,6 +74,15 @@ int machine_build(struct machine *m, const struct vm_config *cfg,
 
 /* Pause: vCPUs parked, every device quiesced; the loop keeps running. */
 void machine_pause(struct machine *m);
+/*
+ * The same without waiting on the event loop for backends (vhost-user):
+ * 0 if paused now; 1 if a device's backend still owes its rings' state,
+ * efd is then signalled once none does, and machine_pause_end() ends the
+ * pause (meanwhile machine_pausing() is true).
+ */
+int machine_pause_begin(struct machine *m, int efd);
+void machine_pause_end(struct machine *m);
+bool machine_pausing(const struct machine *m);
 void machine_resume(struct machine *m);
 bool machine_paused(const struct machine *m);
 /*

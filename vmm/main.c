@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 			if (!runner.last_signal) {
 				mig_free(v.mig);
 				v.mig = NULL;
+				vmm_machine_ending(&v);
 				machine_destroy(&v.machine);
 				v.built = false;
 				ret = vmm_start(&v, err, sizeof(err));

@@ -24,6 +24,7 @@ void vmm_init(struct vmm *v, struct vm_config *cfg, struct console *con,
 	v->con = con;
 	v->loop = loop;
 	v->snap_h.fd = -1;
+	v->pause_h.fd = -1;
 	snprintf(v->id, sizeof(v->id), "vireo-%d", (int)getpid());
 }
 
@@ -50,6 +51,12 @@ static int need_state(struct vmm *v, enum api_state want, const char *what,
 	static const char *const names[] = { "not started", "running",
 					     "paused" };
 
+	if (v->built && machine_pausing(&v->machine)) {
+		errf(err, errlen, "%s: the VM is pausing (a vhost-user backend "
+		     "is giving back its rings); try again when PATCH /vm "
+		     "has answered", what);
+		return -EBUSY;
+	}
 	if (st == want)
 		return 0;
 	errf(err, errlen, "%s: the VM is %s (it must be %s)", what, names[st],
@@ -394,6 +401,80 @@ static void on_snap_done(struct ev_handler *h, uint32_t events)
 		api_finish(&v->api, ret ? err : NULL);
 }
 
+/* An eventfd on the loop for work that ends later (h->fd, once). */
+static int watch_done(struct vmm *v, struct ev_handler *h, bool *watched,
+		      void (*fn)(struct ev_handler *h, uint32_t events))
+{
+	if (h->fd >= 0)
+		return 0;
+	h->fd = eventfd_new();
+	h->fn = fn;
+	if (h->fd < 0 || ev_add(v->loop, h, EPOLLIN)) {
+		if (h->fd >= 0)
+			close(h->fd);
+		h->fd = -1;
+		return -1;
+	}
+	*watched = true;
+	return 0;
+}
+
+static void unwatch_done(struct vmm *v, struct ev_handler *h, bool *watched)
+{
+	if (*watched)
+		ev_del(v->loop, h);
+	*watched = false;
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+/* The backends gave the rings' state: the pause is done. */
+static void on_paused(struct ev_handler *h, uint32_t events)
+{
+	struct vmm *v = container_of(h, struct vmm, pause_h);
+
+	(void)events;
+	eventfd_drain(h->fd);
+	if (v->built)
+		machine_pause_end(&v->machine);
+	if (v->pause_reply_owed && v->api_on)
+		api_finish(&v->api, NULL);
+	v->pause_reply_owed = false;
+}
+
+/* A pause still waiting for backends ends now (bounded), answered why. */
+static void pause_abort(struct vmm *v, const char *why)
+{
+	if (v->built)
+		machine_pause_end(&v->machine);
+	if (v->pause_reply_owed && v->api_on)
+		api_finish(&v->api, why);
+	v->pause_reply_owed = false;
+}
+
+void vmm_machine_ending(struct vmm *v)
+{
+	pause_abort(v, "the VM restarted while it was pausing");
+}
+
+/*
+ * PATCH /vm Paused: the vCPUs stop at once; a device whose backend
+ * (vhost-user) owes its rings' state gets it on the loop, and the reply
+ * comes when it has.
+ */
+static int act_pause(struct vmm *v, char *err, size_t errlen)
+{
+	if (watch_done(v, &v->pause_h, &v->pause_watched, on_paused)) {
+		errf(err, errlen, "cannot wait for the devices to pause");
+		return -1;
+	}
+	if (!machine_pause_begin(&v->machine, v->pause_h.fd))
+		return 0;
+	v->pause_reply_owed = true;
+	return API_LATER;
+}
+
 /*
  * PUT /snapshot/create: the state is taken here, the files are written
  * by a worker while the loop goes on (the API, the console, Ctrl-A x);
@@ -402,17 +483,9 @@ static void on_snap_done(struct ev_handler *h, uint32_t events)
 static int act_snapshot(struct vmm *v, const struct api_request *r, char *err,
 			size_t errlen)
 {
-	if (v->snap_h.fd < 0) {
-		v->snap_h.fd = eventfd_new();
-		v->snap_h.fn = on_snap_done;
-		if (v->snap_h.fd < 0 || ev_add(v->loop, &v->snap_h, EPOLLIN)) {
-			errf(err, errlen, "cannot wait for a snapshot writer");
-			if (v->snap_h.fd >= 0)
-				close(v->snap_h.fd);
-			v->snap_h.fd = -1;
-			return -1;
-		}
-		v->snap_watched = true;
+	if (watch_done(v, &v->snap_h, &v->snap_watched, on_snap_done)) {
+		errf(err, errlen, "cannot wait for a snapshot writer");
+		return -1;
 	}
 	if (machine_snapshot_begin(&v->machine, r->state_path, r->mem_path,
 				   r->diff ? r->path : NULL, v->snap_h.fd,
@@ -429,12 +502,9 @@ static void snap_wait(struct vmm *v)
 	if (v->snap && machine_snapshot_end(v->snap, err, sizeof(err)))
 		pr_err("the snapshot being written when vireo stopped: %s", err);
 	v->snap = NULL;
-	if (v->snap_watched)
-		ev_del(v->loop, &v->snap_h);
-	v->snap_watched = false;
-	if (v->snap_h.fd >= 0)
-		close(v->snap_h.fd);
-	v->snap_h.fd = -1;
+	unwatch_done(v, &v->snap_h, &v->snap_watched);
+	pause_abort(v, "vireo stopped while the VM was pausing");
+	unwatch_done(v, &v->pause_h, &v->pause_watched);
 }
 
 static int act_migrate(struct vmm *v, const struct api_request *r, char *err,
@@ -546,8 +616,7 @@ static int act(void *ctx, const struct api_request *r, char *err,
 		    need_state(v, API_RUNNING, "pause", err, errlen) ||
 		    machine_can_pause(&v->machine, err, errlen))
 			return -1;
-		machine_pause(&v->machine);
-		return 0;
+		return act_pause(v, err, errlen);
 	case API_RESUME:
 		if (migrating(v, err, errlen) ||
 		    need_state(v, API_PAUSED, "resume", err, errlen))
@@ -767,8 +836,10 @@ static enum api_state state(void *ctx)
 {
 	struct vmm *v = ctx;
 
+	/* Pausing: the vCPUs are stopped already. */
 	return !v->built ? API_NOT_STARTED :
-	       machine_paused(&v->machine) ? API_PAUSED : API_RUNNING;
+	       machine_paused(&v->machine) || machine_pausing(&v->machine) ?
+	       API_PAUSED : API_RUNNING;
 }
 
 const struct api_backend vmm_api_backend = {

@@ -29,6 +29,9 @@ struct vmm {
 	struct snap_job *snap;		/* a snapshot being written */
 	struct ev_handler snap_h;	/* its writer's "done" eventfd */
 	bool snap_watched;
+	struct ev_handler pause_h;	/* a pause waiting for backends */
+	bool pause_watched;
+	bool pause_reply_owed;		/* its PATCH /vm is not answered */
 	char id[64];
 	char root_drive[64];		/* is_root_device */
 	/* Strings the API set (cfg points at them). */
@@ -56,6 +59,8 @@ int vmm_incoming(struct vmm *v, const char *uri, const struct restore_opts *o,
  * VM, until a stop is asked for. Returns with the machine stopped.
  */
 void vmm_run(struct vmm *v);
+/* The machine is about to go (a restart): end what waits on it. */
+void vmm_machine_ending(struct vmm *v);
 void vmm_fini(struct vmm *v);
 
 #endif

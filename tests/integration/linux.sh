@@ -1862,15 +1862,21 @@ mig_fio() {
 }
 multi_test mig_fio mig_fio
 
-# A disk served by a vhost-user backend (qemu-storage-daemon): vireo
-# cannot hand the backend over, so it refuses to migrate, says why, and
-# the guest keeps running.
+# A disk served by a vhost-user backend (qemu-storage-daemon): it pauses
+# and resumes; vireo cannot hand the backend over, so it refuses to
+# migrate, says why, and the guest keeps running.
 mig_vhost_user_refused() {
 	truncate -s 16M "$work/vu.img"
 	qsd_start "$work/vu.img" || bad="qemu-storage-daemon did not start: $(tail -n 2 "$work/qsd.log")"
 	vm_in ${t}_src run $migargs --api-sock "$work/api.sock" --disk "vhost-user=$qsock" \
 		--cmdline "console=ttyS0 panic=-1 vireo.test=mig-sum"
 	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" 'MIG pass=1 ok' 240; then
+		# Pausing takes the ring's base back from the daemon (read on
+		# the event loop); resumed, the disk goes on from there.
+		ctl pause > "$work/$t.pause" 2>&1 &&
+			[ "$(ctl info | grep -o '"state":"[A-Za-z]*"')" = '"state":"Paused"' ] ||
+			bad="pause: $(cat "$work/$t.pause")"
+		ctl resume > "$work/$t.pause" 2>&1 || bad="$bad; resume: $(cat "$work/$t.pause")"
 		ctl migrate --to tcp:127.0.0.1:47005 > "$work/$t.ctl" 2>&1 &&
 			bad="ctl migrate said it worked"
 		grep -q 'vhost-user backend.*not supported' "$work/$t.ctl" ||

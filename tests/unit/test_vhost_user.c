@@ -832,6 +832,97 @@ START_TEST(blk_reset_does_not_wait)
 }
 END_TEST
 
+static unsigned int paused_calls;
+
+static void on_dev_paused(void *ctx)
+{
+	(void)ctx;
+	paused_calls++;
+}
+
+/*
+ * A pause through the API does not wait on the loop either: the ring's
+ * base comes with the backend's reply and is kept; a pause that must end
+ * at once (vireo stopping) waits for it, bounded.
+ */
+START_TEST(blk_pause_does_not_wait)
+{
+	struct blk_config bc = { 0 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_activation a;
+	struct timespec t0;
+	struct vhost_blk *b;
+	struct virtio_dev *dev;
+	struct drv d;
+	char err[256];
+	int fds[2];
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	put_le64(be.config, 2048);
+	be.base_delay_ms = 300;
+	be_run();
+	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc.vhost_user, be.path);
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	b = dev->priv;
+	fake_driver_ok(dev, &d, 1, 0);
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+
+	be.base[0] = 7;
+	paused_calls = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(virtio_dev_quiesce_async(dev, on_dev_paused, NULL));
+	ck_assert_uint_lt(ms_since(&t0), 250);
+	ck_assert(dev->quiesced);
+	ck_assert_uint_eq(paused_calls, 0);
+	DISPATCH_UNTIL(paused_calls, 2000);
+	ck_assert_uint_eq(paused_calls, 1);
+	ck_assert_uint_ge(ms_since(&t0), 280);
+	ck_assert_uint_eq(dev->vq[0].last_avail, 7);	/* the backend's base */
+	ck_assert(!dev->pause_pending);
+	ck_assert(b->vu.up);
+	/* Resumed from that base. */
+	virtio_dev_unquiesce(dev);
+	ck_assert(b->started);
+	ck_assert_uint_eq(be.base[0], 7);
+
+	/* Ended at once: the reply is waited for; done() is not called. */
+	be.base[0] = 9;
+	ck_assert(virtio_dev_quiesce_async(dev, on_dev_paused, NULL));
+	virtio_dev_settle(dev);
+	ck_assert_uint_eq(dev->vq[0].last_avail, 9);
+	ck_assert(!dev->pause_pending);
+	fake_dispatch(20);
+	ck_assert_uint_eq(paused_calls, 1);
+	virtio_dev_unquiesce(dev);
+
+	/* The backend gone meanwhile: the base is what the used ring says. */
+	be.base_silent = true;
+	put_le16(drv_mem(&d, d.device_gpa + 2), 4);
+	ck_assert(virtio_dev_quiesce_async(dev, on_dev_paused, NULL));
+	be_hangup();
+	DISPATCH_UNTIL(paused_calls == 2, 2000);
+	fake_dispatch(50);
+	ck_assert_uint_eq(paused_calls, 2);
+	ck_assert(!b->pausing);
+	ck_assert(!dev->pause_pending);
+	ck_assert_uint_eq(dev->vq[0].last_avail, 4);
+
+	blk_vhost_user_destroy(dev);
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d.gm.fd);
+	d.gm.fd = -1;
+	drv_fini(&d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
 /* A backend with an inflight region: it resubmits, vireo fails nothing. */
 START_TEST(blk_inflight_region)
 {
@@ -900,6 +991,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(tc, blk_in_flight_fail_visibly);
 	tcase_add_test(tc, blk_inflight_region);
 	tcase_add_test(tc, blk_reset_does_not_wait);
+	tcase_add_test(tc, blk_pause_does_not_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }
