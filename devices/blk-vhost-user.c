@@ -264,12 +264,7 @@ static void vblk_settled(void *opaque)
 {
 	struct vhost_blk *b = opaque;
 
-	if (b->stopping)
-		virtio_reset_done(&b->vdev);
-	b->stopping = false;
-	if (b->pausing)
-		virtio_pause_done(&b->vdev);
-	b->pausing = false;
+	virtio_stop_settled(&b->vdev, &b->stopping, &b->pausing);
 }
 
 static void vblk_restart(struct vhost_blk *b)

@@ -289,12 +289,7 @@ static void user_settled(void *opaque)
 {
 	struct virtio_net *n = opaque;
 
-	if (n->vu_stopping)
-		virtio_reset_done(&n->vdev);
-	n->vu_stopping = false;
-	if (n->vu_pausing)
-		virtio_pause_done(&n->vdev);
-	n->vu_pausing = false;
+	virtio_stop_settled(&n->vdev, &n->vu_stopping, &n->vu_pausing);
 }
 
 static const struct vhost_user_hooks user_hooks = {

@@ -480,6 +480,16 @@ void virtio_pause_done(struct virtio_dev *d)
 		d->pause_done_fn(d->pause_done_ctx);
 }
 
+void virtio_stop_settled(struct virtio_dev *d, bool *resetting, bool *pausing)
+{
+	if (*resetting)
+		virtio_reset_done(d);
+	*resetting = false;
+	if (*pausing)
+		virtio_pause_done(d);
+	*pausing = false;
+}
+
 void virtio_dev_settle(struct virtio_dev *d)
 {
 	pthread_mutex_lock(&d->lock);

@@ -397,6 +397,11 @@ bool virtio_dev_quiesce_async(struct virtio_dev *d, void (*done)(void *ctx),
 			      void *ctx);
 /* The device has the state a pause_pending pause waited for (lock held). */
 void virtio_pause_done(struct virtio_dev *d);
+/*
+ * A backend has answered the stop a reset (*resetting) or a pause
+ * (*pausing) of d waited for: that one is done (lock held).
+ */
+void virtio_stop_settled(struct virtio_dev *d, bool *resetting, bool *pausing);
 /* A pending pause ended now (ops->pause_wait); done() is not called. */
 void virtio_dev_settle(struct virtio_dev *d);
 /* Serve them again (activate() with a->resume), and look at each ring. */

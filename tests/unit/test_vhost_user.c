@@ -679,10 +679,54 @@ END_TEST
  * VU_TIMEOUT_MS, which also ends the reset. A driver that initialises
  * again without waiting for status 0 waits (bounded) for the replies.
  */
-START_TEST(blk_reset_does_not_wait)
+/*
+ * A vhost-user disk of 2048 sectors on a fresh fake backend that answers
+ * GET_VRING_BASE after delay_ms; not started.
+ */
+static struct virtio_dev *vu_disk(struct drv *d, unsigned int delay_ms)
 {
 	struct blk_config bc = { 0 };
 	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_dev *dev;
+	char err[256];
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	put_le64(be.config, 2048);
+	be.base_delay_ms = delay_ms;
+	be_run();
+	drv_init(d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d->gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc.vhost_user, be.path);
+	dev = blk_vhost_user_create(&bc, &o, &d->gm, &fake, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	return dev;
+}
+
+/* Gone, with its backend; nothing left watched. */
+static void vu_disk_end(struct virtio_dev *dev, struct drv *d, int *fds)
+{
+	blk_vhost_user_destroy(dev);
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d->gm.fd);
+	d->gm.fd = -1;
+	drv_fini(d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+
+/* The driver sets it up: DRIVER_OK, the ring handed to the backend. */
+static void vu_disk_start(struct virtio_dev *dev, struct drv *d,
+			  struct virtio_activation *a, int *fds)
+{
+	fake_driver_ok(dev, d, 1, 0);
+	fill_activation(dev, a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, a), 0);
+}
+
+START_TEST(blk_reset_does_not_wait)
+{
 	struct virtio_activation a;
 	struct timespec t0;
 	struct vhost_blk *b;
@@ -690,26 +734,14 @@ START_TEST(blk_reset_does_not_wait)
 	struct drv d;
 	unsigned int nb;
 	uint8_t cfg[8];
-	char err[256];
 	int fds[2];
 
-	memset(&vmm, 0, sizeof(vmm));
-	be_start();
-	put_le64(be.config, 2048);
-	be.base_delay_ms = 300;
-	be_run();
-	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
-	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
-	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	dev = vu_disk(&d, 300);
 	b = dev->priv;
 
 	/* Reset, then poll the status as Linux's virtio-pci does: 0 only
 	 * once GET_VRING_BASE is answered, not at the ack before it. */
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&dev->lock);
 	virtio_set_status(dev, 0);
@@ -729,9 +761,7 @@ START_TEST(blk_reset_does_not_wait)
 	close(fds[1]);
 
 	/* Initialised again before the status read 0 (Linux's mmio). */
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 	pthread_mutex_lock(&dev->lock);
 	virtio_set_status(dev, 0);
 	ck_assert(b->stopping);
@@ -746,9 +776,7 @@ START_TEST(blk_reset_does_not_wait)
 
 	/* Another request while the replies are owed takes them first;
 	 * the reset still ends (from the loop). */
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 	pthread_mutex_lock(&dev->lock);
 	virtio_set_status(dev, 0);
 	ck_assert_uint_gt(b->vu.n_owed, 0);
@@ -766,9 +794,7 @@ START_TEST(blk_reset_does_not_wait)
 	/* A reply in two parts: looked for again, not spun on. */
 	be.base_delay_ms = 0;
 	be.base_split_ms = 1000;
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 	pthread_mutex_lock(&dev->lock);
 	virtio_set_status(dev, 0);
 	pthread_mutex_unlock(&dev->lock);
@@ -785,9 +811,7 @@ START_TEST(blk_reset_does_not_wait)
 
 	/* The backend hangs up while replies are owed: the reset ends. */
 	be.base_silent = true;
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 	nb = be_count(VU_GET_VRING_BASE);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&dev->lock);
@@ -806,9 +830,7 @@ START_TEST(blk_reset_does_not_wait)
 	close(fds[1]);
 
 	/* A backend that never answers: dropped, and the reset ends. */
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&dev->lock);
 	virtio_set_status(dev, 0);
@@ -821,14 +843,7 @@ START_TEST(blk_reset_does_not_wait)
 	ck_assert_msg(strstr(b->vu.last_why, "no answer in time to GET_VRING_BASE"),
 		      "%s", b->vu.last_why);
 
-	blk_vhost_user_destroy(dev);
-	be_stop();
-	close(fds[0]);
-	close(fds[1]);
-	close(d.gm.fd);
-	d.gm.fd = -1;
-	drv_fini(&d);
-	ck_assert_int_eq(vmm.watched, 0);
+	vu_disk_end(dev, &d, fds);
 }
 END_TEST
 
@@ -847,30 +862,16 @@ static void on_dev_paused(void *ctx)
  */
 START_TEST(blk_pause_does_not_wait)
 {
-	struct blk_config bc = { 0 };
-	struct virtio_opts o = { .transport = VIRTIO_PCI };
 	struct virtio_activation a;
 	struct timespec t0;
 	struct vhost_blk *b;
 	struct virtio_dev *dev;
 	struct drv d;
-	char err[256];
 	int fds[2];
 
-	memset(&vmm, 0, sizeof(vmm));
-	be_start();
-	put_le64(be.config, 2048);
-	be.base_delay_ms = 300;
-	be_run();
-	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
-	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
-	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	dev = vu_disk(&d, 300);
 	b = dev->priv;
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	vu_disk_start(dev, &d, &a, fds);
 
 	be.base[0] = 7;
 	paused_calls = 0;
@@ -912,14 +913,7 @@ START_TEST(blk_pause_does_not_wait)
 	ck_assert(!dev->pause_pending);
 	ck_assert_uint_eq(dev->vq[0].last_avail, 4);
 
-	blk_vhost_user_destroy(dev);
-	be_stop();
-	close(fds[0]);
-	close(fds[1]);
-	close(d.gm.fd);
-	d.gm.fd = -1;
-	drv_fini(&d);
-	ck_assert_int_eq(vmm.watched, 0);
+	vu_disk_end(dev, &d, fds);
 }
 END_TEST
 
