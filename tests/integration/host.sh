@@ -415,11 +415,16 @@ wait $tp 2>/dev/null
 [ -z "$bad" ] && pass $t || fail $t "$bad"
 
 # Each kind of thread, made to call something no filter allows, stops
-# vireo with status 159 and a line naming the call and the thread.
+# vireo with status 159 and a line naming the call and the thread. A
+# vCPU takes its filter at its first exit after the filters are armed:
+# its guest keeps exiting (echo polls the UART), or it could be done
+# before that.
 t=seccomp_kinds
 bad=
 for kind in vcpu event-loop worker; do
-	VIREO_SECCOMP_SELFTEST=$kind run $t-$kind poweroff
+	cmd=poweroff
+	[ $kind = vcpu ] && cmd=echo
+	VIREO_SECCOMP_SELFTEST=$kind run $t-$kind $cmd
 	[ "$rc" = 159 ] && grep -q "the $kind thread made the system call syslog" \
 		"$work/$t-$kind.out" ||
 		bad="$bad; $kind: rc=$rc $(tr '\n' '|' < "$work/$t-$kind.out" | head -c 300)"
