@@ -742,7 +742,8 @@ int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
 	    ioctl(vm->vcpus[0].fd, KVM_SET_REGS, &bsp->regs) < 0)
 		goto err_regs;
 
-	return vm_start_threads(vm, false, err, errlen);
+	/* Parked: they run once vireo is locked down (vm_resume()). */
+	return vm_start_threads(vm, true, err, errlen);
 err_regs:
 	ret = -errno;
 	errf(err, errlen, "cannot set the boot vCPU's registers: %s",

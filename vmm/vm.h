@@ -96,7 +96,10 @@ void vm_destroy(struct vm *vm);
 
 /* CPUID, MSR defaults and LAPIC of every vCPU (before a restore). */
 int vm_configure_vcpus(struct vm *vm, char *err, size_t errlen);
-/* Configure every vCPU (CPUID, MSRs, LAPIC) and start the threads. */
+/*
+ * Configure every vCPU (CPUID, MSRs, LAPIC) and start the threads,
+ * parked: vm_resume() lets the guest run (once vireo is locked down).
+ */
 int vm_start(struct vm *vm, const struct vcpu_boot_state *bsp, char *err,
 	     size_t errlen);
 /* Make every vCPU thread leave KVM_RUN and join it. */

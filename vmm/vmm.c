@@ -302,7 +302,11 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 		pr_err("warning: cannot track dirty pages; diff snapshots "
 		       "will be refused");
 	v->built = true;
-	return vmm_lockdown(v, err, errlen);
+	ret = vmm_lockdown(v, err, errlen);
+	/* The guest's first instructions already meet filtered vCPUs. */
+	if (!ret)
+		vm_resume(&v->machine.vm);
+	return ret;
 }
 
 /* A machine from a snapshot (uri NULL) or a migration stream on uri. */
