@@ -40,7 +40,7 @@ cp "$build/unixcat" "$payload/"
 # itself (QEMU TCG emulating SVM) now and then dies without a word mid-run
 # (QEMU's -d cpu_reset log says "Triple fault") or stops making progress
 # (TEST-HOST.md). A group whose host died or hung is run again, up to
-# three times in all while the whole nested run is under 40 minutes; only
+# three times in all while the whole nested run is under 50 minutes; only
 # the last run counts, and each repeat prints a RETRY line.
 # VIREO_SECTIONS="net balloon" runs only those groups (while developing).
 sections=${VIREO_SECTIONS:-boot virtio console net vhost snapshot migrate balloon vdpa}
@@ -82,7 +82,7 @@ for sec in $sections; do
 		cp "$log.try$attempt" "$log"
 		[ $status = 125 ] || break
 		[ $attempt -lt 3 ] || break
-		[ $(($(date +%s) - start)) -lt 2400 ] || break
+		[ $(($(date +%s) - start)) -lt 3000 ] || break
 		last=$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1)
 		if grep -q -i 'triple fault' "$log.qemu$attempt" 2>/dev/null; then
 			how="died (triple fault)"
