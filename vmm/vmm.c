@@ -433,22 +433,11 @@ static void unwatch_done(struct vmm *v, struct ev_handler *h, bool *watched)
 	h->fd = -1;
 }
 
-/* The backends gave the rings' state: the pause is done. */
-static void on_paused(struct ev_handler *h, uint32_t events)
-{
-	struct vmm *v = container_of(h, struct vmm, pause_h);
-
-	(void)events;
-	eventfd_drain(h->fd);
-	if (v->built)
-		machine_pause_end(&v->machine);
-	if (v->pause_reply_owed && v->api_on)
-		api_finish(&v->api, NULL);
-	v->pause_reply_owed = false;
-}
-
-/* A pause still waiting for backends ends now (bounded), answered why. */
-static void pause_abort(struct vmm *v, const char *why)
+/*
+ * A pause waiting for backends ends (now, bounded, if they still owe
+ * anything); its PATCH is answered: done, or why not (why).
+ */
+static void pause_end(struct vmm *v, const char *why)
 {
 	if (v->built)
 		machine_pause_end(&v->machine);
@@ -457,9 +446,17 @@ static void pause_abort(struct vmm *v, const char *why)
 	v->pause_reply_owed = false;
 }
 
+/* The backends gave the rings' state: the pause is done. */
+static void on_paused(struct ev_handler *h, uint32_t events)
+{
+	(void)events;
+	eventfd_drain(h->fd);
+	pause_end(container_of(h, struct vmm, pause_h), NULL);
+}
+
 void vmm_machine_ending(struct vmm *v)
 {
-	pause_abort(v, "the VM restarted while it was pausing");
+	pause_end(v, "the VM restarted while it was pausing");
 }
 
 /*
@@ -507,7 +504,7 @@ static void snap_wait(struct vmm *v)
 		pr_err("the snapshot being written when vireo stopped: %s", err);
 	v->snap = NULL;
 	unwatch_done(v, &v->snap_h, &v->snap_watched);
-	pause_abort(v, "vireo stopped while the VM was pausing");
+	pause_end(v, "vireo stopped while the VM was pausing");
 	unwatch_done(v, &v->pause_h, &v->pause_watched);
 }
 
