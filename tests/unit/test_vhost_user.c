@@ -716,6 +716,14 @@ static void vu_disk_end(struct virtio_dev *dev, struct drv *d, int *fds)
 	ck_assert_int_eq(vmm.watched, 0);
 }
 
+/* The driver writes status 0, as a vCPU does (the device's lock held). */
+static void driver_reset(struct virtio_dev *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	virtio_set_status(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+}
+
 /* The driver sets it up: DRIVER_OK, the ring handed to the backend. */
 static void vu_disk_start(struct virtio_dev *dev, struct drv *d,
 			  struct virtio_activation *a, int *fds)
@@ -743,9 +751,7 @@ START_TEST(blk_reset_does_not_wait)
 	 * once GET_VRING_BASE is answered, not at the ack before it. */
 	vu_disk_start(dev, &d, &a, fds);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_mutex_lock(&dev->lock);
-	virtio_set_status(dev, 0);
-	pthread_mutex_unlock(&dev->lock);
+	driver_reset(dev);
 	ck_assert_uint_lt(ms_since(&t0), 250);
 	ck_assert(b->stopping);
 	ck_assert_uint_ne(virtio_read_status(dev), 0);
@@ -795,9 +801,7 @@ START_TEST(blk_reset_does_not_wait)
 	be.base_delay_ms = 0;
 	be.base_split_ms = 1000;
 	vu_disk_start(dev, &d, &a, fds);
-	pthread_mutex_lock(&dev->lock);
-	virtio_set_status(dev, 0);
-	pthread_mutex_unlock(&dev->lock);
+	driver_reset(dev);
 	DISPATCH_UNTIL(!b->vu.conn_watched, 800);
 	ck_assert(!b->vu.conn_watched);
 	ck_assert_uint_ne(virtio_read_status(dev), 0);
@@ -814,9 +818,7 @@ START_TEST(blk_reset_does_not_wait)
 	vu_disk_start(dev, &d, &a, fds);
 	nb = be_count(VU_GET_VRING_BASE);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_mutex_lock(&dev->lock);
-	virtio_set_status(dev, 0);
-	pthread_mutex_unlock(&dev->lock);
+	driver_reset(dev);
 	DISPATCH_UNTIL(be_count(VU_GET_VRING_BASE) == nb + 1, 1000);
 	be_hangup();
 	DISPATCH_UNTIL(virtio_read_status(dev) == 0, 2000);
@@ -832,9 +834,7 @@ START_TEST(blk_reset_does_not_wait)
 	/* A backend that never answers: dropped, and the reset ends. */
 	vu_disk_start(dev, &d, &a, fds);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_mutex_lock(&dev->lock);
-	virtio_set_status(dev, 0);
-	pthread_mutex_unlock(&dev->lock);
+	driver_reset(dev);
 	ck_assert_uint_lt(ms_since(&t0), 250);
 	DISPATCH_UNTIL(virtio_read_status(dev) == 0, VU_TIMEOUT_MS + 2000);
 	ck_assert_uint_eq(virtio_read_status(dev), 0);
