@@ -753,6 +753,8 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 	m->paused_clock = s->kvm.clock;
 	m->paused = true;
 	ret = vm_start_threads(&m->vm, true, err, errlen);
+	if (!ret && o->before_run)
+		ret = o->before_run(o->before_run_ctx, err, errlen);
 	if (!ret && o->resume) {
 		machine_resume(m);
 		/* On another host or tap now: the guest tells its peers. */

@@ -113,6 +113,10 @@ struct restore_opts {
 	bool resume;			/* run at once, else stay paused */
 	bool copy_mem;			/* RAM in a memfd, not copy-on-write */
 	bool track_dirty;		/* for diff snapshots after this one */
+	/* Once the state is in, before any vCPU may run (and even when it
+	 * stays paused): vireo's lockdown. Non-zero fails the restore. */
+	int (*before_run)(void *ctx, char *err, size_t errlen);
+	void *before_run_ctx;
 	unsigned int nr_overrides;
 	struct {
 		char id[64];

@@ -41,6 +41,7 @@
 
 atomic_bool sandbox_armed;
 _Thread_local bool sandbox_have_filter;
+bool sandbox_selftest_early;
 static _Thread_local const char *thread_kind = "unfiltered";
 
 static struct sandbox_opts opts;
@@ -342,6 +343,16 @@ void sandbox_enter(enum sandbox_kind kind)
 		syscall(SYS_syslog, 10, NULL, 0);
 }
 
+void sandbox_early(enum sandbox_kind kind)
+{
+	/* (Not armed: not locked down yet, with the filters on.) */
+	if (kind != SB_VCPU || !opts.seccomp)
+		return;
+	pr_err("seccomp selftest: a vCPU ran the guest before vireo was "
+	       "locked down");
+	_exit(158);
+}
+
 /* Names from /etc/passwd and /etc/group (a static vireo has no NSS). */
 static bool lookup_id(const char *file, const char *name, unsigned int *id)
 {
@@ -482,8 +493,11 @@ int sandbox_setup(const struct sandbox_opts *o, bool *parent_done,
 {
 	pid_t child;
 
+	const char *test = getenv("VIREO_SECCOMP_SELFTEST");
+
 	opts = *o;
 	*parent_done = false;
+	sandbox_selftest_early = test && !strcmp(test, "early");
 	if (!o->seccomp)
 		pr_err("warning: --seccomp=off: vireo runs without system call "
 		       "filters; a guest that takes over a device emulator "
@@ -556,8 +570,12 @@ static int build_filters(char *err, size_t errlen)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys,
 				.sa_flags = SA_SIGINFO };
+	static bool built;
 	unsigned int k;
 	int nr;
+
+	if (built)
+		return 0;
 
 	tzset();	/* the RTC's localtime_r() reads the zone file once */
 	for (nr = 0; nr < SB_MAX_NR; nr++)
@@ -578,7 +596,15 @@ static int build_filters(char *err, size_t errlen)
 		     strerror(errno));
 		return -1;
 	}
+	built = true;
 	return 0;
+}
+
+int sandbox_prepare(char *err, size_t errlen)
+{
+	if (locked || !opts.seccomp)
+		return 0;
+	return build_filters(err, errlen);
 }
 
 int sandbox_lockdown(char *err, size_t errlen)

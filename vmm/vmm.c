@@ -309,10 +309,31 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 	return ret;
 }
 
-/* A machine from a snapshot (uri NULL) or a migration stream on uri. */
-static int vmm_build_from(struct vmm *v, const char *uri,
-			  const struct restore_opts *o, char *err, size_t errlen)
+/*
+ * A restored machine, its state in, before its guest runs: dirty pages
+ * tracked from the guest's first write (a diff snapshot misses none),
+ * then vireo locked down.
+ */
+static int restored_before_run(void *ctx, char *err, size_t errlen)
 {
+	struct vmm *v = ctx;
+
+	if (v->restore_track_dirty && vm_dirty_track(&v->machine.vm))
+		pr_err("warning: cannot track dirty pages; diff snapshots "
+		       "will be refused");
+	return sandbox_lockdown(err, errlen) ? -EPERM : 0;
+}
+
+/*
+ * A machine from a snapshot (uri NULL) or a migration stream on uri. The
+ * filters are built first, so that the lockdown between the state's load
+ * and the guest's first instruction is short (a migration's downtime).
+ */
+static int vmm_build_from(struct vmm *v, const char *uri,
+			  const struct restore_opts *opts, char *err,
+			  size_t errlen)
+{
+	struct restore_opts *o;
 	int ret;
 
 	if (v->built || v->cfg->nr_devices) {
@@ -320,6 +341,17 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 		     "or started", uri ? "migration" : "snapshot");
 		return -EBUSY;
 	}
+	if (sandbox_prepare(err, errlen))
+		return -EPERM;
+	o = malloc(sizeof(*o));
+	if (!o) {
+		errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*o = *opts;
+	o->before_run = restored_before_run;
+	o->before_run_ctx = v;
+	v->restore_track_dirty = o->track_dirty;
 	config_free(v->cfg);
 	ret = uri ? mig_incoming(&v->machine, v->cfg, uri, o, v->con, v->loop,
 				 err, errlen) :
@@ -327,14 +359,13 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 				    errlen);
 	if (ret) {
 		config_free(v->cfg);
+		free(o);
 		return ret;
 	}
 	v->cfg->track_dirty = o->track_dirty;
-	if (o->track_dirty && vm_dirty_track(&v->machine.vm))
-		pr_err("warning: cannot track dirty pages; diff snapshots "
-		       "will be refused");
+	free(o);
 	v->built = true;
-	return vmm_lockdown(v, err, errlen);
+	return 0;
 }
 
 int vmm_restore(struct vmm *v, const struct restore_opts *o, char *err,

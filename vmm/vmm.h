@@ -19,6 +19,7 @@ struct vmm {
 	struct vm_config *cfg;		/* the caller's; devices owned by it */
 	struct machine machine;
 	bool built;			/* machine is there (running or paused) */
+	bool restore_track_dirty;	/* (vmm_build_from() to its hook) */
 	struct console *con;
 	struct ev_loop *loop;
 	struct api api;
