@@ -2185,3 +2185,5 @@ vdpa_test vdpa_gone vdpa_gone
 rm -f "$img"
 fi
 fi
+# (run.sh: a run without this line stopped early)
+echo END-OF-TESTS
