@@ -269,6 +269,8 @@ int main(int argc, char **argv)
 		status = exit_status(&v.machine, &runner);
 	else if (runner.last_signal)
 		status = 128 + runner.last_signal;
+	else if (v.lockdown_failed)
+		status = 1;
 	vmm_fini(&v);
 	viol_close();		/* the last driver-log lines out */
 	config_free(&cfg);

@@ -576,8 +576,7 @@ static int build_filters(char *err, size_t errlen)
 
 	if (built)
 		return 0;
-
-	tzset();	/* the RTC's localtime_r() reads the zone file once */
+	tzset();	/* libc's zone file read now, not under a filter */
 	for (nr = 0; nr < SB_MAX_NR; nr++)
 		sys_names[nr] = seccomp_syscall_resolve_num_arch(
 					SCMP_ARCH_NATIVE, nr);

@@ -321,7 +321,10 @@ static int restored_before_run(void *ctx, char *err, size_t errlen)
 	if (v->restore_track_dirty && vm_dirty_track(&v->machine.vm))
 		pr_err("warning: cannot track dirty pages; diff snapshots "
 		       "will be refused");
-	return sandbox_lockdown(err, errlen) ? -EPERM : 0;
+	if (!sandbox_lockdown(err, errlen))
+		return 0;
+	v->lockdown_failed = true;
+	return -EPERM;
 }
 
 /*
@@ -360,6 +363,12 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 	if (ret) {
 		config_free(v->cfg);
 		free(o);
+		/* Half locked down (a jail entered, say): no second try. */
+		if (v->lockdown_failed) {
+			pr_err("%s; vireo stops", err);
+			v->quit = true;
+			v->loop->stop = true;
+		}
 		return ret;
 	}
 	v->cfg->track_dirty = o->track_dirty;

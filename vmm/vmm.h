@@ -20,6 +20,7 @@ struct vmm {
 	struct machine machine;
 	bool built;			/* machine is there (running or paused) */
 	bool restore_track_dirty;	/* (vmm_build_from() to its hook) */
+	bool lockdown_failed;		/* vireo stops: exit status 1 */
 	struct console *con;
 	struct ev_loop *loop;
 	struct api api;
