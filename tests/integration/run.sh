@@ -7,12 +7,20 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$top/build
 # The tiny-guest tests on this machine's /dev/kvm; without one, inside the
 # nested test host (the "host" group below).
+# run_checked NAME LOG SCRIPT ARGS...: run a test script here, its lines
+# to stdout; a FAIL line if it stopped before its last line.
+run_checked() {
+	_name=$1
+	_log=$2
+	shift 2
+	sh "$@" | tee "$_log" | grep -v '^END-OF-TESTS'
+	grep -q '^END-OF-TESTS' "$_log" ||
+		echo "FAIL $_name: the tests stopped early after '$(grep -E '^(PASS|FAIL|SKIP) ' "$_log" | tail -n 1)'"
+}
 host_here=yes
-if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-	sh "$top/tests/integration/host.sh" "$build" | tee "$build/host.log" |
-		grep -v '^END-OF-TESTS'
-	grep -q '^END-OF-TESTS' "$build/host.log" ||
-		echo "FAIL host-tests: host.sh stopped early after '$(grep -E '^(PASS|FAIL|SKIP) ' "$build/host.log" | tail -n 1)'"
+if [ -c /dev/kvm ]; then
+	run_checked host-tests "$build/host.log" \
+		"$top/tests/integration/host.sh" "$build"
 else
 	host_here=
 fi
@@ -20,7 +28,8 @@ fi
 kind=$(sh "$top/tests/integration/kvm-kind.sh")
 if [ "$kind" = hardware ]; then
 	echo "integration: /dev/kvm is hardware-backed; booting Linux guests directly"
-	sh "$top/tests/integration/linux.sh" "$build/vireo" \
+	run_checked linux-tests "$build/linux.log" \
+		"$top/tests/integration/linux.sh" "$build/vireo" \
 		"$build/guest/vmlinuz" "$build/guest/initramfs.cpio" \
 		"$build/guest/tools.img" "" "$build/unixcat"
 	exit 0
@@ -47,7 +56,7 @@ if command -v dpdk-testpmd > /dev/null; then
 		"$(dpkg -L librte-net-vhost23 2>/dev/null | grep -m1 '/pmds-[^/]*$')" \
 		"$payload/hosttools" librte_net_vhost librte_bus_vdev librte_mempool_ring
 fi
-cp "$build/unixcat" "$payload/"
+cp "$build/unixcat" "$build/pagecmp" "$payload/"
 # One test host per group of tests (linux.sh SECTIONS): the test host
 # itself (QEMU TCG emulating SVM) now and then dies without a word mid-run
 # (QEMU's -d cpu_reset log says "Triple fault") or stops making progress
@@ -55,12 +64,12 @@ cp "$build/unixcat" "$payload/"
 # three times in all while the whole nested run is under 50 minutes; only
 # the last run counts, and each repeat prints a RETRY line.
 # VIREO_SECTIONS="net balloon" runs only those groups (while developing).
-sections=${VIREO_SECTIONS:-boot virtio console net vhost snapshot migrate balloon vdpa}
+sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate migrate-bad balloon vdpa}
 [ -n "$host_here" ] || [ -n "${VIREO_SECTIONS:-}" ] || sections="host $sections"
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
-TMPDIR=/tmp VIREO_KVM_KIND=nested SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
+TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
 	guest/vmlinuz guest/initramfs.cpio guest/tools.img /payload/hosttools/bin \\
 	/payload/unixcat
 RUN
@@ -69,6 +78,7 @@ done
 cat > "$payload/run-host.sh" <<'RUN'
 mkdir -p /tmp/shims
 for p in curl dtc lz4; do
+	[ -x /payload/hosttools/bin/$p.sh ] || continue
 	printf '#!/bin/sh\nexec /payload/hosttools/bin/%s.sh "$@"\n' $p > /tmp/shims/$p
 	chmod +x /tmp/shims/$p
 done
@@ -83,13 +93,15 @@ testhost_dir() {
 	*) echo "$build/testhost" ;;
 	esac
 }
-# Seconds a group's test host may run before it counts as hung.
+# Seconds a group's test host may run before it counts as hung (with the
+# long tests of make check-full, VIREO_FULL=1, ten minutes more).
 group_timeout() {
 	case $1 in
-	snapshot) echo 1200 ;;
-	migrate|virtio) echo 900 ;;
-	*) echo 720 ;;
+	snapshot) _t=1200 ;;
+	migrate|migrate-bad|virtio) _t=900 ;;
+	*) _t=720 ;;
 	esac
+	echo $((_t ${VIREO_FULL:+ + 600}))
 }
 logs=$build/nested
 rm -rf "$logs"
