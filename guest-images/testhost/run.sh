@@ -71,12 +71,30 @@ if [ "$shell" = 1 ] || [ "$interactive" = 1 ]; then
 	"$@"
 	exit $?
 fi
+# A test host that has not started its script within TESTHOST_START_S
+# seconds (it boots in a few) hung while booting (seen: no output at all
+# for the whole group time limit): stopped, and so counted as died.
+start_s=${TESTHOST_START_S:-120}
+watch_start() {
+	_i=0
+	while [ $_i -lt "$start_s" ]; do
+		sleep 1
+		grep -q TESTHOST-UP "$img.log" 2>/dev/null && return 0
+		_i=$((_i + 1))
+	done
+	echo "testhost: it did not start its script within $start_s s (hung while booting); stopping it" >&2
+	pkill -f -- "file=$img," 2>/dev/null
+}
+: > "$img.log"
+watch_start &
+watcher=$!
 # Keep QEMU's stdin away from ours so callers can pipe into this script.
 if [ "$timeout" -gt 0 ]; then
 	timeout -k 10 "$timeout" "$@" < /dev/null | tee "$img.log" || true
 else
 	"$@" < /dev/null | tee "$img.log" || true
 fi
+kill "$watcher" 2>/dev/null || true
 rc=$(tr -d '\r' < "$img.log" | sed -n 's/^TESTHOST-EXIT=\([0-9]*\)$/\1/p' | tail -n 1)
 if [ -z "$rc" ]; then
 	echo "testhost: no exit status from the test host (timeout or crash)" >&2
