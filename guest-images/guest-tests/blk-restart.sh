@@ -17,14 +17,8 @@ echo "RESULT phase1 md5=$sum1"
 	--time_based --runtime=15 --verify=crc32c --do_verify=1 \
 	> /tmp/fio.out 2>&1 &
 fio=$!
-writes() { awk '{ print $5 }' "/sys/block/${dev#/dev/}/stat"; }
-w0=$(writes)
-n=0
-while [ $(($(writes) - w0)) -lt 200 ] && [ $n -lt 300 ]; do
-	sleep 0.1
-	n=$((n + 1))
-done
-echo "RESTART-NOW writes=$(($(writes) - w0))"
+# (a write job: its requests are writes)
+echo "RESTART-NOW writes=$(wait_disk_ios "$dev" 200 30)"
 wait $fio
 rc=$?
 errs=$(grep -c -i -E 'error|Input/output' /tmp/fio.out)

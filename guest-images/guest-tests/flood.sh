@@ -20,15 +20,7 @@ while :; do dd if=/dev/zero of="$log" bs=65536 count=256 2>/dev/null; done &
 # fio takes seconds to start under the nested test host: FLOOD-UP only
 # once the disk has done 200 requests (up to 60 s), or the host's checks
 # would run before any disk I/O.
-stat=/sys/block/${dev#/dev/}/stat
-ios() { awk '{ print $1 + $5 }' "$stat"; }
-start=$(ios)
-i=0
-while [ $(($(ios) - start)) -lt 200 ] && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-echo "RESULT flood disk_ios=$(($(ios) - start))"
+echo "RESULT flood disk_ios=$(wait_disk_ios "$dev" 200 60)"
 sleep 1
 echo "FLOOD-UP"
 while :; do sleep 1; done

@@ -31,6 +31,24 @@ cmdline_arg() {
 }
 
 # test_disk: the disk under test: serial vireo.serial= (default vireo-test).
+# disk_ios DEV: requests DEV has completed (reads + writes, from sysfs).
+disk_ios() {
+	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
+}
+
+# wait_disk_ios DEV N SECONDS: wait until DEV completes N more requests
+# (or SECONDS pass); prints how many it completed meanwhile.
+wait_disk_ios() {
+	_start=$(disk_ios "$1")
+	_n=0
+	while [ $(($(disk_ios "$1") - _start)) -lt "$2" ] &&
+	      [ $_n -lt $(($3 * 10)) ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	echo $(($(disk_ios "$1") - _start))
+}
+
 test_disk() {
 	s=$(cmdline_arg serial)
 	disk_by_serial "${s:-vireo-test}"
