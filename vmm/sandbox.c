@@ -491,9 +491,8 @@ static int jail_prepare(const char *dir, char *err, size_t errlen)
 int sandbox_setup(const struct sandbox_opts *o, bool *parent_done,
 		  int *status, char *err, size_t errlen)
 {
-	pid_t child;
-
 	const char *test = getenv("VIREO_SECCOMP_SELFTEST");
+	pid_t child;
 
 	opts = *o;
 	*parent_done = false;

@@ -270,6 +270,14 @@ static int vmm_lockdown(struct vmm *v, char *err, size_t errlen)
 	return -EPERM;
 }
 
+/* Dirty pages tracked for diff snapshots (a warning if KVM cannot). */
+static void track_dirty(struct vmm *v)
+{
+	if (vm_dirty_track(&v->machine.vm))
+		pr_err("warning: cannot track dirty pages; diff snapshots "
+		       "will be refused");
+}
+
 int vmm_start(struct vmm *v, char *err, size_t errlen)
 {
 	char root[64];
@@ -298,9 +306,8 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 	ret = machine_create(&v->machine, v->cfg, v->con, v->loop, err, errlen);
 	if (ret)
 		return ret;
-	if (v->cfg->track_dirty && vm_dirty_track(&v->machine.vm))
-		pr_err("warning: cannot track dirty pages; diff snapshots "
-		       "will be refused");
+	if (v->cfg->track_dirty)
+		track_dirty(v);
 	v->built = true;
 	ret = vmm_lockdown(v, err, errlen);
 	/* The guest's first instructions already meet filtered vCPUs. */
@@ -318,9 +325,8 @@ static int restored_before_run(void *ctx, char *err, size_t errlen)
 {
 	struct vmm *v = ctx;
 
-	if (v->restore_track_dirty && vm_dirty_track(&v->machine.vm))
-		pr_err("warning: cannot track dirty pages; diff snapshots "
-		       "will be refused");
+	if (v->restore_track_dirty)
+		track_dirty(v);
 	if (!sandbox_lockdown(err, errlen))
 		return 0;
 	v->lockdown_failed = true;
@@ -336,7 +342,7 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 			  const struct restore_opts *opts, char *err,
 			  size_t errlen)
 {
-	struct restore_opts *o;
+	struct restore_opts ro = *opts, *o = &ro;
 	int ret;
 
 	if (v->built || v->cfg->nr_devices) {
@@ -346,12 +352,6 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 	}
 	if (sandbox_prepare(err, errlen))
 		return -EPERM;
-	o = malloc(sizeof(*o));
-	if (!o) {
-		errf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	*o = *opts;
 	o->before_run = restored_before_run;
 	o->before_run_ctx = v;
 	v->restore_track_dirty = o->track_dirty;
@@ -362,7 +362,6 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 				    errlen);
 	if (ret) {
 		config_free(v->cfg);
-		free(o);
 		/* Half locked down (a jail entered, say): no second try. */
 		if (v->lockdown_failed) {
 			pr_err("%s; vireo stops", err);
@@ -372,7 +371,6 @@ static int vmm_build_from(struct vmm *v, const char *uri,
 		return ret;
 	}
 	v->cfg->track_dirty = o->track_dirty;
-	free(o);
 	v->built = true;
 	return 0;
 }
