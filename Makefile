@@ -38,6 +38,8 @@ DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
 	device-tree-compiler acpica-tools binutils lz4 \
 	libhttp-parser-dev libjansson-dev curl \
 	qemu-system-common dpdk-dev librte-net-vhost23 librte-mempool-ring23
+# make check compiles on every CPU (the images after, one at a time).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check check-full unit integration fuzz fuzz-long bench guest testhost testhost-vdpa clean \
@@ -75,15 +77,22 @@ $(BUILD)/tiny.elf: tests/tiny/tiny.S tests/tiny/tiny.ld
 $(BUILD)/unit-tests: $(SAN_OBJS) $(UNIT_OBJS)
 	$(CC) $(SAN) -o $@ $^ -lcheck -lsubunit -lm -lrt $(LIBS)
 
--include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/san $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
 
 # Fuzz targets: libFuzzer + ASan + UBSan, built with clang.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS)
 FUZZ_SRCS := $(filter-out vmm/machine.c vmm/vm.c vmm/irq.c vmm/vmm.c \
 	vmm/machine-snapshot.c vmm/migrate.c,$(LIB_SRCS))
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) tests/fuzz/stub-notify.h
+# The sources are compiled once for all the targets (fuzzer-no-link: the
+# coverage counters without libFuzzer's main), each target linked from them.
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS)
+	$(CLANG) -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) \
+		-MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) tests/fuzz/stub-notify.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS)
 $(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -o $@ $^ $(LIBS) -lcheck -lsubunit -lm -lrt
@@ -154,7 +163,7 @@ run: deps
 
 # ---- tests --------------------------------------------------------------
 unit: $(BUILD)/unit-tests
-	@tests/run-suite.sh unit $(BUILD)/unit-tests
+	@tests/run-suite.sh unit sh tests/unit/run.sh $(BUILD)/unit-tests
 
 integration: all $(BUILD)/tiny.elf $(BUILD)/unixcat $(BUILD)/pagecmp guest tools-disk testhost testhost-vdpa
 	@tests/run-suite.sh integration tests/integration/run.sh
@@ -172,15 +181,17 @@ bench: all guest testhost $(BUILD)/guest/tools.img $(BUILD)/vq-bench
 	@tests/bench/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
-		$(BUILD)/unixcat $(BUILD)/pagecmp guest tools-disk testhost testhost-vdpa
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
+		$(BUILD)/unixcat $(BUILD)/pagecmp
+	@$(MAKE) --no-print-directory guest tools-disk testhost testhost-vdpa
 	@tests/check.sh
 
 # make check and the long tests it skips (linux.sh: long): mig_ten_hops,
 # ten migrations in a row (about a minute more).
 check-full: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
-		$(BUILD)/unixcat $(BUILD)/pagecmp guest tools-disk testhost testhost-vdpa
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
+		$(BUILD)/unixcat $(BUILD)/pagecmp
+	@$(MAKE) --no-print-directory guest tools-disk testhost testhost-vdpa
 	@VIREO_FULL=1 tests/check.sh
 
 clean:

@@ -4,7 +4,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 rm -rf build/results
-sh tests/run-suite.sh unit build/unit-tests
+sh tests/run-suite.sh unit sh tests/unit/run.sh build/unit-tests
 sh tests/run-suite.sh fuzz sh tests/fuzz/run.sh --quick
 sh tests/run-suite.sh integration sh tests/integration/run.sh
 p=0

@@ -23,7 +23,7 @@ if ! command -v clang > /dev/null; then
 	exit 0
 fi
 mkdir -p "$out"
-make -s -C "$top" fuzz-build || { echo "FAIL fuzz-build: the fuzz targets do not build"; exit 1; }
+make -s -j"$(nproc)" -C "$top" fuzz-build || { echo "FAIL fuzz-build: the fuzz targets do not build"; exit 1; }
 "$out/mkseeds" "$out/seeds"
 for t in $targets; do
 	mkdir -p "$out/corpus-$t" "$out/seeds/$t"

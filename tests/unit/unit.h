@@ -13,7 +13,7 @@
 #define UNIT_SUITES(X) \
 	X(util) X(mem) X(bus) X(config) X(bzimage) X(decompress) X(elf) \
 	X(kernel) X(x86) X(acpi) X(cpuid) X(serial) X(rtc) X(platform) \
-	X(console) X(queue) X(transport) X(blk) X(vcon) X(net) X(balloon) X(vhost_user) X(vdpa) X(snapshot) X(api) X(migrate) X(sandbox)
+	X(queue) X(console) X(transport) X(blk) X(vcon) X(net) X(balloon) X(vhost_user) X(vdpa) X(snapshot) X(api) X(migrate) X(sandbox)
 
 #define DECLARE_SUITE(name) Suite *name##_suite(void);
 UNIT_SUITES(DECLARE_SUITE)
