@@ -2,6 +2,7 @@
 #include "queue.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,6 +223,32 @@ void vq_disable(struct virtq *vq)
 	vq->kicks_held = false;
 	vq->desc = vq->driver = vq->device = NULL;
 	vq->inflight = 0;
+}
+
+void vq_describe(const struct virtq *vq, char *buf, size_t len)
+{
+	if (!len)
+		return;
+	if (!vq->ready) {
+		snprintf(buf, len, "off");
+	} else if (vq->packed) {
+		snprintf(buf, len, "packed, taken to %u%s, used to %u%s, %u in "
+			 "flight", vq->last_avail, vq->avail_wrap ? "w" : "",
+			 vq->used_idx, vq->used_wrap ? "w" : "",
+			 vq->inflight);
+	} else if (vq->event_idx) {
+		snprintf(buf, len, "avail %u, taken %u, used %u, %u in flight, "
+			 "used_event %u, avail_event %u", load16(vq->driver + 2),
+			 vq->last_avail, load16(vq->device + 2), vq->inflight,
+			 load16(vq->driver + 4 + 2u * vq->size),
+			 load16(vq->device + 4 + 8u * vq->size));
+	} else {
+		snprintf(buf, len, "avail %u, taken %u, used %u, %u in flight, "
+			 "avail flags %#x, used flags %#x",
+			 load16(vq->driver + 2), vq->last_avail,
+			 load16(vq->device + 2), vq->inflight, load16(vq->driver),
+			 load16(vq->device));
+	}
 }
 
 void vq_reset(struct virtq *vq)

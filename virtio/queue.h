@@ -136,6 +136,13 @@ int vq_enable(struct virtq *vq, const struct guest_mem *gm, uint64_t features);
 void vq_disable(struct virtq *vq);
 /* vq_disable() and clear the configuration (device reset). */
 void vq_reset(struct virtq *vq);
+/*
+ * The ring as it stands, in words, for the report on a VM stopped by a
+ * signal (what a hung guest was waiting for): split: the avail and used
+ * idx in guest memory, what vireo took, the buffers in flight, the event
+ * indexes (or the flags); packed: vireo's positions.
+ */
+void vq_describe(const struct virtq *vq, char *buf, size_t len);
 
 /* 1: a buffer in *e; 0: none available; -EBADMSG: the ring is corrupt. */
 int vq_pop(struct virtq *vq, struct vq_elem *e);

@@ -180,6 +180,35 @@ err:
 	return ret;
 }
 
+void machine_queue_report(const struct machine *m)
+{
+	unsigned int i, q;
+
+	for (i = 0; i < m->nr_vdevs; i++) {
+		const struct virtio_dev *d = m->vdevs[i]->vdev;
+		char line[2048];
+		size_t n = 0;
+
+		if (!m->vdevs[i]->wired)
+			continue;
+		for (q = 0; q < d->ops->num_queues && n + 2 < sizeof(line);
+		     q++) {
+			if (!d->vq[q].ready)
+				continue;
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+					      "%squeue %u%s: ", n ? "; " : "", q,
+					      d->external & (1U << q) ?
+					      " (handed off)" : "");
+			if (n + 2 >= sizeof(line))
+				break;
+			vq_describe(&d->vq[q], line + n, sizeof(line) - n);
+			n += strlen(line + n);
+		}
+		if (n)
+			fprintf(stderr, "vireo: %s rings: %s\n", d->id, line);
+	}
+}
+
 static void machine_vdevs_fini(struct machine *m)
 {
 	while (m->nr_vdevs) {

@@ -57,6 +57,10 @@ struct machine {
 	int pause_efd;				/* signalled when none does */
 };
 
+/* Each device's rings as they stand, on stderr (a VM stopped by a signal:
+ * what a hung guest was waiting for). */
+void machine_queue_report(const struct machine *m);
+
 /* The host terminal changed size. */
 void machine_resize(struct machine *m);
 

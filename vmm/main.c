@@ -111,6 +111,7 @@ static int exit_status(struct machine *m, const struct runner *r)
 
 		vm_vcpu_positions(&m->vm, where, sizeof(where));
 		pr_err("%s; %s", m->vm.exit_detail, where);
+		machine_queue_report(m);
 		return 128 + r->last_signal;
 	}
 	default:
