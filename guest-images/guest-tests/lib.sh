@@ -30,7 +30,6 @@ cmdline_arg() {
 	sed -n "s/.*vireo\.$1=\([^ ]*\).*/\1/p" /proc/cmdline
 }
 
-# test_disk: the disk under test: serial vireo.serial= (default vireo-test).
 # disk_ios DEV: requests DEV has completed (reads + writes, from sysfs).
 disk_ios() {
 	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
@@ -49,6 +48,7 @@ wait_disk_ios() {
 	echo $(($(disk_ios "$1") - _start))
 }
 
+# test_disk: the disk under test: serial vireo.serial= (default vireo-test).
 test_disk() {
 	s=$(cmdline_arg serial)
 	disk_by_serial "${s:-vireo-test}"

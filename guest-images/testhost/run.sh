@@ -73,20 +73,42 @@ if [ "$shell" = 1 ] || [ "$interactive" = 1 ]; then
 fi
 # A test host that has not started its script within TESTHOST_START_S
 # seconds (it boots in a few) hung while booting (seen: no output at all
-# for the whole group time limit): stopped, and so counted as died.
+# for the whole group time limit); one that then prints nothing for
+# TESTHOST_SILENT_S seconds has stopped (the tests' own watchdog speaks up
+# well before that: linux.sh, VIREO_STALL_S). Either is stopped, and so
+# counted as died.
 start_s=${TESTHOST_START_S:-120}
-watch_start() {
+silent_s=${TESTHOST_SILENT_S:-600}
+watch() {
 	_i=0
-	while [ $_i -lt "$start_s" ]; do
+	until grep -q TESTHOST-UP "$img.log" 2>/dev/null; do
 		sleep 1
-		grep -q TESTHOST-UP "$img.log" 2>/dev/null && return 0
 		_i=$((_i + 1))
+		if [ $_i -ge "$start_s" ]; then
+			echo "testhost: it did not start its script within $start_s s (hung while booting); stopping it" >&2
+			pkill -f -- "file=$img," 2>/dev/null
+			return
+		fi
 	done
-	echo "testhost: it did not start its script within $start_s s (hung while booting); stopping it" >&2
-	pkill -f -- "file=$img," 2>/dev/null
+	_size=-1
+	_quiet=0
+	while sleep 10; do
+		_now=$(stat -c %s "$img.log" 2>/dev/null || echo 0)
+		if [ "$_now" != "$_size" ]; then
+			_size=$_now
+			_quiet=0
+			continue
+		fi
+		_quiet=$((_quiet + 10))
+		if [ $_quiet -ge "$silent_s" ]; then
+			echo "testhost: it printed nothing for $silent_s s (hung); stopping it" >&2
+			pkill -f -- "file=$img," 2>/dev/null
+			return
+		fi
+	done
 }
 : > "$img.log"
-watch_start &
+watch &
 watcher=$!
 # Keep QEMU's stdin away from ours so callers can pipe into this script.
 if [ "$timeout" -gt 0 ]; then

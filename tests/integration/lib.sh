@@ -6,6 +6,7 @@
 # the nested test host only.
 _last_report=$(date +%s)
 took() {
+	[ -z "${progress_file:-}" ] || echo "$(date +%s) $1" > "$progress_file"
 	[ "${VIREO_KVM_KIND:-}" = nested ] || return 0
 	_now=$(date +%s)
 	echo "TIME $1 $((_now - _last_report))s"
@@ -14,6 +15,40 @@ took() {
 pass() { echo "PASS $1"; took "$1"; }
 fail() { echo "FAIL $1: $2"; took "$1"; }
 skip() { echo "SKIP $1: $2"; took "$1"; }
+
+# stall_watchdog SECONDS DIR: run in the background, with $progress_file
+# set (every report writes the time there). A test that stops making
+# progress (a vireo that never exits, a request that never gets an
+# answer) must not use up its group's whole time limit, and the group's
+# log must say what hung: when no test has reported for SECONDS, one NOTE
+# line says which processes ran and what the newest output file in DIR
+# ended with, and every vireo is killed, which ends the test's waits (it
+# then fails on its own terms). The clock starts again after each kill.
+stall_watchdog() {
+	echo "$(date +%s) start" > "$progress_file"
+	while sleep 5; do
+		read -r _at _after < "$progress_file" 2>/dev/null || continue
+		_age=$(($(date +%s) - _at))
+		[ "$_age" -ge "$1" ] || continue
+		_procs=
+		for _d in /proc/[0-9]*; do
+			case "$(cat "$_d/comm" 2>/dev/null)" in
+			vireo | curl | qemu-storage-* | *testpmd | fio | iperf3) ;;
+			*) continue ;;
+			esac
+			_cmd=$(tr '\0' ' ' < "$_d/cmdline" 2>/dev/null | cut -c1-70)
+			_procs="${_procs:+$_procs; }$_cmd"
+		done
+		_newest=$(ls -t "$2"/*.out 2>/dev/null | head -n 1)
+		echo "NOTE stall: no test reported for $_age s (the last: $_after); running: ${_procs:-nothing}; ${_newest##*/} ends: $(tail -n 3 "$_newest" 2>/dev/null | tr -d '\r' | tr '\n' '|' | cut -c1-300); killing every vireo"
+		for _c in /proc/[0-9]*/comm; do
+			[ "$(cat "$_c" 2>/dev/null)" = vireo ] || continue
+			_p=${_c#/proc/}
+			kill -9 "${_p%/comm}" 2>/dev/null
+		done
+		echo "$(date +%s) $_after" > "$progress_file"
+	done
+}
 
 # wait_for FILE PATTERN SECONDS: wait until FILE contains PATTERN; false
 # after SECONDS, or at once when vireo wrote there that its guest died of

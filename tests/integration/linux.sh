@@ -18,7 +18,16 @@ pagecmp=$(dirname "$unixcat")/pagecmp
 kind=${VIREO_KVM_KIND:-hardware}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vireo-linux.XXXXXX")
 export VIREO_CACHE_DIR=$work/cache
-trap 'rm -rf "$work"' EXIT
+# No test may take the group's whole time: VIREO_STALL_S seconds without a
+# report (ten minutes more under make check-full) and the watchdog says
+# what hung and kills vireo (lib.sh: stall_watchdog).
+progress_file=$work/progress
+stall_s=${VIREO_STALL_S:-}
+[ -n "$stall_s" ] || stall_s=420
+[ -z "${VIREO_FULL:-}" ] || stall_s=$((stall_s + 600))
+stall_watchdog "$stall_s" "$work" &
+watchdog=$!
+trap 'kill $watchdog 2>/dev/null; rm -rf "$work"' EXIT
 
 # boot NAME TEST [vireo args]: run guest test TEST; output in $work/NAME.out,
 # vireo's status in $rc, the RESULT line in $result. The guest's console is
@@ -347,44 +356,63 @@ fi
 fi
 
 if section virtio; then
-# virtio-rng on every transport x ring: the guest binds it, reads
-# /dev/hwrng, and the negotiated features say what was agreed.
+# virtio-rng on every transport x ring, all six in one guest: the guest
+# binds each, reads /dev/hwrng from each, and each device's negotiated
+# features say what was agreed (one PASS or FAIL per combination).
 feature() { # feature BITSTRING N: bit N of the sysfs features string
 	echo "$1" | cut -c$(($2 + 1))
 }
-for combo in pci:split pci:packed mmio:split mmio:packed mmio-legacy:split \
-	     pci:split:-event_idx,-indirect_desc; do
+combos="pci:split pci:packed mmio:split mmio:packed mmio-legacy:split
+	pci:split:-event_idx,-indirect_desc"
+devs=
+for combo in $combos; do
+	tr=${combo%%:*}
+	rest=${combo#*:}
+	ring=${rest%%:*}
+	feat=${rest#"$ring"}
+	feat=${feat#:}
+	devs="$devs --device rng,transport=$tr,ring=$ring${feat:+,features=$feat}"
+done
+boot rng_all rng $devs
+hw=$(grep '^RESULT hwrng bytes' "$work/rng_all.out" | tr -d '\r')
+common=
+guest_ok rng_all || common="$(why rng_all)"
+[ "$(field bytes "$hw")" = 4096 ] && [ "$(field distinct "$hw")" -gt 200 ] &&
+	[ "$(field hwrngs "$hw")" = 6 ] || common="$common hwrng: $hw"
+for combo in $combos; do
 	tr=${combo%%:*}
 	rest=${combo#*:}
 	ring=${rest%%:*}
 	feat=${rest#"$ring"}
 	feat=${feat#:}
 	t=rng_$(echo "$tr-$ring${feat:+-plain}" | tr -d ',')
-	dev="rng,transport=$tr,ring=$ring${feat:+,features=$feat}"
-	boot "$t" rng --device "$dev"
-	line=$(grep '^RESULT rng dev' "$work/$t.out" | tr -d '\r')
-	hw=$(grep '^RESULT hwrng bytes' "$work/$t.out" | tr -d '\r')
-	f=$(field features "$line")
-	parent=$(field parent "$line")
-	bad=
-	guest_ok "$t" || bad="$(why "$t")"
-	case "$tr" in
-	pci) case "$parent" in 0000:00:*) ;; *) bad="$bad parent=$parent" ;; esac
-	     [ "$(field msix_lines "$hw")" -ge 1 ] || bad="$bad no MSI-X" ;;
-	*) [ "${parent#LNRO0005}" != "$parent" ] || bad="$bad parent=$parent" ;;
-	esac
 	want_packed=0
 	[ "$ring" = packed ] && want_packed=1
-	[ "$(feature "$f" 34)" = $want_packed ] || bad="$bad RING_PACKED=$(feature "$f" 34)"
 	want_v1=1
 	[ "$tr" = mmio-legacy ] && want_v1=0
-	[ "$(feature "$f" 32)" = $want_v1 ] || bad="$bad VERSION_1=$(feature "$f" 32)"
 	want_ev=1
 	[ -n "$feat" ] && want_ev=0
-	[ "$(feature "$f" 29)" = $want_ev ] || bad="$bad EVENT_IDX=$(feature "$f" 29)"
-	[ "$(feature "$f" 28)" = $want_ev ] || bad="$bad INDIRECT=$(feature "$f" 28)"
-	[ "$(field bytes "$hw")" = 4096 ] && [ "$(field distinct "$hw")" -gt 200 ] ||
-		bad="$bad hwrng: $hw"
+	# The device of this combination: its transport (the parent) and
+	# the features only it negotiates.
+	found=
+	seen=
+	for line in $(grep '^RESULT rng dev' "$work/rng_all.out" | tr -d '\r' | tr ' ' '#'); do
+		line=$(echo "$line" | tr '#' ' ')
+		f=$(field features "$line")
+		parent=$(field parent "$line")
+		seen="$seen|$(field dev "$line") $parent $(feature "$f" 34)$(feature "$f" 32)$(feature "$f" 29)$(feature "$f" 28)"
+		case "$tr:$parent" in
+		pci:0000:00:*) ;;
+		mmio*:LNRO0005*) ;;
+		*) continue ;;
+		esac
+		[ "$(feature "$f" 34)" = $want_packed ] && [ "$(feature "$f" 32)" = $want_v1 ] &&
+			[ "$(feature "$f" 29)" = $want_ev ] && [ "$(feature "$f" 28)" = $want_ev ] &&
+			found=$(field dev "$line")
+	done
+	bad=$common
+	[ -n "$found" ] || bad="$bad no device with parent $tr, RING_PACKED=$want_packed VERSION_1=$want_v1 EVENT_IDX=INDIRECT=$want_ev (seen: dev parent packed,v1,event_idx,indirect$seen)"
+	[ "$tr" != pci ] || [ "$(field msix_lines "$hw")" -ge 1 ] || bad="$bad no MSI-X"
 	[ -z "$bad" ] && pass "$t" || fail "$t" "$bad"
 done
 
@@ -414,17 +442,21 @@ ext4_checked
 [ -z "$bad" ] && pass $t || fail $t "$bad"
 rm -f "$img"
 
+# fio --verify on a disk of each transport x ring, the four in one guest
+# (one after another; one PASS or FAIL each).
+disks=
+serials=
 for combo in pci:split pci:packed mmio:split mmio:packed; do
-	tr=${combo%:*}
-	ring=${combo#*:}
-	t=blk_fio_$tr-$ring
-	img=$work/fio.img
-	truncate -s 32M "$img"
-	boot "$t" blk-fio --memory 384M $toolsdisk \
-		--disk "path=$img,serial=vireo-test,transport=$tr,ring=$ring"
-	guest_ok "$t" && grep -q "RESULT fio rc=0" "$work/$t.out" && pass "$t" ||
-		fail "$t" "$(why "$t")"
-	rm -f "$img"
+	truncate -s 32M "$work/fio-${combo%:*}-${combo#*:}.img"
+	disks="$disks --disk path=$work/fio-${combo%:*}-${combo#*:}.img,serial=fio-${combo%:*}-${combo#*:},transport=${combo%:*},ring=${combo#*:}"
+	serials="$serials${serials:+,}fio-${combo%:*}-${combo#*:}"
+done
+bootargs="vireo.serials=$serials" boot blk_fio_all blk-fio --memory 384M $toolsdisk $disks
+for combo in pci:split pci:packed mmio:split mmio:packed; do
+	t=blk_fio_${combo%:*}-${combo#*:}
+	guest_ok blk_fio_all && grep -q "RESULT fio rc=0 serial=fio-${combo%:*}-${combo#*:}" "$work/blk_fio_all.out" &&
+		pass "$t" || fail "$t" "$(grep 'RESULT fio' "$work/blk_fio_all.out" | tr -d '\r' | tr '\n' ' ') $(why blk_fio_all)"
+	rm -f "$work/fio-${combo%:*}-${combo#*:}.img"
 done
 
 # Multiqueue: two vCPUs, queues=2 on pci and mmio; the guest sees two

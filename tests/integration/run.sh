@@ -69,7 +69,7 @@ sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate mi
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
-TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
+TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_STALL_S=${VIREO_STALL_S:-} SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
 	guest/vmlinuz guest/initramfs.cpio guest/tools.img /payload/hosttools/bin \\
 	/payload/unixcat
 RUN
@@ -112,6 +112,7 @@ for sec in $sections; do
 	t0=$(date +%s)
 	for attempt in 1 2 3; do
 		TESTHOST_QEMU_LOG=$log.qemu$attempt TESTHOST_DIR=$(testhost_dir $sec) \
+			TESTHOST_SILENT_S=$((600 ${VIREO_FULL:+ + 600})) \
 			"$top/guest-images/testhost/run.sh" --timeout "$(group_timeout $sec)" "$payload" \
 			"run-$sec.sh" > "$log.try$attempt" 2>&1
 		status=$?
