@@ -180,17 +180,24 @@ err:
 	return ret;
 }
 
-void machine_queue_report(const struct machine *m)
+void machine_queue_report(struct machine *m)
 {
 	unsigned int i, q;
 
 	for (i = 0; i < m->nr_vdevs; i++) {
-		const struct virtio_dev *d = m->vdevs[i]->vdev;
+		struct virtio_dev *d = m->vdevs[i]->vdev;
 		char line[2048];
 		size_t n = 0;
 
 		if (!m->vdevs[i]->wired)
 			continue;
+		/* An I/O thread may still run; one stuck holding the lock
+		 * must not keep vireo from exiting. */
+		if (pthread_mutex_trylock(&d->lock)) {
+			fprintf(stderr, "vireo: %s rings: not read (the device's "
+				"lock is held)\n", d->id);
+			continue;
+		}
 		for (q = 0; q < d->ops->num_queues && n + 2 < sizeof(line);
 		     q++) {
 			if (!d->vq[q].ready)
@@ -204,6 +211,13 @@ void machine_queue_report(const struct machine *m)
 			vq_describe(&d->vq[q], line + n, sizeof(line) - n);
 			n += strlen(line + n);
 		}
+		/* An mmio device's line: raised and not yet acknowledged? */
+		if (n && m->vdevs[i]->transport != VIRTIO_PCI &&
+		    n + 2 < sizeof(line))
+			snprintf(line + n, sizeof(line) - n, "; interrupt status "
+				 "%#x, line %s", m->vdevs[i]->mmio.irq_status,
+				 m->vdevs[i]->mmio.line_high ? "high" : "low");
+		pthread_mutex_unlock(&d->lock);
 		if (n)
 			fprintf(stderr, "vireo: %s rings: %s\n", d->id, line);
 	}

@@ -57,9 +57,13 @@ struct machine {
 	int pause_efd;				/* signalled when none does */
 };
 
-/* Each device's rings as they stand, on stderr (a VM stopped by a signal:
- * what a hung guest was waiting for). */
-void machine_queue_report(const struct machine *m);
+/*
+ * Each device's rings as they stand, on stderr (a VM stopped by a signal:
+ * what a hung guest was waiting for). A queue "handed off" is served
+ * outside the loop: by an I/O thread (the counts hold) or by a vhost
+ * backend (what it took and has in flight are not vireo's to know).
+ */
+void machine_queue_report(struct machine *m);
 
 /* The host terminal changed size. */
 void machine_resize(struct machine *m);

@@ -61,8 +61,12 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 	}
 	r->last_signal = (int)si.ssi_signo;
 	if (running(r)) {
-		vm_request_exit(&running(r)->vm, VM_EXIT_SIGNAL, "stopped by %s",
-				strsignal((int)si.ssi_signo));
+		char what[768];
+
+		/* Before the vCPUs are stopped: what they were doing. */
+		vm_vcpu_activity(&running(r)->vm, what, sizeof(what));
+		vm_request_exit(&running(r)->vm, VM_EXIT_SIGNAL, "stopped by %s "
+				"(%s)", strsignal((int)si.ssi_signo), what);
 	} else if (r->v) {
 		r->v->quit = true;
 		r->v->loop->stop = true;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../boot/cpuid.h"
@@ -494,6 +495,58 @@ void vm_vcpu_positions(struct vm *vm, char *buf, size_t len)
 	}
 }
 
+static uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void vm_vcpu_activity(struct vm *vm, char *buf, size_t len)
+{
+	uint64_t now = coarse_ms();
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < vm->nr_vcpus && used < len; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		uint64_t at = atomic_load(&v->last_exit_ms);
+		uint64_t ago = at && now > at ? now - at : 0;
+		unsigned int why = atomic_load(&v->last_exit);
+		char name[24];
+		int n;
+
+		if (why == KVM_EXIT_MMIO || why == KVM_EXIT_IO)
+			snprintf(name, sizeof(name), "%s",
+				 why == KVM_EXIT_MMIO ? "MMIO" : "port I/O");
+		else
+			snprintf(name, sizeof(name), "reason %u", why);
+		if (!v->started)
+			continue;
+		if (atomic_load(&vm->pause_req) && !atomic_load(&v->in_guest))
+			n = snprintf(buf + used, len - used, "%svCPU %u paused",
+				     i ? "; " : "", i);
+		else if (!atomic_load(&v->nr_exits))
+			n = snprintf(buf + used, len - used, "%svCPU %u in KVM_RUN, "
+				     "no exit served yet", i ? "; " : "", i);
+		else if (atomic_load(&v->in_guest))
+			n = snprintf(buf + used, len - used, "%svCPU %u in KVM_RUN, "
+				     "its last exit (%s) %llu ms ago, %llu "
+				     "served", i ? "; " : "", i, name,
+				     (unsigned long long)ago,
+				     (unsigned long long)atomic_load(&v->nr_exits));
+		else
+			n = snprintf(buf + used, len - used, "%svCPU %u serving "
+				     "an exit (%s) for %llu ms", i ? "; " : "",
+				     i, name, (unsigned long long)ago);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 static void vcpu_fault(struct vcpu *v, const char *what)
 {
 	char regs[1536];
@@ -614,7 +667,10 @@ static void *vcpu_thread(void *arg)
 			vcpu_park(v);
 			continue;
 		}
+		atomic_store_explicit(&v->in_guest, true, memory_order_relaxed);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			atomic_store_explicit(&v->in_guest, false,
+					      memory_order_relaxed);
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
 				continue;
@@ -624,6 +680,12 @@ static void *vcpu_thread(void *arg)
 					strerror(errno));
 			break;
 		}
+		atomic_store_explicit(&v->last_exit_ms, coarse_ms(),
+				      memory_order_relaxed);
+		atomic_store_explicit(&v->last_exit, v->run->exit_reason,
+				      memory_order_relaxed);
+		atomic_fetch_add_explicit(&v->nr_exits, 1, memory_order_relaxed);
+		atomic_store_explicit(&v->in_guest, false, memory_order_relaxed);
 		sandbox_thread(SB_VCPU);
 		if (!vcpu_handle_exit(v))
 			break;

@@ -45,6 +45,16 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	/*
+	 * For the report on a VM stopped by a signal (vm_vcpu_activity()):
+	 * whether the thread is in KVM_RUN or serving an exit, the last
+	 * exit's reason and when it came (CLOCK_MONOTONIC_COARSE, ms), and
+	 * how many it served.
+	 */
+	atomic_bool in_guest;
+	atomic_uint last_exit;
+	_Atomic uint64_t last_exit_ms;
+	_Atomic uint64_t nr_exits;
 };
 
 struct vm {
@@ -127,6 +137,13 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
  * guest was, for diagnosing hangs.
  */
 void vm_vcpu_positions(struct vm *vm, char *buf, size_t len);
+/*
+ * What each vCPU thread is doing now, in words: in KVM_RUN (and how long
+ * since its last exit) or serving an exit (which, for how long). Called
+ * when a stop signal comes, before the vCPUs are stopped: a guest that
+ * hung on vireo shows a vCPU serving one exit for seconds.
+ */
+void vm_vcpu_activity(struct vm *vm, char *buf, size_t len);
 
 /*
  * Dirty tracking for diff snapshots and migration: KVM logs the guest's

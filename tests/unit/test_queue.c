@@ -78,39 +78,6 @@ END_TEST
  * frame); a driver adding more afterwards is still asked to kick; push_many
  * publishes a group at once. Laps make the packed wrap counter flip.
  */
-/* The report on a VM stopped by a signal: the ring's indexes in words. */
-START_TEST(describe)
-{
-	bool ev = _i;
-	struct drv_buf b = { DRV_BUFS, 16, false };
-	char line[256];
-
-	drv_init(&d, 8, false, ev ? EV : 0);
-	vq_describe(&d.vq, line, sizeof(line));
-	ck_assert_str_eq(line, ev ?
-		"avail 0, taken 0, used 0, 0 in flight, used_event 0, avail_event 0" :
-		"avail 0, taken 0, used 0, 0 in flight, avail flags 0, used flags 0");
-	drv_add(&d, &b, 1);
-	drv_add(&d, &b, 1);
-	pop_ok();
-	if (ev)
-		drv_set_used_event(&d, 7);
-	vq_describe(&d.vq, line, sizeof(line));
-	ck_assert_str_eq(line, ev ?
-		"avail 2, taken 1, used 0, 1 in flight, used_event 7, avail_event 1" :
-		"avail 2, taken 1, used 0, 1 in flight, avail flags 0, used flags 0");
-	ck_assert_int_eq(vq_push(&d.vq, &e, 0), 0);
-	vq_describe(&d.vq, line, 20);	/* cut short, still a string */
-	ck_assert_uint_eq(strlen(line), 19);
-	vq_describe(&d.vq, line, sizeof(line));
-	ck_assert_ptr_nonnull(strstr(line, "taken 1, used 1, 0 in flight"));
-	vq_disable(&d.vq);
-	vq_describe(&d.vq, line, sizeof(line));
-	ck_assert_str_eq(line, "off");
-	drv_fini(&d);
-}
-END_TEST
-
 START_TEST(unpop_and_push_many)
 {
 	bool packed = _i;
@@ -150,6 +117,39 @@ START_TEST(unpop_and_push_many)
 		ck_assert(!drv_get_used(&d, &id, &len));
 		ck_assert_int_eq(vq_push_many(&d.vq, group, lens, 1), -EINVAL);
 	}
+	drv_fini(&d);
+}
+END_TEST
+
+/* The report on a VM stopped by a signal: the ring's indexes in words. */
+START_TEST(describe)
+{
+	bool ev = _i;
+	struct drv_buf b = { DRV_BUFS, 16, false };
+	char line[256];
+
+	drv_init(&d, 8, false, ev ? EV : 0);
+	vq_describe(&d.vq, line, sizeof(line));
+	ck_assert_str_eq(line, ev ?
+		"avail 0, taken 0, used 0, 0 in flight, used_event 0, avail_event 0" :
+		"avail 0, taken 0, used 0, 0 in flight, avail flags 0, used flags 0");
+	drv_add(&d, &b, 1);
+	drv_add(&d, &b, 1);
+	pop_ok();
+	if (ev)
+		drv_set_used_event(&d, 7);
+	vq_describe(&d.vq, line, sizeof(line));
+	ck_assert_str_eq(line, ev ?
+		"avail 2, taken 1, used 0, 1 in flight, used_event 7, avail_event 1" :
+		"avail 2, taken 1, used 0, 1 in flight, avail flags 0, used flags 0");
+	ck_assert_int_eq(vq_push(&d.vq, &e, 0), 0);
+	vq_describe(&d.vq, line, 20);	/* cut short, still a string */
+	ck_assert_uint_eq(strlen(line), 19);
+	vq_describe(&d.vq, line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "taken 1, used 1, 0 in flight"));
+	vq_disable(&d.vq);
+	vq_describe(&d.vq, line, sizeof(line));
+	ck_assert_str_eq(line, "off");
 	drv_fini(&d);
 }
 END_TEST
