@@ -38,7 +38,8 @@ DEBIAN_PACKAGES := gcc make pkg-config libc6-dev linux-libc-dev \
 	device-tree-compiler acpica-tools binutils lz4 \
 	libhttp-parser-dev libjansson-dev curl \
 	qemu-system-common dpdk-dev librte-net-vhost23 librte-mempool-ring23
-# make check compiles on every CPU (the images after, one at a time).
+# make check compiles on every CPU; the images after, one at a time (two
+# fetch Debian packages into one directory).
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -77,7 +78,7 @@ $(BUILD)/tiny.elf: tests/tiny/tiny.S tests/tiny/tiny.ld
 $(BUILD)/unit-tests: $(SAN_OBJS) $(UNIT_OBJS)
 	$(CC) $(SAN) -o $@ $^ -lcheck -lsubunit -lm -lrt $(LIBS)
 
--include $(shell find $(BUILD)/obj $(BUILD)/san $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/san $(BUILD)/fuzz -name '*.d' 2>/dev/null)
 
 # Fuzz targets: libFuzzer + ASan + UBSan, built with clang.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS)
@@ -92,7 +93,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 		-MMD -MP -c -o $@ $<
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) tests/fuzz/stub-notify.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJS) $(LIBS)
 $(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/unit/images.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -o $@ $^ $(LIBS) -lcheck -lsubunit -lm -lrt
@@ -183,7 +184,7 @@ bench: all guest testhost $(BUILD)/guest/tools.img $(BUILD)/vq-bench
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
 		$(BUILD)/unixcat $(BUILD)/pagecmp
-	@$(MAKE) --no-print-directory guest tools-disk testhost testhost-vdpa
+	@$(MAKE) --no-print-directory -j1 guest tools-disk testhost testhost-vdpa
 	@tests/check.sh
 
 # make check and the long tests it skips (linux.sh: long): mig_ten_hops,
@@ -191,7 +192,7 @@ check: deps
 check-full: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/unit-tests $(BUILD)/tiny.elf \
 		$(BUILD)/unixcat $(BUILD)/pagecmp
-	@$(MAKE) --no-print-directory guest tools-disk testhost testhost-vdpa
+	@$(MAKE) --no-print-directory -j1 guest tools-disk testhost testhost-vdpa
 	@VIREO_FULL=1 tests/check.sh
 
 clean:

@@ -3,6 +3,8 @@
 # is reset, then set up anew), then fio verify again on the new binding.
 . /tests/lib.sh
 dev=$(test_disk) && mount_tools || exit 1
+# Where the modules are (a vCPU's rip in a hang report maps to one).
+awk '{ print "MODULE", $1, $2, $6 }' /proc/modules
 fio_verify() {
 	/opt/bin/fio --name=verify --filename="$1" --rw=randwrite --bs=4k \
 		--size=8M --iodepth=16 --ioengine=libaio --direct=1 \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # virtio-rng as the guest sees it: for each device, which transport found
-# it and the features the driver negotiated; then entropy read through
+# it, its MSI-X vectors and the features the driver negotiated; then entropy read through
 # /dev/hwrng from each virtio hwrng in turn. The last line sums them up
 # (the fewest bytes and distinct values any device gave).
 found=0
@@ -10,7 +10,9 @@ for d in /sys/bus/virtio/devices/*; do
 	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)")
 	parent=$(basename "$(readlink -f "$d/..")")
 	feat=$(cat "$d/features")
-	echo "RESULT rng dev=$(basename "$d") driver=$drv parent=$parent features=$feat"
+	# Its MSI-X vectors (virtioN-config, virtioN-input) in /proc/interrupts.
+	msix=$(grep -c "PCI-MSI.* $(basename "$d")-" /proc/interrupts)
+	echo "RESULT rng dev=$(basename "$d") driver=$drv parent=$parent msix=$msix features=$feat"
 done
 [ $found -gt 0 ] || { echo "RESULT rng none"; exit 1; }
 hw=/sys/class/misc/hw_random

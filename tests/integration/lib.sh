@@ -6,7 +6,7 @@
 # the nested test host only.
 _last_report=$(date +%s)
 took() {
-	[ -z "${progress_file:-}" ] || echo "$(date +%s) $1" > "$progress_file"
+	progressed "$1"
 	[ "${VIREO_KVM_KIND:-}" = nested ] || return 0
 	_now=$(date +%s)
 	echo "TIME $1 $((_now - _last_report))s"
@@ -16,37 +16,69 @@ pass() { echo "PASS $1"; took "$1"; }
 fail() { echo "FAIL $1: $2"; took "$1"; }
 skip() { echo "SKIP $1: $2"; took "$1"; }
 
-# stall_watchdog SECONDS DIR: run in the background, with $progress_file
-# set (every report writes the time there). A test that stops making
-# progress (a vireo that never exits, a request that never gets an
+# progressed WHAT: a test reported, or a guest boot is being repeated: the
+# stall watchdog's clock starts again (the file replaced whole, so that it
+# never reads half a line).
+progressed() {
+	[ -n "${progress_file:-}" ] || return 0
+	echo "$(date +%s) $1" > "$progress_file.new" &&
+		mv -f "$progress_file.new" "$progress_file"
+}
+
+# descends PID ROOT: PID is ROOT or one of its descendants.
+descends() {
+	_p=$1
+	_i=0
+	while [ "$_i" -lt 20 ] && [ -n "$_p" ] && [ "$_p" -gt 1 ]; do
+		[ "$_p" = "$2" ] && return 0
+		_p=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$_p/status" 2>/dev/null)
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# stall_watchdog SECONDS DIR ROOT: run in the background, with
+# $progress_file set (progressed() writes the time there), by the test
+# script whose pid is ROOT; it ends when ROOT does. A test that stops
+# making progress (a vireo that never exits, a request that never gets an
 # answer) must not use up its group's whole time limit, and the group's
-# log must say what hung: when no test has reported for SECONDS, one NOTE
-# line says which processes ran and what the newest output file in DIR
-# ended with, and every vireo is killed, which ends the test's waits (it
-# then fails on its own terms). The clock starts again after each kill.
+# log must say what hung: when nothing has progressed for SECONDS, one
+# NOTE line says which processes ran and what the newest output file in
+# DIR ended with, and every vireo ROOT started is stopped (SIGTERM, so
+# that it reports where its rings stood; SIGKILL 5 s later), which ends
+# the test's waits: it then fails on its own terms. The clock starts
+# again after each stop.
 stall_watchdog() {
-	echo "$(date +%s) start" > "$progress_file"
+	progressed start
 	while sleep 5; do
+		kill -0 "$3" 2>/dev/null || return 0
 		read -r _at _after < "$progress_file" 2>/dev/null || continue
 		_age=$(($(date +%s) - _at))
 		[ "$_age" -ge "$1" ] || continue
 		_procs=
+		_vireos=
 		for _d in /proc/[0-9]*; do
-			case "$(cat "$_d/comm" 2>/dev/null)" in
+			_comm=$(cat "$_d/comm" 2>/dev/null)
+			case "$_comm" in
 			vireo | curl | qemu-storage-* | *testpmd | fio | iperf3) ;;
 			*) continue ;;
 			esac
+			descends "${_d#/proc/}" "$3" || continue
 			_cmd=$(tr '\0' ' ' < "$_d/cmdline" 2>/dev/null | cut -c1-70)
 			_procs="${_procs:+$_procs; }$_cmd"
+			[ "$_comm" != vireo ] || _vireos="$_vireos ${_d#/proc/}"
 		done
+		# A test that reported meanwhile started anew: its vireo stays.
+		read -r _now_at _rest < "$progress_file" 2>/dev/null
+		[ "${_now_at:-}" = "$_at" ] || continue
 		_newest=$(ls -t "$2"/*.out 2>/dev/null | head -n 1)
-		echo "NOTE stall: no test reported for $_age s (the last: $_after); running: ${_procs:-nothing}; ${_newest##*/} ends: $(tail -n 3 "$_newest" 2>/dev/null | tr -d '\r' | tr '\n' '|' | cut -c1-300); killing every vireo"
-		for _c in /proc/[0-9]*/comm; do
-			[ "$(cat "$_c" 2>/dev/null)" = vireo ] || continue
-			_p=${_c#/proc/}
-			kill -9 "${_p%/comm}" 2>/dev/null
-		done
-		echo "$(date +%s) $_after" > "$progress_file"
+		echo "NOTE stall: nothing progressed for $_age s (the last report: $_after); running: ${_procs:-nothing}; ${_newest##*/} ends: $(tail -n 3 "$_newest" 2>/dev/null | tr -d '\r' | tr '\n' '|' | cut -c1-300); stopping vireo${_vireos:- (none running)}"
+		if [ -n "$_vireos" ]; then
+			kill -TERM $_vireos 2>/dev/null
+			sleep 5
+			kill -KILL $_vireos 2>/dev/null
+		fi
+		progressed "$_after"
 	done
 }
 

@@ -20,14 +20,18 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vireo-linux.XXXXXX")
 export VIREO_CACHE_DIR=$work/cache
 # No test may take the group's whole time: VIREO_STALL_S seconds without a
 # report (ten minutes more under make check-full) and the watchdog says
-# what hung and kills vireo (lib.sh: stall_watchdog).
+# what hung and stops this script's vireos (lib.sh: stall_watchdog).
 progress_file=$work/progress
 stall_s=${VIREO_STALL_S:-}
 [ -n "$stall_s" ] || stall_s=420
 [ -z "${VIREO_FULL:-}" ] || stall_s=$((stall_s + 600))
-stall_watchdog "$stall_s" "$work" &
+stall_watchdog "$stall_s" "$work" $$ &
 watchdog=$!
 trap 'kill $watchdog 2>/dev/null; rm -rf "$work"' EXIT
+# Stopped by a signal: the EXIT trap still runs (dash skips it otherwise).
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # boot NAME TEST [vireo args]: run guest test TEST; output in $work/NAME.out,
 # vireo's status in $rc, the RESULT line in $result. The guest's console is
@@ -80,13 +84,43 @@ nested_flake() {
 		retry_log "$1"
 		return 0
 	fi
+	# Up, then stopped by the time limit while vireo owed it nothing
+	# (blk_iothread_mmio's guest, twice on 2026-12-06, once with its
+	# kernel reporting a stalled CPU; ten runs of it alone passed).
+	# vireo's own account goes into the RETRY line.
+	if { [ "$rc" = 124 ] || [ "$rc" = 143 ]; } && vireo_owed_nothing "$1"; then
+		echo "RETRY $1: the guest stopped making progress in the nested test host, with every ring's work done and no vCPU in vireo; vireo: $(tr -d '\r' < "$work/$1.out" | grep -E 'stopped by|rings:' | tr '\n' '|' | cut -c1-1500) $(rip_modules "$1")$(tr -d '\r' < "$work/$1.out" | grep -m1 -E 'rcu: INFO|soft lockup|NMI backtrace|Sending NMI')"
+		retry_log "$1"
+		return 0
+	fi
 	return 1
+}
+
+# vireo_owed_nothing NAME: vireo's report on being stopped by a signal
+# (in $work/NAME.out) shows no vCPU thread serving an exit for a second or
+# more, and every ring's work done: each queue's avail, taken and used
+# equal, none in flight (a packed ring: taken and used at one place).
+# A guest that hung then was not waiting on vireo for a request.
+vireo_owed_nothing() {
+	_f=$work/$1.out
+	tr -d '\r' < "$_f" | grep -q 'stopped by .* (vCPU' || return 1
+	! tr -d '\r' < "$_f" | grep 'stopped by' |
+		grep -q -E 'serving an exit \([^)]*\) for [0-9]{4,} ms' || return 1
+	_left=$(tr -d '\r' < "$_f" | grep ' rings: ' | tr ';' '\n' |
+		sed -n -e 's/.*avail \([0-9]*\), taken \([0-9]*\), used \([0-9]*\), \([0-9]*\) in flight.*/\1 \2 \3 \4/p' \
+		       -e 's/.*packed, taken to \([0-9]*w*\), used to \([0-9]*w*\), \([0-9]*\) in flight.*/\1 \1 \2 \3/p' |
+		while read -r _a _t _u _n; do
+			[ "$_a" = "$_t" ] && [ "$_t" = "$_u" ] && [ "$_n" = 0 ] ||
+				echo left
+		done)
+	[ -z "$_left" ]
 }
 
 # retry_log NAME: the end of the attempt that is about to be repeated,
 # into the test host's console log (build/nested/GROUP.log*), which
 # outlives this test host.
 retry_log() {
+	progressed "retry $1"
 	tail -n 12 "$work/$1.out" | tr -d '\r' | sed "s/^/RETRY-LOG $1: /"
 }
 
@@ -142,6 +176,24 @@ put_faults() {
 # injected NAME: how many faults vireo injected (its exit line) in NAME.
 injected() {
 	sed -n 's/.*: \([0-9]*\) faults injected.*/\1/p' "$work/$1.out" | tail -n 1
+}
+
+# rip_modules NAME: for each vCPU position in vireo's stop report, the
+# guest module it lies in (from the MODULE lines the guest test printed:
+# name, size, address). Modules live above 0xffffffffc0000000: the low
+# 32 bits are compared, as shell arithmetic cannot hold the whole address.
+rip_modules() {
+	tr -d '\r' < "$work/$1.out" | grep -o 'vCPU [0-9]* at rip 0xffffffff[0-9a-f]*' |
+	while read -r _ _v _ _ _rip; do
+		_r=$((0x${_rip#0xffffffff}))
+		tr -d '\r' < "$work/$1.out" | grep '^MODULE ' |
+		while read -r _ _m _sz _base; do
+			case "$_base" in 0xffffffff*) ;; *) continue ;; esac
+			_b=$((0x${_base#0xffffffff}))
+			[ "$_r" -ge "$_b" ] && [ "$_r" -lt $((_b + _sz)) ] &&
+				printf 'vCPU %s in %s+%#x; ' "$_v" "$_m" $((_r - _b))
+		done
+	done
 }
 
 why() {
@@ -408,11 +460,12 @@ for combo in $combos; do
 		esac
 		[ "$(feature "$f" 34)" = $want_packed ] && [ "$(feature "$f" 32)" = $want_v1 ] &&
 			[ "$(feature "$f" 29)" = $want_ev ] && [ "$(feature "$f" 28)" = $want_ev ] &&
-			found=$(field dev "$line")
+			found=$(field dev "$line") && msix=$(field msix "$line")
 	done
 	bad=$common
 	[ -n "$found" ] || bad="$bad no device with parent $tr, RING_PACKED=$want_packed VERSION_1=$want_v1 EVENT_IDX=INDIRECT=$want_ev (seen: dev parent packed,v1,event_idx,indirect$seen)"
-	[ "$tr" != pci ] || [ "$(field msix_lines "$hw")" -ge 1 ] || bad="$bad no MSI-X"
+	[ -z "$found" ] || [ "$tr" != pci ] || [ "${msix:-0}" -ge 1 ] ||
+		bad="$bad $found has no MSI-X vector"
 	[ -z "$bad" ] && pass "$t" || fail "$t" "$bad"
 done
 
@@ -454,8 +507,22 @@ done
 bootargs="vireo.serials=$serials" boot blk_fio_all blk-fio --memory 384M $toolsdisk $disks
 for combo in pci:split pci:packed mmio:split mmio:packed; do
 	t=blk_fio_${combo%:*}-${combo#*:}
-	guest_ok blk_fio_all && grep -q "RESULT fio rc=0 serial=fio-${combo%:*}-${combo#*:}" "$work/blk_fio_all.out" &&
-		pass "$t" || fail "$t" "$(grep 'RESULT fio' "$work/blk_fio_all.out" | tr -d '\r' | tr '\n' ' ') $(why blk_fio_all)"
+	line=$(grep "^RESULT fio rc=[0-9a-z]* serial=fio-${combo%:*}-${combo#*:} " "$work/blk_fio_all.out" | tr -d '\r')
+	want_packed=0
+	[ "${combo#*:}" = packed ] && want_packed=1
+	case "${combo%:*}:$(field parent "$line")" in
+	pci:0000:00:* | mmio:LNRO0005*) where=ok ;;
+	*) where="on $(field parent "$line")" ;;
+	esac
+	# vireo itself exited 0 and saw no spec violation; this disk's fio
+	# verified, on the transport and ring asked for.
+	if [ "$rc" = 0 ] && [ "$(field rc "$line")" = 0 ] && [ "$where" = ok ] &&
+	   [ "$(field packed "$line")" = $want_packed ] &&
+	   ! grep -q "the guest's driver broke the virtio spec" "$work/blk_fio_all.out"; then
+		pass "$t"
+	else
+		fail "$t" "'$line' (want ${combo%:*}, packed=$want_packed) $(why blk_fio_all)"
+	fi
 	rm -f "$work/fio-${combo%:*}-${combo#*:}.img"
 done
 
@@ -497,7 +564,7 @@ for tr in pci mmio; do
 	   [ "${iokicks:-0}" -gt 0 ]; then
 		pass "$t"
 	else
-		fail "$t" "I/O thread kicks '${iokicks}'; $(grep RESULT "$work/$t.out" | tr '\n' ' ') $(why "$t")"
+		fail "$t" "I/O thread kicks '${iokicks}'; $(grep RESULT "$work/$t.out" | tr '\n' ' ') $(rip_modules "$t") $(why "$t")"
 	fi
 	rm -f "$img"
 done

@@ -112,7 +112,7 @@ for sec in $sections; do
 	t0=$(date +%s)
 	for attempt in 1 2 3; do
 		TESTHOST_QEMU_LOG=$log.qemu$attempt TESTHOST_DIR=$(testhost_dir $sec) \
-			TESTHOST_SILENT_S=$((600 ${VIREO_FULL:+ + 600})) \
+			TESTHOST_SILENT_S=$(( ${VIREO_STALL_S:-420} + 180 ${VIREO_FULL:+ + 600})) \
 			"$top/guest-images/testhost/run.sh" --timeout "$(group_timeout $sec)" "$payload" \
 			"run-$sec.sh" > "$log.try$attempt" 2>&1
 		status=$?

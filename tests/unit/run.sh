@@ -10,7 +10,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vireo-unit.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 k=0
 while [ $k -lt "$n" ]; do
-	"$bin" --shard $k/"$n" > "$tmp/$k" 2>&1 &
+	( "$bin" --shard $k/"$n" > "$tmp/$k" 2>&1; echo $? > "$tmp/$k.rc" ) &
 	k=$((k + 1))
 done
 wait
@@ -20,12 +20,20 @@ k=0
 while [ $k -lt "$n" ]; do
 	grep -v '^SUITE-RESULT ' "$tmp/$k"
 	line=$(grep '^SUITE-RESULT ' "$tmp/$k")
+	rc=$(cat "$tmp/$k.rc" 2>/dev/null)
 	if [ -z "$line" ]; then
-		echo "FAIL unit shard $k/$n: it died without a result: $(tail -n 3 "$tmp/$k" | tr '\n' '|')"
+		echo "FAIL unit shard $k/$n: it died without a result (status ${rc:-?}): $(tail -n 3 "$tmp/$k" | tr '\n' '|')"
 		f=$((f + 1))
 	else
 		p=$((p + $(echo "$line" | sed 's/.*passed=\([0-9]*\).*/\1/')))
-		f=$((f + $(echo "$line" | sed 's/.*failed=\([0-9]*\).*/\1/')))
+		sf=$(echo "$line" | sed 's/.*failed=\([0-9]*\).*/\1/')
+		f=$((f + sf))
+		# Its result said all passed, then it failed on the way out
+		# (LeakSanitizer, say).
+		if [ "$sf" = 0 ] && [ "$rc" != 0 ]; then
+			echo "FAIL unit shard $k/$n: status ${rc:-?} after all its tests passed (see above)"
+			f=$((f + 1))
+		fi
 	fi
 	k=$((k + 1))
 done
