@@ -98,21 +98,30 @@ nested_flake() {
 
 # vireo_owed_nothing NAME: vireo's report on being stopped by a signal
 # (in $work/NAME.out) shows no vCPU thread serving an exit for a second or
-# more, and every ring's work done: each queue's avail, taken and used
-# equal, none in flight (a packed ring: taken and used at one place).
-# A guest that hung then was not waiting on vireo for a request.
+# more (nor a pause left hanging), every device's rings read, and every
+# split ring's work done: avail, taken and used equal, none in flight, and
+# either the driver's used_event at used (it has seen every completion)
+# or the device's interrupt line held high (raised, the guest not taking
+# it). A packed ring's report cannot show a missed kick: it counts as
+# owed. A guest that hung then was not waiting on vireo.
 vireo_owed_nothing() {
 	_f=$work/$1.out
-	tr -d '\r' < "$_f" | grep -q 'stopped by .* (vCPU' || return 1
-	! tr -d '\r' < "$_f" | grep 'stopped by' |
-		grep -q -E 'serving an exit \([^)]*\) for [0-9]{4,} ms' || return 1
-	_left=$(tr -d '\r' < "$_f" | grep ' rings: ' | tr ';' '\n' |
-		sed -n -e 's/.*avail \([0-9]*\), taken \([0-9]*\), used \([0-9]*\), \([0-9]*\) in flight.*/\1 \2 \3 \4/p' \
-		       -e 's/.*packed, taken to \([0-9]*w*\), used to \([0-9]*w*\), \([0-9]*\) in flight.*/\1 \1 \2 \3/p' |
-		while read -r _a _t _u _n; do
-			[ "$_a" = "$_t" ] && [ "$_t" = "$_u" ] && [ "$_n" = 0 ] ||
-				echo left
-		done)
+	_stop=$(tr -d '\r' < "$_f" | grep 'stopped by .* (vCPU') || return 1
+	echo "$_stop" | grep -q -E 'serving an exit \([^)]*\) for [0-9]{4,} ms|paused' &&
+		return 1
+	tr -d '\r' < "$_f" | grep ' rings: ' > "$work/$1.rings"
+	grep -q -E ' rings: not read|packed' "$work/$1.rings" && return 1
+	_left=$(while read -r _line; do
+		_high=no
+		case "$_line" in *"line high"*) _high=yes ;; esac
+		echo "$_line" | tr ';' '\n' | sed -n \
+			-e 's/.*avail \([0-9]*\), taken \([0-9]*\), used \([0-9]*\), \([0-9]*\) in flight, used_event \([0-9]*\).*/\1 \2 \3 \4 \5/p' \
+			-e 's/.*avail \([0-9]*\), taken \([0-9]*\), used \([0-9]*\), \([0-9]*\) in flight, avail flags.*/\1 \2 \3 \4 \3/p' |
+		while read -r _a _t _u _n _ev; do
+			[ "$_a" = "$_t" ] && [ "$_t" = "$_u" ] && [ "$_n" = 0 ] &&
+				{ [ "$_ev" = "$_u" ] || [ $_high = yes ]; } || echo left
+		done
+	done < "$work/$1.rings")
 	[ -z "$_left" ]
 }
 
