@@ -425,13 +425,17 @@ feature() { # feature BITSTRING N: bit N of the sysfs features string
 }
 combos="pci:split pci:packed mmio:split mmio:packed mmio-legacy:split
 	pci:split:-event_idx,-indirect_desc"
-devs=
-for combo in $combos; do
-	tr=${combo%%:*}
-	rest=${combo#*:}
+# split_combo TRANSPORT:RING[:FEATURES]: sets $tr, $ring and $feat.
+split_combo() {
+	tr=${1%%:*}
+	rest=${1#*:}
 	ring=${rest%%:*}
 	feat=${rest#"$ring"}
 	feat=${feat#:}
+}
+devs=
+for combo in $combos; do
+	split_combo "$combo"
 	devs="$devs --device rng,transport=$tr,ring=$ring${feat:+,features=$feat}"
 done
 boot rng_all rng $devs
@@ -441,11 +445,7 @@ guest_ok rng_all || common="$(why rng_all)"
 [ "$(field bytes "$hw")" = 4096 ] && [ "$(field distinct "$hw")" -gt 200 ] &&
 	[ "$(field hwrngs "$hw")" = 6 ] || common="$common hwrng: $hw"
 for combo in $combos; do
-	tr=${combo%%:*}
-	rest=${combo#*:}
-	ring=${rest%%:*}
-	feat=${rest#"$ring"}
-	feat=${feat#:}
+	split_combo "$combo"
 	t=rng_$(echo "$tr-$ring${feat:+-plain}" | tr -d ',')
 	want_packed=0
 	[ "$ring" = packed ] && want_packed=1
