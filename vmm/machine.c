@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -180,6 +181,18 @@ err:
 	return ret;
 }
 
+/* Queue q's ioeventfd has a count no thread has read. */
+static bool kick_unread(struct virtio_dev *d, unsigned int q)
+{
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	int call = -1;
+
+	if (!d->tops || !d->tops->queue_fds)
+		return false;
+	d->tops->queue_fds(d->transport, q, &p.fd, &call);
+	return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 void machine_queue_report(struct machine *m)
 {
 	unsigned int i, q;
@@ -210,6 +223,10 @@ void machine_queue_report(struct machine *m)
 				break;
 			vq_describe(&d->vq[q], line + n, sizeof(line) - n);
 			n += strlen(line + n);
+			/* A kick the driver gave that no one has read yet. */
+			if (kick_unread(d, q) && n + 2 < sizeof(line))
+				n += (size_t)snprintf(line + n, sizeof(line) - n,
+						      ", a kick unread");
 		}
 		/* An mmio device's line: raised and not yet acknowledged? */
 		if (n && m->vdevs[i]->transport != VIRTIO_PCI &&

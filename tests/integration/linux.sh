@@ -95,6 +95,36 @@ nested_flake() {
 		retry_log "$1"
 		return 0
 	fi
+	# Up, then stopped by the time limit while the guest's kernel said
+	# one of its CPUs stalled and vireo saw that vCPU run in KVM for a
+	# minute or more with no exit to vireo: it was not waiting on vireo
+	# (blk_iothread_mmio's guest on 2026-12-06, its stalled CPU deaf
+	# even to the guest's NMI).
+	if [ "${2:-}" = timed ] && { [ "$rc" = 124 ] || [ "$rc" = 143 ]; } &&
+	   _w=$(vcpu_wedged "$1"); then
+		echo "RETRY $1: $_w, in the nested test host; vireo: $(tr -d '\r' < "$work/$1.out" | grep -E 'stopped by|rings:' | tr '\n' '|' | cut -c1-1500) $(rip_modules "$1")"
+		retry_log "$1"
+		return 0
+	fi
+	return 1
+}
+
+# vcpu_wedged NAME: the guest's kernel (in $work/NAME.out) reported CPU N
+# stalled (an RCU stall's NMI to it, or a soft lockup), and vireo's report
+# on being stopped shows vCPU N in KVM_RUN with its last exit 60 s or more
+# before: prints what it found. A vCPU inside KVM_RUN runs guest code (or
+# halts) without vireo; it cannot be waiting on vireo there.
+vcpu_wedged() {
+	_f=$work/$1.out
+	_stop=$(tr -d '\r' < "$_f" | grep 'stopped by .* (vCPU') || return 1
+	for _c in $(tr -d '\r' < "$_f" | sed -n \
+		-e 's/.*Sending NMI from CPU [0-9]* to CPUs \([0-9,]*\):.*/\1/p' \
+		-e 's/.*soft lockup - CPU#\([0-9]*\) stuck.*/\1/p' | tr ',' ' '); do
+		_ms=$(echo "$_stop" | sed -n "s/.*vCPU $_c in KVM_RUN, its last exit ([^)]*) \([0-9]*\) ms ago.*/\1/p")
+		[ -n "$_ms" ] && [ "$_ms" -ge 60000 ] || continue
+		echo "the guest's CPU $_c stalled (its kernel says) while vCPU $_c ran $((_ms / 1000)) s in KVM without an exit to vireo"
+		return 0
+	done
 	return 1
 }
 
