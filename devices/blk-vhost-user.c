@@ -2,10 +2,12 @@
 #include "blk-vhost-user.h"
 
 #include <errno.h>
+#include <linux/vhost_types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../vmm/util.h"
@@ -167,7 +169,12 @@ static int vblk_start(struct vhost_blk *b, const struct virtio_activation *a)
 		vhost_user_drop(&b->vu, why);
 		return -ENOTSUP;
 	}
-	ret = v->ops->set_features(v, a->features & b->vu.features);
+	/* A migration under way: the backend logs what it writes. */
+	v->log = b->log != NULL;
+	ret = v->log ? v->ops->set_log_base(v, b->log) : 0;
+	if (!ret)
+		ret = v->ops->set_features(v, (a->features & b->vu.features) |
+					   (v->log ? BIT(VHOST_F_LOG_ALL) : 0));
 	if (!ret)
 		ret = v->ops->set_mem_table(v, a->gm);
 	if (!ret && has_inflight(b)) {
@@ -193,9 +200,17 @@ static int vblk_start(struct vhost_blk *b, const struct virtio_activation *a)
 	}
 	for (q = 0; q < b->ops.num_queues; q++) {
 		virtio_queue_set_external(&b->vdev, q);
+		if (!a->q[q].vq->ready)
+			continue;
 		/* Requests that came while nobody served the ring. */
-		if (a->q[q].vq->ready)
-			eventfd_signal(a->q[q].kick_fd);
+		eventfd_signal(a->q[q].kick_fd);
+		/* Completions the backend made after its ring was stopped
+		 * (a pause or a migration) came without an interrupt. */
+		if (a->resume && !a->q[q].vq->packed) {
+			a->q[q].vq->used_idx = vhost_used_idx(a->q[q].vq);
+			a->q[q].vq->signalled_valid = false;
+			virtio_queue_notify(&b->vdev, q);
+		}
 	}
 	return 0;
 }
@@ -327,6 +342,213 @@ static void vblk_down(void *opaque)
 	track_stop(b);
 }
 
+/* ---- migration --------------------------------------------------------- */
+
+/*
+ * What a migration target builds the device from while the backend is
+ * still the source's (and a snapshot's restore checks): the backend's
+ * features and config as this process negotiated them.
+ */
+struct vblk_saved {
+	uint32_t magic;
+	uint32_t nq;
+	uint64_t features;
+	uint64_t protocol;
+	uint32_t queue_num;
+	uint8_t config[VBLK_CFG_SIZE];
+};
+
+#define VBLK_SAVED_MAGIC	0x31425556u	/* "VUB1" */
+
+static int vblk_backend_fits(struct vhost_blk *b, char *err, size_t errlen);
+
+size_t blk_vhost_user_save(struct virtio_dev *d, uint8_t *buf, size_t max)
+{
+	struct vhost_blk *b = d->priv;
+	struct vblk_saved sv;
+
+	if (max < sizeof(sv))
+		return 0;
+	memset(&sv, 0, sizeof(sv));
+	sv.magic = VBLK_SAVED_MAGIC;
+	sv.nq = b->ops.num_queues;
+	sv.features = b->vu.features;
+	sv.protocol = b->vu.protocol;
+	sv.queue_num = b->vu.queue_num;
+	memcpy(sv.config, b->config, sizeof(sv.config));
+	memcpy(buf, &sv, sizeof(sv));
+	return sizeof(sv);
+}
+
+static int vblk_saved_parse(struct vblk_saved *sv, const uint8_t *buf,
+			    size_t len, char *err, size_t errlen)
+{
+	if (len != sizeof(*sv)) {
+		errf(err, errlen, "blk vhost-user: a saved state of %zu bytes, "
+		     "want %zu", len, sizeof(*sv));
+		return -EINVAL;
+	}
+	memcpy(sv, buf, sizeof(*sv));
+	if (sv->magic != VBLK_SAVED_MAGIC || !sv->nq ||
+	    sv->nq > VIRTIO_MAX_QUEUES) {
+		errf(err, errlen, "blk vhost-user: a saved state that is not "
+		     "one (magic %#x, %u queues)", sv->magic, sv->nq);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int blk_vhost_user_restore(struct virtio_dev *d, const uint8_t *buf,
+			   size_t len, char *err, size_t errlen)
+{
+	struct vhost_blk *b = d->priv;
+	struct vblk_saved sv;
+
+	if (!len)
+		return 0;	/* a state from before vireo kept one */
+	if (vblk_saved_parse(&sv, buf, len, err, errlen))
+		return -EINVAL;
+	if (sv.nq != b->ops.num_queues) {
+		errf(err, errlen, "blk vhost-user %s: the device had %u queues "
+		     "and is now built with %u (the backend changed?)",
+		     b->cfg.vhost_user, sv.nq, b->ops.num_queues);
+		return -EINVAL;
+	}
+	/* (the driver's features were restored just before) */
+	return b->vu.up ? vblk_backend_fits(b, err, errlen) : 0;
+}
+
+int blk_vhost_user_log(struct virtio_dev *d, uint64_t *log, char *err,
+		       size_t errlen)
+{
+	struct vhost_blk *b = d->priv;
+
+	if (log && (!vhost_user_has(&b->vu, VU_PROTOCOL_F_LOG_SHMFD) ||
+		    !(b->vu.features & BIT(VHOST_F_LOG_ALL)))) {
+		errf(err, errlen, "its vhost-user backend cannot log the guest "
+		     "pages it writes (it lacks the LOG_SHMFD protocol feature "
+		     "or VHOST_F_LOG_ALL); migrate with local=on, where the "
+		     "RAM is shared and nothing needs logging");
+		return -ENOTSUP;
+	}
+	b->log = log;
+	if (!b->started || !b->vu.up)
+		return 0;	/* vblk_start() sets it up */
+	return vhost_rings_log(&b->vu.v, d, log, d->acked & b->vu.features, 0,
+			       b->ops.num_queues, 0, err, errlen);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A backend may complete requests it took after GET_VRING_BASE answered
+ * (the ring stopped, its requests not): wait, bounded, until the used
+ * rings reach the bases, so that none is lost at the switch. The VM is
+ * paused; what the guest can do is only make its own migration fail.
+ * Each used ring then counts as written: the backend logs its used index
+ * after writing it, maybe after vireo saw it.
+ */
+static int vblk_drain(struct vhost_blk *b, char *err, size_t errlen)
+{
+	struct virtio_dev *d = &b->vdev;
+	uint64_t t0 = mono_ms(), waited = 0;
+	unsigned int left, q;
+	bool first = true;
+
+	for (;;) {
+		left = 0;
+		for (q = 0; b->vu.up && q < b->ops.num_queues; q++) {
+			struct virtq *vq = &d->vq[q];
+
+			if (vq->ready && !vq->packed)
+				left += (uint16_t)(vq->last_avail -
+						   vhost_used_idx(vq));
+		}
+		if (first)
+			b->handover_waited += left;
+		first = false;
+		waited = mono_ms() - t0;
+		if (!left)
+			break;
+		if (waited >= b->drain_ms) {
+			errf(err, errlen, "vhost-user %s: %u requests the "
+			     "backend took are still not completed after %llu "
+			     "ms (the guest would lose them at the switch)",
+			     b->cfg.vhost_user, left,
+			     (unsigned long long)waited);
+			return -EBUSY;
+		}
+		usleep(1000);
+	}
+	b->handover_ms += waited;
+	for (q = 0; q < b->ops.num_queues; q++)
+		if (d->vq[q].ready)
+			gm_mark_dirty(d->gm, d->vq[q].device,
+				      vq_device_bytes(d->vq[q].size,
+						      d->vq[q].packed));
+	return 0;
+}
+
+/* Does the (re)connected backend have what the guest's driver uses? */
+static int vblk_backend_fits(struct vhost_blk *b, char *err, size_t errlen)
+{
+	uint64_t need = b->vdev.acked & VBLK_FEATURES & ~BIT(F_RO);
+
+	if (need & ~b->vu.features) {
+		errf(err, errlen, "vhost-user %s: the backend now lacks features "
+		     "the guest's driver uses (%#llx)", b->cfg.vhost_user,
+		     (unsigned long long)(need & ~b->vu.features));
+		return -ENOTSUP;
+	}
+	if (b->ops.num_queues > 1 && b->vu.queue_num &&
+	    b->vu.queue_num < b->ops.num_queues) {
+		errf(err, errlen, "vhost-user %s: the backend now has %u queues; "
+		     "the device has %u", b->cfg.vhost_user, b->vu.queue_num,
+		     b->ops.num_queues);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int blk_vhost_user_lock(struct virtio_dev *d, bool take, char *err,
+			size_t errlen)
+{
+	struct vhost_blk *b = d->priv;
+	int ret;
+
+	if (!take) {
+		ret = vblk_drain(b, err, errlen);
+		if (!ret)
+			vhost_user_park(&b->vu);
+		b->handovers += !ret;
+		return ret;
+	}
+	if (!b->vu.parked)
+		return 0;
+	ret = vhost_user_unpark(&b->vu, VBLK_UNPARK_MS, err, errlen);
+	/* (A target's driver features come with the state: restore.) */
+	return ret ? ret : vblk_backend_fits(b, err, errlen);
+}
+
+const char *blk_vhost_user_cannot_move(struct virtio_dev *d)
+{
+	struct vhost_blk *b = d->priv;
+
+	if (b->cfg.server)
+		return "its vhost-user backend connects to vireo (server=on), "
+		       "and the socket is this process's";
+	if (d->acked & BIT(VIRTIO_F_RING_PACKED))
+		return "its rings are packed, where vireo cannot tell when the "
+		       "backend has completed what it took";
+	return NULL;
+}
+
 static const struct vhost_user_hooks vblk_hooks = {
 	.up = vblk_up,
 	.down = vblk_down,
@@ -372,13 +594,55 @@ void blk_vhost_user_destroy(struct virtio_dev *d)
 	free(b);
 }
 
+/* A migration target's device, from the source's state; not connected. */
+static int vblk_init_incoming(struct vhost_blk *b, const uint8_t *saved,
+			      size_t saved_len, uint64_t want, char *err,
+			      size_t errlen)
+{
+	struct vblk_saved sv;
+	int ret;
+
+	if (b->cfg.server) {
+		errf(err, errlen, "--disk vhost-user=%s: a migration target "
+		     "cannot wait for a backend to connect (server=on)",
+		     b->cfg.vhost_user);
+		return -ENOTSUP;
+	}
+	if (!saved_len) {
+		errf(err, errlen, "--disk vhost-user=%s: the migration stream "
+		     "has no state for it (a source vireo that cannot migrate "
+		     "vhost-user disks)", b->cfg.vhost_user);
+		return -EINVAL;
+	}
+	ret = vblk_saved_parse(&sv, saved, saved_len, err, errlen);
+	if (ret)
+		return ret;
+	ret = vhost_user_init_parked(&b->vu, b->cfg.vhost_user, want,
+				     &b->notify, &b->vdev.lock, &vblk_hooks, b,
+				     err, errlen);
+	if (ret)
+		return ret;
+	b->vu_open = true;
+	b->vu.features = sv.features;
+	b->vu.protocol = sv.protocol & want;
+	b->vu.queue_num = sv.queue_num;
+	memcpy(b->config, sv.config, sizeof(b->config));
+	return 0;
+}
+
 struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
 					 const struct virtio_opts *opts,
 					 const struct guest_mem *gm,
 					 const struct vm_notify *notify,
-					 char *err, size_t errlen)
+					 bool incoming, const uint8_t *saved,
+					 size_t saved_len, char *err,
+					 size_t errlen)
 {
 	struct vhost_blk *b = calloc(1, sizeof(*b));
+	uint64_t want = BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_REPLY_ACK) |
+			BIT(VU_PROTOCOL_F_CONFIG) |
+			BIT(VU_PROTOCOL_F_INFLIGHT_SHMFD) |
+			BIT(VU_PROTOCOL_F_LOG_SHMFD);
 	uint16_t nq = 1;
 	int ret;
 
@@ -389,6 +653,7 @@ struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
 	b->cfg = *cfg;
 	b->notify = *notify;
 	b->inflight_fd = -1;
+	b->drain_ms = VBLK_DRAIN_MS;
 	b->ops = vblk_ops_template;
 	/* The lock the backend's hooks take must exist first. */
 	virtio_dev_init(&b->vdev, &b->ops, b, gm, opts);
@@ -400,16 +665,19 @@ struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
 		goto fail;
 	}
 	b->track_watched = true;
-	ret = vhost_user_init(&b->vu, cfg->vhost_user, cfg->server,
-			      BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_REPLY_ACK) |
-			      BIT(VU_PROTOCOL_F_CONFIG) |
-			      BIT(VU_PROTOCOL_F_INFLIGHT_SHMFD),
-			      notify, &b->vdev.lock, &vblk_hooks, b, err, errlen);
-	if (ret)
-		goto fail;
-	b->vu_open = true;
-	if (!vhost_user_has(&b->vu, VU_PROTOCOL_F_CONFIG) ||
-	    vhost_user_get_config(&b->vu, 0, b->config, VBLK_CFG_SIZE)) {
+	if (incoming) {
+		if (vblk_init_incoming(b, saved, saved_len, want, err, errlen))
+			goto fail;
+	} else {
+		ret = vhost_user_init(&b->vu, cfg->vhost_user, cfg->server,
+				      want, notify, &b->vdev.lock, &vblk_hooks,
+				      b, err, errlen);
+		if (ret)
+			goto fail;
+		b->vu_open = true;
+	}
+	if (!incoming && (!vhost_user_has(&b->vu, VU_PROTOCOL_F_CONFIG) ||
+	    vhost_user_get_config(&b->vu, 0, b->config, VBLK_CFG_SIZE))) {
 		errf(err, errlen, "--disk vhost-user=%s: the backend does not "
 		     "give its disk's configuration (CONFIG protocol feature)",
 		     cfg->vhost_user);
@@ -461,13 +729,19 @@ void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len)
 
 	snprintf(buf, len, "blk vhost-user %s: backend %s, lost %llu times, "
 		 "back %llu times; %llu requests in flight at a loss failed "
-		 "with IOERR%s; %llu kicks and %llu interrupts relayed by vireo",
-		 b->cfg.vhost_user, b->vu.up ? "connected" : "gone",
+		 "with IOERR%s; %llu kicks and %llu interrupts relayed by vireo; "
+		 "handed to another process %llu times (waiting %llu ms for "
+		 "%llu requests the backend had taken)",
+		 b->cfg.vhost_user, b->vu.parked ? "handed over" :
+		 b->vu.up ? "connected" : "gone",
 		 (unsigned long long)b->vu.losses,
 		 (unsigned long long)b->vu.reconnects,
 		 (unsigned long long)b->failed,
 		 has_inflight(b) ? " (the backend keeps an inflight region)" :
 				   "",
 		 (unsigned long long)d->kicks,
-		 (unsigned long long)d->interrupts);
+		 (unsigned long long)d->interrupts,
+		 (unsigned long long)b->handovers,
+		 (unsigned long long)b->handover_ms,
+		 (unsigned long long)b->handover_waited);
 }

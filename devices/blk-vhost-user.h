@@ -27,6 +27,8 @@
 #define VBLK_CFG_SIZE		60
 #define VBLK_TRACK_MIN_MS	1
 #define VBLK_TRACK_MAX_MS	50
+#define VBLK_DRAIN_MS		5000	/* a migration waits for completions */
+#define VBLK_UNPARK_MS		10000	/* the backend, free of the source */
 
 struct vhost_blk {
 	struct virtio_dev vdev;
@@ -48,14 +50,36 @@ struct vhost_blk {
 	struct vq_elem elem;		/* scratch: failing a lost request */
 	uint64_t failed;		/* completed with IOERR after losses */
 	uint64_t resubmitted_by_backend;	/* losses with an inflight region */
+	uint64_t *log;			/* a migration's dirty log, or NULL */
+	uint64_t handovers;		/* let go of for a migration */
+	uint64_t handover_waited;	/* requests completed meanwhile */
+	uint64_t handover_ms;
+	unsigned int drain_ms;		/* VBLK_DRAIN_MS (tests: shorter) */
 };
 
 /* Connect to cfg->vhost_user and build the device. NULL + err. */
+/*
+ * incoming (a migration target): built from saved (the source's
+ * blk_vhost_user_save()), not connected until lock(take) at the switch.
+ */
 struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
 					 const struct virtio_opts *opts,
 					 const struct guest_mem *gm,
 					 const struct vm_notify *notify,
-					 char *err, size_t errlen);
+					 bool incoming, const uint8_t *saved,
+					 size_t saved_len, char *err,
+					 size_t errlen);
+/* The class hooks (vdev.h) for a disk served by a vhost-user backend. */
+size_t blk_vhost_user_save(struct virtio_dev *d, uint8_t *buf, size_t max);
+int blk_vhost_user_restore(struct virtio_dev *d, const uint8_t *buf,
+			   size_t len, char *err, size_t errlen);
+int blk_vhost_user_log(struct virtio_dev *d, uint64_t *log, char *err,
+		       size_t errlen);
+/* Migration: drop the backend (drained first) or connect to it again. */
+int blk_vhost_user_lock(struct virtio_dev *d, bool take, char *err,
+			size_t errlen);
+/* Why this disk cannot move to another process, or NULL. */
+const char *blk_vhost_user_cannot_move(struct virtio_dev *d);
 bool blk_vhost_user_is(const struct virtio_dev *d);
 void blk_vhost_user_destroy(struct virtio_dev *d);
 void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len);

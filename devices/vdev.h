@@ -30,6 +30,9 @@ struct vdev_env {
 	/* A migration target's: what another process holds until the
 	 * switch (disk locks) is taken by lock(), not at create. */
 	bool incoming;
+	/* ...and then the class state the source had (cls->save), if any. */
+	const uint8_t *saved;
+	size_t saved_len;
 };
 
 /* A name for features=-NAME and the device feature bits it stands for. */
@@ -90,6 +93,11 @@ struct vdev_class {
 	 * err. NULL: nothing such.
 	 */
 	int (*lock)(struct virtio_dev *d, bool take, char *err, size_t errlen);
+	/*
+	 * Migration: why this instance cannot move to another process, or
+	 * NULL. NULL hook: it can.
+	 */
+	const char *(*cannot_move)(struct virtio_dev *d);
 	/*
 	 * Pause (and so snapshots and migration): why this instance cannot
 	 * be paused with its state kept, or NULL. NULL hook: it always can.

@@ -1681,8 +1681,9 @@ static struct virtio_dev *blk_create(const void *cfg,
 	int ret;
 
 	if (c->vhost_user[0])
-		return blk_vhost_user_create(c, opts, env->gm, &env->notify, err,
-					     errlen);
+		return blk_vhost_user_create(c, opts, env->gm, &env->notify,
+					     env->incoming, env->saved,
+					     env->saved_len, err, errlen);
 	if (c->vhost_vdpa[0])
 		return vdpa_dev_create(c->vhost_vdpa, &blk_vdpa_spec, opts,
 				       env->gm, &env->notify, NULL, err, errlen);
@@ -1735,7 +1736,9 @@ static void blk_stats(struct virtio_dev *d, char *buf, size_t len)
 /* The write-cache switch is the only state beyond the rings. */
 static size_t blk_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 {
-	if (blk_vhost_user_is(d) || vdpa_dev_is(d) || max < 1)
+	if (blk_vhost_user_is(d))
+		return blk_vhost_user_save(d, buf, max);
+	if (vdpa_dev_is(d) || max < 1)
 		return 0;
 	buf[0] = ((struct virtio_blk *)d->priv)->wce;
 	return 1;
@@ -1744,7 +1747,9 @@ static size_t blk_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 		       char *err, size_t errlen)
 {
-	if (blk_vhost_user_is(d) || vdpa_dev_is(d))
+	if (blk_vhost_user_is(d))
+		return blk_vhost_user_restore(d, buf, len, err, errlen);
+	if (vdpa_dev_is(d))
 		return 0;
 	if (len != 1 || buf[0] > 1) {
 		errf(err, errlen, "blk: a saved state of %zu bytes, want 1", len);
@@ -1780,9 +1785,30 @@ static int blk_set_faults(struct virtio_dev *d, const char *spec,
 
 static int blk_lock(struct virtio_dev *d, bool take, char *err, size_t errlen)
 {
-	if (blk_vhost_user_is(d) || vdpa_dev_is(d))
+	if (blk_vhost_user_is(d))
+		return blk_vhost_user_lock(d, take, err, errlen);
+	if (vdpa_dev_is(d))
 		return 0;
 	return virtio_blk_lock(d->priv, take, err, errlen);
+}
+
+/* vireo's own disk writes guest memory where vireo tracks it. */
+static int blk_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
+			 size_t errlen)
+{
+	if (blk_vhost_user_is(d))
+		return blk_vhost_user_log(d, log, err, errlen);
+	if (vdpa_dev_is(d) && log) {
+		errf(err, errlen, "a vDPA device's writes to guest memory "
+		     "cannot be followed");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static const char *blk_cannot_move(struct virtio_dev *d)
+{
+	return blk_vhost_user_is(d) ? blk_vhost_user_cannot_move(d) : NULL;
 }
 
 const struct vdev_class virtio_blk_class = {
@@ -1800,5 +1826,7 @@ const struct vdev_class virtio_blk_class = {
 	.save = blk_save,
 	.restore = blk_restore,
 	.lock = blk_lock,
+	.dirty_log = blk_dirty_log,
+	.cannot_move = blk_cannot_move,
 	.cannot_pause = vdpa_dev_cannot_pause,
 };

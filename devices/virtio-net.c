@@ -836,6 +836,15 @@ static int net_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
 	return net_vhost_log(d->priv, log, err, errlen);
 }
 
+static const char *net_cannot_move(struct virtio_dev *d)
+{
+	const struct virtio_net *n = d->priv;
+
+	return !vdpa_dev_is(d) && n->backend == NET_VHOST_USER ?
+	       "vireo cannot hand a vhost-user network backend to another "
+	       "process yet (disks it can)" : NULL;
+}
+
 static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 		       char *err, size_t errlen)
 {
@@ -960,6 +969,7 @@ const struct vdev_class virtio_net_class = {
 	.save = net_save,
 	.restore = net_restore,
 	.dirty_log = net_dirty_log,
+	.cannot_move = net_cannot_move,
 	.cannot_pause = vdpa_dev_cannot_pause,
 	.set_faults = net_set_faults,
 };

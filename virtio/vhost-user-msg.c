@@ -28,6 +28,14 @@ void vu_msg_u64(struct vu_msg *m, uint32_t req, uint32_t flags, uint64_t v)
 	put_le64(msg_start(m, req, flags, 8), v);
 }
 
+void vu_msg_log(struct vu_msg *m, uint64_t size, uint64_t offset)
+{
+	uint8_t *p = msg_start(m, VU_SET_LOG_BASE, 0, 16);
+
+	put_le64(p, size);
+	put_le64(p + 8, offset);
+}
+
 void vu_msg_state(struct vu_msg *m, uint32_t req, uint32_t flags,
 		  uint32_t index, uint32_t num)
 {
@@ -38,16 +46,17 @@ void vu_msg_state(struct vu_msg *m, uint32_t req, uint32_t flags,
 }
 
 void vu_msg_addr(struct vu_msg *m, uint32_t flags, uint32_t index,
-		 uint64_t desc, uint64_t used, uint64_t avail)
+		 uint64_t desc, uint64_t used, uint64_t avail, bool log,
+		 uint64_t log_gpa)
 {
 	uint8_t *p = msg_start(m, VU_SET_VRING_ADDR, flags, 40);
 
 	put_le32(p, index);
-	put_le32(p + 4, 0);			/* no logging */
+	put_le32(p + 4, log ? VU_VRING_F_LOG : 0);
 	put_le64(p + 8, desc);
 	put_le64(p + 16, used);
 	put_le64(p + 24, avail);
-	put_le64(p + 32, 0);			/* log address */
+	put_le64(p + 32, log ? log_gpa : 0);	/* the used ring's, logged */
 }
 
 void vu_msg_mem(struct vu_msg *m, uint32_t flags, const struct vu_region *r,
@@ -105,6 +114,7 @@ bool vu_reply_expected(uint32_t req, uint32_t cfg_size, uint32_t *size,
 	case VU_GET_PROTOCOL_FEATURES:
 	case VU_GET_QUEUE_NUM:
 	case VU_GET_VRING_BASE:
+	case VU_SET_LOG_BASE:	/* with LOG_SHMFD; some send it empty */
 		*size = 8;
 		return true;
 	case VU_GET_CONFIG:
@@ -153,6 +163,8 @@ int vu_reply_parse(uint32_t req, uint32_t cfg_size, bool ack,
 		     vu_request_name(req), rreq);
 		return -EPROTO;
 	}
+	if (req == VU_SET_LOG_BASE && size == 0)
+		want = 0;	/* an empty reply (DPDK's), or a u64 (QEMU's) */
 	if (size != want || len != VU_HDR_SIZE + (size_t)size) {
 		errf(why, whylen, "a reply to %s of %u bytes (%zu arrived; want "
 		     "%u)", vu_request_name(req), size,
@@ -164,7 +176,7 @@ int vu_reply_parse(uint32_t req, uint32_t cfg_size, bool ack,
 		     "%u)", vu_request_name(req), nfds, want_fds);
 		return -EPROTO;
 	}
-	switch (want == 8 ? 0 : req) {
+	switch (want == 8 ? 0 : want == 0 ? VU_SET_LOG_BASE : req) {
 	case 0:
 		r->u64 = get_le64(p);
 		r->index = get_le32(p);
@@ -179,6 +191,8 @@ int vu_reply_parse(uint32_t req, uint32_t cfg_size, bool ack,
 			return -EPROTO;
 		}
 		memcpy(r->cfg, p + VU_CONFIG_HDR, r->cfg_size);
+		break;
+	case VU_SET_LOG_BASE:
 		break;
 	case VU_GET_INFLIGHT_FD:
 		r->inflight.mmap_size = get_le64(p);
@@ -197,6 +211,7 @@ const char *vu_request_name(uint32_t req)
 		[VU_SET_FEATURES] = "SET_FEATURES",
 		[VU_SET_OWNER] = "SET_OWNER",
 		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VU_SET_LOG_BASE] = "SET_LOG_BASE",
 		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
 		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
 		[VU_SET_VRING_BASE] = "SET_VRING_BASE",

@@ -21,6 +21,7 @@ enum vu_request {
 	VU_SET_FEATURES = 2,
 	VU_SET_OWNER = 3,
 	VU_SET_MEM_TABLE = 5,
+	VU_SET_LOG_BASE = 6,
 	VU_SET_VRING_NUM = 8,
 	VU_SET_VRING_ADDR = 9,
 	VU_SET_VRING_BASE = 10,
@@ -40,6 +41,7 @@ enum vu_request {
 
 /* Protocol features vireo knows (GET/SET_PROTOCOL_FEATURES). */
 #define VU_PROTOCOL_F_MQ		0
+#define VU_PROTOCOL_F_LOG_SHMFD		1
 #define VU_PROTOCOL_F_REPLY_ACK		3
 #define VU_PROTOCOL_F_CONFIG		9
 #define VU_PROTOCOL_F_INFLIGHT_SHMFD	12
@@ -51,6 +53,7 @@ enum vu_request {
 #define VU_FLAG_REPLY		0x4
 #define VU_FLAG_NEED_REPLY	0x8
 #define VU_VRING_NOFD		0x100	/* in a KICK/CALL/ERR u64 */
+#define VU_VRING_F_LOG		0x1	/* SET_VRING_ADDR's flags */
 
 #define VU_HDR_SIZE		12
 #define VU_MAX_REGIONS		8
@@ -89,14 +92,18 @@ void vu_msg_u64(struct vu_msg *m, uint32_t req, uint32_t flags, uint64_t v);
 void vu_msg_none(struct vu_msg *m, uint32_t req, uint32_t flags);
 void vu_msg_state(struct vu_msg *m, uint32_t req, uint32_t flags,
 		  uint32_t index, uint32_t num);
+/* log: the backend logs its used-ring writes at guest address log_gpa. */
 void vu_msg_addr(struct vu_msg *m, uint32_t flags, uint32_t index,
-		 uint64_t desc, uint64_t used, uint64_t avail);
+		 uint64_t desc, uint64_t used, uint64_t avail, bool log,
+		 uint64_t log_gpa);
 /* nr <= VU_MAX_REGIONS. */
 void vu_msg_mem(struct vu_msg *m, uint32_t flags, const struct vu_region *r,
 		unsigned int nr);
 /* size <= VU_CONFIG_MAX; data may be NULL (GET_CONFIG sends zeros). */
 void vu_msg_config(struct vu_msg *m, uint32_t req, uint32_t flags,
 		   uint32_t offset, uint32_t size, const uint8_t *data);
+/* SET_LOG_BASE: the log's size and offset in the fd that goes with it. */
+void vu_msg_log(struct vu_msg *m, uint64_t size, uint64_t offset);
 void vu_msg_inflight(struct vu_msg *m, uint32_t req, uint32_t flags,
 		     const struct vu_inflight *in);
 

@@ -2,6 +2,7 @@
 #include "vhost-user.h"
 
 #include <errno.h>
+#include <linux/vhost_types.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -498,7 +499,8 @@ static int vu_set_vring_addr(struct vhost *v, unsigned int ring,
 {
 	struct vu_msg m;
 
-	vu_msg_addr(&m, 0, ring, a->desc, a->used, a->avail);
+	vu_msg_addr(&m, 0, ring, a->desc, a->used, a->avail, a->log,
+		    a->log_gpa);
 	return vu_call(to_vu(v), &m, NULL, 0, 0, NULL, NULL);
 }
 
@@ -541,7 +543,32 @@ static int vu_set_vring_err(struct vhost *v, unsigned int ring, int fd)
 	return vu_ring_fd(v, VU_SET_VRING_ERR, ring, fd);
 }
 
+/*
+ * LOG_SHMFD: the backend maps the log (the fd goes along) and sets a bit
+ * per page it writes. Logging ends with VHOST_F_LOG_ALL dropped from the
+ * features; there is no message to unset the base.
+ */
+static int vu_set_log_base(struct vhost *v, uint64_t *log)
+{
+	struct vhost_user *u = to_vu(v);
+	struct vu_msg m;
+	uint64_t len;
+	int fd;
+
+	if (!log)
+		return 0;
+	if (!vhost_user_has(u, VU_PROTOCOL_F_LOG_SHMFD) ||
+	    !(u->features & (1ULL << VHOST_F_LOG_ALL)))
+		return -ENOTSUP;
+	fd = vhost_log_fd(log, &len);
+	if (fd < 0)
+		return -EINVAL;
+	vu_msg_log(&m, len, 0);
+	return vu_call(u, &m, &fd, 1, 0, NULL, NULL);
+}
+
 static const struct vhost_ops vhost_user_ops = {
+	.set_log_base = vu_set_log_base,
 	.get_features = vu_get_features,
 	.set_features = vu_set_features,
 	.set_mem_table = vu_set_mem_table,
@@ -907,7 +934,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	}
 	if (u->settle_pending)
 		vu_settled(u);
-	if (u->up || u->connecting || u->no_reconnect)
+	if (u->up || u->connecting || u->no_reconnect || u->parked)
 		goto out;
 	if (u->server) {
 		if (!u->listen_watched)
@@ -918,6 +945,71 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	connector_start(u, -1);
 out:
 	pthread_mutex_unlock(u->lock);
+}
+
+void vhost_user_park(struct vhost_user *u)
+{
+	/* A reconnect under way is waited out and dropped: the connection
+	 * it made must not come back to this process. */
+	if (u->connecting) {
+		pthread_join(u->connector, NULL);
+		u->connecting = false;
+	}
+	vhost_user_settle(u);
+	if (u->conn_watched)
+		u->notify.ops->unwatch(u->notify.ctx, &u->conn_h);
+	u->conn_watched = false;
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	u->up = false;
+	u->parked = true;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool stop_pending(void);
+
+int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
+		      size_t errlen)
+{
+	uint64_t t0 = mono_ms(), now = t0;
+	unsigned int step = VU_BACKOFF_MIN_MS;
+	char why[256] = "";
+	int fd;
+
+	if (!u->parked)
+		return 0;
+	for (;;) {
+		fd = vu_connect(u);
+		if (fd < 0)
+			snprintf(why, sizeof(why), "%s", strerror(-fd));
+		else if (!vu_attach(u, fd, why, sizeof(why)))
+			break;
+		/* Refused, or closed while the backend still served the
+		 * process that had it: try again, until the deadline. */
+		now = mono_ms();
+		if (now - t0 >= wait_ms || stop_pending()) {
+			errf(err, errlen, "vhost-user '%s': %s (tried for %llu ms)",
+			     u->path, why, (unsigned long long)(now - t0));
+			/* From now on the usual reconnects: the disk comes
+			 * back when the backend is free again. */
+			u->parked = false;
+			u->backoff_ms = VU_BACKOFF_MIN_MS;
+			timer_arm(u, u->backoff_ms);
+			return -ECONNREFUSED;
+		}
+		usleep(step * 1000);
+		step = MIN(step * 2, 500U);
+	}
+	u->parked = false;
+	return 0;
 }
 
 /* SIGTERM, SIGINT or SIGHUP waiting for the event loop (they are blocked). */
@@ -1060,6 +1152,23 @@ int vhost_user_init(struct vhost_user *u, const char *path, bool server,
 	}
 	ret = vu_first_connection(u, err, errlen);
 	return ret ? ret : vu_watch_timer(u, err, errlen);
+}
+
+int vhost_user_init_parked(struct vhost_user *u, const char *path,
+			   uint64_t want_protocol,
+			   const struct vm_notify *notify,
+			   pthread_mutex_t *lock,
+			   const struct vhost_user_hooks *hooks, void *opaque,
+			   char *err, size_t errlen)
+{
+	int ret;
+
+	ret = vu_setup(u, path, false, want_protocol, notify, lock, hooks,
+		       opaque, err, errlen);
+	if (ret)
+		return ret;
+	u->parked = true;
+	return vu_watch_timer(u, err, errlen);
 }
 
 int vhost_user_init_fd(struct vhost_user *u, int fd, const char *name,

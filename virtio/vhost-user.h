@@ -85,6 +85,7 @@ struct vhost_user {
 	struct ev_handler timer_h;	/* a loss to handle; reconnects */
 	bool timer_watched;
 	bool no_reconnect;		/* vhost_user_init_fd() */
+	bool parked;			/* vhost_user_park() */
 	/* A reconnect negotiating on its own thread (see vhost-user.c). */
 	pthread_t connector;
 	bool connecting;
@@ -157,6 +158,26 @@ int vhost_user_stop_async(struct vhost_user *u, struct virtio_dev *d,
 			  bool keep);
 /* Wait (bounded) for what is still owed; hooks->settled is not called. */
 void vhost_user_settle(struct vhost_user *u);
+
+/*
+ * A migration: the source lets go of the backend (paused, bases in) so
+ * that the target can connect: parked, nothing is reported or retried.
+ * unpark connects again (the source after a failed migration, the target
+ * at the switch), trying for up to wait_ms (plus one handshake) while the
+ * backend still serves the other process; if that fails, -errno with err
+ * and the usual reconnects take over.
+ */
+void vhost_user_park(struct vhost_user *u);
+/* A migration target's: set up parked, not connected (client mode); the
+ * caller fills features, protocol and queue_num from the source's. */
+int vhost_user_init_parked(struct vhost_user *u, const char *path,
+			   uint64_t want_protocol,
+			   const struct vm_notify *notify,
+			   pthread_mutex_t *lock,
+			   const struct vhost_user_hooks *hooks, void *opaque,
+			   char *err, size_t errlen);
+int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
+		      size_t errlen);
 
 /* Drop the connection (the device found it unusable); why is logged. */
 void vhost_user_drop(struct vhost_user *u, const char *why);

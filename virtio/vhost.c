@@ -4,8 +4,66 @@
 #include <errno.h>
 #include <linux/vhost_types.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../vmm/util.h"
+
+/*
+ * The dirty log of a migration (one per process): in a memfd, so that a
+ * vhost-user backend maps the same bitmap (SET_LOG_BASE with its fd).
+ */
+static struct {
+	uint64_t *bits;
+	size_t len;
+	int fd;
+} shared_log = { .fd = -1 };
+
+uint64_t *vhost_log_alloc(size_t words)
+{
+	size_t len = (words ? words : 1) * 8;
+	void *p;
+	int fd;
+
+	/* One left behind (a backend might still write it) stays mapped. */
+	shared_log.bits = NULL;
+	len = (len + 4095) & ~(size_t)4095;
+	fd = memfd_create("vireo-dirty-log", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)len)) {
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	shared_log.bits = p;
+	shared_log.len = len;
+	shared_log.fd = fd;
+	return p;
+}
+
+void vhost_log_free(uint64_t *log)
+{
+	if (!log || log != shared_log.bits)
+		return;
+	munmap(shared_log.bits, shared_log.len);
+	close(shared_log.fd);
+	shared_log.bits = NULL;
+	shared_log.len = 0;
+	shared_log.fd = -1;
+}
+
+int vhost_log_fd(const uint64_t *log, uint64_t *len)
+{
+	if (!log || log != shared_log.bits)
+		return -1;
+	*len = shared_log.len;
+	return shared_log.fd;
+}
 
 uint32_t vhost_ring_base(const struct virtq *vq)
 {

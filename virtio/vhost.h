@@ -101,6 +101,16 @@ int vhost_rings_stop(struct vhost *v, struct virtio_dev *d, unsigned int first,
 		     unsigned int n, unsigned int ring);
 
 /*
+ * The dirty log backends write during a migration (a bit per guest page,
+ * in 64-bit words): shared memory, the newest one known (one never
+ * freed stays mapped: a backend may still write it). vhost_log_fd: its fd
+ * and length (for SET_LOG_BASE), -1 if log is not it.
+ */
+uint64_t *vhost_log_alloc(size_t words);
+void vhost_log_free(uint64_t *log);
+int vhost_log_fd(const uint64_t *log, uint64_t *len);
+
+/*
  * Start (log != NULL) or stop the backend logging its writes into log
  * (see set_log_base) on the ready queues [first, first + n) served by its
  * rings [ring, ring + n), while they run; features are what the backend

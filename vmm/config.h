@@ -29,6 +29,10 @@ struct device_config {
 	char *spec;			/* the options as given, owned */
 	struct virtio_opts virtio;
 	void *cfg;			/* cls->config_size bytes, owned */
+	/* A migration target's: the class state the source had when the
+	 * stream began (cls->save), while the machine is built; not owned. */
+	const uint8_t *saved;
+	size_t saved_len;
 };
 
 enum on_reboot {

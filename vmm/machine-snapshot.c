@@ -256,8 +256,20 @@ int machine_config_encode(const struct machine *m, uint8_t **blob,
 		s.vcpu[i].xsave_size = sizeof(struct kvm_xsave);
 	}
 	s.nr_devs = m->nr_vdevs;
-	for (i = 0; i < s.nr_devs; i++)
+	for (i = 0; i < s.nr_devs; i++) {
+		struct machine_vdev *md = m->vdevs[i];
+
 		save_dev_config(m, i, &s.dev[i]);
+		/* What a target needs to build the device without its
+		 * backend (held by this process until the switch). */
+		if (md->cls->save) {
+			pthread_mutex_lock(&md->vdev->lock);
+			s.dev[i].dev_state_len = (uint32_t)md->cls->save(
+				md->vdev, s.dev[i].dev_state,
+				sizeof(s.dev[i].dev_state));
+			pthread_mutex_unlock(&md->vdev->lock);
+		}
+	}
 	ret = snapshot_encode(&s, blob, len);
 out:
 	snapshot_free(&s);
@@ -276,14 +288,21 @@ const char *machine_vhost_device(const struct machine *m)
 	return NULL;
 }
 
-const char *machine_vhost_user_device(const struct machine *m)
+const char *machine_cannot_move(const struct machine *m, char *why,
+				size_t len)
 {
 	unsigned int i;
 
-	for (i = 0; i < m->nr_vdevs; i++)
-		if (m->cfg->devices[i].spec &&
-		    strstr(m->cfg->devices[i].spec, "vhost-user="))
-			return m->cfg->devices[i].id;
+	for (i = 0; i < m->nr_vdevs; i++) {
+		const struct machine_vdev *md = m->vdevs[i];
+		const char *r = md->cls->cannot_move ?
+				md->cls->cannot_move(md->vdev) : NULL;
+
+		if (r) {
+			snprintf(why, len, "%s: %s", m->cfg->devices[i].id, r);
+			return why;
+		}
+	}
 	return NULL;
 }
 
@@ -599,6 +618,8 @@ static int snapshot_config(const struct snapshot *s, struct vm_config *cfg,
 		}
 		cfg->nr_devices++;
 		dc->virtio = sd->opts;
+		dc->saved = sd->dev_state;
+		dc->saved_len = sd->dev_state_len;
 		snprintf(dc->id, sizeof(dc->id), "%s", sd->id);
 		for (k = 0; k < o->nr_overrides; k++) {
 			struct net_config *nc = dc->cfg;
@@ -655,6 +676,16 @@ static int restore_dev(struct machine *m, unsigned int i,
 	if (ret)
 		errf(err, errlen, "device %s: %s", sd->id, why);
 	return ret;
+}
+
+static void forget_saved(struct vm_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_devices; i++) {
+		cfg->devices[i].saved = NULL;
+		cfg->devices[i].saved_len = 0;
+	}
 }
 
 static bool has_vhost_user(const struct vm_config *cfg)
@@ -803,6 +834,7 @@ int machine_restore(struct machine *m, struct vm_config *cfg,
 out:
 	if (mem_fd >= 0)
 		close(mem_fd);
+	forget_saved(cfg);
 	snapshot_free(&s);
 	return ret;
 }
@@ -828,6 +860,7 @@ int machine_prebuild(struct machine *m, struct vm_config *cfg,
 		if (!ret)
 			ret = machine_build(m, cfg, con, loop, mem_fd, GM_ADOPT,
 					    err, errlen);
+		forget_saved(cfg);	/* (they point into s) */
 	}
 	snapshot_free(&s);
 	return ret;
@@ -899,6 +932,7 @@ int machine_restore_blob(struct machine *m, struct vm_config *cfg,
 			ret = restore_parsed(m, cfg, o, &s, mem_fd, GM_ADOPT,
 					     NULL, con, loop, err, errlen);
 	}
+	forget_saved(cfg);
 	snapshot_free(&s);
 out:
 	if (ret && built)

@@ -121,6 +121,8 @@ static int vdev_add(struct machine *m, const struct device_config *dc,
 		.console = m->con,
 		.nr_cpus = m->cfg->cpus,
 		.incoming = m->cfg->migrating_in,
+		.saved = m->cfg->migrating_in ? dc->saved : NULL,
+		.saved_len = m->cfg->migrating_in ? dc->saved_len : 0,
 	};
 	struct machine_vdev *md;
 	unsigned int i, nr_mmio = 0;

@@ -593,13 +593,15 @@ static void mig_event(struct ev_handler *h, uint32_t events)
 		mg->was_paused = machine_paused(m);
 		clock_gettime(CLOCK_MONOTONIC, &mg->t_pause);
 		machine_pause(m);
-		ret = machine_state_encode(m, NULL, &mg->blob, &mg->blob_len,
-					   err, sizeof(err));
-		/* The target takes the disks' locks at the switch. */
-		if (!ret) {
-			machine_locks(m, false, err, sizeof(err));
-			mg->unlocked = true;
-		}
+		/* The target takes the disks' locks and backends at the
+		 * switch (a failure takes them back: mg->unlocked). A
+		 * backend's last completions land before the state. */
+		ret = machine_locks(m, false, err, sizeof(err));
+		mg->unlocked = true;
+		if (!ret)
+			ret = machine_state_encode(m, NULL, &mg->blob,
+						   &mg->blob_len, err,
+						   sizeof(err));
 		pthread_mutex_lock(&mg->lock);
 		mg->result = ret;
 		if (ret)
@@ -656,17 +658,15 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 	      const struct mig_opts *o, char *err, size_t errlen)
 {
 	struct migration *mg;
-	const char *vu = machine_vhost_user_device(m);
+	char why[512];
 	int ret;
 
 	if (*mp && (*mp)->p.state < MIG_COMPLETED) {
 		errf(err, errlen, "a migration to %s is under way", (*mp)->o.to);
 		return -EBUSY;
 	}
-	if (vu) {
-		errf(err, errlen, "%s is served by a vhost-user backend, which "
-		     "vireo cannot hand to another process yet; migration of "
-		     "vhost-user devices is not supported yet", vu);
+	if (machine_cannot_move(m, why, sizeof(why))) {
+		errf(err, errlen, "%s; it cannot migrate", why);
 		return -ENOTSUP;
 	}
 	ret = machine_can_pause(m, err, errlen);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../boot/cpuid.h"
+#include "../virtio/vhost.h"
 #include "layout.h"
 #include "loop.h"
 #include "util.h"
@@ -349,13 +350,13 @@ int vm_backend_log_alloc(struct vm *vm)
 		if (vm->mem.r[i].gpa + vm->mem.r[i].size > end)
 			end = vm->mem.r[i].gpa + vm->mem.r[i].size;
 	vm->backend_log_words = (end / 4096 + 63) / 64;
-	vm->backend_log = calloc(vm->backend_log_words ? vm->backend_log_words : 1, 8);
+	vm->backend_log = vhost_log_alloc(vm->backend_log_words);
 	return vm->backend_log ? 0 : -ENOMEM;
 }
 
 void vm_backend_log_free(struct vm *vm)
 {
-	free(vm->backend_log);
+	vhost_log_free(vm->backend_log);
 	vm->backend_log = NULL;
 	vm->backend_log_words = 0;
 }

@@ -1334,6 +1334,8 @@ qsd_stop() {
 	kill "$qsd_pid" 2>/dev/null
 	wait "$qsd_pid" 2>/dev/null
 }
+# qemu-storage-daemon's vhost-user-blk answers GET_ID with this serial.
+vu_serial=vhost_user_blk
 
 # have PROGRAM: the peer is here (carried in, or the host's own).
 have() {
@@ -1344,8 +1346,6 @@ have() {
 if section vhost; then
 # ---- vhost-user backends: qemu-storage-daemon and DPDK's testpmd --------
 
-# qemu-storage-daemon's vhost-user-blk answers GET_ID with this serial.
-vu_serial=vhost_user_blk
 
 if ! have qemu-storage-daemon; then
 	for t in vu_blk_ext4 vu_blk_fio_pci vu_blk_fio_mmio vu_blk_restart; do
@@ -2037,40 +2037,60 @@ mig_fio() {
 }
 section migrate && multi_test mig_fio mig_fio
 
-# A disk served by a vhost-user backend (qemu-storage-daemon): it pauses
-# and resumes; vireo cannot hand the backend over, so it refuses to
-# migrate, says why, and the guest keeps running.
-mig_vhost_user_refused() {
-	truncate -s 16M "$work/vu.img"
+# A disk served by a vhost-user backend (qemu-storage-daemon) with fio
+# verifying on it across a migration to URI: the source waits for the
+# requests the daemon took, then lets go of it at the switch; the target
+# connects and goes on from the rings' bases. Over tcp the daemon logs
+# the pages it writes (LOG_SHMFD); with local=on the RAM is the same.
+# First a pause and a resume: the bases come back from the daemon and the
+# disk goes on from them.
+mig_vu_fio() {
+	_uri=$1
+	truncate -s 32M "$work/vu.img"
 	qsd_start "$work/vu.img" || bad="qemu-storage-daemon did not start: $(tail -n 2 "$work/qsd.log")"
-	vm_in ${t}_src run $migargs --api-sock "$work/api.sock" --disk "vhost-user=$qsock" \
-		--cmdline "console=ttyS0 panic=-1 vireo.test=mig-sum"
-	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" 'MIG pass=1 ok' 240; then
-		# Pausing takes the ring's base back from the daemon (read on
-		# the event loop); resumed, the disk goes on from there.
-		ctl pause > "$work/$t.pause" 2>&1 &&
-			[ "$(ctl info | grep -o '"state":"[A-Za-z]*"')" = '"state":"Paused"' ] ||
-			bad="pause: $(cat "$work/$t.pause")"
-		ctl resume > "$work/$t.pause" 2>&1 || bad="$bad; resume: $(cat "$work/$t.pause")"
-		ctl migrate --to tcp:127.0.0.1:47005 > "$work/$t.ctl" 2>&1 &&
-			bad="ctl migrate said it worked"
-		grep -q 'vhost-user backend.*not supported' "$work/$t.ctl" ||
-			bad="$bad; no reason given: $(tail -n 2 "$work/$t.ctl" | tr '\n' '|')"
-		[ "$(ctl info | grep -o '"state":"[A-Za-z]*"')" = '"state":"Running"' ] ||
-			bad="$bad; the VM is not running: $(ctl info 2>&1)"
-		p0=$(passes "$work/${t}_src.out")
-		wait_for "$work/${t}_src.out" "MIG pass=$(( ${p0:-0} + 1 )) ok" 120 ||
-			bad="$bad; the guest stopped passing"
-		tell 5 quit
-		wait $vmpid || bad="$bad; vireo exited $?"
+	vm_in ${t}_src run $migargs $toolsdisk --disk "vhost-user=$qsock" \
+		--api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio vireo.fio_loops=16 vireo.serial=$vu_serial"
+	tgt_in ${t}_tgt "$_uri"
+	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" FIO-START 150; then
+		sleep 2
+		{ ctl pause && ctl resume; } > "$work/$t.pause" 2>&1 ||
+			bad="pause and resume: $(tr '\n' '|' < "$work/$t.pause")"
+		sleep 1
+		if ! ctl migrate --to "$_uri" > "$work/$t.ctl" 2>&1; then
+			bad="$bad; ctl migrate failed: $(tail -n 3 "$work/$t.ctl" | tr '\n' '|')"
+			kill_vmm $tgtpid
+			kill_vmm $vmpid
+		fi
+		! grep -q "RESULT fio" "$work/${t}_src.out" ||
+			bad="$bad; fio ended before the move (the test proves nothing)"
+		wait $vmpid || bad="$bad; the source exited $?: $(tail -n 3 "$work/${t}_src.out" | tr '\n' '|')"
+		grep -q 'blk vhost-user.*handed to another process 1 times' "$work/${t}_src.out" ||
+			bad="$bad; the source did not hand the backend over: $(grep -a 'blk vhost-user' "$work/${t}_src.out" | tr -d '\r')"
+		exec 5>&-
+		wait $tgtpid
+		rc=$?
+		exec 6>&-
+		grep -q "RESULT fio rc=0" "$work/${t}_tgt.out" && [ $rc = 0 ] ||
+			bad="$bad; on the target: rc=$rc $(grep -a -E 'RESULT|verify|vhost-user' "$work/${t}_tgt.out" | tail -n 4 | tr '\n' '|')"
+		echo "NOTE $t: $(grep -a 'migrate: done' "$work/${t}_src.out" | tr -d '\r'); source: $(grep -a -o 'handed to another.*' "$work/${t}_src.out" | tr -d '\r')"
 	else
-		bad="${bad:-guest not passing: $(why ${t}_src)}"
+		bad="${bad:-fio did not start: $(why ${t}_src)}"
 		kill_vmm $vmpid
+		kill_vmm $tgtpid
+		exec 5>&- 6>&-
 	fi
-	exec 5>&-
 	qsd_stop
 }
-section migrate-bad && multi_test mig_vhost_user_refused mig_vhost_user_refused
+mig_vu_fio_tcp() { mig_vu_fio tcp:127.0.0.1:47005; }
+mig_vu_fio_local() { mig_vu_fio "unix:$work/mig.sock,local=on"; }
+if section migrate-bad && ! have qemu-storage-daemon; then
+	skip mig_vu_fio_tcp "no qemu-storage-daemon here"
+	skip mig_vu_fio_local "no qemu-storage-daemon here"
+elif section migrate-bad; then
+	multi_test mig_vu_fio_tcp mig_vu_fio_tcp
+	multi_test mig_vu_fio_local mig_vu_fio_local
+fi
 
 # A stream that is not one: the target refuses it and says why.
 if section migrate-bad; then

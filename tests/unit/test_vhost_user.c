@@ -23,6 +23,7 @@
 #include "fakevmm.h"
 #include "unit.h"
 #include "virtio/vhost-user.h"
+#include "virtio/vhost.h"
 #include "vmm/util.h"
 #include "vring.h"
 
@@ -51,10 +52,16 @@ START_TEST(codec)
 	ck_assert_uint_eq(get_le32(m.buf), VU_SET_VRING_BASE);
 	ck_assert_uint_eq(get_le32(m.buf + 4), VU_FLAG_VERSION);
 	ck_assert_uint_eq(get_le32(m.buf + 16), 77);
-	vu_msg_addr(&m, 0, 1, 0x1000, 0x3000, 0x2000);
+	vu_msg_addr(&m, 0, 1, 0x1000, 0x3000, 0x2000, false, 0x9000);
 	ck_assert_uint_eq(m.len, VU_HDR_SIZE + 40);
+	ck_assert_uint_eq(get_le32(m.buf + VU_HDR_SIZE + 4), 0);	/* flags */
+	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE + 32), 0);
 	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE + 16), 0x3000);	/* used */
 	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE + 24), 0x2000);	/* avail */
+	/* Logging: the flag, and the used ring's guest address. */
+	vu_msg_addr(&m, 0, 1, 0x1000, 0x3000, 0x2000, true, 0x9000);
+	ck_assert_uint_eq(get_le32(m.buf + VU_HDR_SIZE + 4), VU_VRING_F_LOG);
+	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE + 32), 0x9000);
 
 	/* A good GET_FEATURES reply. */
 	len = reply(buf, VU_GET_FEATURES, 5, 8);
@@ -106,6 +113,22 @@ START_TEST(codec)
 					why, sizeof(why)), -EPROTO);
 	ck_assert_int_eq(vu_reply_parse(VU_SET_OWNER, 0, true, buf, len, 0, &r,
 					why, sizeof(why)), 0);
+	/* SET_LOG_BASE: size and offset of the log's fd; the reply is a u64
+	 * (libvhost-user) or empty (DPDK), nothing else. */
+	vu_msg_log(&m, 0x20000, 0);
+	ck_assert_uint_eq(m.len, VU_HDR_SIZE + 16);
+	ck_assert_uint_eq(get_le32(m.buf), VU_SET_LOG_BASE);
+	ck_assert_uint_eq(get_le64(m.buf + VU_HDR_SIZE), 0x20000);
+	len = reply(buf, VU_SET_LOG_BASE, 5, 8);
+	ck_assert_int_eq(vu_reply_parse(VU_SET_LOG_BASE, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), 0);
+	len = reply(buf, VU_SET_LOG_BASE, 5, 0);
+	ck_assert_int_eq(vu_reply_parse(VU_SET_LOG_BASE, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), 0);
+	len = reply(buf, VU_SET_LOG_BASE, 5, 4);
+	ck_assert_int_eq(vu_reply_parse(VU_SET_LOG_BASE, 0, false, buf, len, 0,
+					&r, why, sizeof(why)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "SET_LOG_BASE of 4 bytes"));
 }
 END_TEST
 
@@ -196,6 +219,9 @@ static bool be_answer(int fd, uint32_t req, uint32_t flags,
 		break;
 	case VU_GET_QUEUE_NUM:
 		put_le64(out, be.queue_num);
+		size = 8;
+		break;
+	case VU_SET_LOG_BASE:		/* (libvhost-user answers a u64) */
 		size = 8;
 		break;
 	case VU_GET_VRING_BASE:
@@ -614,7 +640,8 @@ START_TEST(blk_in_flight_fail_visibly)
 	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
 	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
 	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, false, NULL, 0,
+				    err, sizeof(err));
 	ck_assert_msg(dev != NULL, "%s", err);
 	b = dev->priv;
 	ck_assert_uint_eq(get_le64(b->config), 2048);
@@ -672,6 +699,143 @@ START_TEST(blk_in_flight_fail_visibly)
 }
 END_TEST
 
+/* ---- a disk moving to another vireo process (migration) --------------------- */
+
+static struct drv *late_drv;
+
+/* The backend completes two requests it took, 100 ms after the stop. */
+static void *complete_late(void *arg)
+{
+	(void)arg;
+	usleep(100 * 1000);
+	put_le16(drv_mem(late_drv, late_drv->device_gpa + 2), 2);
+	return NULL;
+}
+
+START_TEST(blk_moves_between_processes)
+{
+	struct blk_config bc = { 0 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_activation a;
+	struct virtio_dev *dev, *dev2;
+	struct vhost_blk *b, *b2;
+	uint8_t saved[512];
+	uint64_t *log;
+	pthread_t t;
+	struct drv d;
+	char err[256];
+	size_t len;
+	int fds[2];
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be.features |= BIT(9) | BIT(26);		/* FLUSH, VHOST_F_LOG_ALL */
+	be.protocol |= BIT(VU_PROTOCOL_F_LOG_SHMFD);
+	put_le64(be.config, 2048);
+	be_run();
+	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc.vhost_user, be.path);
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, false, NULL, 0,
+				    err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	b = dev->priv;
+	fake_driver_ok(dev, &d, 1, BIT(9));
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	ck_assert(b->started);
+
+	/* Pre-copy: the backend maps the log (its fd goes along) and is
+	 * given VHOST_F_LOG_ALL. */
+	log = vhost_log_alloc(64);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(blk_vhost_user_log(dev, log, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(be_count(VU_SET_LOG_BASE), 1);
+	for (unsigned int i = 0; i < be.n; i++)
+		if (be.req[i] == VU_SET_LOG_BASE)
+			ck_assert_uint_eq(be.nfds[i], 1);
+	ck_assert(be.set_features & BIT(26));
+	len = blk_vhost_user_save(dev, saved, sizeof(saved));
+	ck_assert_uint_gt(len, 0);
+
+	/* Paused: the backend says it took two requests, completes them a
+	 * little later; the hand-over waits for that, then lets go. A used
+	 * ring that never gets there (a backend that lost them, a guest
+	 * writing its own ring) fails the hand-over in bounded time, the
+	 * backend kept. */
+	be.base[0] = 2;
+	dev->ops->deactivate(dev, true);
+	ck_assert_uint_eq(dev->vq[0].last_avail, 2);
+	b->drain_ms = 50;
+	ck_assert_int_eq(blk_vhost_user_lock(dev, false, err, sizeof(err)),
+			 -EBUSY);
+	ck_assert_ptr_nonnull(strstr(err, "2 requests the backend took are "
+				     "still not completed after"));
+	ck_assert(b->vu.up && !b->vu.parked);
+	ck_assert_uint_eq(b->handovers, 0);
+	b->drain_ms = 5000;
+	late_drv = &d;
+	ck_assert_int_eq(pthread_create(&t, NULL, complete_late, NULL), 0);
+	ck_assert_msg(blk_vhost_user_lock(dev, false, err, sizeof(err)) == 0,
+		      "%s", err);
+	pthread_join(t, NULL);
+	ck_assert(b->vu.parked && !b->vu.up);
+	ck_assert_uint_eq(be.conns, 1);
+	ck_assert_uint_eq(b->handovers, 1);
+	/* (2 in the failed one; the other 2 unless it came late) */
+	ck_assert_uint_ge(b->handover_waited, 2);
+	ck_assert_uint_le(b->handover_waited, 4);
+
+	/* The target builds the disk from that state, without connecting;
+	 * it connects at the switch. */
+	ck_assert_ptr_null(blk_vhost_user_create(&bc, &o, &d.gm, &fake, true,
+						 saved, len - 1, err,
+						 sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "saved state of"));
+	saved[0] ^= 1;
+	ck_assert_ptr_null(blk_vhost_user_create(&bc, &o, &d.gm, &fake, true,
+						 saved, len, err,
+						 sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "not one"));
+	saved[0] ^= 1;
+	ck_assert_ptr_null(blk_vhost_user_create(&bc, &o, &d.gm, &fake, true,
+						 NULL, 0, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "no state for it"));
+	dev2 = blk_vhost_user_create(&bc, &o, &d.gm, &fake, true, saved, len,
+				     err, sizeof(err));
+	ck_assert_msg(dev2 != NULL, "%s", err);
+	b2 = dev2->priv;
+	ck_assert_uint_eq(be.conns, 1);
+	ck_assert_uint_eq(get_le64(b2->config), 2048);
+	ck_assert_uint_eq(dev2->offered, dev->offered);
+	ck_assert_msg(blk_vhost_user_lock(dev2, true, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert(b2->vu.up && !b2->vu.parked);
+	/* The state restored: the driver's features must be the backend's. */
+	dev2->acked = dev->acked | BIT(13);		/* DISCARD: it has none */
+	ck_assert_int_eq(blk_vhost_user_restore(dev2, saved, len, err,
+						sizeof(err)), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err, "lacks features"));
+	dev2->acked = dev->acked;
+	ck_assert_msg(blk_vhost_user_restore(dev2, saved, len, err,
+					     sizeof(err)) == 0, "%s", err);
+	DISPATCH_UNTIL(be.conns == 2, 1000);
+	ck_assert_uint_eq(be.conns, 2);
+
+	blk_vhost_user_destroy(dev2);
+	blk_vhost_user_destroy(dev);
+	vhost_log_free(log);
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d.gm.fd);
+	d.gm.fd = -1;
+	drv_fini(&d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
 /*
  * A driver reset does not wait for the backend: the vCPU goes on at once,
  * the status reads non-zero until the replies to the stop come (read on
@@ -698,7 +862,8 @@ static struct virtio_dev *vu_disk(struct drv *d, unsigned int delay_ms)
 	drv_init(d, 16, false, BIT(VIRTIO_F_VERSION_1));
 	d->gm.fd = memfd_create("ram", MFD_CLOEXEC);
 	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d->gm, &fake, err, sizeof(err));
+	dev = blk_vhost_user_create(&bc, &o, &d->gm, &fake, false, NULL,
+				    0, err, sizeof(err));
 	ck_assert_msg(dev != NULL, "%s", err);
 	return dev;
 }
@@ -937,7 +1102,8 @@ START_TEST(blk_inflight_region)
 	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
 	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
 	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, err, sizeof(err));
+	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, false, NULL, 0,
+				    err, sizeof(err));
 	ck_assert_msg(dev != NULL, "%s", err);
 	b = dev->priv;
 	fake_driver_ok(dev, &d, 1, 0);
@@ -983,6 +1149,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(tc, broken_replies);
 	tcase_add_test(tc, net_link_follows_backend);
 	tcase_add_test(tc, blk_in_flight_fail_visibly);
+	tcase_add_test(tc, blk_moves_between_processes);
 	tcase_add_test(tc, blk_inflight_region);
 	tcase_add_test(tc, blk_reset_does_not_wait);
 	tcase_add_test(tc, blk_pause_does_not_wait);
