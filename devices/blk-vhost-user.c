@@ -438,14 +438,6 @@ int blk_vhost_user_log(struct virtio_dev *d, uint64_t *log, char *err,
 			       b->ops.num_queues, 0, err, errlen);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * A backend may complete requests it took after GET_VRING_BASE answered
  * (the ring stopped, its requests not): wait, bounded, until the used
@@ -457,10 +449,12 @@ static uint64_t mono_ms(void)
 static int vblk_drain(struct vhost_blk *b, char *err, size_t errlen)
 {
 	struct virtio_dev *d = &b->vdev;
-	uint64_t t0 = mono_ms(), waited = 0;
+	struct timespec t0;
+	uint64_t waited = 0;
 	unsigned int left, q;
 	bool first = true;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		left = 0;
 		for (q = 0; b->vu.up && q < b->ops.num_queues; q++) {
@@ -473,7 +467,7 @@ static int vblk_drain(struct vhost_blk *b, char *err, size_t errlen)
 		if (first)
 			b->handover_waited += left;
 		first = false;
-		waited = mono_ms() - t0;
+		waited = ms_since(&t0);
 		if (!left)
 			break;
 		if (waited >= b->drain_ms) {

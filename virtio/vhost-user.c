@@ -966,26 +966,20 @@ void vhost_user_park(struct vhost_user *u)
 	u->parked = true;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool stop_pending(void);
 
 int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 		      size_t errlen)
 {
-	uint64_t t0 = mono_ms(), now = t0;
 	unsigned int step = VU_BACKOFF_MIN_MS;
 	char why[256] = "";
+	struct timespec t0;
+	uint64_t ms;
 	int fd;
 
 	if (!u->parked)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		fd = vu_connect(u);
 		if (fd < 0)
@@ -994,10 +988,10 @@ int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 			break;
 		/* Refused, or closed while the backend still served the
 		 * process that had it: try again, until the deadline. */
-		now = mono_ms();
-		if (now - t0 >= wait_ms || stop_pending()) {
+		ms = ms_since(&t0);
+		if (ms >= wait_ms || stop_pending()) {
 			errf(err, errlen, "vhost-user '%s': %s (tried for %llu ms)",
-			     u->path, why, (unsigned long long)(now - t0));
+			     u->path, why, (unsigned long long)ms);
 			/* From now on the usual reconnects: the disk comes
 			 * back when the backend is free again. */
 			u->parked = false;

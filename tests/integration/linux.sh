@@ -2007,33 +2007,49 @@ section migrate-bad && multi_test mig_target_killed mig_target_killed
 
 # fio writing and verifying its disk across a migration (the target
 # opens the same image): fio finishes on the target and verifies.
-mig_fio() {
-	img=$work/mig.img
-	truncate -s 32M "$img"
-	vm_in ${t}_src run $migargs $toolsdisk --disk "path=$img,serial=vireo-test" \
+# mig_fio_on URI DISK [vu]: DISK is the --disk value; vu: a vhost-user
+# disk, paused and resumed first, whose backend the source must hand over.
+mig_fio_on() {
+	_uri=$1
+	_vu=${3:-}
+	vm_in ${t}_src run $migargs $toolsdisk --disk "$2" \
 		--api-sock "$work/api.sock" \
-		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio vireo.fio_loops=16"
-	tgt_in ${t}_tgt tcp:127.0.0.1:47004
-	if wait_for "$work/${t}_src.out" FIO-START 150; then
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio vireo.fio_loops=16${_vu:+ vireo.serial=$vu_serial}"
+	tgt_in ${t}_tgt "$_uri"
+	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" FIO-START 150; then
 		sleep 3
-		if ! ctl migrate --to tcp:127.0.0.1:47004 > "$work/$t.ctl" 2>&1; then
-			bad="ctl migrate failed: $(tail -n 3 "$work/$t.ctl" | tr '\n' '|')"
+		if [ -n "$_vu" ]; then
+			{ ctl pause && ctl resume; } > "$work/$t.pause" 2>&1 ||
+				bad="pause and resume: $(tr '\n' '|' < "$work/$t.pause")"
+		fi
+		if ! ctl migrate --to "$_uri" > "$work/$t.ctl" 2>&1; then
+			bad="$bad; ctl migrate failed: $(tail -n 3 "$work/$t.ctl" | tr '\n' '|')"
 			kill_vmm $tgtpid
+			kill_vmm $vmpid
 		fi
 		! grep -q "RESULT fio" "$work/${t}_src.out" ||
 			bad="$bad; fio ended before the move (the test proves nothing)"
-		wait $vmpid || bad="$bad; the source exited $?"
+		wait $vmpid || bad="$bad; the source exited $?: $(tail -n 3 "$work/${t}_src.out" | tr '\n' '|')"
+		[ -z "$_vu" ] ||
+			grep -q 'blk vhost-user.*handed to another process 1 times' "$work/${t}_src.out" ||
+			bad="$bad; the source did not hand the backend over: $(grep -a 'blk vhost-user' "$work/${t}_src.out" | tr -d '\r')"
 		exec 5>&-
 		wait $tgtpid
 		rc=$?
 		exec 6>&-
 		grep -q "RESULT fio rc=0" "$work/${t}_tgt.out" && [ $rc = 0 ] ||
-			bad="$bad; on the target: rc=$rc $(grep -a -E 'RESULT|verify' "$work/${t}_tgt.out" | tail -n 3 | tr '\n' '|')"
+			bad="$bad; on the target: rc=$rc $(grep -a -E 'RESULT|verify|vhost-user' "$work/${t}_tgt.out" | tail -n 4 | tr '\n' '|')"
+		echo "NOTE $t: $(grep -a 'migrate: done' "$work/${t}_src.out" | tr -d '\r')${_vu:+; source: $(grep -a -o 'handed to another.*' "$work/${t}_src.out" | tr -d '\r')}"
 	else
-		bad="fio did not start: $(why ${t}_src)"
-		kill $vmpid $tgtpid 2>/dev/null
+		bad="${bad:-fio did not start: $(why ${t}_src)}"
+		kill_vmm $vmpid
+		kill_vmm $tgtpid
 		exec 5>&- 6>&-
 	fi
+}
+mig_fio() {
+	truncate -s 32M "$work/mig.img"
+	mig_fio_on tcp:127.0.0.1:47004 "path=$work/mig.img,serial=vireo-test"
 }
 section migrate && multi_test mig_fio mig_fio
 
@@ -2045,41 +2061,9 @@ section migrate && multi_test mig_fio mig_fio
 # First a pause and a resume: the bases come back from the daemon and the
 # disk goes on from them.
 mig_vu_fio() {
-	_uri=$1
 	truncate -s 32M "$work/vu.img"
 	qsd_start "$work/vu.img" || bad="qemu-storage-daemon did not start: $(tail -n 2 "$work/qsd.log")"
-	vm_in ${t}_src run $migargs $toolsdisk --disk "vhost-user=$qsock" \
-		--api-sock "$work/api.sock" \
-		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio vireo.fio_loops=16 vireo.serial=$vu_serial"
-	tgt_in ${t}_tgt "$_uri"
-	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" FIO-START 150; then
-		sleep 2
-		{ ctl pause && ctl resume; } > "$work/$t.pause" 2>&1 ||
-			bad="pause and resume: $(tr '\n' '|' < "$work/$t.pause")"
-		sleep 1
-		if ! ctl migrate --to "$_uri" > "$work/$t.ctl" 2>&1; then
-			bad="$bad; ctl migrate failed: $(tail -n 3 "$work/$t.ctl" | tr '\n' '|')"
-			kill_vmm $tgtpid
-			kill_vmm $vmpid
-		fi
-		! grep -q "RESULT fio" "$work/${t}_src.out" ||
-			bad="$bad; fio ended before the move (the test proves nothing)"
-		wait $vmpid || bad="$bad; the source exited $?: $(tail -n 3 "$work/${t}_src.out" | tr '\n' '|')"
-		grep -q 'blk vhost-user.*handed to another process 1 times' "$work/${t}_src.out" ||
-			bad="$bad; the source did not hand the backend over: $(grep -a 'blk vhost-user' "$work/${t}_src.out" | tr -d '\r')"
-		exec 5>&-
-		wait $tgtpid
-		rc=$?
-		exec 6>&-
-		grep -q "RESULT fio rc=0" "$work/${t}_tgt.out" && [ $rc = 0 ] ||
-			bad="$bad; on the target: rc=$rc $(grep -a -E 'RESULT|verify|vhost-user' "$work/${t}_tgt.out" | tail -n 4 | tr '\n' '|')"
-		echo "NOTE $t: $(grep -a 'migrate: done' "$work/${t}_src.out" | tr -d '\r'); source: $(grep -a -o 'handed to another.*' "$work/${t}_src.out" | tr -d '\r')"
-	else
-		bad="${bad:-fio did not start: $(why ${t}_src)}"
-		kill_vmm $vmpid
-		kill_vmm $tgtpid
-		exec 5>&- 6>&-
-	fi
+	mig_fio_on "$1" "vhost-user=$qsock" vu
 	qsd_stop
 }
 mig_vu_fio_tcp() { mig_vu_fio tcp:127.0.0.1:47005; }

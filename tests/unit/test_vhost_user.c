@@ -619,15 +619,58 @@ END_TEST
 
 /* ---- a disk whose backend dies with requests in flight ----------------------- */
 
+/*
+ * A vhost-user disk on the running fake backend, its driver at DRIVER_OK
+ * with acked (besides VERSION_1) and the device activated: d's RAM in a
+ * memfd, a's kick and call eventfds in fds.
+ */
+static struct virtio_dev *blk_made_on_fake(struct drv *d,
+					   struct blk_config *bc)
+{
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	struct virtio_dev *dev;
+	char err[256];
+
+	drv_init(d, 16, false, BIT(VIRTIO_F_VERSION_1));
+	d->gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(bc->vhost_user, be.path);
+	dev = blk_vhost_user_create(bc, &o, &d->gm, &fake, false, NULL, 0,
+				    err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	return dev;
+}
+
+static struct virtio_dev *blk_on_fake(struct drv *d, struct blk_config *bc,
+				      uint64_t acked,
+				      struct virtio_activation *a, int *fds)
+{
+	struct virtio_dev *dev = blk_made_on_fake(d, bc);
+
+	fake_driver_ok(dev, d, 1, acked);
+	fill_activation(dev, a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, a), 0);
+	return dev;
+}
+
+/* The other end of blk_on_fake(), once the devices are destroyed. */
+static void blk_off_fake(struct drv *d, int *fds)
+{
+	be_stop();
+	close(fds[0]);
+	close(fds[1]);
+	close(d->gm.fd);
+	d->gm.fd = -1;
+	drv_fini(d);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+
 START_TEST(blk_in_flight_fail_visibly)
 {
 	struct blk_config bc = { 0 };
-	struct virtio_opts o = { .transport = VIRTIO_PCI };
 	struct virtio_activation a;
 	struct vhost_blk *b;
 	struct virtio_dev *dev;
 	struct drv d;
-	char err[256];
 	int fds[2], heads[3], i;
 	uint16_t id;
 	uint32_t len;
@@ -637,19 +680,11 @@ START_TEST(blk_in_flight_fail_visibly)
 	be.features |= BIT(1) | BIT(9);			/* SIZE_MAX, FLUSH */
 	put_le64(be.config, 2048);			/* capacity */
 	be_run();
-	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
-	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
-	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, false, NULL, 0,
-				    err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	dev = blk_on_fake(&d, &bc, BIT(9), &a, fds);
 	b = dev->priv;
 	ck_assert_uint_eq(get_le64(b->config), 2048);
 	ck_assert(dev->offered & BIT(9));
 	ck_assert(!(dev->offered & BIT(13)));		/* DISCARD: not offered by it */
-	fake_driver_ok(dev, &d, 1, BIT(9));
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	ck_assert(b->started);
 	/* Three requests; the backend completes the second. */
 	for (i = 0; i < 3; i++) {
@@ -689,13 +724,7 @@ START_TEST(blk_in_flight_fail_visibly)
 	ck_assert_uint_eq(be.base[0], 3);
 
 	blk_vhost_user_destroy(dev);
-	be_stop();
-	close(fds[0]);
-	close(fds[1]);
-	close(d.gm.fd);
-	d.gm.fd = -1;
-	drv_fini(&d);
-	ck_assert_int_eq(vmm.watched, 0);
+	blk_off_fake(&d, fds);
 }
 END_TEST
 
@@ -733,16 +762,8 @@ START_TEST(blk_moves_between_processes)
 	be.protocol |= BIT(VU_PROTOCOL_F_LOG_SHMFD);
 	put_le64(be.config, 2048);
 	be_run();
-	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
-	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
-	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, false, NULL, 0,
-				    err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	dev = blk_on_fake(&d, &bc, BIT(9), &a, fds);
 	b = dev->priv;
-	fake_driver_ok(dev, &d, 1, BIT(9));
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	ck_assert(b->started);
 
 	/* Pre-copy: the backend maps the log (its fd goes along) and is
@@ -826,13 +847,7 @@ START_TEST(blk_moves_between_processes)
 	blk_vhost_user_destroy(dev2);
 	blk_vhost_user_destroy(dev);
 	vhost_log_free(log);
-	be_stop();
-	close(fds[0]);
-	close(fds[1]);
-	close(d.gm.fd);
-	d.gm.fd = -1;
-	drv_fini(&d);
-	ck_assert_int_eq(vmm.watched, 0);
+	blk_off_fake(&d, fds);
 }
 END_TEST
 
@@ -850,35 +865,20 @@ END_TEST
 static struct virtio_dev *vu_disk(struct drv *d, unsigned int delay_ms)
 {
 	struct blk_config bc = { 0 };
-	struct virtio_opts o = { .transport = VIRTIO_PCI };
-	struct virtio_dev *dev;
-	char err[256];
 
 	memset(&vmm, 0, sizeof(vmm));
 	be_start();
 	put_le64(be.config, 2048);
 	be.base_delay_ms = delay_ms;
 	be_run();
-	drv_init(d, 16, false, BIT(VIRTIO_F_VERSION_1));
-	d->gm.fd = memfd_create("ram", MFD_CLOEXEC);
-	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d->gm, &fake, false, NULL,
-				    0, err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
-	return dev;
+	return blk_made_on_fake(d, &bc);
 }
 
 /* Gone, with its backend; nothing left watched. */
 static void vu_disk_end(struct virtio_dev *dev, struct drv *d, int *fds)
 {
 	blk_vhost_user_destroy(dev);
-	be_stop();
-	close(fds[0]);
-	close(fds[1]);
-	close(d->gm.fd);
-	d->gm.fd = -1;
-	drv_fini(d);
-	ck_assert_int_eq(vmm.watched, 0);
+	blk_off_fake(d, fds);
 }
 
 /* The driver writes status 0, as a vCPU does (the device's lock held). */
@@ -1086,12 +1086,10 @@ END_TEST
 START_TEST(blk_inflight_region)
 {
 	struct blk_config bc = { 0 };
-	struct virtio_opts o = { .transport = VIRTIO_PCI };
 	struct virtio_activation a;
 	struct vhost_blk *b;
 	struct virtio_dev *dev;
 	struct drv d;
-	char err[256];
 	int fds[2];
 
 	memset(&vmm, 0, sizeof(vmm));
@@ -1099,16 +1097,8 @@ START_TEST(blk_inflight_region)
 	be.protocol |= BIT(VU_PROTOCOL_F_INFLIGHT_SHMFD);
 	put_le64(be.config, 2048);
 	be_run();
-	drv_init(&d, 16, false, BIT(VIRTIO_F_VERSION_1));
-	d.gm.fd = memfd_create("ram", MFD_CLOEXEC);
-	strcpy(bc.vhost_user, be.path);
-	dev = blk_vhost_user_create(&bc, &o, &d.gm, &fake, false, NULL, 0,
-				    err, sizeof(err));
-	ck_assert_msg(dev != NULL, "%s", err);
+	dev = blk_on_fake(&d, &bc, 0, &a, fds);
 	b = dev->priv;
-	fake_driver_ok(dev, &d, 1, 0);
-	fill_activation(dev, &a, fds);
-	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
 	ck_assert_uint_eq(be_count(VU_GET_INFLIGHT_FD), 1);
 	ck_assert_uint_eq(be_count(VU_SET_INFLIGHT_FD), 1);
 	ck_assert_int_ge(b->inflight_fd, 0);
@@ -1128,13 +1118,7 @@ START_TEST(blk_inflight_region)
 	ck_assert_uint_eq(be.base[0], 5);
 
 	blk_vhost_user_destroy(dev);
-	be_stop();
-	close(fds[0]);
-	close(fds[1]);
-	close(d.gm.fd);
-	d.gm.fd = -1;
-	drv_fini(&d);
-	ck_assert_int_eq(vmm.watched, 0);
+	blk_off_fake(&d, fds);
 }
 END_TEST
 
