@@ -1141,6 +1141,7 @@ int vhost_user_init(struct vhost_user *u, const char *path, bool server,
 		u->listen_fd = unix_listen(path, "vhost-user socket", err, errlen);
 		if (u->listen_fd < 0)
 			return u->listen_fd;
+		u->listen_id = unix_path_id(path);
 		u->listen_h.fd = u->listen_fd;
 		u->listen_h.fn = on_listen;
 	}
@@ -1217,7 +1218,7 @@ void vhost_user_fini(struct vhost_user *u)
 		close(u->fd);
 	if (u->listen_fd >= 0) {
 		close(u->listen_fd);
-		unlink(u->path);
+		unix_unlink_own(u->path, u->listen_id);
 	}
 	u->conn_watched = u->listen_watched = false;
 	u->fd = u->listen_fd = u->timer_h.fd = -1;

@@ -73,6 +73,7 @@ struct vhost_user {
 
 	int fd;				/* the connection, -1 while down */
 	int listen_fd;			/* server mode */
+	uint64_t listen_id;		/* its path's unix_path_id() */
 	bool up;			/* negotiated and usable */
 	uint64_t features;		/* the backend's virtio features */
 	uint64_t protocol;		/* negotiated protocol features */

@@ -978,11 +978,12 @@ int api_init(struct api *a, const char *path, const struct vm_notify *notify,
 	fd = unix_listen(path, "--api-sock", err, errlen);
 	if (fd < 0)
 		return fd;
+	a->path_id = unix_path_id(path);
 	a->listen_h.fd = fd;
 	a->listen_h.fn = on_accept;
 	if (notify->ops->watch(notify->ctx, &a->listen_h)) {
 		close(fd);
-		unlink(path);
+		unix_unlink_own(path, a->path_id);
 		errf(err, errlen, "--api-sock '%s': cannot watch it", path);
 		return -EIO;
 	}
@@ -1000,7 +1001,7 @@ void api_fini(struct api *a)
 	if (a->listening) {
 		a->notify.ops->unwatch(a->notify.ctx, &a->listen_h);
 		close(a->listen_h.fd);
-		unlink(a->path);
+		unix_unlink_own(a->path, a->path_id);
 	}
 	a->listening = false;
 }

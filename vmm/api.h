@@ -114,6 +114,7 @@ struct api {
 	void *ctx;
 	char id[64];			/* GET /'s "id" */
 	char path[108];
+	uint64_t path_id;		/* unix_path_id() once listening */
 	struct ev_handler listen_h;
 	bool listening;
 	struct api_conn *conns[API_MAX_CONNS];

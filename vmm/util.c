@@ -255,6 +255,24 @@ void put_access(void *data, unsigned int len, uint64_t v)
 	}
 }
 
+uint64_t unix_path_id(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	/* (an inode number can be reused at once; with its change time) */
+	return ((uint64_t)st.st_dev << 32 ^ (uint64_t)st.st_ino) * 1000003u ^
+	       ((uint64_t)st.st_ctim.tv_sec * 1000000000u +
+		(uint64_t)st.st_ctim.tv_nsec);
+}
+
+void unix_unlink_own(const char *path, uint64_t id)
+{
+	if (id && unix_path_id(path) == id)
+		unlink(path);
+}
+
 int unix_listen(const char *path, const char *what, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -81,6 +81,14 @@ int parse_size(const char *s, uint64_t *out);
  * socket") and the path.
  */
 int unix_listen(const char *path, const char *what, char *err, size_t errlen);
+/*
+ * The socket path's identity (device, inode, change time; 0 if there is
+ * none), and its removal only while it is still the one that identity
+ * names: a vireo going away must not remove the socket a newer one made
+ * at the same path.
+ */
+uint64_t unix_path_id(const char *path);
+void unix_unlink_own(const char *path, uint64_t id);
 
 /* Little-endian loads and stores on byte arrays. */
 static inline uint16_t get_le16(const void *p)

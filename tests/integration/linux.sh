@@ -1583,7 +1583,7 @@ snap_count_cycles() {
 		for round in 1 2 3; do
 			prev=$((round - 1))
 			before=$(pong ${t}_$prev)
-			ctl pause > /dev/null && ctl snapshot "$snapdir" > "$work/$t.ctl$round" 2>&1 ||
+			{ ctl pause && ctl snapshot "$snapdir"; } > "$work/$t.ctl$round" 2>&1 ||
 				{ bad="$bad; round $round: snapshot failed: $(cat "$work/$t.ctl$round")"; break; }
 			kill_vmm $vmpid
 			wait $vmpid 2>/dev/null
@@ -1616,7 +1616,9 @@ snap_count_cycles() {
 		fi
 	else
 		bad="guest not ready: $(why ${t}_0)"
-		kill $vmpid 2>/dev/null
+		# Gone before a repeat starts one on the same API socket.
+		kill_vmm $vmpid
+		wait $vmpid 2>/dev/null
 		exec 5>&-
 	fi
 }

@@ -83,6 +83,7 @@ START_TEST(unix_listen_paths)
 	char dir[] = "/tmp/vireo-util-XXXXXX", path[200], err[256];
 	char longpath[200];
 	struct stat st;
+	uint64_t id;
 	int fd, fd2;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -92,11 +93,18 @@ START_TEST(unix_listen_paths)
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	close(fd);
-	/* Left behind by a run that died: taken over. */
+	/* Left behind by a run that died: taken over. The old owner,
+	 * going away late, leaves the new socket where it is. */
+	id = unix_path_id(path);
+	ck_assert_uint_ne(id, 0);
+	usleep(20000);		/* (a coarse clock: a later change time) */
 	fd2 = unix_listen(path, "--test socket", err, sizeof(err));
 	ck_assert_int_ge(fd2, 0);
+	unix_unlink_own(path, id);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	unix_unlink_own(path, unix_path_id(path));
+	ck_assert_int_ne(lstat(path, &st), 0);
 	close(fd2);
-	unlink(path);
 	/* A regular file is somebody's data: refused, kept. */
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(fd, 0);
