@@ -12,9 +12,39 @@ took() {
 	echo "TIME $1 $((_now - _last_report))s"
 	_last_report=$_now
 }
-pass() { echo "PASS $1"; took "$1"; }
-fail() { echo "FAIL $1: $2"; took "$1"; }
-skip() { echo "SKIP $1: $2"; took "$1"; }
+pass() { already "$1" || { echo "PASS $1"; took "$1"; }; }
+fail() { already "$1" || { echo "FAIL $1: $2"; took "$1"; }; }
+skip() { already "$1" || { echo "SKIP $1: $2"; took "$1"; }; }
+note() { already "$1" || echo "NOTE $1: $2"; }
+
+# already NAME: test NAME reported in an earlier run of this group, one
+# whose nested test host then died (run.sh starts the group again with
+# VIREO_DONE="NAME ..."). Its result stands and it is not run again:
+# boot, retry_flaky and multi_test run no guest for it, and what it
+# would report is not printed twice.
+already() {
+	case " ${VIREO_DONE:-} " in
+	*" $1 "*)
+		progressed "done $1"
+		return 0
+		;;
+	esac
+	return 1
+}
+
+# carry VAR VALUE: set VAR to VALUE, a number of test $t's that a later
+# test needs, and keep it in the group's log (a KEEP line): in a run that
+# goes on after a test host died, with $t already done, VAR gets the
+# value kept by the earlier run (run.sh passes the KEEP lines as
+# VIREO_KEPT).
+carry() {
+	if already "$t"; then
+		eval "$1=\$(printf '%s\n' \"\${VIREO_KEPT:-}\" | sed -n 's/^$1=//p' | tail -n 1)"
+	else
+		eval "$1=\$2"
+		echo "KEEP $1=$2"
+	fi
+}
 
 # progressed WHAT: a test reported, or a guest boot is being repeated: the
 # stall watchdog's clock starts again (the file replaced whole, so that it

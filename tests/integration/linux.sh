@@ -41,6 +41,12 @@ boot() {
 	_name=$1
 	_test=$2
 	shift 2
+	if already "$_name"; then
+		: > "$work/$_name.out"
+		rc=0
+		result=
+		return 0
+	fi
 	_try=1
 	while :; do
 		boot_t0=$(date +%s)
@@ -170,6 +176,11 @@ retry_log() {
 # retry_flaky NAME FUNCTION: run FUNCTION, which leaves vireo's status in
 # $rc and its output in $work/NAME.out; once more after a nested flake.
 retry_flaky() {
+	if already "$1"; then
+		: > "$work/$1.out"
+		rc=0
+		return 0
+	fi
 	"$2"
 	if nested_flake "$1"; then
 		"$2"
@@ -183,6 +194,7 @@ retry_flaky() {
 # more often than one); then PASS or FAIL.
 multi_test() {
 	t=$1
+	already "$t" && return 0
 	for _try in 1 2 3; do
 		rm -f "$work/${t}"_*.out
 		bad=
@@ -327,7 +339,7 @@ check_info boot_1cpu 1 200000 262144
 
 boot boot_2cpu info --cpus 2 --memory 256M
 check_info boot_2cpu 2 200000 262144
-[ "$(field online "$result")" = 0-1 ] || fail boot_2cpu_online "online CPUs: $(field online "$result")"
+already boot_2cpu || [ "$(field online "$result")" = 0-1 ] || fail boot_2cpu_online "online CPUs: $(field online "$result")"
 
 boot boot_4cpu info --cpus 4 --memory 384M
 check_info boot_4cpu 4 300000 393216
@@ -335,10 +347,14 @@ check_info boot_4cpu 4 300000 393216
 # More RAM than fits below the 3 GiB hole: the rest lands above 4 GiB.
 boot memory_above_4g info --memory 3584M
 check_info memory_above_4g 1 3300000 3670016
-grep -q "BIOS-e820: \[mem 0x0000000100000000-0x000000011fffffff\] usable" \
+already memory_above_4g ||
+	grep -q "BIOS-e820: \[mem 0x0000000100000000-0x000000011fffffff\] usable" \
 	"$work/memory_above_4g.out" || fail memory_above_4g_e820 "no RAM above 4 GiB in the e820 map"
 
-# The ELF vmlinux vireo extracted (and cached), booted both ways.
+# The ELF vmlinux vireo extracted (and cached), booted both ways. (A run
+# that goes on after a test host died has booted nothing yet: one boot
+# fills the cache.)
+[ -n "$(ls "$VIREO_CACHE_DIR" 2>/dev/null)" ] || boot cache_fill info
 elf=$(ls "$VIREO_CACHE_DIR"/vmlinux-* 2>/dev/null | head -n 1)
 if [ -z "$elf" ]; then
 	fail elf_pvh "no extracted vmlinux in the kernel cache"
@@ -397,6 +413,7 @@ run_cad() {
 	wait $pid
 	rc=$?
 }
+code=
 retry_flaky $t run_cad
 kbd=$(grep '^RESULT kbd' "$work/$t.out" | tr -d '\r')
 if [ "$rc" = 0 ] && [ "$code" = 204 ] && [ "$(field lines "$kbd")" -gt 0 ] 2>/dev/null &&
@@ -587,7 +604,7 @@ for tr in pci mmio; do
 	else
 		fail "$t" "by queue '$byq'; $(grep RESULT "$work/$t.out" | tr '\n' ' ') $(why "$t")"
 	fi
-	echo "NOTE $t: requests by queue: $byq"
+	note $t "requests by queue: $byq"
 	rm -f "$img"
 done
 
@@ -682,7 +699,7 @@ idle=$(grep '^RESULT idle' "$work/$t.out" | tr -d '\r' | tail -n 1)
 rs=$(grep '^RESULT resized' "$work/$t.out" | tr -d '\r' | tail -n 1)
 kinds=$(for k in delayed 'given back' coalesced 'held for' spurious capacity; do
 	printf '%s=%s ' "$k" "$(grep -c "\"kind\": \"injected\".*$k" "$work/$t.drv")"; done)
-echo "NOTE $t: $idle; $r; $rs; injected: $kinds"
+note $t "$idle; $r; $rs; injected: $kinds"
 if guest_ok $t && [ "$(field rc "$r")" = 0 ] &&
    [ "$(field min_clat_us "$r")" -ge 5000 ] &&
    [ "$(field irqs "$idle")" -ge 5 ] && [ "$code" = 204 ] &&
@@ -716,7 +733,7 @@ fapi_run() {
 }
 retry_flaky $t fapi_run
 r=$(grep '^RESULT reset' "$work/$t.out" | tr -d '\r' | tail -n 1)
-echo "NOTE $t: $(grep '^RESULT unsupp' "$work/$t.out" | tr -d '\r'); $r"
+note $t "$(grep '^RESULT unsupp' "$work/$t.out" | tr -d '\r'); $r"
 if guest_ok $t && [ "$codes" = "204 204" ] &&
    grep -q "RESULT unsupp read=failed" "$work/$t.out" &&
    grep -q "not supported error, dev vd" "$work/$t.out" &&
@@ -751,6 +768,7 @@ for variant in writeback writethrough writeback-iothread; do
 		# then a nested flake, repeated once).
 		[ $ready = 1 ] || rc=124
 	}
+	ready=0
 	retry_flaky $t run_crash
 	if [ $ready = 1 ]; then
 		if dd if="$img" bs=512 skip=2048 count=1 2>/dev/null | grep -q VIREO-DURABLE-4242; then
@@ -848,13 +866,14 @@ flood_one() {
 }
 for how in ctrl-a sigterm; do
 	t=flood_$how
+	api_ms= stop_ms= idle_ms= api_all=
 	retry_flaky $t flood_one
 	want_rc=0
 	[ $how = sigterm ] && want_rc=143
 	# The disk was busy before the checks (flood.sh waits for it).
 	dios=$(grep -a 'RESULT flood disk_ios=' "$work/$t.out" | tr -d '\r' |
 		sed 's/.*disk_ios=//' | tail -n 1)
-	echo "NOTE $t: API answered in ${api_ms:-?} ms, the median of${api_all:- none} (${idle_ms:-?} ms before the flood), vireo ended ${stop_ms:-?} ms after the $how; ${dios:-?} disk requests before the checks"
+	note $t "API answered in ${api_ms:-?} ms, the median of${api_all:- none} (${idle_ms:-?} ms before the flood), vireo ended ${stop_ms:-?} ms after the $how; ${dios:-?} disk requests before the checks"
 	if [ "$rc" = $want_rc ] && [ -n "$api_ms" ] && [ -n "$idle_ms" ] &&
 	   [ "${dios:-0}" -ge 200 ] &&
 	   [ "$api_ms" -le $((idle_ms + 1000)) ] &&
@@ -887,6 +906,7 @@ fi
 # file port.
 for tr in pci mmio; do
 	t=console_ports_$tr
+	already $t && continue
 	sock=$work/agent-$tr.sock
 	log=$work/log-$tr.txt
 	rm -f "$log"
@@ -933,6 +953,7 @@ run_throttle() {
 	wait $pid
 	rc=$?
 }
+rss0= rss1=
 retry_flaky $t run_throttle
 res=$(grep "RESULT flood" "$work/$t.out" | tr -d '\r')
 if [ "$rc" = 0 ] && echo "$res" | grep -q "rc=143" &&
@@ -977,6 +998,14 @@ jailed_state() {
 }
 
 net_boot() {
+	if already "$1"; then
+		: > "$work/$1.out"
+		rc=0
+		ticks=
+		jailed=
+		hping=1
+		return 0
+	fi
 	_try=1
 	while :; do
 		net_run "$@"
@@ -1055,16 +1084,33 @@ net_check() {
 		[ "$(grep -c 'RESULT iperf' "$work/$1.out")" = "$(echo "$iperf_dirs" | tr , '\n' | wc -l)" ]
 }
 
+# netstat NAME WHAT: from vireo's exit line "net vt0: rx ... (N too big);
+# tx ..., G gso, largest L": WHAT is "too big", "gso" or "largest".
+netstat() {
+	case "$2" in
+	largest) _re='.*largest \([0-9]*\).*' ;;
+	*) _re=".*[ (]\\([0-9]*\\) $2[,)].*" ;;
+	esac
+	grep "vireo: net " "$work/$1.out" | tr -d '\r' | sed -n "s/$_re/\\1/p" | tail -n 1
+}
+
 # The data path in vireo (vhost=off). pci-packed keeps the default
 # (vhost=auto): vhost-net has no packed rings, so vireo serves it, saying so.
+# pci-split's numbers are kept for net_tso and net_vhost_cpu.
 inproc_ticks=
+tso_gso=
+tso_largest=
 for combo in pci-split mmio-packed pci-packed mmio-split; do
 	t=net_$combo
 	[ $net_ok = 1 ] || { skip $t "no tun or iperf3 here"; continue; }
 	vh=,vhost=off
 	[ $combo = pci-packed ] && vh=
 	net_boot $t 0 56 --net "tap=vt0$vh,transport=${combo%-*},ring=${combo#*-}"
-	[ $combo = pci-split ] && inproc_ticks=$ticks
+	if [ $combo = pci-split ]; then
+		carry inproc_ticks "$ticks"
+		carry tso_gso "$(netstat $t gso)"
+		carry tso_largest "$(netstat $t largest)"
+	fi
 	if net_check $t && { [ -n "$vh" ] ||
 	   grep -q "has no packed rings.*serving its queues in vireo" "$work/$t.out"; }; then
 		pass $t
@@ -1082,7 +1128,7 @@ for tr in pci mmio; do
 	net_boot $t 0 56 --cpus 2 \
 		--net "tap=vt0,vhost=off,queues=2,iothread=on,transport=$tr"
 	iot=$(sed -n 's/.*; I\/O thread: \([0-9]*\) kicks.*/\1/p' "$work/$t.out" | tail -n 1)
-	echo "NOTE $t: I/O thread kicks ${iot:-?}"
+	note $t "I/O thread kicks ${iot:-?}"
 	if net_check $t && [ "${iot:-0}" -gt 0 ]; then
 		pass $t
 	else
@@ -1117,7 +1163,7 @@ elif [ $net_ok = 1 ]; then
 	for tr in pci mmio; do
 		t=net_vhost_$tr
 		net_boot $t 0 56 --net "tap=vt0,vhost=on,transport=$tr"
-		[ $tr = pci ] && vhost_ticks=$ticks
+		[ $tr = pci ] && carry vhost_ticks "$ticks"
 		if net_check $t && grep -q "vireo: net vt0: vhost-net" "$work/$t.out"; then
 			pass $t
 		else
@@ -1134,7 +1180,7 @@ elif [ $net_ok = 1 ]; then
 	else
 		fail $t "event-loop CPU ticks during iperf3: vhost-net ${vhost_ticks:-?}, in vireo ${inproc_ticks:-?}"
 	fi
-	echo "NOTE net_vhost_cpu: loop ticks during iperf3: vhost-net ${vhost_ticks:-?}, in vireo ${inproc_ticks:-?}"
+	note net_vhost_cpu "loop ticks during iperf3: vhost-net ${vhost_ticks:-?}, in vireo ${inproc_ticks:-?}"
 	t=net_vhost_multiqueue
 	net_boot $t 0 56 --cpus 2 --net "tap=vt0,queues=2,vhost=on"
 	if net_check $t && grep -q "RESULT net mtu=1500 rxq=2" "$work/$t.out" &&
@@ -1159,15 +1205,6 @@ if [ $net_ok = 1 ]; then
 	fi
 fi
 
-# netstat NAME WHAT: from vireo's exit line "net vt0: rx ... (N too big);
-# tx ..., G gso, largest L": WHAT is "too big", "gso" or "largest".
-netstat() {
-	case "$2" in
-	largest) _re='.*largest \([0-9]*\).*' ;;
-	*) _re=".*[ (]\\([0-9]*\\) $2[,)].*" ;;
-	esac
-	grep "vireo: net " "$work/$1.out" | tr -d '\r' | sed -n "s/$_re/\\1/p" | tail -n 1
-}
 
 # Multiqueue: two vCPUs, a two-queue tap; the driver turns both pairs on
 # (VQ_PAIRS_SET) and traffic flows.
@@ -1184,12 +1221,10 @@ fi
 # TSO: the guest's iperf3 sent GSO frames of near 64 KiB through the tap.
 t=net_tso
 if [ $net_ok = 1 ]; then
-	gso=$(netstat net_pci-split gso)
-	largest=$(netstat net_pci-split largest)
-	if [ "${gso:-0}" -gt 0 ] && [ "${largest:-0}" -ge 60000 ]; then
+	if [ "${tso_gso:-0}" -gt 0 ] && [ "${tso_largest:-0}" -ge 60000 ]; then
 		pass $t
 	else
-		fail $t "gso frames ${gso:-?}, largest ${largest:-?}: $(grep 'vireo: net' "$work/net_pci-split.out")"
+		fail $t "gso frames ${tso_gso:-?}, largest ${tso_largest:-?}: $(grep 'vireo: net' "$work/net_pci-split.out")"
 	fi
 fi
 
@@ -1223,7 +1258,7 @@ if [ $net_ok = 1 ]; then
 	net_boot $t 0 56 --net "tap=vt0,inject=rxdrop%3,seed=7"
 	r1=$(retrans)
 	inj=$(injected $t)
-	echo "NOTE $t: ${inj:-?} frames dropped by injection; host TCP retransmits $((r1 - r0))"
+	note $t "${inj:-?} frames dropped by injection; host TCP retransmits $((r1 - r0))"
 	if net_check $t && [ "${inj:-0}" -gt 0 ] && [ $((r1 - r0)) -gt 0 ]; then
 		pass $t
 	else
@@ -1243,7 +1278,7 @@ if [ $net_ok = 1 ]; then
 	net_boot $t 0 56 --net "tap=vt0,inject=rxdup%2+shortlen%2+badcsum%2,seed=11"
 	inj=$(injected $t)
 	csum=$(sed -n 's/^RESULT csum_errors=\([0-9]*\).*/\1/p' "$work/$t.out" | tr -d '\r' | tail -n 1)
-	echo "NOTE $t: ${inj:-?} faults injected; the guest counted ${csum:-?} TCP checksum errors"
+	note $t "${inj:-?} faults injected; the guest counted ${csum:-?} TCP checksum errors"
 	if net_check $t && [ "${inj:-0}" -gt 0 ] && [ "${csum:-0}" -gt 0 ]; then
 		pass $t
 	else
@@ -1277,7 +1312,7 @@ if [ $net_ok = 1 ]; then
 	else
 		fail $t "PUT /faults: ${code:-none} $(cat "$work/$t.api" 2>/dev/null); injected ${inj:-?}; $(grep RESULT "$work/$t.out" | tr '\n' ' ') $(why $t)"
 	fi
-	echo "NOTE $t: $(grep 'RESULT flap' "$work/$t.out" | tr -d '\r'), ${inj:-?} link changes injected"
+	note $t "$(grep 'RESULT flap' "$work/$t.out" | tr -d '\r'), ${inj:-?} link changes injected"
 fi
 
 # Without MRG_RXBUF or TSO the guest posts 1.5 KiB buffers: 4 KiB frames
@@ -1413,7 +1448,7 @@ if guest_ok $t && grep -q "RESULT phase1 intact" "$work/$t.out" &&
    grep -q "vhost-user $qsock: the backend is back" "$work/$t.out" &&
    { [ "$(field rc "$fio")" = 0 ] || [ "${failed:-0}" -gt 0 ]; }; then
 	pass $t
-	echo "NOTE $t: $fio; vireo failed ${failed:-0} requests in flight"
+	note $t "$fio; vireo failed ${failed:-0} requests in flight"
 else
 	fail $t "$fio; failed ${failed:-?}; $(grep -E 'RESULT|vhost-user' "$work/$t.out" | tr -d '\r' | tr '\n' '|') $(why $t)"
 fi
@@ -1485,7 +1520,7 @@ vu_net_pair() {
 	{ [ $rb_rc = 0 ] && grep -q "VIREO-TEST-EXIT=0" "$b"; } || bad="$bad; B: rc=$rb_rc $(grep -E 'RESULT|^vireo:' "$b" | tr -d '\r' | tail -n 6 | tr '\n' '|')"
 	if [ $t = vu_net_iperf ]; then
 		[ "$(grep -c 'RESULT iperf' "$a")" = 2 ] || bad="$bad; iperf3 did not run both ways"
-		echo "NOTE $t: $(grep 'RESULT iperf' "$a" | tr -d '\r' | tr '\n' ' ')"
+		note $t "$(grep 'RESULT iperf' "$a" | tr -d '\r' | tr '\n' ' ')"
 	else
 		for f in "$a" "$b"; do
 			grep -q "RESULT ping-after ok" "$f" &&
@@ -1552,6 +1587,7 @@ if section snapshot; then
 # ---- API, pause, snapshot, restore -----------------------------------------
 
 snapargs="--kernel $kernel --initrd $initrd --memory 384M"
+img=$work/snap.img
 
 # A guest counting into a file on a disk, with a NIC: snapshot, SIGKILL,
 # restore in a new process, three times: the count goes on from where it
@@ -1600,7 +1636,7 @@ snap_count_cycles() {
 			[ "${now:-0}" -gt "${before:-0}" ] ||
 				bad="$bad; round $round: count $before then $now"
 			hostping vt0 || bad="$bad; round $round: no ping"
-			echo "NOTE $t: round $round count $before -> $now (restore to answer $(($(date +%s) - t0)) s)"
+			note $t "round $round count $before -> $now (restore to answer $(($(date +%s) - t0)) s)"
 		done
 		tell 5 quit
 		wait_for "$work/${t}_3.out" "RESULT count" 60
@@ -1653,7 +1689,7 @@ snap_clones() {
 		vp2=$(vmm_pid $pid2)
 		rss=$(awk '/^Rss:/ { print $2 }' /proc/$vp2/smaps_rollup 2>/dev/null)
 		pss=$(awk '/^Pss:/ { print $2 }' /proc/$vp2/smaps_rollup 2>/dev/null)
-		echo "NOTE $t: clone 2 Rss ${rss:-?} KiB, Pss ${pss:-?} KiB"
+		note $t "clone 2 Rss ${rss:-?} KiB, Pss ${pss:-?} KiB"
 		[ -n "$rss" ] && [ -n "$pss" ] && [ $((pss * 4)) -lt $((rss * 3)) ] ||
 			bad="$bad; clone 2 shares little: Rss $rss Pss $pss KiB"
 		tell 6 quit
@@ -1745,12 +1781,12 @@ snap_diff() {
 		other=$(pagelist "$work/again-full/mem" "$work/again-diff/mem" |
 			grep -vxF -e "${noise:-none}")
 		[ -n "$noise" ] &&
-			echo "NOTE $t: a restore rewrote pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
+			note $t "a restore rewrote pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
 		[ "$(echo "$noise" | grep -c .)" -le 2 ] ||
 			bad="$bad; a restore of the full snapshot rewrote more than the wall clock: pages $(pagediff "$work/full/mem" "$work/again-full/mem")"
 		[ -z "$other" ] ||
 			bad="$bad; restored from base+diff, memory differs from the full snapshot's in pages $(pagediff "$work/again-full/mem" "$work/again-diff/mem")"
-		echo "NOTE $t: diff memory file ${dsize} KiB on disk, full ${fsize} KiB"
+		note $t "diff memory file ${dsize} KiB on disk, full ${fsize} KiB"
 	else
 		bad="guest not ready: $(why ${t}_0)"
 		kill $vmpid 2>/dev/null
@@ -1900,7 +1936,7 @@ mig_pair() {
 		bad="$bad; the guest did not announce itself on the target: $(grep -a 'net vm' "$work/${_t}_tgt.out" | tr -d '\r')"
 	downtime=$(grep -o '"downtime_ms":[0-9]*' "$work/$_t.ctl" | tr -dc 0-9)
 	rounds=$(grep -c 'migrate: round' "$work/${_t}_src.out")
-	echo "NOTE $_t: source at pass $last, downtime ${downtime:-?} ms, $rounds rounds, $lost of $tx pings lost (every 100 ms); $(grep -a 'migrate: done' "$work/${_t}_src.out" | tr -d '\r')"
+	note $_t "source at pass $last, downtime ${downtime:-?} ms, $rounds rounds, $lost of $tx pings lost (every 100 ms); $(grep -a 'migrate: done' "$work/${_t}_src.out" | tr -d '\r')"
 }
 # pings_ok MS: the pings lost fit the downtime, plus 2 s for the target's
 # tap to get its address and the guest to learn its MAC.
@@ -1962,7 +1998,7 @@ mig_ten_hops() {
 		[ "$rc" = 0 ] && [ "$(field bad "$res")" = 0 ] ||
 			bad="$bad; the last vireo exited $rc, '$res'"
 		! grep -q 'pass=[0-9]* BAD' "$work/${t}"_*.out || bad="$bad; a pass saw RAM that lost writes"
-		echo "NOTE $t: downtimes (ms) $(grep -aho 'moved to .*(downtime [0-9]*' "$work/${t}"_*.out | sed 's/.*downtime //' | tr '\n' ' ')"
+		note $t "downtimes (ms) $(grep -aho 'moved to .*(downtime [0-9]*' "$work/${t}"_*.out | sed 's/.*downtime //' | tr '\n' ' ')"
 	else
 		bad="guest not passing: $(why ${t}_0)"
 		kill $vmpid 2>/dev/null
@@ -1997,7 +2033,7 @@ mig_target_killed() {
 		wait $vmpid
 		rc=$?
 		[ "$rc" = 0 ] || bad="$bad; the source exited $rc"
-		echo "NOTE $t: $(grep -a 'migration to' "$work/${t}_src.out" | tr -d '\r')"
+		note $t "$(grep -a 'migration to' "$work/${t}_src.out" | tr -d '\r')"
 	else
 		bad="source guest not passing: $(why ${t}_src)"
 		kill $vmpid 2>/dev/null
@@ -2041,7 +2077,7 @@ mig_fio_on() {
 		exec 6>&-
 		grep -q "RESULT fio rc=0" "$work/${t}_tgt.out" && [ $rc = 0 ] ||
 			bad="$bad; on the target: rc=$rc $(grep -a -E 'RESULT|verify|vhost-user' "$work/${t}_tgt.out" | tail -n 4 | tr '\n' '|')"
-		echo "NOTE $t: $(grep -a 'migrate: done' "$work/${t}_src.out" | tr -d '\r')${_vu:+; source: $(grep -a -o 'handed to another.*' "$work/${t}_src.out" | tr -d '\r')}"
+		note $t "$(grep -a 'migrate: done' "$work/${t}_src.out" | tr -d '\r')${_vu:+; source: $(grep -a -o 'handed to another.*' "$work/${t}_src.out" | tr -d '\r')}"
 	else
 		bad="${bad:-fio did not start: $(why ${t}_src)}"
 		kill_vmm $vmpid
@@ -2141,6 +2177,7 @@ run_inflate() {
 	wait $pid
 	rc=$?
 }
+bad= s0= s1= info= rss0= rss1=
 retry_flaky $t run_inflate
 free0=$(jfield free_memory "$s0")
 free1=$(jfield free_memory "$s1")
@@ -2247,6 +2284,7 @@ img=$work/vdpa.img
 # image). Once more, on a fresh image and device, after a nested flake.
 vdpa_test() {
 	t=$1
+	already $t && return 0
 	for _try in 1 2; do
 		bad=
 		rc=
@@ -2270,7 +2308,7 @@ vdpa_read() {
 	bootargs="vireo.serial=$vduse_serial" boot $t blk-read --disk "vhost-vdpa=$vdpa_dev"
 	got=$(grep '^RESULT read' "$work/$t.out" | tr -d '\r' | sed 's/.*sha=//')
 	disk=$(grep '^RESULT disk' "$work/$t.out" | tr -d '\r')
-	echo "NOTE $t: $disk; $(grep -a 'vhost-vdpa' "$work/$t.out" | tail -n 1 | tr -d '\r')"
+	note $t "$disk; $(grep -a 'vhost-vdpa' "$work/$t.out" | tail -n 1 | tr -d '\r')"
 	guest_ok $t && [ "$got" = "$want" ] && [ "$(field sectors "$disk")" = 131072 ] &&
 		grep -q "vireo: blk vhost-vdpa $vdpa_dev:" "$work/$t.out" ||
 		bad="want $want got ${got:-nothing}; $disk; $(why $t); qsd: $(tail -n 3 "$work/qsd.log" | tr '\n' '|')"
@@ -2323,7 +2361,7 @@ vdpa_resize() {
 	wait $pid
 	rc=$?
 	r=$(grep '^RESULT resized' "$work/$t.out" | tr -d '\r')
-	echo "NOTE $t: $r; pause: $pause"
+	note $t "$r; pause: $pause"
 	guest_ok $t && [ "$(field sectors "$r")" = 262144 ] &&
 		echo "$pause" | grep -q "cannot suspend" &&
 		grep -q "1 config changes passed on" "$work/$t.out" ||
@@ -2349,7 +2387,7 @@ vdpa_gone() {
 	want=$(sed -n 's/^RESULT phase1 md5=\([0-9a-f]*\).*/\1/p' "$work/$t.out" | tr -d '\r')
 	got=$(head -c 8388608 "$img" | md5sum | cut -d' ' -f1)
 	fio=$(grep "RESULT fio" "$work/$t.out" | tr -d '\r')
-	echo "NOTE $t: $fio; $(grep -a -E 'stopped answering|requests it held' "$work/$t.out" | tr -d '\r' | tr '\n' '|')"
+	note $t "$fio; $(grep -a -E 'stopped answering|requests it held' "$work/$t.out" | tr -d '\r' | tr '\n' '|')"
 	guest_ok $t && [ -n "$want" ] && [ "$want" = "$got" ] &&
 		[ "$(field rc "$fio")" != 0 ] &&
 		grep -q "the vDPA device stopped answering" "$work/$t.out" &&

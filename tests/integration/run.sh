@@ -60,16 +60,23 @@ cp "$build/unixcat" "$build/pagecmp" "$payload/"
 # One test host per group of tests (linux.sh SECTIONS): the test host
 # itself (QEMU TCG emulating SVM) now and then dies without a word mid-run
 # (QEMU's -d cpu_reset log says "Triple fault") or stops making progress
-# (TEST-HOST.md). A group whose host died or hung is run again, up to
-# three times in all while the whole nested run is under 50 minutes; only
-# the last run counts, and each repeat prints a RETRY line.
+# (TEST-HOST.md). A group whose host died or hung is started again, up to
+# five runs in all while the whole nested run is under 50 minutes; each
+# new run goes on where the last one died: the tests that reported before
+# the death keep their results and are not run again (VIREO_DONE, lib.sh
+# already()), so the test that was running when the host died runs again
+# and the ones after it run for the first time. Each new run prints a
+# RETRY line.
 # VIREO_SECTIONS="net balloon" runs only those groups (while developing).
 sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate migrate-bad balloon vdpa}
 [ -n "$host_here" ] || [ -n "${VIREO_SECTIONS:-}" ] || sections="host $sections"
+# The tests named in done-GROUP (VIREO_DONE) reported in the group's
+# earlier runs; kept-GROUP (VIREO_KEPT) holds the values those runs kept
+# for later tests (KEEP lines, lib.sh carry()).
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
-TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_STALL_S=${VIREO_STALL_S:-} SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
+TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_STALL_S=${VIREO_STALL_S:-} VIREO_DONE="\$(cat done-$sec)" VIREO_KEPT="\$(cat kept-$sec)" SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
 	guest/vmlinuz guest/initramfs.cpio guest/tools.img /payload/hosttools/bin \\
 	/payload/unixcat
 RUN
@@ -83,7 +90,7 @@ for p in curl dtc lz4; do
 	chmod +x /tmp/shims/$p
 done
 cd /payload
-PATH=/tmp/shims:$PATH TMPDIR=/tmp VIREO_KVM_KIND=nested sh tests/host.sh /payload
+PATH=/tmp/shims:$PATH TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_DONE="$(cat done-host)" sh tests/host.sh /payload
 RUN
 # The test host's kernel: the vdpa group needs Linux 6.12 (vduse and
 # vhost_vdpa); the rest run on the 6.1 cloud kernel, measured stable.
@@ -107,10 +114,17 @@ logs=$build/nested
 rm -rf "$logs"
 mkdir -p "$logs"
 start=$(date +%s)
+# reported LOG...: the names of the tests that reported in these logs.
+reported() {
+	cat "$@" | tr -d '\r' | grep -E '^(PASS|FAIL|SKIP) ' | sed -E 's/^[A-Z]+ ([^: ]+).*/\1/' | tr '\n' ' '
+}
 for sec in $sections; do
 	log=$logs/$sec.log
 	t0=$(date +%s)
-	for attempt in 1 2 3; do
+	done_names=
+	for attempt in 1 2 3 4 5; do
+		echo "$done_names" > "$payload/done-$sec"
+		cat "$log".try* 2>/dev/null | tr -d '\r' | sed -n 's/^KEEP //p' > "$payload/kept-$sec"
 		TESTHOST_QEMU_LOG=$log.qemu$attempt TESTHOST_DIR=$(testhost_dir $sec) \
 			TESTHOST_SILENT_S=$(( ${VIREO_STALL_S:-420} + 180 ${VIREO_FULL:+ + 600})) \
 			"$top/guest-images/testhost/run.sh" --timeout "$(group_timeout $sec)" "$payload" \
@@ -118,24 +132,32 @@ for sec in $sections; do
 		status=$?
 		cp "$log.try$attempt" "$log"
 		[ $status = 125 ] || break
-		[ $attempt -lt 3 ] || break
-		[ $(($(date +%s) - start)) -lt 3000 ] || break
 		last=$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1)
 		if grep -q -i 'triple fault' "$log.qemu$attempt" 2>/dev/null; then
 			how="died (triple fault)"
 		else
 			how="died or hung"
 		fi
-		echo "RETRY testhost-$sec: the nested test host $how after '${last:-its start}' (its last line: '$(tail -n 1 "$log" | tr -d '\r' | cut -c1-120)'; logs in $log.try$attempt); running the group again"
+		# Dead after its last test: every result is in.
+		if tr -d '\r' < "$log" | grep -q '^END-OF-TESTS'; then
+			echo "NOTE testhost-$sec: the nested test host $how after its last test; its results are whole"
+			status=0
+			break
+		fi
+		[ $attempt -lt 5 ] || break
+		[ $(($(date +%s) - start)) -lt 3000 ] || break
+		done_names=$(reported "$log".try*)
+		echo "RETRY testhost-$sec: the nested test host $how after '${last:-its start}' (its last line: '$(tail -n 1 "$log" | tr -d '\r' | cut -c1-120)'; logs in $log.try$attempt); a new test host goes on from there ($(echo $done_names | wc -w) tests done)"
 	done
-	grep -E '^(PASS|FAIL|SKIP|RETRY|NOTE) ' "$log" | tr -d '\r'
+	# The results of all runs: each test reported in exactly one.
+	cat "$log".try* | tr -d '\r' | grep -E '^(PASS|FAIL|SKIP|RETRY|NOTE) '
 	# Every retry of every attempt counts (make check reports them).
 	guests=$(cat "$log".try* | tr -d '\r' | grep -c '^RETRY ')
 	echo "RETRIES testhost-$sec: guests=$guests testhost=$((attempt - 1))"
 	echo "NOTE testhost-$sec: $(($(date +%s) - t0)) s in the nested test host ($attempt run(s))"
 	if [ $status = 125 ]; then
 		echo "FAIL testhost-$sec: the nested test host died or hung; the run stopped after '$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1)'"
-	elif ! grep -q -E '^(PASS|FAIL|SKIP) ' "$log"; then
+	elif ! cat "$log".try* | grep -q -E '^(PASS|FAIL|SKIP) '; then
 		echo "FAIL testhost-$sec: no results (status $status): $(tail -n 3 "$log" | tr '\n' '|')"
 	elif ! tr -d '\r' < "$log" | grep -q '^END-OF-TESTS'; then
 		echo "FAIL testhost-$sec: the tests stopped early (status $status) after '$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1 | tr -d '\r')': $(tail -n 3 "$log" | tr -d '\r' | tr '\n' '|')"
