@@ -170,11 +170,7 @@ static int vblk_start(struct vhost_blk *b, const struct virtio_activation *a)
 		return -ENOTSUP;
 	}
 	/* A migration under way: the backend logs what it writes. */
-	v->log = b->log != NULL;
-	ret = v->log ? v->ops->set_log_base(v, b->log) : 0;
-	if (!ret)
-		ret = v->ops->set_features(v, (a->features & b->vu.features) |
-					   (v->log ? BIT(VHOST_F_LOG_ALL) : 0));
+	ret = vhost_start_features(v, b->log, a->features & b->vu.features);
 	if (!ret)
 		ret = v->ops->set_mem_table(v, a->gm);
 	if (!ret && has_inflight(b)) {
@@ -423,70 +419,13 @@ int blk_vhost_user_log(struct virtio_dev *d, uint64_t *log, char *err,
 {
 	struct vhost_blk *b = d->priv;
 
-	if (log && (!vhost_user_has(&b->vu, VU_PROTOCOL_F_LOG_SHMFD) ||
-		    !(b->vu.features & BIT(VHOST_F_LOG_ALL)))) {
-		errf(err, errlen, "its vhost-user backend cannot log the guest "
-		     "pages it writes (it lacks the LOG_SHMFD protocol feature "
-		     "or VHOST_F_LOG_ALL); migrate with local=on, where the "
-		     "RAM is shared and nothing needs logging");
+	if (log && vhost_user_can_log(&b->vu, err, errlen))
 		return -ENOTSUP;
-	}
 	b->log = log;
 	if (!b->started || !b->vu.up)
 		return 0;	/* vblk_start() sets it up */
 	return vhost_rings_log(&b->vu.v, d, log, d->acked & b->vu.features, 0,
 			       b->ops.num_queues, 0, err, errlen);
-}
-
-/*
- * A backend may complete requests it took after GET_VRING_BASE answered
- * (the ring stopped, its requests not): wait, bounded, until the used
- * rings reach the bases, so that none is lost at the switch. The VM is
- * paused; what the guest can do is only make its own migration fail.
- * Each used ring then counts as written: the backend logs its used index
- * after writing it, maybe after vireo saw it.
- */
-static int vblk_drain(struct vhost_blk *b, char *err, size_t errlen)
-{
-	struct virtio_dev *d = &b->vdev;
-	struct timespec t0;
-	uint64_t waited = 0;
-	unsigned int left, q;
-	bool first = true;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		left = 0;
-		for (q = 0; b->vu.up && q < b->ops.num_queues; q++) {
-			struct virtq *vq = &d->vq[q];
-
-			if (vq->ready && !vq->packed)
-				left += (uint16_t)(vq->last_avail -
-						   vhost_used_idx(vq));
-		}
-		if (first)
-			b->handover_waited += left;
-		first = false;
-		waited = ms_since(&t0);
-		if (!left)
-			break;
-		if (waited >= b->drain_ms) {
-			errf(err, errlen, "vhost-user %s: %u requests the "
-			     "backend took are still not completed after %llu "
-			     "ms (the guest would lose them at the switch)",
-			     b->cfg.vhost_user, left,
-			     (unsigned long long)waited);
-			return -EBUSY;
-		}
-		usleep(1000);
-	}
-	b->handover_ms += waited;
-	for (q = 0; q < b->ops.num_queues; q++)
-		if (d->vq[q].ready)
-			gm_mark_dirty(d->gm, d->vq[q].device,
-				      vq_device_bytes(d->vq[q].size,
-						      d->vq[q].packed));
-	return 0;
 }
 
 /* Does the (re)connected backend have what the guest's driver uses? */
@@ -516,16 +455,12 @@ int blk_vhost_user_lock(struct virtio_dev *d, bool take, char *err,
 	struct vhost_blk *b = d->priv;
 	int ret;
 
-	if (!take) {
-		ret = vblk_drain(b, err, errlen);
-		if (!ret)
-			vhost_user_park(&b->vu);
-		b->handovers += !ret;
-		return ret;
-	}
+	if (!take)
+		return vhost_user_hand_over(&b->vu, d, b->ops.num_queues, err,
+					    errlen);
 	if (!b->vu.parked)
 		return 0;
-	ret = vhost_user_unpark(&b->vu, VBLK_UNPARK_MS, err, errlen);
+	ret = vhost_user_take_back(&b->vu, err, errlen);
 	/* (A target's driver features come with the state: restore.) */
 	return ret ? ret : vblk_backend_fits(b, err, errlen);
 }
@@ -647,7 +582,6 @@ struct virtio_dev *blk_vhost_user_create(const struct blk_config *cfg,
 	b->cfg = *cfg;
 	b->notify = *notify;
 	b->inflight_fd = -1;
-	b->drain_ms = VBLK_DRAIN_MS;
 	b->ops = vblk_ops_template;
 	/* The lock the backend's hooks take must exist first. */
 	virtio_dev_init(&b->vdev, &b->ops, b, gm, opts);
@@ -735,7 +669,7 @@ void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len)
 				   "",
 		 (unsigned long long)d->kicks,
 		 (unsigned long long)d->interrupts,
-		 (unsigned long long)b->handovers,
-		 (unsigned long long)b->handover_ms,
-		 (unsigned long long)b->handover_waited);
+		 (unsigned long long)b->vu.handovers,
+		 (unsigned long long)b->vu.handover_ms,
+		 (unsigned long long)b->vu.handover_waited);
 }

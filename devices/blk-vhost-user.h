@@ -27,8 +27,6 @@
 #define VBLK_CFG_SIZE		60
 #define VBLK_TRACK_MIN_MS	1
 #define VBLK_TRACK_MAX_MS	50
-#define VBLK_DRAIN_MS		5000	/* a migration waits for completions */
-#define VBLK_UNPARK_MS		10000	/* the backend, free of the source */
 
 struct vhost_blk {
 	struct virtio_dev vdev;
@@ -51,10 +49,6 @@ struct vhost_blk {
 	uint64_t failed;		/* completed with IOERR after losses */
 	uint64_t resubmitted_by_backend;	/* losses with an inflight region */
 	uint64_t *log;			/* a migration's dirty log, or NULL */
-	uint64_t handovers;		/* let go of for a migration */
-	uint64_t handover_waited;	/* requests completed meanwhile */
-	uint64_t handover_ms;
-	unsigned int drain_ms;		/* VBLK_DRAIN_MS (tests: shorter) */
 };
 
 /* Connect to cfg->vhost_user and build the device. NULL + err. */

@@ -76,11 +76,8 @@ static int kernel_start(struct virtio_net *n, const struct virtio_activation *a)
 		if (!a->q[2 * p].vq->ready || !a->q[2 * p + 1].vq->ready)
 			continue;
 		/* A migration under way: the kernel logs what it writes. */
-		k->v.log = n->vhost_log != NULL;
-		ret = k->v.log ? k->v.ops->set_log_base(&k->v, n->vhost_log) : 0;
-		if (!ret)
-			ret = k->v.ops->set_features(&k->v, (a->features & n->vhost_features) |
-						     (k->v.log ? 1ULL << VHOST_F_LOG_ALL : 0));
+		ret = vhost_start_features(&k->v, n->vhost_log,
+					   a->features & n->vhost_features);
 		if (!ret)
 			ret = k->v.ops->set_mem_table(&k->v, a->gm);
 		if (ret) {
@@ -206,7 +203,8 @@ static int user_start(struct virtio_net *n, const struct virtio_activation *a)
 		vhost_user_drop(&n->vu, why);
 		return -ENOTSUP;
 	}
-	ret = v->ops->set_features(v, a->features & n->vu.features);
+	/* A migration under way: the backend logs what it writes. */
+	ret = vhost_start_features(v, n->vhost_log, a->features & n->vu.features);
 	if (!ret)
 		ret = v->ops->set_mem_table(v, a->gm);
 	if (!ret)
@@ -216,9 +214,17 @@ static int user_start(struct virtio_net *n, const struct virtio_activation *a)
 	n->vhost_started = (1U << n->pairs) - 1;
 	for (q = 0; q < nq; q++) {
 		virtio_queue_set_external(&n->vdev, q);
+		if (!a->q[q].vq->ready)
+			continue;
 		/* Buffers posted while nobody served the ring. */
-		if (a->q[q].vq->ready)
-			eventfd_signal(a->q[q].kick_fd);
+		eventfd_signal(a->q[q].kick_fd);
+		/* Used buffers the backend gave after its ring was stopped
+		 * (a pause or a migration) came without an interrupt. */
+		if (a->resume && !a->q[q].vq->packed) {
+			a->q[q].vq->used_idx = vhost_used_idx(a->q[q].vq);
+			a->q[q].vq->signalled_valid = false;
+			virtio_queue_notify(&n->vdev, q);
+		}
 	}
 	set_link(n, true);
 	return 0;
@@ -298,17 +304,35 @@ static const struct vhost_user_hooks user_hooks = {
 	.settled = user_settled,
 };
 
-int net_vhost_user_open(struct virtio_net *n, char *err, size_t errlen)
+int net_vhost_user_open(struct virtio_net *n, const struct net_vu_saved *moved,
+			char *err, size_t errlen)
 {
+	uint64_t want = BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_REPLY_ACK) |
+			BIT(VU_PROTOCOL_F_LOG_SHMFD);
 	int ret;
 
-	ret = vhost_user_init(&n->vu, n->cfg.vhost_user, n->cfg.server,
-			      BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_REPLY_ACK),
-			      &n->notify, &n->vdev.lock, &user_hooks, n, err,
-			      errlen);
+	if (moved && n->cfg.server) {
+		errf(err, errlen, "--net vhost-user=%s: a migration target "
+		     "cannot wait for a backend to connect (server=on)",
+		     n->cfg.vhost_user);
+		return -ENOTSUP;
+	}
+	if (moved)
+		ret = vhost_user_init_parked(&n->vu, n->cfg.vhost_user, want,
+					     &n->notify, &n->vdev.lock,
+					     &user_hooks, n, err, errlen);
+	else
+		ret = vhost_user_init(&n->vu, n->cfg.vhost_user, n->cfg.server,
+				      want, &n->notify, &n->vdev.lock,
+				      &user_hooks, n, err, errlen);
 	if (ret)
 		return ret;
 	n->vu_open = true;
+	if (moved) {
+		n->vu.features = moved->features;
+		n->vu.protocol = moved->protocol & want;
+		n->vu.queue_num = moved->queue_num;
+	}
 	n->backend = NET_VHOST_USER;
 	if (n->pairs > 1 && n->vu.queue_num < 2 * n->pairs) {
 		errf(err, errlen, "--net vhost-user=%s: queues=%u needs %u "
@@ -326,10 +350,15 @@ int net_vhost_log(struct virtio_net *n, uint64_t *log, char *err,
 	unsigned int p;
 	int ret = 0;
 
-	if (n->backend == NET_VHOST_USER && log) {
-		errf(err, errlen, "its vhost-user backend cannot log what it "
-		     "writes to guest memory through vireo yet");
-		return -ENOTSUP;
+	if (n->backend == NET_VHOST_USER) {
+		if (log && vhost_user_can_log(&n->vu, err, errlen))
+			return -ENOTSUP;
+		n->vhost_log = log;
+		if (!n->vhost_started || !n->vu.up)
+			return 0;	/* user_start() sets it up */
+		return vhost_rings_log(&n->vu.v, &n->vdev, log,
+				       n->vdev.acked & n->vu.features, 0,
+				       2 * n->pairs, 0, err, errlen);
 	}
 	n->vhost_log = log;
 	if (n->backend != NET_VHOST_NET)
@@ -349,6 +378,64 @@ int net_vhost_log(struct virtio_net *n, uint64_t *log, char *err,
 	if (ret && log)
 		net_vhost_log(n, NULL, NULL, 0);
 	return ret;
+}
+
+void net_vhost_user_save(const struct virtio_net *n, struct net_vu_saved *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->magic = NET_VU_SAVED_MAGIC;
+	s->queue_num = n->vu.queue_num;
+	s->features = n->vu.features;
+	s->protocol = n->vu.protocol;
+}
+
+/* Does the (re)connected backend have what the guest's driver uses? */
+static int user_fits(struct virtio_net *n, char *err, size_t errlen)
+{
+	uint64_t need = n->vdev.acked & NET_DATA_FEATURES;
+
+	if (need & ~n->vu.features) {
+		errf(err, errlen, "vhost-user %s: the backend now lacks features "
+		     "the guest's driver uses (%#llx)", n->cfg.vhost_user,
+		     (unsigned long long)(need & ~n->vu.features));
+		return -ENOTSUP;
+	}
+	if (n->pairs > 1 && n->vu.queue_num < 2 * n->pairs) {
+		errf(err, errlen, "vhost-user %s: the backend now has %u rings; "
+		     "queues=%u needs %u", n->cfg.vhost_user, n->vu.queue_num,
+		     n->pairs, 2 * n->pairs);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int net_vhost_lock(struct virtio_net *n, bool take, char *err, size_t errlen)
+{
+	int ret;
+
+	if (n->backend != NET_VHOST_USER)
+		return 0;
+	if (!take)
+		return vhost_user_hand_over(&n->vu, &n->vdev, 2 * n->pairs, err,
+					    errlen);
+	if (!n->vu.parked)
+		return 0;
+	ret = vhost_user_take_back(&n->vu, err, errlen);
+	/* (A target's driver features come with the state: restore.) */
+	return ret ? ret : user_fits(n, err, errlen);
+}
+
+const char *net_vhost_cannot_move(const struct virtio_net *n)
+{
+	if (n->backend != NET_VHOST_USER)
+		return NULL;
+	if (n->cfg.server)
+		return "its vhost-user backend connects to vireo (server=on), "
+		       "and the socket is this process's";
+	if (n->vdev.acked & BIT(VIRTIO_F_RING_PACKED))
+		return "its rings are packed, where vireo cannot tell when the "
+		       "backend has finished what it took";
+	return NULL;
 }
 
 uint64_t net_vhost_offer_mask(const struct virtio_net *n)

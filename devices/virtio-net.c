@@ -295,9 +295,11 @@ static void net_prepare(struct virtio_net *n, const struct net_config *cfg,
 	n->flap_h.fd = -1;
 }
 
-int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
+/* moved: a migration target's vhost-user NIC, from the source's record. */
+static int net_init(struct virtio_net *n, const struct net_config *cfg,
 		    const struct guest_mem *gm, const struct virtio_opts *opts,
-		    const struct vm_notify *notify, char *err, size_t errlen)
+		    const struct vm_notify *notify,
+		    const struct net_vu_saved *moved, char *err, size_t errlen)
 {
 	net_prepare(n, cfg, notify);
 	if (n->pairs > NET_MAX_PAIRS) {
@@ -313,7 +315,7 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
 		/* The lock the backend's hooks take must exist first. */
 		if (net_setup(n, gm, opts, err, errlen))
 			return -EINVAL;
-		if (net_vhost_user_open(n, err, errlen)) {
+		if (net_vhost_user_open(n, moved, err, errlen)) {
 			virtio_net_fini(n);
 			return -EINVAL;
 		}
@@ -335,6 +337,13 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
 		return -EINVAL;
 	}
 	return net_setup(n, gm, opts, err, errlen);
+}
+
+int virtio_net_init(struct virtio_net *n, const struct net_config *cfg,
+		    const struct guest_mem *gm, const struct virtio_opts *opts,
+		    const struct vm_notify *notify, char *err, size_t errlen)
+{
+	return net_init(n, cfg, gm, opts, notify, NULL, err, errlen);
 }
 
 int virtio_net_init_fd(struct virtio_net *n, const struct net_config *cfg,
@@ -536,11 +545,16 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 
 	if (n->backend == NET_VHOST_USER) {
 		snprintf(buf, len, "net %s: vhost-user %s, link %s, backend "
-			 "lost %llu times, back %llu times; %llu kicks and %llu "
-			 "interrupts relayed by vireo%s", n->ifname,
-			 n->cfg.vhost_user, n->link_up ? "up" : "down",
+			 "lost %llu times, back %llu times, handed to another "
+			 "process %llu times (waiting %llu ms for %llu buffers); "
+			 "%llu kicks and %llu interrupts relayed by vireo%s",
+			 n->ifname, n->cfg.vhost_user,
+			 n->link_up ? "up" : "down",
 			 (unsigned long long)n->vu.losses,
 			 (unsigned long long)n->vu.reconnects,
+			 (unsigned long long)n->vu.handovers,
+			 (unsigned long long)n->vu.handover_ms,
+			 (unsigned long long)n->vu.handover_waited,
 			 (unsigned long long)n->vdev.kicks,
 			 (unsigned long long)n->vdev.interrupts, moved);
 		return;
@@ -763,23 +777,36 @@ static int net_config_check(const void *cfg, const char *opt, char *err,
 	return 0;
 }
 
+static int net_saved_vu(const uint8_t *buf, size_t len,
+			struct net_vu_saved *vu);
+
 static struct virtio_dev *net_create(const void *cfg,
 				     const struct virtio_opts *opts,
 				     const struct vdev_env *env, char *err,
 				     size_t errlen)
 {
 	const struct net_config *c = cfg;
+	struct net_vu_saved moved;
 	struct virtio_net *n;
 
 	if (c->vhost_vdpa[0])
 		return vdpa_dev_create(c->vhost_vdpa, &net_vdpa_spec, opts,
 				       env->gm, &env->notify, NULL, err, errlen);
+	if (env->incoming && c->vhost_user[0] &&
+	    net_saved_vu(env->saved, env->saved_len, &moved) != 1) {
+		errf(err, errlen, "--net vhost-user=%s: the migration stream has "
+		     "no record of its backend (a source vireo that cannot "
+		     "migrate vhost-user NICs?)", c->vhost_user);
+		return NULL;
+	}
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		errf(err, errlen, "--net: out of memory");
 		return NULL;
 	}
-	if (virtio_net_init(n, cfg, env->gm, opts, &env->notify, err, errlen)) {
+	if (net_init(n, cfg, env->gm, opts, &env->notify,
+		     env->incoming && c->vhost_user[0] ? &moved : NULL, err,
+		     errlen)) {
 		free(n);
 		return NULL;
 	}
@@ -812,16 +839,37 @@ struct net_saved {
 	uint8_t mac[6];
 };
 
+/*
+ * The vhost-user record after a struct net_saved: 1 and *vu if there is
+ * one, 0 if the state has none (a tap's), -1 if it is not a NIC's state.
+ */
+static int net_saved_vu(const uint8_t *buf, size_t len,
+			struct net_vu_saved *vu)
+{
+	if (len == sizeof(struct net_saved))
+		return 0;
+	if (len != sizeof(struct net_saved) + sizeof(*vu))
+		return -1;
+	memcpy(vu, buf + sizeof(struct net_saved), sizeof(*vu));
+	return vu->magic == NET_VU_SAVED_MAGIC ? 1 : -1;
+}
+
 static size_t net_save(struct virtio_dev *d, uint8_t *buf, size_t max)
 {
 	struct virtio_net *n = d->priv;
 	struct net_saved s = { 0, { 0 } };
+	struct net_vu_saved vu;
 
 	if (max < sizeof(s) || vdpa_dev_is(d))
 		return 0;
 	s.active_pairs = (uint16_t)n->active_pairs;
 	memcpy(s.mac, n->cfg.mac, 6);
 	memcpy(buf, &s, sizeof(s));
+	if (n->backend == NET_VHOST_USER && max >= sizeof(s) + sizeof(vu)) {
+		net_vhost_user_save(n, &vu);
+		memcpy(buf + sizeof(s), &vu, sizeof(vu));
+		return sizeof(s) + sizeof(vu);
+	}
 	return sizeof(s);
 }
 
@@ -838,24 +886,28 @@ static int net_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
 
 static const char *net_cannot_move(struct virtio_dev *d)
 {
-	const struct virtio_net *n = d->priv;
+	return vdpa_dev_is(d) ? NULL : net_vhost_cannot_move(d->priv);
+}
 
-	return !vdpa_dev_is(d) && n->backend == NET_VHOST_USER ?
-	       "vireo cannot hand a vhost-user network backend to another "
-	       "process yet (disks it can)" : NULL;
+static int net_lock(struct virtio_dev *d, bool take, char *err,
+		    size_t errlen)
+{
+	return vdpa_dev_is(d) ? 0 : net_vhost_lock(d->priv, take, err, errlen);
 }
 
 static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 		       char *err, size_t errlen)
 {
 	struct virtio_net *n = d->priv;
+	struct net_vu_saved vu;
 	struct net_saved s;
 
 	if (vdpa_dev_is(d))
 		return 0;
-	if (len != sizeof(s)) {
-		errf(err, errlen, "net: a saved state of %zu bytes, want %zu",
-		     len, sizeof(s));
+	if (len < sizeof(s) || net_saved_vu(buf, len, &vu) < 0) {
+		errf(err, errlen, "net: a saved state of %zu bytes, want %zu "
+		     "(or %zu with a vhost-user record)", len, sizeof(s),
+		     sizeof(s) + sizeof(vu));
 		return -EINVAL;
 	}
 	memcpy(&s, buf, sizeof(s));
@@ -969,6 +1021,7 @@ const struct vdev_class virtio_net_class = {
 	.save = net_save,
 	.restore = net_restore,
 	.dirty_log = net_dirty_log,
+	.lock = net_lock,
 	.cannot_move = net_cannot_move,
 	.cannot_pause = vdpa_dev_cannot_pause,
 	.set_faults = net_set_faults,

@@ -966,12 +966,73 @@ void vhost_user_park(struct vhost_user *u)
 	u->parked = true;
 }
 
+int vhost_user_hand_over(struct vhost_user *u, struct virtio_dev *d,
+			 unsigned int n, char *err, size_t errlen)
+{
+	struct timespec t0;
+	uint64_t waited = 0;
+	unsigned int left, q;
+	bool first = true;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		left = 0;
+		for (q = 0; u->up && q < n && q < d->ops->num_queues; q++) {
+			struct virtq *vq = &d->vq[q];
+
+			if (vq->ready && !vq->packed)
+				left += (uint16_t)(vq->last_avail -
+						   vhost_used_idx(vq));
+		}
+		if (first)
+			u->handover_waited += left;
+		first = false;
+		waited = ms_since(&t0);
+		if (!left)
+			break;
+		if (waited >= u->drain_ms) {
+			errf(err, errlen, "vhost-user %s: %u requests the "
+			     "backend took are still not completed after %llu "
+			     "ms (the guest would lose them at the switch)",
+			     u->path, left, (unsigned long long)waited);
+			return -EBUSY;
+		}
+		usleep(1000);
+	}
+	u->handover_ms += waited;
+	for (q = 0; q < n && q < d->ops->num_queues; q++)
+		if (d->vq[q].ready)
+			gm_mark_dirty(d->gm, d->vq[q].device,
+				      vq_device_bytes(d->vq[q].size,
+						      d->vq[q].packed));
+	vhost_user_park(u);
+	u->handovers++;
+	return 0;
+}
+
+int vhost_user_take_back(struct vhost_user *u, char *err, size_t errlen)
+{
+	return vhost_user_unpark(u, VU_UNPARK_MS, err, errlen);
+}
+
+int vhost_user_can_log(const struct vhost_user *u, char *err, size_t errlen)
+{
+	if (vhost_user_has(u, VU_PROTOCOL_F_LOG_SHMFD) &&
+	    (u->features & (1ULL << VHOST_F_LOG_ALL)))
+		return 0;
+	errf(err, errlen, "its vhost-user backend cannot log the guest pages "
+	     "it writes (it lacks the LOG_SHMFD protocol feature or "
+	     "VHOST_F_LOG_ALL); migrate with local=on, where the RAM is "
+	     "shared and nothing needs logging");
+	return -ENOTSUP;
+}
+
 static bool stop_pending(void);
 
 int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 		      size_t errlen)
 {
-	unsigned int step = VU_BACKOFF_MIN_MS;
+	unsigned int step = VU_BACKOFF_MIN_MS, tries = 0;
 	char why[256] = "";
 	struct timespec t0;
 	uint64_t ms;
@@ -981,6 +1042,7 @@ int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		tries++;
 		fd = vu_connect(u);
 		if (fd < 0)
 			snprintf(why, sizeof(why), "%s", strerror(-fd));
@@ -1003,6 +1065,8 @@ int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 		step = MIN(step * 2, 500U);
 	}
 	u->parked = false;
+	pr_err("vhost-user %s: connected in %llu ms (%u attempts)", u->path,
+	       (unsigned long long)ms_since(&t0), tries);
 	return 0;
 }
 
@@ -1080,6 +1144,7 @@ static int vu_setup(struct vhost_user *u, const char *path, bool server,
 {
 	memset(u, 0, sizeof(*u));
 	u->fd = u->listen_fd = u->timer_h.fd = u->done_h.fd = -1;
+	u->drain_ms = VU_DRAIN_MS;
 	u->v.ops = &vhost_user_ops;
 	snprintf(u->v.name, sizeof(u->v.name), "vhost-user %s", path);
 	if (strlen(path) >= sizeof(u->path)) {

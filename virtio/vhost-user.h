@@ -104,7 +104,16 @@ struct vhost_user {
 	struct timespec owed_since;	/* the first was sent */
 	bool settle_pending;		/* hooks->settled not called yet */
 	uint64_t losses, reconnects;
+	/* Migrations (vhost_user_hand_over): how long to wait for late
+	 * completions (VU_DRAIN_MS; tests: shorter), and what it cost. */
+	unsigned int drain_ms;
+	uint64_t handovers;		/* let go of for a migration */
+	uint64_t handover_waited;	/* requests completed meanwhile */
+	uint64_t handover_ms;
 };
+
+#define VU_DRAIN_MS	5000	/* a migration waits for completions */
+#define VU_UNPARK_MS	10000	/* the backend, free of the source */
 
 /*
  * Connect (or wait for the backend to connect) and negotiate. path is
@@ -179,6 +188,22 @@ int vhost_user_init_parked(struct vhost_user *u, const char *path,
 			   char *err, size_t errlen);
 int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 		      size_t errlen);
+
+/*
+ * The switch of a migration, the source's side (the VM paused, the ring
+ * bases in): wait, up to drain_ms, until the used rings of the split
+ * queues [0, n) reach their bases (a backend may complete requests it
+ * took after its ring stopped), count each used ring as written (a
+ * backend logs its used index after writing it, maybe after vireo saw
+ * it), then park. -EBUSY with err if the backend did not finish in time
+ * (it is kept). vhost_user_take_back(): the target at the switch, or the
+ * source after a failed migration: unpark, up to VU_UNPARK_MS.
+ */
+int vhost_user_hand_over(struct vhost_user *u, struct virtio_dev *d,
+			 unsigned int n, char *err, size_t errlen);
+int vhost_user_take_back(struct vhost_user *u, char *err, size_t errlen);
+/* Can the backend log the guest pages it writes? Else -ENOTSUP + err. */
+int vhost_user_can_log(const struct vhost_user *u, char *err, size_t errlen);
 
 /* Drop the connection (the device found it unusable); why is logged. */
 void vhost_user_drop(struct vhost_user *u, const char *why);

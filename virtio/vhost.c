@@ -152,6 +152,16 @@ int vhost_rings_log(struct vhost *v, struct virtio_dev *d, uint64_t *log,
 	return ret;
 }
 
+int vhost_start_features(struct vhost *v, uint64_t *log, uint64_t features)
+{
+	int ret;
+
+	v->log = log != NULL;
+	ret = log ? v->ops->set_log_base(v, log) : 0;
+	return ret ? ret : v->ops->set_features(v, features |
+						(log ? 1ULL << VHOST_F_LOG_ALL : 0));
+}
+
 int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,
 		      unsigned int first, unsigned int n, unsigned int ring,
 		      const int *err_fds, char *err, size_t errlen)

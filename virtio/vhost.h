@@ -120,6 +120,11 @@ int vhost_log_fd(const uint64_t *log, uint64_t *len);
 int vhost_rings_log(struct vhost *v, struct virtio_dev *d, uint64_t *log,
 		    uint64_t features, unsigned int first, unsigned int n,
 		    unsigned int ring, char *err, size_t errlen);
+/*
+ * A backend's features at a start, with a migration under way (log, else
+ * NULL): the log first, then the features with VHOST_F_LOG_ALL. -errno.
+ */
+int vhost_start_features(struct vhost *v, uint64_t *log, uint64_t features);
 
 /*
  * A backend went away holding requests of queue q (split rings) that it

@@ -6,6 +6,10 @@
 #   vireo.role=flap:   ping the peer, say FLAP-READY, see the link go down
 #                      and come back (the host restarts the switch), ping
 #                      the peer again
+#   vireo.role=move:   ping the peer five times a second while the host
+#                      moves this guest to another vireo, until "quit"
+#                      on the console; then the counts, and a ping again
+#   vireo.role=stay:   answer pings until the host stops the VM
 . /tests/lib.sh
 mount_tools || exit 1
 dev=eth0
@@ -63,6 +67,32 @@ flap)
 	echo "RESULT ping-after ok"
 	# Let the peer finish its own pings before going away.
 	sleep 5
+	;;
+move)
+	(
+		n=0
+		ok=0
+		while [ ! -e /tmp/stop ]; do
+			n=$((n + 1))
+			ping -c 1 -W 1 "$peer" > /dev/null 2>&1 && ok=$((ok + 1))
+			echo "$n $ok" > /tmp/state.new && mv /tmp/state.new /tmp/state
+			sleep 0.2
+		done
+	) &
+	loop=$!
+	echo MOVE-READY
+	while read -r cmd; do
+		[ "$cmd" = quit ] && break
+	done
+	touch /tmp/stop
+	wait $loop
+	read -r n ok < /tmp/state
+	echo "RESULT pings sent=$n answered=$ok"
+	ping_peer 30 || { echo "RESULT ping after failed"; exit 1; }
+	echo "RESULT ping-after ok"
+	;;
+stay)
+	sleep 3600
 	;;
 esac
 exit 0

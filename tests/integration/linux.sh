@@ -1378,6 +1378,36 @@ have() {
 	else command -v "$1" > /dev/null; fi
 }
 
+# DPDK's testpmd as a vhost-user switch: io forwarding between its two
+# ports, vu0.sock (testpmd listens) and vu1.sock (testpmd connects).
+tp_start() {
+	# DPDK keeps its run-time files in /var/run/dpdk (the test host has
+	# no /var).
+	mkdir -p /var/run
+	rm -f "$work/vu0.sock" "$work/tp.in"
+	mkfifo "$work/tp.in"
+	testpmd -l 0-1 --no-huge --no-shconf -m 256 --no-pci \
+		--vdev "net_vhost0,iface=$work/vu0.sock" \
+		--vdev "net_vhost1,iface=$work/vu1.sock,client=1" \
+		-- --forward-mode=io --auto-start --total-num-mbufs=8192 \
+		< "$work/tp.in" >> "$work/testpmd.log" 2>&1 &
+	tp_pid=$!
+	exec 4> "$work/tp.in"
+	wait_socket "$work/vu0.sock" 30
+}
+tp_stop() {
+	kill -9 "$tp_pid" 2>/dev/null
+	wait "$tp_pid" 2>/dev/null
+	exec 4>&-
+}
+# peer_vm NAME ROLE IP PEER NET-SPEC: a guest in the background ($!).
+peer_vm() {
+	timeout 300 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
+		--memory 320M $toolsdisk --net "$5" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=net-peer vireo.role=$2 vireo.ip=$3 vireo.peer=$4" \
+		< /dev/null > "$work/$1.out" 2>&1 &
+}
+
 if section vhost; then
 # ---- vhost-user backends: qemu-storage-daemon and DPDK's testpmd --------
 
@@ -1460,33 +1490,6 @@ fi
 # (server=on). They ping each other and run iperf3; then testpmd is
 # killed and started again: both links go down and come back, and the
 # guests reach each other again with nothing done inside them.
-tp_start() {
-	# DPDK keeps its run-time files in /var/run/dpdk (the test host has
-	# no /var).
-	mkdir -p /var/run
-	rm -f "$work/vu0.sock" "$work/tp.in"
-	mkfifo "$work/tp.in"
-	testpmd -l 0-1 --no-huge --no-shconf -m 256 --no-pci \
-		--vdev "net_vhost0,iface=$work/vu0.sock" \
-		--vdev "net_vhost1,iface=$work/vu1.sock,client=1" \
-		-- --forward-mode=io --auto-start --total-num-mbufs=8192 \
-		< "$work/tp.in" >> "$work/testpmd.log" 2>&1 &
-	tp_pid=$!
-	exec 4> "$work/tp.in"
-	wait_socket "$work/vu0.sock" 30
-}
-tp_stop() {
-	kill -9 "$tp_pid" 2>/dev/null
-	wait "$tp_pid" 2>/dev/null
-	exec 4>&-
-}
-# peer_vm NAME ROLE IP PEER NET-SPEC: a guest in the background ($!).
-peer_vm() {
-	timeout 300 "$vireo" run --kernel "$kernel" --initrd "$initrd" \
-		--memory 320M $toolsdisk --net "$5" \
-		--cmdline "console=ttyS0 panic=-1 vireo.test=net-peer vireo.role=$2 vireo.ip=$3 vireo.peer=$4" \
-		< /dev/null > "$work/$1.out" 2>&1 &
-}
 if ! have dpdk-testpmd; then
 	skip vu_net_iperf "no dpdk-testpmd here"
 	skip vu_net_restart "no dpdk-testpmd here"
@@ -2106,6 +2109,61 @@ mig_vu_fio() {
 }
 mig_vu_fio_tcp() { mig_vu_fio tcp:127.0.0.1:47005; }
 mig_vu_fio_local() { mig_vu_fio "unix:$work/mig.sock,local=on"; }
+# A NIC served by a vhost-user backend (testpmd, switching between this
+# guest and a peer) moves over tcp: testpmd logs the pages it writes
+# (LOG_SHMFD); the source lets go of it at the switch, the target
+# connects; the guest pings its peer five times a second all along, and
+# again from the target. First a pause and a resume.
+mig_vu_net_tcp() {
+	_uri=tcp:127.0.0.1:47006
+	rm -f "$work/vu1.sock"
+	peer_vm ${t}_b stay 192.0.2.12 192.0.2.11 \
+		"vhost-user=$work/vu1.sock,server=on"
+	pb=$!
+	wait_socket "$work/vu1.sock" 10
+	tp_start
+	vm_in ${t}_src run $migargs $toolsdisk --net "vhost-user=$work/vu0.sock" \
+		--api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=net-peer vireo.role=move vireo.ip=192.0.2.11 vireo.peer=192.0.2.12"
+	tgt_in ${t}_tgt "$_uri"
+	if wait_for "$work/${t}_src.out" MOVE-READY 200; then
+		sleep 2
+		{ ctl pause && ctl resume; } > "$work/$t.pause" 2>&1 ||
+			bad="pause and resume: $(tr '\n' '|' < "$work/$t.pause")"
+		sleep 2
+		if ! ctl migrate --to "$_uri" > "$work/$t.ctl" 2>&1; then
+			bad="$bad; ctl migrate failed: $(tail -n 3 "$work/$t.ctl" | tr '\n' '|')"
+			kill_vmm $tgtpid
+			kill_vmm $vmpid
+		fi
+		wait $vmpid || bad="$bad; the source exited $?: $(tail -n 3 "$work/${t}_src.out" | tr '\n' '|')"
+		grep -q 'net vu0.sock: vhost-user.*handed to another process 1 times' "$work/${t}_src.out" ||
+			bad="$bad; the source did not hand the backend over: $(grep -a 'vhost-user' "$work/${t}_src.out" | tr -d '\r' | tr '\n' '|')"
+		exec 5>&-
+		# Pings from the target for a few seconds, then the counts.
+		sleep 4
+		tell 6 quit
+		wait $tgtpid
+		rc=$?
+		exec 6>&-
+		grep -q "RESULT ping-after ok" "$work/${t}_tgt.out" && [ $rc = 0 ] ||
+			bad="$bad; on the target: rc=$rc $(grep -a -E 'RESULT|vhost-user' "$work/${t}_tgt.out" | tail -n 4 | tr -d '\r' | tr '\n' '|')"
+		note $t "$(grep -a 'RESULT pings' "$work/${t}_tgt.out" | tr -d '\r'); $(grep -a 'migrate: done' "$work/${t}_src.out" | tr -d '\r'); source: $(grep -a -o 'handed to another[^;]*' "$work/${t}_src.out" | tr -d '\r'); target: $(grep -a -E 'connected in|the guest runs here' "$work/${t}_tgt.out" | tr -d '\r' | tr '\n' '|')"
+	else
+		bad="${bad:-the guest did not start pinging: $(why ${t}_src)}"
+		kill_vmm $vmpid
+		kill_vmm $tgtpid
+		exec 5>&- 6>&-
+	fi
+	kill_vmm $pb
+	wait $pb 2>/dev/null
+	tp_stop
+}
+if section migrate-bad && ! have dpdk-testpmd; then
+	skip mig_vu_net_tcp "no dpdk-testpmd here"
+elif section migrate-bad; then
+	multi_test mig_vu_net_tcp mig_vu_net_tcp
+fi
 if section migrate-bad && ! have qemu-storage-daemon; then
 	skip mig_vu_fio_tcp "no qemu-storage-daemon here"
 	skip mig_vu_fio_local "no qemu-storage-daemon here"

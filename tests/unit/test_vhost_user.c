@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "devices/blk-vhost-user.h"
+#include "devices/net-vhost.h"
+#include "devices/vdev.h"
 #include "devices/virtio-net.h"
 #include "fakevmm.h"
 #include "unit.h"
@@ -617,6 +619,111 @@ START_TEST(net_link_follows_backend)
 }
 END_TEST
 
+/*
+ * A vhost-user NIC moves to another process: the backend logs its writes
+ * (SET_LOG_BASE with the log's fd, VHOST_F_LOG_ALL), the source lets go
+ * of it once its used rings reach the bases, the target is built from
+ * the source's record without connecting and connects at the switch.
+ */
+START_TEST(net_moves_between_processes)
+{
+	struct net_config nc = { .fd = -1 };
+	struct virtio_opts o = { .transport = VIRTIO_PCI };
+	const struct vdev_class *cls = &virtio_net_class;
+	struct vdev_env env;
+	struct drv q[3];
+	struct virtio_activation a;
+	struct virtio_dev *dev, *dev2;
+	struct virtio_net *n, *n2;
+	uint8_t saved[256];
+	uint64_t *log;
+	char err[256];
+	int fds[6];
+	size_t len;
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be.features |= BIT(VIRTIO_NET_F_CSUM) | BIT(26);	/* LOG_ALL */
+	be.protocol |= BIT(VU_PROTOCOL_F_LOG_SHMFD);
+	be_run();
+	drv_init_queues(q, 3, 16);
+	q[0].gm.fd = memfd_create("ram", MFD_CLOEXEC);
+	strcpy(nc.vhost_user, be.path);
+	memset(&env, 0, sizeof(env));
+	env.gm = &q[0].gm;
+	env.notify = fake;
+	dev = cls->create(&nc, &o, &env, err, sizeof(err));
+	ck_assert_msg(dev != NULL, "%s", err);
+	n = dev->priv;
+	ck_assert_ptr_null(cls->cannot_move(dev));
+	fake_driver_ok(dev, q, 3, BIT(VIRTIO_NET_F_CSUM) |
+		       BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_STATUS));
+	fill_activation(dev, &a, fds);
+	ck_assert_int_eq(dev->ops->activate(dev, &a), 0);
+	ck_assert(n->link_up);
+
+	/* Pre-copy: the backend logs into the shared log. */
+	log = vhost_log_alloc(64);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(cls->dirty_log(dev, log, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(be_count(VU_SET_LOG_BASE), 1);
+	ck_assert(be.set_features & BIT(26));
+	len = cls->save(dev, saved, sizeof(saved));
+	ck_assert_uint_eq(len, 8 + sizeof(struct net_vu_saved));
+
+	/* Paused: the backend took 3 TX buffers and used them; the source
+	 * lets go at once. */
+	put_le16(drv_mem(&q[1], q[1].device_gpa + 2), 3);
+	be.base[1] = 3;
+	dev->ops->deactivate(dev, true);
+	ck_assert_uint_eq(dev->vq[1].last_avail, 3);
+	ck_assert_msg(cls->lock(dev, false, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(n->vu.parked && !n->vu.up);
+	ck_assert_uint_eq(n->vu.handovers, 1);
+
+	/* The target: from the record, not connected until the switch; a
+	 * stream without the record is refused, naming the NIC. */
+	env.incoming = true;
+	env.saved = saved;
+	env.saved_len = 8;
+	ck_assert_ptr_null(cls->create(&nc, &o, &env, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "no record of its backend"));
+	env.saved_len = len;
+	dev2 = cls->create(&nc, &o, &env, err, sizeof(err));
+	ck_assert_msg(dev2 != NULL, "%s", err);
+	n2 = dev2->priv;
+	ck_assert_uint_eq(be.conns, 1);
+	ck_assert_uint_eq(dev2->offered, dev->offered);
+	ck_assert_msg(cls->restore(dev2, saved, len, err, sizeof(err)) == 0,
+		      "%s", err);
+	dev2->acked = dev->acked;
+	ck_assert_msg(cls->lock(dev2, true, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(n2->vu.up && !n2->vu.parked);
+	DISPATCH_UNTIL(be.conns == 2, 1000);
+	ck_assert_uint_eq(be.conns, 2);
+	/* A backend that lost a feature the driver uses is refused. */
+	vhost_user_park(&n2->vu);
+	be.features &= ~BIT(VIRTIO_NET_F_CSUM);
+	ck_assert_int_eq(cls->lock(dev2, true, err, sizeof(err)), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err, "lacks features"));
+	/* Packed rings cannot move. */
+	dev->acked |= BIT(VIRTIO_F_RING_PACKED);
+	ck_assert_ptr_nonnull(cls->cannot_move(dev));
+
+	cls->destroy(dev2);
+	cls->destroy(dev);
+	vhost_log_free(log);
+	be_stop();
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	close(q[0].gm.fd);
+	q[0].gm.fd = -1;
+	drv_fini_queues(q, 3);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+END_TEST
+
 /* ---- a disk whose backend dies with requests in flight ----------------------- */
 
 /*
@@ -788,14 +895,14 @@ START_TEST(blk_moves_between_processes)
 	be.base[0] = 2;
 	dev->ops->deactivate(dev, true);
 	ck_assert_uint_eq(dev->vq[0].last_avail, 2);
-	b->drain_ms = 50;
+	b->vu.drain_ms = 50;
 	ck_assert_int_eq(blk_vhost_user_lock(dev, false, err, sizeof(err)),
 			 -EBUSY);
 	ck_assert_ptr_nonnull(strstr(err, "2 requests the backend took are "
 				     "still not completed after"));
 	ck_assert(b->vu.up && !b->vu.parked);
-	ck_assert_uint_eq(b->handovers, 0);
-	b->drain_ms = 5000;
+	ck_assert_uint_eq(b->vu.handovers, 0);
+	b->vu.drain_ms = 5000;
 	late_drv = &d;
 	ck_assert_int_eq(pthread_create(&t, NULL, complete_late, NULL), 0);
 	ck_assert_msg(blk_vhost_user_lock(dev, false, err, sizeof(err)) == 0,
@@ -803,10 +910,10 @@ START_TEST(blk_moves_between_processes)
 	pthread_join(t, NULL);
 	ck_assert(b->vu.parked && !b->vu.up);
 	ck_assert_uint_eq(be.conns, 1);
-	ck_assert_uint_eq(b->handovers, 1);
+	ck_assert_uint_eq(b->vu.handovers, 1);
 	/* (2 in the failed one; the other 2 unless it came late) */
-	ck_assert_uint_ge(b->handover_waited, 2);
-	ck_assert_uint_le(b->handover_waited, 4);
+	ck_assert_uint_ge(b->vu.handover_waited, 2);
+	ck_assert_uint_le(b->vu.handover_waited, 4);
 
 	/* The target builds the disk from that state, without connecting;
 	 * it connects at the switch. */
@@ -1134,6 +1241,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(tc, net_link_follows_backend);
 	tcase_add_test(tc, blk_in_flight_fail_visibly);
 	tcase_add_test(tc, blk_moves_between_processes);
+	tcase_add_test(tc, net_moves_between_processes);
 	tcase_add_test(tc, blk_inflight_region);
 	tcase_add_test(tc, blk_reset_does_not_wait);
 	tcase_add_test(tc, blk_pause_does_not_wait);
