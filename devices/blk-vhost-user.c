@@ -157,7 +157,6 @@ static int vblk_start(struct vhost_blk *b, const struct virtio_activation *a)
 	struct vhost *v = &b->vu.v;
 	uint64_t need = a->features & VBLK_FEATURES & ~BIT(F_RO);
 	char why[256];
-	unsigned int q;
 	int ret;
 
 	if (!b->vu.up)
@@ -194,20 +193,7 @@ static int vblk_start(struct vhost_blk *b, const struct virtio_activation *a)
 		b->started = false;
 		return -ENOMEM;
 	}
-	for (q = 0; q < b->ops.num_queues; q++) {
-		virtio_queue_set_external(&b->vdev, q);
-		if (!a->q[q].vq->ready)
-			continue;
-		/* Requests that came while nobody served the ring. */
-		eventfd_signal(a->q[q].kick_fd);
-		/* Completions the backend made after its ring was stopped
-		 * (a pause or a migration) came without an interrupt. */
-		if (a->resume && !a->q[q].vq->packed) {
-			a->q[q].vq->used_idx = vhost_used_idx(a->q[q].vq);
-			a->q[q].vq->signalled_valid = false;
-			virtio_queue_notify(&b->vdev, q);
-		}
-	}
+	vhost_queues_handed(&b->vdev, a, 0, b->ops.num_queues);
 	return 0;
 }
 

@@ -191,7 +191,7 @@ static int user_start(struct virtio_net *n, const struct virtio_activation *a)
 {
 	struct vhost *v = &n->vu.v;
 	char why[256];
-	unsigned int q, nq = 2 * n->pairs;
+	unsigned int nq = 2 * n->pairs;
 	int ret;
 
 	if (!n->vu.up)
@@ -212,20 +212,7 @@ static int user_start(struct virtio_net *n, const struct virtio_activation *a)
 	if (ret)
 		return ret;
 	n->vhost_started = (1U << n->pairs) - 1;
-	for (q = 0; q < nq; q++) {
-		virtio_queue_set_external(&n->vdev, q);
-		if (!a->q[q].vq->ready)
-			continue;
-		/* Buffers posted while nobody served the ring. */
-		eventfd_signal(a->q[q].kick_fd);
-		/* Used buffers the backend gave after its ring was stopped
-		 * (a pause or a migration) came without an interrupt. */
-		if (a->resume && !a->q[q].vq->packed) {
-			a->q[q].vq->used_idx = vhost_used_idx(a->q[q].vq);
-			a->q[q].vq->signalled_valid = false;
-			virtio_queue_notify(&n->vdev, q);
-		}
-	}
+	vhost_queues_handed(&n->vdev, a, 0, nq);
 	set_link(n, true);
 	return 0;
 }
@@ -389,8 +376,7 @@ void net_vhost_user_save(const struct virtio_net *n, struct net_vu_saved *s)
 	s->protocol = n->vu.protocol;
 }
 
-/* Does the (re)connected backend have what the guest's driver uses? */
-static int user_fits(struct virtio_net *n, char *err, size_t errlen)
+int net_vhost_user_fits(struct virtio_net *n, char *err, size_t errlen)
 {
 	uint64_t need = n->vdev.acked & NET_DATA_FEATURES;
 
@@ -421,8 +407,9 @@ int net_vhost_lock(struct virtio_net *n, bool take, char *err, size_t errlen)
 	if (!n->vu.parked)
 		return 0;
 	ret = vhost_user_take_back(&n->vu, err, errlen);
-	/* (A target's driver features come with the state: restore.) */
-	return ret ? ret : user_fits(n, err, errlen);
+	/* (A target's driver features come with the state, after this:
+	 * net_restore() checks them.) */
+	return ret ? ret : net_vhost_user_fits(n, err, errlen);
 }
 
 const char *net_vhost_cannot_move(const struct virtio_net *n)

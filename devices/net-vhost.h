@@ -41,6 +41,8 @@ void net_vhost_user_save(const struct virtio_net *n, struct net_vu_saved *s);
  * -errno with err.
  */
 int net_vhost_lock(struct virtio_net *n, bool take, char *err, size_t errlen);
+/* Does the (re)connected backend have what the driver uses? -ENOTSUP. */
+int net_vhost_user_fits(struct virtio_net *n, char *err, size_t errlen);
 /* Why the NIC cannot move to another process, or NULL. */
 const char *net_vhost_cannot_move(const struct virtio_net *n);
 void net_vhost_close(struct virtio_net *n);

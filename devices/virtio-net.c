@@ -905,9 +905,9 @@ static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 	if (vdpa_dev_is(d))
 		return 0;
 	if (len < sizeof(s) || net_saved_vu(buf, len, &vu) < 0) {
-		errf(err, errlen, "net: a saved state of %zu bytes, want %zu "
-		     "(or %zu with a vhost-user record)", len, sizeof(s),
-		     sizeof(s) + sizeof(vu));
+		errf(err, errlen, "net: a saved state of %zu bytes is not a "
+		     "NIC's (%zu bytes, or %zu with a vhost-user record whose "
+		     "magic is VUN1)", len, sizeof(s), sizeof(s) + sizeof(vu));
 		return -EINVAL;
 	}
 	memcpy(&s, buf, sizeof(s));
@@ -918,6 +918,9 @@ static int net_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 	}
 	n->active_pairs = s.active_pairs;
 	memcpy(n->cfg.mac, s.mac, 6);
+	/* (the driver's features were restored just before) */
+	if (n->backend == NET_VHOST_USER && n->vu.up)
+		return net_vhost_user_fits(n, err, errlen);
 	return 0;
 }
 

@@ -974,10 +974,26 @@ int vhost_user_hand_over(struct vhost_user *u, struct virtio_dev *d,
 	unsigned int left, q;
 	bool first = true;
 
+	/* A backend away now would not be there for the target either:
+	 * fail before anything is let go of (the VM resumes here). */
+	if (!u->up) {
+		errf(err, errlen, "vhost-user %s: the backend is not connected "
+		     "(%s); migrate once it is back", u->path,
+		     u->last_why[0] ? u->last_why : "gone");
+		return -ENOTCONN;
+	}
+	for (q = 0; q < n && q < d->ops->num_queues; q++) {
+		if (d->vq[q].ready && d->vq[q].packed) {
+			errf(err, errlen, "vhost-user %s: the driver now uses "
+			     "packed rings, where vireo cannot tell when the "
+			     "backend has finished what it took", u->path);
+			return -ENOTSUP;
+		}
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		left = 0;
-		for (q = 0; u->up && q < n && q < d->ops->num_queues; q++) {
+		for (q = 0; q < n && q < d->ops->num_queues; q++) {
 			struct virtq *vq = &d->vq[q];
 
 			if (vq->ready && !vq->packed)

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../vmm/loop.h"
 #include "../vmm/util.h"
 
 /*
@@ -160,6 +161,27 @@ int vhost_start_features(struct vhost *v, uint64_t *log, uint64_t features)
 	ret = log ? v->ops->set_log_base(v, log) : 0;
 	return ret ? ret : v->ops->set_features(v, features |
 						(log ? 1ULL << VHOST_F_LOG_ALL : 0));
+}
+
+void vhost_queues_handed(struct virtio_dev *d,
+			 const struct virtio_activation *a, unsigned int first,
+			 unsigned int n)
+{
+	unsigned int q;
+
+	for (q = first; q < first + n; q++) {
+		struct virtq *vq = a->q[q].vq;
+
+		virtio_queue_set_external(d, q);
+		if (!vq->ready)
+			continue;
+		eventfd_signal(a->q[q].kick_fd);
+		if (a->resume && !vq->packed) {
+			vq->used_idx = vhost_used_idx(vq);
+			vq->signalled_valid = false;
+			virtio_queue_notify(d, q);
+		}
+	}
 }
 
 int vhost_rings_start(struct vhost *v, const struct virtio_activation *a,

@@ -125,6 +125,16 @@ int vhost_rings_log(struct vhost *v, struct virtio_dev *d, uint64_t *log,
  * NULL): the log first, then the features with VHOST_F_LOG_ALL. -errno.
  */
 int vhost_start_features(struct vhost *v, uint64_t *log, uint64_t features);
+/*
+ * The queues [first, first + n) of a were just handed to a backend: all
+ * are marked external; each ready one is kicked once (what came while
+ * nobody served it), and on a resume (a->resume) a ready split ring's
+ * completions since its ring stopped, which came without an interrupt,
+ * get one.
+ */
+void vhost_queues_handed(struct virtio_dev *d,
+			 const struct virtio_activation *a, unsigned int first,
+			 unsigned int n);
 
 /*
  * A backend went away holding requests of queue q (split rings) that it
