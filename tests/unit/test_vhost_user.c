@@ -532,6 +532,19 @@ static void fill_activation(struct virtio_dev *dev, struct virtio_activation *a,
 	}
 }
 
+/* The end of a NIC on the fake backend (3 queues, their 6 eventfds),
+ * once the device is gone. */
+static void net_off_fake(struct drv *q, int *fds)
+{
+	be_stop();
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	close(q[0].gm.fd);
+	q[0].gm.fd = -1;
+	drv_fini_queues(q, 3);
+	ck_assert_int_eq(vmm.watched, 0);
+}
+
 START_TEST(net_link_follows_backend)
 {
 	struct net_config nc = { .fd = -1 };
@@ -609,13 +622,7 @@ START_TEST(net_link_follows_backend)
 
 	virtio_net_fini(n);
 	free(n);
-	be_stop();
-	for (int i = 0; i < 6; i++)
-		close(fds[i]);
-	close(q[0].gm.fd);
-	q[0].gm.fd = -1;
-	drv_fini_queues(q, 3);
-	ck_assert_int_eq(vmm.watched, 0);
+	net_off_fake(q, fds);
 }
 END_TEST
 
@@ -730,13 +737,7 @@ START_TEST(net_moves_between_processes)
 	cls->destroy(dev2);
 	cls->destroy(dev);
 	vhost_log_free(log);
-	be_stop();
-	for (int i = 0; i < 6; i++)
-		close(fds[i]);
-	close(q[0].gm.fd);
-	q[0].gm.fd = -1;
-	drv_fini_queues(q, 3);
-	ck_assert_int_eq(vmm.watched, 0);
+	net_off_fake(q, fds);
 }
 END_TEST
 
