@@ -451,17 +451,11 @@ int blk_vhost_user_lock(struct virtio_dev *d, bool take, char *err,
 	return ret ? ret : vblk_backend_fits(b, err, errlen);
 }
 
-const char *blk_vhost_user_cannot_move(struct virtio_dev *d)
+const char *blk_vhost_user_cannot_move(struct virtio_dev *d, bool local)
 {
 	struct vhost_blk *b = d->priv;
 
-	if (b->cfg.server)
-		return "its vhost-user backend connects to vireo (server=on), "
-		       "and the socket is this process's";
-	if (d->acked & BIT(VIRTIO_F_RING_PACKED))
-		return "its rings are packed, where vireo cannot tell when the "
-		       "backend has completed what it took";
-	return NULL;
+	return vhost_user_cannot_move(b->cfg.server, d->acked, local);
 }
 
 static const struct vhost_user_hooks vblk_hooks = {

@@ -73,7 +73,7 @@ int blk_vhost_user_log(struct virtio_dev *d, uint64_t *log, char *err,
 int blk_vhost_user_lock(struct virtio_dev *d, bool take, char *err,
 			size_t errlen);
 /* Why this disk cannot move to another process, or NULL. */
-const char *blk_vhost_user_cannot_move(struct virtio_dev *d);
+const char *blk_vhost_user_cannot_move(struct virtio_dev *d, bool local);
 bool blk_vhost_user_is(const struct virtio_dev *d);
 void blk_vhost_user_destroy(struct virtio_dev *d);
 void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len);

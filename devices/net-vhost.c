@@ -412,17 +412,10 @@ int net_vhost_lock(struct virtio_net *n, bool take, char *err, size_t errlen)
 	return ret ? ret : net_vhost_user_fits(n, err, errlen);
 }
 
-const char *net_vhost_cannot_move(const struct virtio_net *n)
+const char *net_vhost_cannot_move(const struct virtio_net *n, bool local)
 {
-	if (n->backend != NET_VHOST_USER)
-		return NULL;
-	if (n->cfg.server)
-		return "its vhost-user backend connects to vireo (server=on), "
-		       "and the socket is this process's";
-	if (n->vdev.acked & BIT(VIRTIO_F_RING_PACKED))
-		return "its rings are packed, where vireo cannot tell when the "
-		       "backend has finished what it took";
-	return NULL;
+	return n->backend != NET_VHOST_USER ? NULL :
+	       vhost_user_cannot_move(n->cfg.server, n->vdev.acked, local);
 }
 
 uint64_t net_vhost_offer_mask(const struct virtio_net *n)

@@ -44,7 +44,7 @@ int net_vhost_lock(struct virtio_net *n, bool take, char *err, size_t errlen);
 /* Does the (re)connected backend have what the driver uses? -ENOTSUP. */
 int net_vhost_user_fits(struct virtio_net *n, char *err, size_t errlen);
 /* Why the NIC cannot move to another process, or NULL. */
-const char *net_vhost_cannot_move(const struct virtio_net *n);
+const char *net_vhost_cannot_move(const struct virtio_net *n, bool local);
 void net_vhost_close(struct virtio_net *n);
 /* The feature bits the backend leaves the guest (AND into offered). */
 uint64_t net_vhost_offer_mask(const struct virtio_net *n);

@@ -94,10 +94,10 @@ struct vdev_class {
 	 */
 	int (*lock)(struct virtio_dev *d, bool take, char *err, size_t errlen);
 	/*
-	 * Migration: why this instance cannot move to another process, or
-	 * NULL. NULL hook: it can.
+	 * Migration: why this instance cannot move to another process (with
+	 * local=on: its RAM handed over), or NULL. NULL hook: it can.
 	 */
-	const char *(*cannot_move)(struct virtio_dev *d);
+	const char *(*cannot_move)(struct virtio_dev *d, bool local);
 	/*
 	 * Pause (and so snapshots and migration): why this instance cannot
 	 * be paused with its state kept, or NULL. NULL hook: it always can.

@@ -1806,9 +1806,10 @@ static int blk_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
 	return 0;
 }
 
-static const char *blk_cannot_move(struct virtio_dev *d)
+static const char *blk_cannot_move(struct virtio_dev *d, bool local)
 {
-	return blk_vhost_user_is(d) ? blk_vhost_user_cannot_move(d) : NULL;
+	return blk_vhost_user_is(d) ? blk_vhost_user_cannot_move(d, local) :
+				      NULL;
 }
 
 const struct vdev_class virtio_blk_class = {

@@ -884,9 +884,9 @@ static int net_dirty_log(struct virtio_dev *d, uint64_t *log, char *err,
 	return net_vhost_log(d->priv, log, err, errlen);
 }
 
-static const char *net_cannot_move(struct virtio_dev *d)
+static const char *net_cannot_move(struct virtio_dev *d, bool local)
 {
-	return vdpa_dev_is(d) ? NULL : net_vhost_cannot_move(d->priv);
+	return vdpa_dev_is(d) ? NULL : net_vhost_cannot_move(d->priv, local);
 }
 
 static int net_lock(struct virtio_dev *d, bool take, char *err,

@@ -202,6 +202,12 @@ int vhost_user_unpark(struct vhost_user *u, unsigned int wait_ms, char *err,
 int vhost_user_hand_over(struct vhost_user *u, struct virtio_dev *d,
 			 unsigned int n, char *err, size_t errlen);
 int vhost_user_take_back(struct vhost_user *u, char *err, size_t errlen);
+/*
+ * Why a vhost-user device cannot move to another process (local: with
+ * its RAM handed over), or NULL: a backend that connects to vireo
+ * (server), packed rings in acked, or local=on.
+ */
+const char *vhost_user_cannot_move(bool server, uint64_t acked, bool local);
 /* Can the backend log the guest pages it writes? Else -ENOTSUP + err. */
 int vhost_user_can_log(const struct vhost_user *u, char *err, size_t errlen);
 

@@ -288,15 +288,15 @@ const char *machine_vhost_device(const struct machine *m)
 	return NULL;
 }
 
-const char *machine_cannot_move(const struct machine *m, char *why,
-				size_t len)
+const char *machine_cannot_move(const struct machine *m, bool local,
+				char *why, size_t len)
 {
 	unsigned int i;
 
 	for (i = 0; i < m->nr_vdevs; i++) {
 		const struct machine_vdev *md = m->vdevs[i];
 		const char *r = md->cls->cannot_move ?
-				md->cls->cannot_move(md->vdev) : NULL;
+				md->cls->cannot_move(md->vdev, local) : NULL;
 
 		if (r) {
 			snprintf(why, len, "%s: %s", m->cfg->devices[i].id, r);

@@ -144,9 +144,9 @@ int machine_restore(struct machine *m, struct vm_config *cfg,
 /* The id of a device a vhost backend serves (it writes RAM unseen), or NULL. */
 const char *machine_vhost_device(const struct machine *m);
 /* "ID: why" (in why) for a device that cannot move to another process
- * (a migration), or NULL. */
-const char *machine_cannot_move(const struct machine *m, char *why,
-				size_t len);
+ * (a migration; local: local=on, the RAM handed over), or NULL. */
+const char *machine_cannot_move(const struct machine *m, bool local,
+				char *why, size_t len);
 /* 0 if every device can be paused with its state kept; else -errno + err. */
 int machine_can_pause(const struct machine *m, char *err, size_t errlen);
 /*

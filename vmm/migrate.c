@@ -665,7 +665,7 @@ int mig_start(struct migration **mp, struct machine *m, struct ev_loop *loop,
 		errf(err, errlen, "a migration to %s is under way", (*mp)->o.to);
 		return -EBUSY;
 	}
-	if (machine_cannot_move(m, why, sizeof(why))) {
+	if (machine_cannot_move(m, o->local, why, sizeof(why))) {
 		errf(err, errlen, "%s; it cannot migrate", why);
 		return -ENOTSUP;
 	}

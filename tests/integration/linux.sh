@@ -2101,7 +2101,7 @@ section migrate && multi_test mig_fio mig_fio
 # verifying on it across a migration to URI: the source waits for the
 # requests the daemon took, then lets go of it at the switch; the target
 # connects and goes on from the rings' bases. Over tcp the daemon logs
-# the pages it writes (LOG_SHMFD); with local=on the RAM is the same.
+# the pages it writes (LOG_SHMFD).
 # First a pause and a resume: the bases come back from the daemon and the
 # disk goes on from them.
 mig_vu_fio() {
@@ -2111,7 +2111,32 @@ mig_vu_fio() {
 	qsd_stop
 }
 mig_vu_fio_tcp() { mig_vu_fio tcp:127.0.0.1:47005; }
-mig_vu_fio_local() { mig_vu_fio "unix:$work/mig.sock,local=on"; }
+# With local=on the move is refused for now (the guest died on the
+# target right after the switch, 3 times in a row on 2026-12-06, where
+# tcp never failed): one line naming the disk, and the VM runs on.
+mig_vu_local_refused() {
+	truncate -s 32M "$work/vu.img"
+	qsd_start "$work/vu.img" || bad="qemu-storage-daemon did not start: $(tail -n 2 "$work/qsd.log")"
+	vm_in ${t}_src run $migargs $toolsdisk --disk "vhost-user=$qsock" \
+		--api-sock "$work/api.sock" \
+		--cmdline "console=ttyS0 panic=-1 vireo.test=snap-fio vireo.fio_loops=2 vireo.serial=$vu_serial"
+	if [ -z "$bad" ] && wait_for "$work/${t}_src.out" FIO-START 150; then
+		if ctl migrate --to "unix:$work/mig.sock,local=on" > "$work/$t.ctl" 2>&1; then
+			bad="ctl migrate with local=on was not refused"
+		elif ! grep -q "with local=on has crashed guests.*migrate over tcp" "$work/$t.ctl"; then
+			bad="refused without saying why: $(tr '\n' '|' < "$work/$t.ctl")"
+		fi
+		wait $vmpid || bad="$bad; the source exited $?: $(tail -n 3 "$work/${t}_src.out" | tr '\n' '|')"
+		grep -q "RESULT fio rc=0" "$work/${t}_src.out" ||
+			bad="$bad; fio on the source: $(grep -a -E 'RESULT|verify' "$work/${t}_src.out" | tail -n 3 | tr '\n' '|')"
+		exec 5>&-
+	else
+		bad="${bad:-fio did not start: $(why ${t}_src)}"
+		kill_vmm $vmpid
+		exec 5>&-
+	fi
+	qsd_stop
+}
 # A NIC served by a vhost-user backend (testpmd, switching between this
 # guest and a peer) moves over tcp: testpmd logs the pages it writes
 # (LOG_SHMFD); the source lets go of it at the switch, the target
@@ -2169,10 +2194,10 @@ elif section migrate-bad; then
 fi
 if section migrate-bad && ! have qemu-storage-daemon; then
 	skip mig_vu_fio_tcp "no qemu-storage-daemon here"
-	skip mig_vu_fio_local "no qemu-storage-daemon here"
+	skip mig_vu_local_refused "no qemu-storage-daemon here"
 elif section migrate-bad; then
 	multi_test mig_vu_fio_tcp mig_vu_fio_tcp
-	multi_test mig_vu_fio_local mig_vu_fio_local
+	multi_test mig_vu_local_refused mig_vu_local_refused
 fi
 
 # A stream that is not one: the target refuses it and says why.

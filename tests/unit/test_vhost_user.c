@@ -662,7 +662,8 @@ START_TEST(net_moves_between_processes)
 	dev = cls->create(&nc, &o, &env, err, sizeof(err));
 	ck_assert_msg(dev != NULL, "%s", err);
 	n = dev->priv;
-	ck_assert_ptr_null(cls->cannot_move(dev));
+	ck_assert_ptr_null(cls->cannot_move(dev, false));
+	ck_assert_ptr_nonnull(cls->cannot_move(dev, true));	/* local=on */
 	fake_driver_ok(dev, q, 3, BIT(VIRTIO_NET_F_CSUM) |
 		       BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_STATUS));
 	fill_activation(dev, &a, fds);
@@ -732,7 +733,7 @@ START_TEST(net_moves_between_processes)
 	ck_assert_ptr_nonnull(strstr(err, "not connected"));
 	/* Packed rings cannot move. */
 	dev->acked |= BIT(VIRTIO_F_RING_PACKED);
-	ck_assert_ptr_nonnull(cls->cannot_move(dev));
+	ck_assert_ptr_nonnull(cls->cannot_move(dev, false));
 
 	cls->destroy(dev2);
 	cls->destroy(dev);
