@@ -111,7 +111,7 @@ static int exit_status(struct machine *m, const struct runner *r)
 		pr_err("%s", m->vm.exit_detail);
 		return 0;
 	case VM_EXIT_SIGNAL: {
-		char where[512];
+		char where[2048];
 
 		vm_vcpu_positions(&m->vm, where, sizeof(where));
 		pr_err("%s; %s", m->vm.exit_detail, where);

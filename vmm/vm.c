@@ -476,6 +476,112 @@ static void vcpu_dump(struct vcpu *v, char *buf, size_t len)
 		 s.cs.base, s.ss.selector, s.idt.base, s.idt.limit);
 }
 
+static const char *mp_state_name(uint32_t st)
+{
+	switch (st) {
+	case KVM_MP_STATE_RUNNABLE: return "runnable";
+	case KVM_MP_STATE_UNINITIALIZED: return "waiting for INIT/SIPI";
+	case KVM_MP_STATE_INIT_RECEIVED: return "INIT received";
+	case KVM_MP_STATE_HALTED: return "halted";
+	case KVM_MP_STATE_SIPI_RECEIVED: return "SIPI received";
+	default: return "?";
+	}
+}
+
+#define MSR_TSC			0x10
+#define MSR_TSC_DEADLINE	0x6e0
+
+/*
+ * Where a stopped vCPU was, for a guest that stopped making progress:
+ * rip, whether interrupts were on, KVM's run state (halted: waiting for
+ * an interrupt), the local APIC timer (TSC deadline against the TSC, or
+ * the one-shot count) and the code bytes at rip (through the guest's
+ * page tables, KVM_TRANSLATE), so that the report says what it ran.
+ */
+/* The highest vector set in one of the local APIC's 256-bit registers. */
+static int lapic_top(const struct kvm_lapic_state *l, unsigned int reg)
+{
+	uint32_t w;
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		memcpy(&w, l->regs + reg + (unsigned int)i * 0x10, 4);
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static int vcpu_position(struct vm *vm, struct vcpu *v, char *buf, size_t len)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[2];
+	} msrs = { .h.nmsrs = 2, .e = { { .index = MSR_TSC },
+					{ .index = MSR_TSC_DEADLINE } } };
+	struct kvm_translation tr = { 0 };
+	struct kvm_mp_state mp = { 0 };
+	struct kvm_lapic_state lapic;
+	char timer[160] = "", code[80];
+	uint8_t bytes[12];
+	struct kvm_regs r;
+	uint32_t lvtt, tmict, tmcct;
+	unsigned int i;
+	size_t n;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
+		return snprintf(buf, len, "vCPU %u (registers unavailable)", v->id);
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		mp.mp_state = ~0u;
+	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) == 0) {
+		memcpy(&lvtt, lapic.regs + 0x320, 4);
+		memcpy(&tmict, lapic.regs + 0x380, 4);
+		memcpy(&tmcct, lapic.regs + 0x390, 4);
+		n = 0;
+		if (((lvtt >> 17) & 3) == 2 &&
+		    ioctl(v->fd, KVM_GET_MSRS, &msrs) == 2)
+			n = (size_t)snprintf(timer, sizeof(timer), ", timer%s: "
+				"TSC deadline %s%llu cycles",
+				lvtt & (1u << 16) ? " masked" : "",
+				msrs.e[1].data ? "in " : "none (",
+				msrs.e[1].data ? (unsigned long long)
+				(msrs.e[1].data - msrs.e[0].data) : 0ULL);
+		else
+			n = (size_t)snprintf(timer, sizeof(timer), ", timer%s: "
+				"mode %u, count %u of %u",
+				lvtt & (1u << 16) ? " masked" : "",
+				(lvtt >> 17) & 3, tmcct, tmict);
+		/* In service and pending: the top vector of each, and the
+		 * priority the APIC lets through. */
+		if (n < sizeof(timer))
+			snprintf(timer + n, sizeof(timer) - n, ", APIC in service "
+				 "%d, pending %d, PPR %#x", lapic_top(&lapic, 0x100),
+				 lapic_top(&lapic, 0x200), lapic.regs[0xa0]);
+	}
+	tr.linear_address = r.rip - 4;
+	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0)
+		snprintf(code, sizeof(code), ", code: KVM_TRANSLATE: %s",
+			 strerror(errno));
+	else if (!tr.valid)
+		snprintf(code, sizeof(code), ", code: not mapped by the "
+			 "guest's page tables");
+	else if ((tr.physical_address & 4095) > 4096 - sizeof(bytes) ||
+		 gm_read(&vm->mem, bytes, tr.physical_address, sizeof(bytes)))
+		snprintf(code, sizeof(code), ", code at %#llx, not in RAM",
+			 (unsigned long long)tr.physical_address);
+	else {
+		n = (size_t)snprintf(code, sizeof(code), ", code (rip-4)");
+		for (i = 0; i < sizeof(bytes) && n < sizeof(code); i++)
+			n += (size_t)snprintf(code + n, sizeof(code) - n,
+					      i == 4 ? " [%02x" : " %02x", bytes[i]);
+		if (n < sizeof(code))
+			snprintf(code + n, sizeof(code) - n, "]");
+	}
+	return snprintf(buf, len, "vCPU %u at rip %#llx (interrupts %s, %s%s%s)",
+			v->id, r.rip, r.rflags & (1u << 9) ? "on" : "off",
+			mp_state_name(mp.mp_state), timer, code);
+}
+
 void vm_vcpu_positions(struct vm *vm, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -483,13 +589,13 @@ void vm_vcpu_positions(struct vm *vm, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (i = 0; i < vm->nr_vcpus && used < len; i++) {
-		struct kvm_regs r;
 		int n;
 
-		if (ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &r) < 0)
-			continue;
-		n = snprintf(buf + used, len - used, "%svCPU %u at rip %#llx",
-			     i ? ", " : "", i, r.rip);
+		if (i)
+			used += (size_t)snprintf(buf + used, len - used, "; ");
+		if (used >= len)
+			break;
+		n = vcpu_position(vm, &vm->vcpus[i], buf + used, len - used);
 		if (n < 0)
 			break;
 		used += (size_t)n;

@@ -107,7 +107,9 @@ kill -TERM $pid
 wait $pid
 rc=$?
 exec 3>&-
-if [ "$rc" = 143 ] && grep -q "stopped by" "$work/$t.out" && grep -q "vCPU 0 at rip" "$work/$t.out"; then
+# Where the vCPU was: rip, interrupts, run state, APIC timer, code bytes.
+if [ "$rc" = 143 ] && grep -q "stopped by" "$work/$t.out" &&
+	grep -q -E 'vCPU 0 at rip 0x[0-9a-f]+ \(interrupts (on|off), (runnable|halted), timer.*APIC in service -?[0-9]+, pending -?[0-9]+, PPR (0x[0-9a-f]+|0), code \(rip-4\)( [0-9a-f]{2}){4} \[[0-9a-f]{2}' "$work/$t.out"; then
 	pass $t
 else
 	fail $t "rc=$rc (want 143 and a vCPU position): $(tail -c 300 "$work/$t.out")"
