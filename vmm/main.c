@@ -111,10 +111,15 @@ static int exit_status(struct machine *m, const struct runner *r)
 		pr_err("%s", m->vm.exit_detail);
 		return 0;
 	case VM_EXIT_SIGNAL: {
-		char where[2048];
+		char where[512];
+		unsigned int i;
 
-		vm_vcpu_positions(&m->vm, where, sizeof(where));
-		pr_err("%s; %s", m->vm.exit_detail, where);
+		/* A line per vCPU: each is long (pr_err's lines are not). */
+		pr_err("%s; where each vCPU was:", m->vm.exit_detail);
+		for (i = 0; i < m->vm.nr_vcpus; i++) {
+			vm_vcpu_position(&m->vm, i, where, sizeof(where));
+			pr_err("  %s", where);
+		}
 		machine_queue_report(m);
 		return 128 + r->last_signal;
 	}

@@ -491,13 +491,6 @@ static const char *mp_state_name(uint32_t st)
 #define MSR_TSC			0x10
 #define MSR_TSC_DEADLINE	0x6e0
 
-/*
- * Where a stopped vCPU was, for a guest that stopped making progress:
- * rip, whether interrupts were on, KVM's run state (halted: waiting for
- * an interrupt), the local APIC timer (TSC deadline against the TSC, or
- * the one-shot count) and the code bytes at rip (through the guest's
- * page tables, KVM_TRANSLATE), so that the report says what it ran.
- */
 /* The highest vector set in one of the local APIC's 256-bit registers. */
 static int lapic_top(const struct kvm_lapic_state *l, unsigned int reg)
 {
@@ -512,8 +505,16 @@ static int lapic_top(const struct kvm_lapic_state *l, unsigned int reg)
 	return -1;
 }
 
-static int vcpu_position(struct vm *vm, struct vcpu *v, char *buf, size_t len)
+/*
+ * Where a stopped vCPU was, for a guest that stopped making progress:
+ * rip, whether interrupts were on, KVM's run state (halted: waiting for
+ * an interrupt), the local APIC timer (TSC deadline against the TSC, or
+ * the one-shot count) and the code bytes at rip (through the guest's
+ * page tables, KVM_TRANSLATE), so that the report says what it ran.
+ */
+int vm_vcpu_position(struct vm *vm, unsigned int id, char *buf, size_t len)
 {
+	struct vcpu *v = &vm->vcpus[id];
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e[2];
@@ -522,6 +523,9 @@ static int vcpu_position(struct vm *vm, struct vcpu *v, char *buf, size_t len)
 	struct kvm_translation tr = { 0 };
 	struct kvm_mp_state mp = { 0 };
 	struct kvm_lapic_state lapic;
+	struct kvm_sregs sr;
+	uint32_t ppr;
+	int64_t left;
 	char timer[160] = "", code[80];
 	uint8_t bytes[12];
 	struct kvm_regs r;
@@ -530,7 +534,7 @@ static int vcpu_position(struct vm *vm, struct vcpu *v, char *buf, size_t len)
 	size_t n;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
-		return snprintf(buf, len, "vCPU %u (registers unavailable)", v->id);
+		return snprintf(buf, len, "vCPU %u (registers unavailable)", id);
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
 		mp.mp_state = ~0u;
 	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) == 0) {
@@ -539,34 +543,47 @@ static int vcpu_position(struct vm *vm, struct vcpu *v, char *buf, size_t len)
 		memcpy(&tmcct, lapic.regs + 0x390, 4);
 		n = 0;
 		if (((lvtt >> 17) & 3) == 2 &&
-		    ioctl(v->fd, KVM_GET_MSRS, &msrs) == 2)
-			n = (size_t)snprintf(timer, sizeof(timer), ", timer%s: "
-				"TSC deadline %s%llu cycles",
-				lvtt & (1u << 16) ? " masked" : "",
-				msrs.e[1].data ? "in " : "none (",
-				msrs.e[1].data ? (unsigned long long)
-				(msrs.e[1].data - msrs.e[0].data) : 0ULL);
-		else
+		    ioctl(v->fd, KVM_GET_MSRS, &msrs) == 2) {
+			left = (int64_t)(msrs.e[1].data - msrs.e[0].data);
+			if (!msrs.e[1].data)
+				n = (size_t)snprintf(timer, sizeof(timer),
+					", timer%s: TSC deadline not armed",
+					lvtt & (1u << 16) ? " masked" : "");
+			else
+				n = (size_t)snprintf(timer, sizeof(timer),
+					", timer%s: TSC deadline %s %lld cycles%s",
+					lvtt & (1u << 16) ? " masked" : "",
+					left < 0 ? "passed" : "in",
+					(long long)(left < 0 ? -left : left),
+					left < 0 ? " ago" : "");
+		} else {
 			n = (size_t)snprintf(timer, sizeof(timer), ", timer%s: "
 				"mode %u, count %u of %u",
 				lvtt & (1u << 16) ? " masked" : "",
 				(lvtt >> 17) & 3, tmcct, tmict);
+		}
 		/* In service and pending: the top vector of each, and the
 		 * priority the APIC lets through. */
+		memcpy(&ppr, lapic.regs + 0xa0, 4);
 		if (n < sizeof(timer))
 			snprintf(timer + n, sizeof(timer) - n, ", APIC in service "
 				 "%d, pending %d, PPR %#x", lapic_top(&lapic, 0x100),
-				 lapic_top(&lapic, 0x200), lapic.regs[0xa0]);
+				 lapic_top(&lapic, 0x200), ppr & 0xff);
 	}
+	/* rip is CS-relative outside 64-bit mode (an AP at its reset
+	 * vector, a real-mode trampoline). */
 	tr.linear_address = r.rip - 4;
+	if (ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 && !sr.cs.l)
+		tr.linear_address += sr.cs.base;
 	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0)
 		snprintf(code, sizeof(code), ", code: KVM_TRANSLATE: %s",
 			 strerror(errno));
 	else if (!tr.valid)
 		snprintf(code, sizeof(code), ", code: not mapped by the "
 			 "guest's page tables");
-	else if ((tr.physical_address & 4095) > 4096 - sizeof(bytes) ||
-		 gm_read(&vm->mem, bytes, tr.physical_address, sizeof(bytes)))
+	else if ((tr.physical_address & 4095) > 4096 - sizeof(bytes))
+		snprintf(code, sizeof(code), ", code: crosses a page");
+	else if (gm_read(&vm->mem, bytes, tr.physical_address, sizeof(bytes)))
 		snprintf(code, sizeof(code), ", code at %#llx, not in RAM",
 			 (unsigned long long)tr.physical_address);
 	else {
@@ -578,28 +595,8 @@ static int vcpu_position(struct vm *vm, struct vcpu *v, char *buf, size_t len)
 			snprintf(code + n, sizeof(code) - n, "]");
 	}
 	return snprintf(buf, len, "vCPU %u at rip %#llx (interrupts %s, %s%s%s)",
-			v->id, r.rip, r.rflags & (1u << 9) ? "on" : "off",
+			id, r.rip, r.rflags & (1u << 9) ? "on" : "off",
 			mp_state_name(mp.mp_state), timer, code);
-}
-
-void vm_vcpu_positions(struct vm *vm, char *buf, size_t len)
-{
-	size_t used = 0;
-	unsigned int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < vm->nr_vcpus && used < len; i++) {
-		int n;
-
-		if (i)
-			used += (size_t)snprintf(buf + used, len - used, "; ");
-		if (used >= len)
-			break;
-		n = vcpu_position(vm, &vm->vcpus[i], buf + used, len - used);
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
 }
 
 static uint64_t coarse_ms(void)

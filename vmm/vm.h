@@ -133,10 +133,11 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason,
 		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
- * "vCPU 0 at rip 0x..., vCPU 1 at rip 0x..." into buf: where a stopped
- * guest was, for diagnosing hangs.
+ * Where stopped vCPU id was, into buf, for diagnosing hangs: "vCPU 0 at
+ * rip 0x... (interrupts on|off, run state, APIC timer and vectors, code
+ * bytes at rip)". Returns what snprintf does.
  */
-void vm_vcpu_positions(struct vm *vm, char *buf, size_t len);
+int vm_vcpu_position(struct vm *vm, unsigned int id, char *buf, size_t len);
 /*
  * What each vCPU thread is doing now, in words: in KVM_RUN (and how long
  * since its last exit) or serving an exit (which, for how long). Called

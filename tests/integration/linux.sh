@@ -100,7 +100,7 @@ nested_flake() {
 	# vireo's own account goes into the RETRY line.
 	if [ "${2:-}" = timed ] && { [ "$rc" = 124 ] || [ "$rc" = 143 ]; } &&
 	   vireo_owed_nothing "$1"; then
-		echo "RETRY $1: the guest stopped making progress in the nested test host, with every ring's work done and no vCPU in vireo; vireo: $(tr -d '\r' < "$work/$1.out" | grep -E 'stopped by|rings:' | tr '\n' '|' | cut -c1-1500) $(rip_modules "$1")$(tr -d '\r' < "$work/$1.out" | grep -m1 -E 'rcu: INFO|soft lockup|NMI backtrace|Sending NMI')"
+		echo "RETRY $1: the guest stopped making progress in the nested test host, with every ring's work done and no vCPU in vireo; vireo: $(tr -d '\r' < "$work/$1.out" | grep -E 'stopped by|at rip|rings:' | tr '\n' '|' | cut -c1-1500) $(rip_modules "$1")$(tr -d '\r' < "$work/$1.out" | grep -m1 -E 'rcu: INFO|soft lockup|NMI backtrace|Sending NMI')"
 		retry_log "$1"
 		return 0
 	fi
@@ -111,7 +111,7 @@ nested_flake() {
 	# even to the guest's NMI).
 	if [ "${2:-}" = timed ] && { [ "$rc" = 124 ] || [ "$rc" = 143 ]; } &&
 	   _w=$(vcpu_wedged "$1"); then
-		echo "RETRY $1: $_w, in the nested test host; vireo: $(tr -d '\r' < "$work/$1.out" | grep -E 'stopped by|rings:' | tr '\n' '|' | cut -c1-1500) $(rip_modules "$1")"
+		echo "RETRY $1: $_w, in the nested test host; vireo: $(tr -d '\r' < "$work/$1.out" | grep -E 'stopped by|at rip|rings:' | tr '\n' '|' | cut -c1-1500) $(rip_modules "$1")"
 		retry_log "$1"
 		return 0
 	fi
