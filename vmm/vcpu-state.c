@@ -8,9 +8,6 @@
 
 #include "util.h"
 
-#define MSR_IA32_TSC		0x10
-#define MSR_TSC_DEADLINE	0x6e0
-
 /* The MSRs KVM saves and restores for this host (cached). */
 static int msr_list(struct vm *vm, uint32_t **out, uint32_t *n)
 {

@@ -488,9 +488,6 @@ static const char *mp_state_name(uint32_t st)
 	}
 }
 
-#define MSR_TSC			0x10
-#define MSR_TSC_DEADLINE	0x6e0
-
 /* The highest vector set in one of the local APIC's 256-bit registers. */
 static int lapic_top(const struct kvm_lapic_state *l, unsigned int reg)
 {
@@ -518,7 +515,7 @@ int vm_vcpu_position(struct vm *vm, unsigned int id, char *buf, size_t len)
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e[2];
-	} msrs = { .h.nmsrs = 2, .e = { { .index = MSR_TSC },
+	} msrs = { .h.nmsrs = 2, .e = { { .index = MSR_IA32_TSC },
 					{ .index = MSR_TSC_DEADLINE } } };
 	struct kvm_translation tr = { 0 };
 	struct kvm_mp_state mp = { 0 };

@@ -24,6 +24,10 @@
 
 #define VM_MAX_VCPUS 254	/* xAPIC IDs 0..253 in the MADT */
 
+/* The MSRs vireo reads by number (the time stamp counter and its timer) */
+#define MSR_IA32_TSC		0x10
+#define MSR_TSC_DEADLINE	0x6e0
+
 enum vm_exit_reason {
 	VM_EXIT_NONE = 0,
 	VM_EXIT_POWEROFF,	/* ACPI S5 */
