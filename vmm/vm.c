@@ -495,105 +495,116 @@ static int lapic_top(const struct kvm_lapic_state *l, unsigned int reg)
 	int i;
 
 	for (i = 7; i >= 0; i--) {
-		memcpy(&w, l->regs + reg + (unsigned int)i * 0x10, 4);
+		w = get_le32(&l->regs[reg + (unsigned int)i * 0x10]);
 		if (w)
 			return i * 32 + 31 - __builtin_clz(w);
 	}
 	return -1;
 }
 
-/*
- * Where a stopped vCPU was, for a guest that stopped making progress:
- * rip, whether interrupts were on, KVM's run state (halted: waiting for
- * an interrupt), the local APIC timer (TSC deadline against the TSC, or
- * the one-shot count) and the code bytes at rip (through the guest's
- * page tables, KVM_TRANSLATE), so that the report says what it ran.
- */
-int vm_vcpu_position(struct vm *vm, unsigned int id, char *buf, size_t len)
+/* ", timer...: ..., APIC in service N, pending N, PPR N" into buf. */
+static void vcpu_apic_said(struct vcpu *v, char *buf, size_t len)
 {
-	struct vcpu *v = &vm->vcpus[id];
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e[2];
 	} msrs = { .h.nmsrs = 2, .e = { { .index = MSR_IA32_TSC },
 					{ .index = MSR_TSC_DEADLINE } } };
-	struct kvm_translation tr = { 0 };
-	struct kvm_mp_state mp = { 0 };
 	struct kvm_lapic_state lapic;
-	struct kvm_sregs sr;
-	uint32_t ppr;
+	const char *masked;
+	uint32_t lvtt;
 	int64_t left;
-	char timer[160] = "", code[80];
+	size_t n;
+
+	buf[0] = '\0';
+	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return;
+	lvtt = get_le32(&lapic.regs[0x320]);
+	masked = lvtt & (1u << 16) ? " masked" : "";
+	if (((lvtt >> 17) & 3) == 2 && ioctl(v->fd, KVM_GET_MSRS, &msrs) == 2) {
+		left = (int64_t)(msrs.e[1].data - msrs.e[0].data);
+		if (!msrs.e[1].data)
+			n = (size_t)snprintf(buf, len, ", timer%s: TSC deadline "
+					     "not armed", masked);
+		else
+			n = (size_t)snprintf(buf, len, ", timer%s: TSC deadline "
+					     "%s %lld cycles%s", masked,
+					     left < 0 ? "passed" : "in",
+					     (long long)(left < 0 ? -left : left),
+					     left < 0 ? " ago" : "");
+	} else {
+		n = (size_t)snprintf(buf, len, ", timer%s: mode %u, count %u "
+				     "of %u", masked, (lvtt >> 17) & 3,
+				     get_le32(&lapic.regs[0x390]),
+				     get_le32(&lapic.regs[0x380]));
+	}
+	/* In service and pending: the top vector of each, and the priority
+	 * the APIC lets through. */
+	if (n < len)
+		snprintf(buf + n, len - n, ", APIC in service %d, pending %d, "
+			 "PPR %#x", lapic_top(&lapic, 0x100),
+			 lapic_top(&lapic, 0x200),
+			 get_le32(&lapic.regs[0xa0]) & 0xff);
+}
+
+/* ", code (rip-4) xx xx xx xx [xx ...]" (or why not) into buf. */
+static void vcpu_code_said(struct vm *vm, struct vcpu *v,
+			   const struct kvm_regs *r, char *buf, size_t len)
+{
+	struct kvm_translation tr = { 0 };
+	struct kvm_sregs sr;
 	uint8_t bytes[12];
-	struct kvm_regs r;
-	uint32_t lvtt, tmict, tmcct;
 	unsigned int i;
 	size_t n;
+
+	/* rip is CS-relative outside 64-bit mode (an AP at its reset
+	 * vector, a real-mode trampoline). */
+	tr.linear_address = r->rip - 4;
+	if (ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 && !sr.cs.l)
+		tr.linear_address += sr.cs.base;
+	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0) {
+		snprintf(buf, len, ", code: KVM_TRANSLATE: %s", strerror(errno));
+	} else if (!tr.valid) {
+		snprintf(buf, len, ", code: not mapped by the guest's page tables");
+	} else if ((tr.physical_address & 4095) > 4096 - sizeof(bytes)) {
+		snprintf(buf, len, ", code: crosses a page");
+	} else if (gm_read(&vm->mem, bytes, tr.physical_address, sizeof(bytes))) {
+		snprintf(buf, len, ", code at %#llx, not in RAM",
+			 (unsigned long long)tr.physical_address);
+	} else {
+		n = (size_t)snprintf(buf, len, ", code (rip-4)");
+		for (i = 0; i < sizeof(bytes) && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n,
+					      i == 4 ? " [%02x" : " %02x", bytes[i]);
+		if (n < len)
+			snprintf(buf + n, len - n, "]");
+	}
+}
+
+/*
+ * Where a stopped vCPU was, for a guest that stopped making progress:
+ * rip, whether interrupts were on, KVM's run state (halted: waiting for
+ * an interrupt), the local APIC timer (TSC deadline against the TSC, or
+ * the one-shot count) and vectors, and the code bytes at rip (through
+ * the guest's page tables, KVM_TRANSLATE), so that the report says what
+ * it ran.
+ */
+int vm_vcpu_position(struct vm *vm, unsigned int id, char *buf, size_t len)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	struct kvm_mp_state mp = { 0 };
+	char apic[160], code[80];
+	struct kvm_regs r;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
 		return snprintf(buf, len, "vCPU %u (registers unavailable)", id);
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
 		mp.mp_state = ~0u;
-	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) == 0) {
-		memcpy(&lvtt, lapic.regs + 0x320, 4);
-		memcpy(&tmict, lapic.regs + 0x380, 4);
-		memcpy(&tmcct, lapic.regs + 0x390, 4);
-		n = 0;
-		if (((lvtt >> 17) & 3) == 2 &&
-		    ioctl(v->fd, KVM_GET_MSRS, &msrs) == 2) {
-			left = (int64_t)(msrs.e[1].data - msrs.e[0].data);
-			if (!msrs.e[1].data)
-				n = (size_t)snprintf(timer, sizeof(timer),
-					", timer%s: TSC deadline not armed",
-					lvtt & (1u << 16) ? " masked" : "");
-			else
-				n = (size_t)snprintf(timer, sizeof(timer),
-					", timer%s: TSC deadline %s %lld cycles%s",
-					lvtt & (1u << 16) ? " masked" : "",
-					left < 0 ? "passed" : "in",
-					(long long)(left < 0 ? -left : left),
-					left < 0 ? " ago" : "");
-		} else {
-			n = (size_t)snprintf(timer, sizeof(timer), ", timer%s: "
-				"mode %u, count %u of %u",
-				lvtt & (1u << 16) ? " masked" : "",
-				(lvtt >> 17) & 3, tmcct, tmict);
-		}
-		/* In service and pending: the top vector of each, and the
-		 * priority the APIC lets through. */
-		memcpy(&ppr, lapic.regs + 0xa0, 4);
-		if (n < sizeof(timer))
-			snprintf(timer + n, sizeof(timer) - n, ", APIC in service "
-				 "%d, pending %d, PPR %#x", lapic_top(&lapic, 0x100),
-				 lapic_top(&lapic, 0x200), ppr & 0xff);
-	}
-	/* rip is CS-relative outside 64-bit mode (an AP at its reset
-	 * vector, a real-mode trampoline). */
-	tr.linear_address = r.rip - 4;
-	if (ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 && !sr.cs.l)
-		tr.linear_address += sr.cs.base;
-	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0)
-		snprintf(code, sizeof(code), ", code: KVM_TRANSLATE: %s",
-			 strerror(errno));
-	else if (!tr.valid)
-		snprintf(code, sizeof(code), ", code: not mapped by the "
-			 "guest's page tables");
-	else if ((tr.physical_address & 4095) > 4096 - sizeof(bytes))
-		snprintf(code, sizeof(code), ", code: crosses a page");
-	else if (gm_read(&vm->mem, bytes, tr.physical_address, sizeof(bytes)))
-		snprintf(code, sizeof(code), ", code at %#llx, not in RAM",
-			 (unsigned long long)tr.physical_address);
-	else {
-		n = (size_t)snprintf(code, sizeof(code), ", code (rip-4)");
-		for (i = 0; i < sizeof(bytes) && n < sizeof(code); i++)
-			n += (size_t)snprintf(code + n, sizeof(code) - n,
-					      i == 4 ? " [%02x" : " %02x", bytes[i]);
-		if (n < sizeof(code))
-			snprintf(code + n, sizeof(code) - n, "]");
-	}
+	vcpu_apic_said(v, apic, sizeof(apic));
+	vcpu_code_said(vm, v, &r, code, sizeof(code));
 	return snprintf(buf, len, "vCPU %u at rip %#llx (interrupts %s, %s%s%s)",
 			id, r.rip, r.rflags & (1u << 9) ? "on" : "off",
-			mp_state_name(mp.mp_state), timer, code);
+			mp_state_name(mp.mp_state), apic, code);
 }
 
 static uint64_t coarse_ms(void)
