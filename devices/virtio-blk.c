@@ -412,16 +412,16 @@ static bool blk_release_held(struct blk_queue *q, bool push)
 	return push && n;
 }
 
-/* Arm queue q's timer (an io_uring timeout) for ms; false if it cannot. */
+/* Arm queue q's timer (an io_uring timeout) for us; false if it cannot. */
 static bool blk_timer(struct blk_queue *q, struct blk_op *op,
-		      struct __kernel_timespec *ts, unsigned int ms)
+		      struct __kernel_timespec *ts, uint64_t us)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 
 	if (!sqe)
 		return false;
-	ts->tv_sec = ms / 1000;
-	ts->tv_nsec = (long long)(ms % 1000) * 1000000LL;
+	ts->tv_sec = (long long)(us / 1000000);
+	ts->tv_nsec = (long long)(us % 1000000) * 1000LL;
 	io_uring_prep_timeout(sqe, ts, 0, 0);
 	io_uring_sqe_set_data(sqe, op);
 	return true;
@@ -449,7 +449,8 @@ static bool blk_hold(struct virtio_blk *b, struct blk_req *r, int status)
 	}
 	if (!q->flush_armed) {
 		q->flush_op.r = NULL;
-		if (blk_timer(q, &q->flush_op, &q->flush_ts, BLK_HOLD_MS)) {
+		if (blk_timer(q, &q->flush_op, &q->flush_ts,
+			      BLK_HOLD_MS * 1000ULL)) {
 			q->flush_armed = true;
 			blk_submit(q);
 		} else {
@@ -485,7 +486,7 @@ static void blk_delay(struct virtio_blk *b, struct blk_req *r)
 		ms = (unsigned int)(inject_rand(&b->rng) % (ms + 1ULL));
 	r->delay_op.r = r;
 	r->delay_op.len = 0;
-	if (!blk_timer(r->q, &r->delay_op, &r->delay_ts, ms))
+	if (!blk_timer(r->q, &r->delay_op, &r->delay_ts, ms * 1000ULL))
 		return;
 	r->pending++;
 	virtio_injected(&b->vdev, (int)r->q->idx, "request %llu (type %u): "
@@ -747,6 +748,54 @@ static bool blk_restart_waiting(struct blk_queue *q, bool *pushed,
 			   pushed, submit, t);
 }
 
+/* Fast reads and writes in flight, and nothing slow (see blk_pace_kicks). */
+static bool blk_fast_inflight(const struct blk_queue *q)
+{
+	return q->inflight && !q->slow_inflight &&
+	       q->service_ns < BLK_HOLD_KICKS_RATIO * q->kick_ns;
+}
+
+/*
+ * Interrupts are exits too, and each costs the guest more than a kick
+ * costs vireo. While fast reads and writes are in flight (the kicks are
+ * held for the same reason), what was pushed waits for them, so that
+ * one interrupt tells the guest of the lot: the hold ends when the last
+ * of them completes, when something slow is in flight, or after
+ * BLK_IRQ_HOLD_US (a timer), whichever comes first. pushed: queue q's
+ * used ring has new entries.
+ */
+static void blk_irq_now(struct blk_queue *q)
+{
+	struct virtio_blk *b = q->blk;
+
+	b->stats.irqs_held += q->irq_held;
+	q->irq_owed = false;
+	q->irq_held = false;
+	virtio_queue_notify(&b->vdev, q->idx);
+}
+
+static void blk_notify(struct blk_queue *q, bool pushed)
+{
+	struct virtio_blk *b = q->blk;
+
+	q->irq_owed |= pushed;
+	if (!q->irq_owed)
+		return;
+	if (blk_fast_inflight(q) && virtio_dev_running(&b->vdev)) {
+		q->irq_op.r = NULL;
+		if (!q->irq_armed &&
+		    blk_timer(q, &q->irq_op, &q->irq_ts, BLK_IRQ_HOLD_US)) {
+			q->irq_armed = true;
+			blk_submit(q);
+		}
+		if (q->irq_armed) {
+			q->irq_held = true;
+			return;
+		}
+	}
+	blk_irq_now(q);
+}
+
 /*
  * Start the requests queue q holds (the one waiting for bounce memory
  * first); true if there were any. Work per turn is bounded: a ring's
@@ -800,8 +849,7 @@ static bool blk_take(struct blk_queue *q)
 out:
 	if (submit || io_uring_sq_ready(&q->ring))
 		blk_submit(q);
-	if (pushed)
-		virtio_queue_notify(d, q->idx);
+	blk_notify(q, pushed);
 	return took;
 }
 
@@ -897,6 +945,12 @@ static bool blk_cqe(struct blk_queue *q, struct io_uring_cqe *cqe, bool push,
 		q->flush_armed = false;
 		return blk_release_held(q, push);
 	}
+	if (op == &q->irq_op) {		/* an interrupt held long enough */
+		q->irq_armed = false;
+		if (q->irq_owed && push)
+			blk_irq_now(q);
+		return false;
+	}
 	r = op->r;
 	if (r->stale)
 		push = false;		/* from before a reset: no ring now */
@@ -960,11 +1014,11 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 		pushed |= blk_cqe(q, cqe, true, now);
 		io_uring_cqe_seen(&q->ring, cqe);
 	}
-	if (pushed)
-		virtio_queue_notify(&b->vdev, q->idx);
+	q->irq_owed |= pushed;
 	/* Requests added without a kick while kicks were held, or one
 	 * that waited for bounce memory a completion freed (on any queue:
-	 * bounce memory is the disk's). */
+	 * bounce memory is the disk's). Then the interrupt for what
+	 * completed, or its hold if what was just taken is fast. */
 	if (virtio_dev_running(&b->vdev)) {
 		unsigned int i;
 
@@ -974,6 +1028,7 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 			if (&b->q[i] != q && b->q[i].waiting)
 				blk_take(&b->q[i]);
 	}
+	blk_notify(q, false);
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
@@ -1053,8 +1108,10 @@ static void blk_deactivate(struct virtio_dev *d, bool pause)
 			pr_err("blk %s: %u requests still in flight after 10 s; "
 			       "pausing without them", b->cfg.path, q->inflight);
 		pushed |= blk_release_held(q, true);
-		if (pushed)
-			virtio_queue_notify(d, q->idx);
+		/* A held interrupt goes too: a still machine owes none. */
+		q->irq_owed |= pushed;
+		if (q->irq_owed)
+			blk_irq_now(q);
 		if (d->vq[q->idx].kicks_held)
 			vq_release_kicks(&d->vq[q->idx]);
 	}
@@ -1099,6 +1156,8 @@ static bool blk_reset(struct virtio_dev *d)
 		if (q->waiting)
 			req_put(q->waiting);	/* its ring went with it */
 		q->waiting = NULL;
+		q->irq_owed = false;	/* the ring it was for is gone */
+		q->irq_held = false;
 		blk_release_held(q, false);
 		if (!q->inflight)
 			continue;
@@ -1260,9 +1319,10 @@ static int blk_queue_init(struct virtio_blk *b, unsigned int idx, char *err,
 	 * requests can have in flight (a discard has one per segment). */
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_CQSIZE,
-		/* the worst case, and inject=delay's and burst's timers */
+		/* the worst case, inject=delay's and burst's timers, and
+		 * the interrupt hold's */
 		.cq_entries = BLK_QUEUE_SIZE * BLK_MAX_DISCARD_SEG +
-			      BLK_QUEUE_SIZE + 1,
+			      BLK_QUEUE_SIZE + 2,
 	};
 	struct blk_queue *q = &b->q[idx];
 	int ret;
@@ -1439,8 +1499,9 @@ void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 	n = (size_t)snprintf(buf, len, "blk %s: %llu reads %llu bytes, %llu "
 		 "writes %llu bytes, %llu flushes, %llu discards, %llu "
 		 "write-zeroes; %llu I/O errors, %llu unsupported, %llu "
-		 "malformed; %llu kicks, %llu interrupts, %llu completion "
-		 "wakeups; reads and writes take %llu us, a kick %llu us",
+		 "malformed; %llu kicks, %llu interrupts (%llu of them held "
+		 "for more completions), %llu completion wakeups; reads and "
+		 "writes take %llu us, a kick %llu us",
 		 b->cfg.path,
 		 (unsigned long long)s->reads,
 		 (unsigned long long)s->bytes_read,
@@ -1454,6 +1515,7 @@ void virtio_blk_stats_line(struct virtio_blk *b, char *buf, size_t len)
 		 (unsigned long long)s->malformed,
 		 (unsigned long long)b->vdev.kicks,
 		 (unsigned long long)b->vdev.interrupts,
+		 (unsigned long long)s->irqs_held,
 		 (unsigned long long)s->wakeups,
 		 (unsigned long long)(service / b->nr_queues / 1000),
 		 (unsigned long long)(kick / b->nr_queues / 1000));

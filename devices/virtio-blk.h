@@ -42,6 +42,7 @@
 #define BLK_MAX_DISCARD_SEG	32
 #define BLK_MAX_DISCARD_SECTORS	(1U << 22)	/* 2 GiB per segment */
 #define BLK_HOLD_KICKS_RATIO	4	/* see blk_pace_kicks() */
+#define BLK_IRQ_HOLD_US		500	/* an interrupt waits at most (blk_notify) */
 #define BLK_BOUNCE_MAX		(8U << 20)	/* O_DIRECT realignment */
 #define BLK_BOUNCE_TOTAL	(32U << 20)	/* of it, per disk at once */
 #define BLK_MAX_QUEUES		8
@@ -143,6 +144,7 @@ struct blk_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t io_errors, unsupported, malformed;
 	uint64_t wakeups;		/* completion events handled */
+	uint64_t irqs_held;		/* interrupts that waited (blk_notify) */
 	uint64_t bounce_waits;		/* requests that waited for bounce room */
 	uint64_t too_large;		/* segments over size_max, refused */
 	uint64_t submit_errors;		/* io_uring_submit() refusals */
@@ -175,6 +177,12 @@ struct blk_queue {
 	struct blk_op flush_op;		/* an io_uring timeout; r is NULL */
 	struct __kernel_timespec flush_ts;
 	bool flush_armed;
+	/* an interrupt held for more completions (blk_notify), its timer */
+	bool irq_owed;
+	bool irq_held;			/* the owed one waited */
+	bool irq_armed;
+	struct blk_op irq_op;		/* an io_uring timeout; r is NULL */
+	struct __kernel_timespec irq_ts;
 };
 
 struct virtio_blk {
