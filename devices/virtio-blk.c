@@ -748,10 +748,13 @@ static bool blk_restart_waiting(struct blk_queue *q, bool *pushed,
 			   pushed, submit, t);
 }
 
-/* Fast reads and writes in flight, and nothing slow (see blk_pace_kicks). */
+/*
+ * Fast reads and writes in flight, and nothing slow (see blk_pace_kicks);
+ * those from before a reset that was given up on do not count.
+ */
 static bool blk_fast_inflight(const struct blk_queue *q)
 {
-	return q->inflight && !q->slow_inflight &&
+	return q->inflight > q->stale_inflight && !q->slow_inflight &&
 	       q->service_ns < BLK_HOLD_KICKS_RATIO * q->kick_ns;
 }
 
@@ -767,11 +770,17 @@ static bool blk_fast_inflight(const struct blk_queue *q)
 static void blk_irq_now(struct blk_queue *q)
 {
 	struct virtio_blk *b = q->blk;
+	uint64_t sent = b->vdev.interrupts;
 
-	b->stats.irqs_held += q->irq_held;
+	/* A paused device owes it still: it goes with the next turn after
+	 * the resume's kick. A reset forgets it. */
+	if (!virtio_dev_running(&b->vdev))
+		return;
+	virtio_queue_notify(&b->vdev, q->idx);
+	if (q->irq_held && b->vdev.interrupts != sent)
+		b->stats.irqs_held++;
 	q->irq_owed = false;
 	q->irq_held = false;
-	virtio_queue_notify(&b->vdev, q->idx);
 }
 
 static void blk_notify(struct blk_queue *q, bool pushed)
@@ -876,9 +885,7 @@ static void blk_pace_kicks(struct blk_queue *q, bool took)
 
 	if (!virtio_dev_running(&b->vdev) || !vq->ready)
 		return;
-	if (q->inflight && !q->slow_inflight &&
-	    q->service_ns < BLK_HOLD_KICKS_RATIO * q->kick_ns &&
-	    (took || !vq->kicks_held)) {
+	if (blk_fast_inflight(q) && (took || !vq->kicks_held)) {
 		vq_hold_kicks(vq);
 		return;
 	}
@@ -1001,7 +1008,6 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 	struct blk_queue *q = container_of(h, struct blk_queue, done_h);
 	struct virtio_blk *b = q->blk;
 	struct io_uring_cqe *cqe;
-	bool pushed = false;
 	uint64_t now;
 
 	(void)events;
@@ -1010,11 +1016,13 @@ static void blk_done(struct ev_handler *h, uint32_t events)
 	b->stats.wakeups++;
 	q->wakeups++;
 	now = now_ns();
+	/* Owed as each completes: a hold's timer among them then sends
+	 * the interrupt for all pushed before it. */
 	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
-		pushed |= blk_cqe(q, cqe, true, now);
+		if (blk_cqe(q, cqe, true, now))
+			q->irq_owed = true;
 		io_uring_cqe_seen(&q->ring, cqe);
 	}
-	q->irq_owed |= pushed;
 	/* Requests added without a kick while kicks were held, or one
 	 * that waited for bounce memory a completion freed (on any queue:
 	 * bounce memory is the disk's). Then the interrupt for what
