@@ -758,15 +758,7 @@ static bool blk_fast_inflight(const struct blk_queue *q)
 	       q->service_ns < BLK_HOLD_KICKS_RATIO * q->kick_ns;
 }
 
-/*
- * Interrupts are exits too, and each costs the guest more than a kick
- * costs vireo. While fast reads and writes are in flight (the kicks are
- * held for the same reason), what was pushed waits for them, so that
- * one interrupt tells the guest of the lot: the hold ends when the last
- * of them completes, when something slow is in flight, or after
- * BLK_IRQ_HOLD_US (a timer), whichever comes first. pushed: queue q's
- * used ring has new entries.
- */
+/* Queue q's owed interrupt goes now, if the device runs. */
 static void blk_irq_now(struct blk_queue *q)
 {
 	struct virtio_blk *b = q->blk;
@@ -783,6 +775,15 @@ static void blk_irq_now(struct blk_queue *q)
 	q->irq_held = false;
 }
 
+/*
+ * Interrupts are exits too, and each costs the guest more than a kick
+ * costs vireo. While fast reads and writes are in flight (the kicks are
+ * held for the same reason), what was pushed waits for them, so that
+ * one interrupt tells the guest of the lot: the hold ends when the last
+ * of them completes, when something slow is in flight, or after
+ * BLK_IRQ_HOLD_US (a timer), whichever comes first. pushed: queue q's
+ * used ring has new entries.
+ */
 static void blk_notify(struct blk_queue *q, bool pushed)
 {
 	struct virtio_blk *b = q->blk;

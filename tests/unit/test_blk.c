@@ -501,6 +501,16 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* A writeback disk whose every request completes at least ms late. */
+static void open_blk_delayed(unsigned int ms)
+{
+	memset(&inject, 0, sizeof(inject));
+	inject.on = true;
+	inject.first = 1;
+	inject.delay_ms = ms;
+	open_blk(false, BLK_CACHE_WRITEBACK, "");
+}
+
 /*
  * Completion faults: delayed (each at least MS late), given back in
  * reverse order, in bursts; each counted as injected.
@@ -512,11 +522,7 @@ START_TEST(completion_faults)
 	uint64_t t0;
 	uint8_t st;
 
-	memset(&inject, 0, sizeof(inject));
-	inject.on = true;
-	inject.first = 1;
-	inject.delay_ms = 40;
-	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	open_blk_delayed(40);
 	t0 = mono_ns();
 	run(T_IN, 0, 512, true, &st);
 	ck_assert_uint_eq(st, 0);
@@ -765,11 +771,7 @@ START_TEST(interrupt_hold_bounded)
 	unsigned int i;
 	uint64_t t0;
 
-	memset(&inject, 0, sizeof(inject));
-	inject.on = true;
-	inject.first = 1;
-	inject.delay_ms = 40;
-	open_blk(false, BLK_CACHE_WRITEBACK, "");
+	open_blk_delayed(40);
 	memset(&inject, 0, sizeof(inject));
 	b->q[0].kick_ns = 1000000000;	/* fast, whatever this machine's timing */
 	put_le32(drv_mem(&d, HDR), T_IN);
