@@ -265,7 +265,7 @@ else
 	api r PATCH /vm '{"state": "Resumed"}'
 	api c GET /vm/config
 	grep -q '"vcpu_count":1' "$work/c" || bad="$bad; vm/config: $(cat "$work/c")"
-	printf 'api-ok q' >&3
+	to_fifo 3 'api-ok q'
 	wait $pid
 	rc=$?
 	exec 3>&-
@@ -291,7 +291,7 @@ VIREO_SECCOMP_SELFTEST=early timeout 30 "$vireo" run --kernel "$tiny" \
 pid=$!
 exec 3> "$work/fifo"
 wait_for "$work/$t.0" "tiny guest: hello" 10
-printf 'one-' >&3
+to_fifo 3 'one-'
 sleep 0.3
 "$vireo" ctl --api-sock "$sock" snapshot "$snap" > "$work/$t.ctl" 2>&1
 # vireo itself (kill_vmm): a vireo left behind would run its polling
@@ -309,11 +309,11 @@ for round in 1 2; do
 	pid=$!
 	exec 3> "$work/fifo"
 	sleep 0.5
-	printf 'two%s-' $round >&3
+	to_fifo 3 'two%s-' $round
 	sleep 0.3
 	[ $round = 1 ] && "$vireo" ctl --api-sock "$sock" snapshot "$snap" \
 		>> "$work/$t.ctl" 2>&1
-	printf 'q' >&3
+	to_fifo 3 'q'
 	wait $pid
 	rc=$?
 	exec 3>&-
@@ -386,14 +386,14 @@ mig_tiny_to() {
 	exec 4> "$work/f2"
 	wait_for "$work/$t.src" "tiny guest: hello" 10
 	wait_for "$work/$t.tgt" "waiting for a migration" 10
-	printf 'before-' >&3
+	to_fifo 3 'before-'
 	sleep 0.3
 	"$vireo" ctl --api-sock "$sock" migrate --to "$uri" > "$work/$t.ctl" 2>&1 ||
 		_bad="$_bad; $uri: ctl: $(cat "$work/$t.ctl")"
 	wait $sp
 	src_rc=$?
 	sleep 0.3
-	printf 'after-q' >&4
+	to_fifo 4 'after-q'
 	wait $tp
 	tgt_rc=$?
 	exec 3>&- 4>&-
@@ -423,7 +423,7 @@ wait_for "$work/$t.src" "tiny guest: hello" 10
 	> "$work/$t.ctl" 2>&1 && bad="$bad; a migration to nobody worked"
 grep -q "is 'vireo run --incoming' waiting there" "$work/$t.ctl" "$work/$t.src" ||
 	bad="$bad; no reason given: $(cat "$work/$t.ctl")"
-printf 'still-q' >&3
+to_fifo 3 'still-q'
 wait $sp
 rc=$?
 exec 3>&-
@@ -527,7 +527,7 @@ else
 	vp=$(vireo_pids "cmdline echo --user 65534" | tail -n 1)
 	uid=$(status_of "$vp" Uid) caps=$(status_of "$vp" CapEff)
 	nnp=$(status_of "$vp" NoNewPrivs) sc=$(status_of "$vp" Seccomp)
-	printf 'abc-q' >&3
+	to_fifo 3 'abc-q'
 	wait $sp
 	rc=$?
 	exec 3>&-
@@ -559,7 +559,7 @@ caps_run() {
 	sp=$!
 	exec 3> "$work/f1"
 	wait_for "$work/$t.$1" "tiny guest: hello" 10
-	printf 'abc-' >&3
+	to_fifo 3 'abc-'
 	wait_for "$work/$t.$1" "abc-" 10
 	vp=$(vireo_pids "cmdline echo $extra" | tail -n 1)
 	tasks=
@@ -570,7 +570,7 @@ caps_run() {
 		tasks="$tasks $(sed -n 's/^CapEff:[[:space:]]*//p' "$s/status")"
 	done
 	bnd=$(status_of "$vp" CapBnd) prm=$(status_of "$vp" CapPrm)
-	printf 'q' >&3
+	to_fifo 3 'q'
 	wait $sp
 	rc=$?
 	exec 3>&-
@@ -637,7 +637,7 @@ else
 		'{"snapshot_path":"/s/state","mem_file_path":"/s/mem"}' &&
 		[ "$code" = 204 ] || crc="$crc+2 $(cat "$work/$t-snap")"
 	api $t-resume PATCH /vm '{"state":"Resumed"}'
-	printf 'abc-q' >&3
+	to_fifo 3 'abc-q'
 	wait $sp
 	rc=$?
 	exec 3>&-

@@ -327,9 +327,9 @@ shell_round_trip() {
 	_pid=$!
 	exec 3> "$work/$_t.in"
 	if wait_for "$work/$_t.out" "vireo-guest:/# " 150; then
-		echo "$_cmd" >&3
+		to_fifo 3 '%s\n' "$_cmd"
 		wait_for "$work/$_t.out" "sum=42" 30
-		echo poweroff >&3
+		to_fifo 3 'poweroff\n'
 	fi
 	wait $_pid
 	rc=$?
@@ -849,7 +849,7 @@ flood_run() { # flood_run NAME ctrl-a|sigterm
 		api_ms=$(echo $_all | tr ' ' '\n' | sort -n | sed -n 2p)
 		t0=$(now_ms)
 		if [ "$2" = ctrl-a ]; then
-			printf '\001x' >&3
+			to_fifo 3 '\001x'
 		else
 			kill -TERM "$vpid"
 		fi
