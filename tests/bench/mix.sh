@@ -10,8 +10,11 @@
 #   qemu       QEMU -M microvm: virtio-blk num-queues=2 with an iothread
 #              per disk (aio=threads), virtio-net without vhost
 # Every VMM on the same transport (BENCH_TRANSPORT, default pci here).
-# One MIX line per figure per run; BENCH-CPU lines give each VMM's CPU
-# time per thread.
+# One MIX line per figure per run (and mix-guest-busy: how much of the
+# guest's CPU time the load used); BENCH-CPU lines give each VMM's CPU
+# time per thread. MIX_FIO_RATE=N caps each fio job at N IOPS: the same
+# disk work for every VMM, so that the network figure compares what the
+# NIC costs the guest (run.sh passes it on).
 # usage: mix.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
 set -u
 cd "$1"
@@ -28,7 +31,7 @@ img1=/tmp/bench-mix1.img
 img2=/tmp/bench-mix2.img
 dd if=/dev/urandom of="$img1" bs=1M count=128 2>/dev/null
 dd if=/dev/urandom of="$img2" bs=1M count=128 2>/dev/null
-append="console=ttyS0 panic=-1 vireo.test=mix-bench vireo.bench_runtime=$rt"
+append="console=ttyS0 panic=-1 vireo.test=mix-bench vireo.bench_runtime=$rt${MIX_FIO_RATE:+ vireo.bench_fio_rate=$MIX_FIO_RATE}"
 iot=
 mix_vireo() {
 	vireo_vm 512M \

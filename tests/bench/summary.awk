@@ -40,7 +40,7 @@ $1 == "BENCH-CPU" {
 }
 $1 == "MIX" {
 	k = f["vmm"] SUBSEP f["job"]
-	nx[k]++; xval[k, nx[k]] = f["job"] ~ /net/ ? f["mbit"] : f["iops"]
+	nx[k]++; xval[k, nx[k]] = f["job"] ~ /net/ ? f["mbit"] : f["job"] ~ /busy/ ? f["pct"] : f["iops"]
 	xjobs[f["job"]] = 1
 }
 $1 == "BLK" { bvmm[f["vmm"]] = 1 }
@@ -194,7 +194,7 @@ function mix_median(vmm, j,   k, a, i) {
 function mix_summary(   j, v, w, q, u, vs, vi, name, line) {
 	if (length(xjobs) == 0) { print "mix: no successful runs"; bad = 1; return }
 	for (j in xjobs) {
-		u = j ~ /net/ ? "Mbit/s" : "IOPS"
+		u = j ~ /net/ ? "Mbit/s" : j ~ /busy/ ? "% of the guest's CPU time" : "IOPS"
 		v = mix_median("vireo", j); w = mix_median("vireo-iot", j)
 		q = mix_median("qemu", j)
 		if (!q) { printf "mix %s: no QEMU runs\n", j; bad = 1; continue }
