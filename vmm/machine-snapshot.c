@@ -39,11 +39,18 @@ int machine_can_pause(const struct machine *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* The vCPUs are stopped: the guest's clock stands still from now. */
+/*
+ * The vCPUs are stopped: the guest's clock stands still from now, its
+ * TSCs with it (vcpu-state.h: vm_clock_pause(), vm_tsc_follow_clock()).
+ */
 static void pause_clock(struct machine *m)
 {
-	if (ioctl(m->vm.vm_fd, KVM_GET_CLOCK, &m->paused_clock) < 0)
-		m->paused_clock.clock = 0;
+	uint64_t ns;
+
+	/* (no clock read: none set back at the resume, as before) */
+	m->paused_tsc_ok = !vm_clock_pause(&m->vm, &ns, &m->paused_tsc);
+	memset(&m->paused_clock, 0, sizeof(m->paused_clock));
+	m->paused_clock.clock = ns;
 }
 
 static void pause_finish(struct machine *m)
@@ -126,8 +133,15 @@ void machine_resume(struct machine *m)
 		return;
 	if (m->paused_clock.clock) {
 		struct kvm_clock_data c = { .clock = m->paused_clock.clock };
+		int ret;
 
 		ioctl(m->vm.vm_fd, KVM_SET_CLOCK, &c);
+		ret = m->paused_tsc_ok ?
+		      vm_tsc_follow_clock(&m->vm, m->paused_tsc, c.clock) : 0;
+		if (ret)
+			fprintf(stderr, "vireo: the guest's TSC could not be set "
+				"back with its clock (%s): it runs ahead of "
+				"kvm-clock by the pause\n", strerror(-ret));
 	}
 	for (i = 0; i < m->nr_vdevs; i++)
 		virtio_dev_unquiesce(m->vdevs[i]->vdev);
@@ -216,8 +230,15 @@ int machine_state_encode(struct machine *m, const char *base, uint8_t **blob,
 		errf(err, errlen, "cannot read the VM's state: %s", strerror(-ret));
 		goto out;
 	}
-	if (m->paused_clock.clock)
+	if (m->paused_clock.clock) {
+		uint64_t tsc0;
+
+		/* The TSCs as they were beside the clock (to each other as now). */
 		s.kvm.clock = m->paused_clock;
+		if (m->paused_tsc_ok && s.cpus && vcpu_state_tsc(&s.vcpu[0], &tsc0))
+			for (i = 0; i < s.cpus; i++)
+				vcpu_state_add_tsc(&s.vcpu[i], m->paused_tsc - tsc0);
+	}
 	serial_save(&m->com1, &s.com1);
 	rtc_save(&m->rtc, &s.rtc);
 	i8042_save(&m->i8042, &s.i8042);
@@ -782,6 +803,7 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 	if (ret)
 		goto out;
 	m->paused_clock = s->kvm.clock;
+	m->paused_tsc_ok = s->cpus && vcpu_state_tsc(&s->vcpu[0], &m->paused_tsc);
 	m->paused = true;
 	ret = vm_start_threads(&m->vm, true, err, errlen);
 	if (!ret && o->before_run)

@@ -51,6 +51,8 @@ struct machine {
 	struct machine_vdev *vdevs[CONFIG_MAX_DEVICES + 1];
 	bool paused;
 	struct kvm_clock_data paused_clock;	/* kvm-clock when paused */
+	uint64_t paused_tsc;			/* vCPU 0's TSC then */
+	bool paused_tsc_ok;			/* (read) */
 	/* machine_pause_begin(): devices whose backends still owe state. */
 	bool pausing;
 	unsigned int pause_waiting;

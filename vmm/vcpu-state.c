@@ -173,6 +173,149 @@ void vcpu_state_free(struct vcpu_state *s)
 	s->msrs = NULL;
 }
 
+static int vcpu_msr_read(struct vm *vm, unsigned int i, uint32_t index,
+			 uint64_t *val)
+{
+	union one_msr one;
+
+	memset(&one, 0, sizeof(one));
+	one.hdr.nmsrs = 1;
+	one.hdr.entries[0].index = index;
+	if (ioctl(vm->vcpus[i].fd, KVM_GET_MSRS, &one) != 1)
+		return -EIO;
+	*val = one.hdr.entries[0].data;
+	return 0;
+}
+
+int vcpu_tsc_read(struct vm *vm, unsigned int i, uint64_t *tsc)
+{
+	return vcpu_msr_read(vm, i, MSR_IA32_TSC, tsc);
+}
+
+/* The guest's kvm-clock page (the KVM ABI's pvclock_vcpu_time_info). */
+struct pvclock_page {
+	uint32_t version;
+	uint32_t pad0;
+	uint64_t tsc_timestamp;
+	uint64_t system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags;
+	uint8_t pad[2];
+};
+
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
+
+/*
+ * What the guest reads from vCPU i's kvm-clock page at its TSC now: the
+ * clock as the guest has it. KVM_GET_CLOCK gives KVM's own count, which
+ * the guest only meets when KVM updates the page; between updates the
+ * guest runs on its TSC, and where the TSC's rate differs from the one
+ * KVM put in the page (a nested host), the two part by milliseconds.
+ */
+static int guest_clock(struct vm *vm, unsigned int i, uint64_t *ns)
+{
+	struct pvclock_page p;
+	uint64_t msr, tsc, delta;
+
+	if (vcpu_msr_read(vm, i, MSR_KVM_SYSTEM_TIME_NEW, &msr) || !(msr & 1) ||
+	    vcpu_tsc_read(vm, i, &tsc) ||
+	    gm_read(&vm->mem, &p, msr & ~1ULL, sizeof(p)) || (p.version & 1) ||
+	    !p.tsc_to_system_mul || tsc < p.tsc_timestamp)
+		return -ENOENT;
+	delta = tsc - p.tsc_timestamp;
+	if (p.tsc_shift < 0)
+		delta >>= -p.tsc_shift;
+	else
+		delta <<= p.tsc_shift;
+	*ns = p.system_time +
+	      (uint64_t)(((unsigned __int128)delta * p.tsc_to_system_mul) >> 32);
+	return 0;
+}
+
+int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0)
+{
+	struct kvm_clock_data c;
+	uint64_t g;
+	unsigned int i;
+
+	*clock_ns = 0;
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &c) < 0)
+		return -EIO;
+	/* The latest any vCPU has seen: its time never goes back. */
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (!guest_clock(vm, i, &g) && g > *clock_ns)
+			*clock_ns = g;
+	if (!*clock_ns)
+		*clock_ns = c.clock;
+	if (!vm->nr_vcpus || vcpu_tsc_read(vm, 0, tsc0))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * An offset, not a write of IA32_TSC: KVM takes a host write within a
+ * second of where the TSC would be for a resynchronisation and keeps the
+ * old offset. The same delta on every vCPU: offsets KVM had matched stay
+ * matched (its master clock needs them so).
+ */
+int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns)
+{
+	struct kvm_clock_data now;
+	uint64_t cur, off, want;
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uint64_t)(uintptr_t)&off,
+	};
+	unsigned int i;
+	int khz;
+
+	if (!vm->nr_vcpus ||
+	    ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &attr) < 0)
+		return 0;
+	khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ);
+	if (khz <= 0)
+		return -EIO;
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &now) < 0 ||
+	    vcpu_tsc_read(vm, 0, &cur))
+		return -EIO;
+	/* Where vCPU 0's TSC would be had it stood still with the clock. */
+	want = tsc0;
+	if (now.clock > clock_ns)
+		want += (uint64_t)((unsigned __int128)(now.clock - clock_ns) *
+				   (unsigned int)khz / 1000000);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (ioctl(vm->vcpus[i].fd, KVM_GET_DEVICE_ATTR, &attr) < 0)
+			return -errno;
+		off += want - cur;
+		if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+bool vcpu_state_tsc(const struct vcpu_state *s, uint64_t *tsc)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nmsrs; i++)
+		if (s->msrs[i].index == MSR_IA32_TSC) {
+			*tsc = s->msrs[i].data;
+			return true;
+		}
+	return false;
+}
+
+void vcpu_state_add_tsc(struct vcpu_state *s, uint64_t delta)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nmsrs; i++)
+		if (s->msrs[i].index == MSR_IA32_TSC)
+			s->msrs[i].data += delta;
+}
+
 int vm_kvm_state_save(struct vm *vm, struct vm_kvm_state *s)
 {
 	memset(s, 0, sizeof(*s));

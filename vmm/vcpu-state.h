@@ -10,6 +10,7 @@
 #define VIREO_VCPU_STATE_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vm.h"
@@ -41,6 +42,34 @@ int vcpu_state_save(struct vm *vm, unsigned int i, struct vcpu_state *s);
 int vcpu_state_load(struct vm *vm, unsigned int i, const struct vcpu_state *s,
 		    char *err, size_t errlen);
 void vcpu_state_free(struct vcpu_state *s);
+
+/*
+ * The guest's time stands still while it is paused, moved or saved: its
+ * kvm-clock goes on from the value read at the pause (KVM_SET_CLOCK), and
+ * so must its TSCs, or they run ahead of kvm-clock by the pause (the
+ * guest kernel's clocksource watchdog then marks the TSC unstable).
+ * vcpu_tsc_read() reads vCPU i's TSC. vm_tsc_follow_clock(), called once
+ * the clock is set back to clock_ns, moves every vCPU's TSC offset by the
+ * same amount, so that vCPU 0's TSC keeps the distance from kvm-clock it
+ * had at the pause (tsc0, read beside clock_ns) and the vCPUs' TSCs stay
+ * as they were to each other. -errno; 0 when KVM cannot set a TSC offset
+ * (before Linux 5.16): the TSCs are then left as they run.
+ */
+int vcpu_tsc_read(struct vm *vm, unsigned int i, uint64_t *tsc);
+/*
+ * At a pause: the guest's kvm-clock as its vCPUs read it from their
+ * kvm-clock pages at their TSCs (the latest of them; KVM's own count,
+ * KVM_GET_CLOCK, for a guest without kvm-clock), and vCPU 0's TSC.
+ * KVM's count is not the guest's: it meets it only when KVM updates the
+ * pages, and in the nested test host it ran 49 ms ahead at a pause; set
+ * back, it made the guest's kvm-clock jump that far past its TSC. -EIO
+ * with *clock_ns 0: KVM gave no clock; with *clock_ns set: no TSC.
+ */
+int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0);
+int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns);
+/* The TSC a saved vCPU state holds (false: none); add to it. */
+bool vcpu_state_tsc(const struct vcpu_state *s, uint64_t *tsc);
+void vcpu_state_add_tsc(struct vcpu_state *s, uint64_t delta);
 
 int vm_kvm_state_save(struct vm *vm, struct vm_kvm_state *s);
 int vm_kvm_state_load(struct vm *vm, const struct vm_kvm_state *s, char *err,

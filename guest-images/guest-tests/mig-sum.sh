@@ -39,4 +39,8 @@ touch /tmp/stop
 wait $loop
 read -r k bad < /tmp/state
 echo "RESULT mig passes=$k bad=$bad"
+# The TSC and kvm-clock must keep in step across the moves: the kernel's
+# clocksource watchdog marks the TSC unstable when they drift apart.
+echo "RESULT clock source=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) tsc_unstable=$(dmesg | grep -c "Marking clocksource 'tsc' as unstable")"
+dmesg | grep -i -A3 'clocksource.*unstable' | head -n 8
 exit 0

@@ -18,18 +18,18 @@ skip() { already "$1" || { echo "SKIP $1: $2"; took "$1"; }; }
 note() { already "$1" || echo "NOTE $1: $2"; }
 
 # to_fifo FD FORMAT [ARG...]: printf to the fifo a test holds open on
-# FD (3 or 4) as a vireo's stdin. When that vireo is already gone (no
-# reader), the write's SIGPIPE ends a subshell, not the test script: a
-# CI run lost a whole group's results (status 141) to one vireo that
-# died before its Ctrl-A x. The test then fails on its own terms.
+# FD as a vireo's stdin; tell FD LINE: the same for one line. When that
+# vireo is already gone (no reader), the write's SIGPIPE ends a subshell,
+# not the test script: a CI run lost a whole group's results (status
+# 141) to one vireo that died before its Ctrl-A x. The test then fails
+# on its own terms.
 to_fifo() {
 	_fd=$1
 	shift
-	case $_fd in
-	3) (printf "$@" >&3) 2>/dev/null ;;
-	4) (printf "$@" >&4) 2>/dev/null ;;
-	*) echo "to_fifo: fd $_fd is not 3 or 4" >&2; return 2 ;;
-	esac
+	(printf "$@" >&"$_fd") 2>/dev/null
+}
+tell() {
+	to_fifo "$1" '%s\n' "$2"
 }
 
 # already NAME: test NAME reported in an earlier run of this group, one

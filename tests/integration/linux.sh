@@ -327,9 +327,9 @@ shell_round_trip() {
 	_pid=$!
 	exec 3> "$work/$_t.in"
 	if wait_for "$work/$_t.out" "vireo-guest:/# " 150; then
-		to_fifo 3 '%s\n' "$_cmd"
+		tell 3 "$_cmd"
 		wait_for "$work/$_t.out" "sum=42" 30
-		to_fifo 3 'poweroff\n'
+		tell 3 poweroff
 	fi
 	wait $_pid
 	rc=$?
@@ -1562,11 +1562,6 @@ api_ready() {
 		_n=$((_n + 1))
 	done
 }
-# tell FD WORD: type WORD on the console of the vireo whose stdin is FD. A
-# vireo that already exited must not take this shell down with SIGPIPE.
-tell() {
-	( echo "$2" >&"$1" ) 2>/dev/null
-}
 # say NAME WORD PATTERN: type WORD on the guest's console, wait for PATTERN.
 say() {
 	tell 5 "$2"
@@ -1833,6 +1828,12 @@ snap_api_curl() {
 		tap_up vt0 192.0.2.1
 		say ${t}_1 ping PONG || bad="$bad; no PONG after load"
 		hostping vt0 || bad="$bad; no ping after load"
+		# Seconds passed between the pause and the resume: the TSC
+		# stood still with kvm-clock, or the guest's clocksource
+		# watchdog (every 0.5 s) says they drifted apart.
+		sleep 2
+		! grep -a -q "Marking clocksource 'tsc' as unstable" "$work/${t}_1.out" ||
+			bad="$bad; the guest's TSC and kvm-clock drifted apart: $(grep -a -A2 'clocksource.*unstable' "$work/${t}_1.out" | tr -d '\r' | tr '\n' '|')"
 		fc PUT /actions '{"action_type": "Poweroff"}'
 		wait $vmpid
 		exec 5>&-
@@ -1856,6 +1857,15 @@ if section migrate || section migrate-bad; then
 # Results in $bad.
 migargs="--kernel $kernel --initrd $initrd --memory 384M"
 passes() { grep -o 'MIG pass=[0-9]* ok' "$1" | tail -n 1 | tr -dc 0-9; }
+# clock_ok OUT: the guest whose output is OUT kept its TSC in step with
+# kvm-clock across the moves (mig-sum's RESULT clock: the guest kernel's
+# clocksource watchdog marks the TSC unstable when they drift apart);
+# sets clock to that line.
+clock_ok() {
+	clock=$(grep -a '^RESULT clock' "$1" | tr -d '\r')
+	[ "$(field tsc_unstable "$clock")" = 0 ] ||
+		bad="$bad; the guest's TSC and kvm-clock drifted apart: '$clock' $(grep -a -A3 'clocksource.*unstable' "$1" | tail -n 4 | tr -d '\r' | tr '\n' '|')"
+}
 tgt_in() { # tgt_in NAME URI [ARGS]: the target, stdin on fd 6, pid in tgtpid
 	_n=$1
 	_u=$2
@@ -1871,6 +1881,8 @@ mig_pair() {
 	_t=$1
 	_uri=$2
 	shift 2
+	# (what the callers read, set -u: a pair given up early sets none)
+	downtime= lost= tx= clock=
 	# A NIC that moves to another tap: the guest is asked to announce
 	# itself on the target (GUEST_ANNOUNCE), which its exit line shows.
 	vm_in ${_t}_src run $migargs --api-sock "$work/api.sock" --net tap=vm0 \
@@ -1899,7 +1911,6 @@ mig_pair() {
 		kill_vmm $tgtpid
 		wait $vmpid $tgtpid $pingpid $tapper 2>/dev/null
 		exec 5>&- 6>&-
-		downtime= lost= tx=
 		return
 	fi
 	wait $vmpid
@@ -1940,9 +1951,10 @@ mig_pair() {
 		bad="$bad; a pass saw RAM that lost writes"
 	grep -q 'net vm1:.*announced after a move' "$work/${_t}_tgt.out" ||
 		bad="$bad; the guest did not announce itself on the target: $(grep -a 'net vm' "$work/${_t}_tgt.out" | tr -d '\r')"
+	clock_ok "$work/${_t}_tgt.out"
 	downtime=$(grep -o '"downtime_ms":[0-9]*' "$work/$_t.ctl" | tr -dc 0-9)
 	rounds=$(grep -c 'migrate: round' "$work/${_t}_src.out")
-	note $_t "source at pass $last, downtime ${downtime:-?} ms, $rounds rounds, $lost of $tx pings lost (every 100 ms); $(grep -a 'migrate: done' "$work/${_t}_src.out" | tr -d '\r')"
+	note $_t "source at pass $last, downtime ${downtime:-?} ms, $rounds rounds, $lost of $tx pings lost (every 100 ms); $(grep -a 'migrate: done' "$work/${_t}_src.out" | tr -d '\r'); $clock"
 }
 # pings_ok MS: the pings lost fit the downtime, plus 2 s for the target's
 # tap to get its address and the guest to learn its MAC.
@@ -2004,7 +2016,8 @@ mig_ten_hops() {
 		[ "$rc" = 0 ] && [ "$(field bad "$res")" = 0 ] ||
 			bad="$bad; the last vireo exited $rc, '$res'"
 		! grep -q 'pass=[0-9]* BAD' "$work/${t}"_*.out || bad="$bad; a pass saw RAM that lost writes"
-		note $t "downtimes (ms) $(grep -aho 'moved to .*(downtime [0-9]*' "$work/${t}"_*.out | sed 's/.*downtime //' | tr '\n' ' ')"
+		clock_ok "$work/${t}_$last.out"
+		note $t "downtimes (ms) $(grep -aho 'moved to .*(downtime [0-9]*' "$work/${t}"_*.out | sed 's/.*downtime //' | tr '\n' ' '); $clock"
 	else
 		bad="guest not passing: $(why ${t}_0)"
 		kill $vmpid 2>/dev/null
