@@ -204,6 +204,8 @@ struct pvclock_page {
 	uint8_t pad[2];
 };
 
+_Static_assert(sizeof(struct pvclock_page) == 32, "the KVM ABI's layout");
+
 #define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 
 /*
@@ -221,7 +223,8 @@ static int guest_clock(struct vm *vm, unsigned int i, uint64_t *ns)
 	if (vcpu_msr_read(vm, i, MSR_KVM_SYSTEM_TIME_NEW, &msr) || !(msr & 1) ||
 	    vcpu_tsc_read(vm, i, &tsc) ||
 	    gm_read(&vm->mem, &p, msr & ~1ULL, sizeof(p)) || (p.version & 1) ||
-	    !p.tsc_to_system_mul || tsc < p.tsc_timestamp)
+	    !p.tsc_to_system_mul || tsc < p.tsc_timestamp ||
+	    p.tsc_shift <= -64 || p.tsc_shift >= 64)	/* (the guest's) */
 		return -ENOENT;
 	delta = tsc - p.tsc_timestamp;
 	if (p.tsc_shift < 0)
@@ -261,17 +264,17 @@ int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0)
  */
 int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns)
 {
+	uint64_t cur, off, want, offs[VM_MAX_VCPUS];
 	struct kvm_clock_data now;
-	uint64_t cur, off, want;
 	struct kvm_device_attr attr = {
 		.group = KVM_VCPU_TSC_CTRL,
 		.attr = KVM_VCPU_TSC_OFFSET,
 		.addr = (uint64_t)(uintptr_t)&off,
 	};
 	unsigned int i;
-	int khz;
+	int khz, ret;
 
-	if (!vm->nr_vcpus ||
+	if (!vm->nr_vcpus || vm->nr_vcpus > VM_MAX_VCPUS ||
 	    ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &attr) < 0)
 		return 0;
 	khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ);
@@ -285,12 +288,23 @@ int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns)
 	if (now.clock > clock_ns)
 		want += (uint64_t)((unsigned __int128)(now.clock - clock_ns) *
 				   (unsigned int)khz / 1000000);
+	/* All offsets read first; one set refused puts back those set. */
 	for (i = 0; i < vm->nr_vcpus; i++) {
+		attr.addr = (uint64_t)(uintptr_t)&offs[i];
 		if (ioctl(vm->vcpus[i].fd, KVM_GET_DEVICE_ATTR, &attr) < 0)
 			return -errno;
-		off += want - cur;
-		if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
-			return -errno;
+	}
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		off = offs[i] + (want - cur);
+		attr.addr = (uint64_t)(uintptr_t)&off;
+		if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &attr) < 0) {
+			ret = -errno;
+			while (i--) {
+				attr.addr = (uint64_t)(uintptr_t)&offs[i];
+				ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &attr);
+			}
+			return ret;
+		}
 	}
 	return 0;
 }
