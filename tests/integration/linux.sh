@@ -177,17 +177,22 @@ retry_log() {
 }
 
 # retry_flaky NAME FUNCTION: run FUNCTION, which leaves vireo's status in
-# $rc and its output in $work/NAME.out; once more after a nested flake.
+# $rc and its output in $work/NAME.out; again after a nested flake, up to
+# three runs in all, as boot() (CI on 2026-12-06: blk_crash_writethrough's
+# guest stalled while booting, then died of an SVM shutdown).
 retry_flaky() {
 	if already "$1"; then
 		: > "$work/$1.out"
 		rc=0
 		return 0
 	fi
-	"$2"
-	if nested_flake "$1"; then
+	_try=1
+	while :; do
 		"$2"
-	fi
+		nested_flake "$1" || break
+		[ $_try -lt 3 ] || break
+		_try=$((_try + 1))
+	done
 }
 
 # multi_test NAME FUNCTION: run the test FUNCTION, which boots several
