@@ -192,21 +192,26 @@ int vcpu_tsc_read(struct vm *vm, unsigned int i, uint64_t *tsc)
 	return vcpu_msr_read(vm, i, MSR_IA32_TSC, tsc);
 }
 
-/* The guest's kvm-clock page (the KVM ABI's pvclock_vcpu_time_info). */
-struct pvclock_page {
-	uint32_t version;
-	uint32_t pad0;
-	uint64_t tsc_timestamp;
-	uint64_t system_time;
-	uint32_t tsc_to_system_mul;
-	int8_t tsc_shift;
-	uint8_t flags;
-	uint8_t pad[2];
-};
-
 _Static_assert(sizeof(struct pvclock_page) == 32, "the KVM ABI's layout");
 
 #define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
+
+int pvclock_ns(const struct pvclock_page *p, uint64_t tsc, uint64_t *ns)
+{
+	uint64_t delta;
+
+	if ((p->version & 1) || !p->tsc_to_system_mul ||
+	    tsc < p->tsc_timestamp || p->tsc_shift <= -64 || p->tsc_shift >= 64)
+		return -ENOENT;
+	delta = tsc - p->tsc_timestamp;
+	if (p->tsc_shift < 0)
+		delta >>= -p->tsc_shift;
+	else
+		delta <<= p->tsc_shift;
+	*ns = p->system_time +
+	      (uint64_t)(((unsigned __int128)delta * p->tsc_to_system_mul) >> 32);
+	return 0;
+}
 
 /*
  * What the guest reads from vCPU i's kvm-clock page at its TSC now: the
@@ -218,22 +223,13 @@ _Static_assert(sizeof(struct pvclock_page) == 32, "the KVM ABI's layout");
 static int guest_clock(struct vm *vm, unsigned int i, uint64_t *ns)
 {
 	struct pvclock_page p;
-	uint64_t msr, tsc, delta;
+	uint64_t msr, tsc;
 
 	if (vcpu_msr_read(vm, i, MSR_KVM_SYSTEM_TIME_NEW, &msr) || !(msr & 1) ||
 	    vcpu_tsc_read(vm, i, &tsc) ||
-	    gm_read(&vm->mem, &p, msr & ~1ULL, sizeof(p)) || (p.version & 1) ||
-	    !p.tsc_to_system_mul || tsc < p.tsc_timestamp ||
-	    p.tsc_shift <= -64 || p.tsc_shift >= 64)	/* (the guest's) */
+	    gm_read(&vm->mem, &p, msr & ~1ULL, sizeof(p)))
 		return -ENOENT;
-	delta = tsc - p.tsc_timestamp;
-	if (p.tsc_shift < 0)
-		delta >>= -p.tsc_shift;
-	else
-		delta <<= p.tsc_shift;
-	*ns = p.system_time +
-	      (uint64_t)(((unsigned __int128)delta * p.tsc_to_system_mul) >> 32);
-	return 0;
+	return pvclock_ns(&p, tsc, ns);
 }
 
 int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0)

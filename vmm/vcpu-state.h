@@ -66,6 +66,23 @@ int vcpu_tsc_read(struct vm *vm, unsigned int i, uint64_t *tsc);
  * with *clock_ns 0: KVM gave no clock; with *clock_ns set: no TSC.
  */
 int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0);
+/* The guest's kvm-clock page (the KVM ABI's pvclock_vcpu_time_info). */
+struct pvclock_page {
+	uint32_t version;
+	uint32_t pad0;
+	uint64_t tsc_timestamp;
+	uint64_t system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags;
+	uint8_t pad[2];
+};
+/*
+ * The time page p (as the guest wrote it: anything) gives at TSC tsc;
+ * -ENOENT for a page being updated, without a rate, from after tsc, or
+ * with a shift no CPU's TSC needs.
+ */
+int pvclock_ns(const struct pvclock_page *p, uint64_t tsc, uint64_t *ns);
 int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns);
 /* The TSC a saved vCPU state holds (false: none); add to it. */
 bool vcpu_state_tsc(const struct vcpu_state *s, uint64_t *tsc);

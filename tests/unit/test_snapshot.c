@@ -232,6 +232,42 @@ START_TEST(device_state)
 }
 END_TEST
 
+/*
+ * The clock kept at a pause is read from the guest's kvm-clock page: the
+ * pvclock formula, and whatever a guest writes there is refused or read,
+ * never undefined (UBSan aborts on an over-wide shift).
+ */
+START_TEST(guest_clock_page)
+{
+	struct pvclock_page p = {
+		.tsc_timestamp = 1000, .system_time = 5000000,
+		.tsc_to_system_mul = 1U << 31, .tsc_shift = 1,
+	};
+	uint64_t ns = 0;
+	int shift;
+
+	/* 3000 cycles past: << 1, then * 2^31 >> 32: 3000 ns. */
+	ck_assert_int_eq(pvclock_ns(&p, 4000, &ns), 0);
+	ck_assert_uint_eq(ns, 5003000);
+	p.tsc_shift = -2;	/* 3000 >> 2 = 750, halved */
+	ck_assert_int_eq(pvclock_ns(&p, 4000, &ns), 0);
+	ck_assert_uint_eq(ns, 5000375);
+	ck_assert_int_eq(pvclock_ns(&p, 999, &ns), -ENOENT);	/* before */
+	p.version = 3;						/* updating */
+	ck_assert_int_eq(pvclock_ns(&p, 4000, &ns), -ENOENT);
+	p.version = 4;
+	p.tsc_to_system_mul = 0;
+	ck_assert_int_eq(pvclock_ns(&p, 4000, &ns), -ENOENT);
+	p.tsc_to_system_mul = UINT32_MAX;
+	p.system_time = UINT64_MAX;				/* wraps */
+	for (shift = -128; shift < 128; shift++) {
+		p.tsc_shift = (int8_t)shift;
+		ck_assert_int_eq(pvclock_ns(&p, UINT64_MAX, &ns),
+				 shift <= -64 || shift >= 64 ? -ENOENT : 0);
+	}
+}
+END_TEST
+
 Suite *snapshot_suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -241,6 +277,7 @@ Suite *snapshot_suite(void)
 	tcase_add_test(tc, damage_refused);
 	tcase_add_test(tc, queue_state);
 	tcase_add_test(tc, device_state);
+	tcase_add_test(tc, guest_clock_page);
 	suite_add_tcase(s, tc);
 	return s;
 }
