@@ -48,10 +48,23 @@ union one_msr {
 	uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 };
 
+/* One MSR of the vCPU whose fd is fd; -EIO when KVM cannot read it. */
+static int msr_read(int fd, uint32_t index, uint64_t *val)
+{
+	union one_msr one;
+
+	memset(&one, 0, sizeof(one));
+	one.hdr.nmsrs = 1;
+	one.hdr.entries[0].index = index;
+	if (ioctl(fd, KVM_GET_MSRS, &one) != 1)
+		return -EIO;
+	*val = one.hdr.entries[0].data;
+	return 0;
+}
+
 /* KVM_GET_MSRS stops at the first it cannot read: skip it, go on. */
 static int msrs_save(struct vcpu *v, struct vcpu_state *s)
 {
-	union one_msr one;
 	uint32_t *idx = NULL, n = 0, i;
 	int ret = msr_list(v->vm, &idx, &n);
 
@@ -62,11 +75,12 @@ static int msrs_save(struct vcpu *v, struct vcpu_state *s)
 		return -ENOMEM;
 	s->nmsrs = 0;
 	for (i = 0; i < n; i++) {
-		memset(&one, 0, sizeof(one));
-		one.hdr.nmsrs = 1;
-		one.hdr.entries[0].index = idx[i];
-		if (ioctl(v->fd, KVM_GET_MSRS, &one) == 1)
-			s->msrs[s->nmsrs++] = one.hdr.entries[0];
+		uint64_t val;
+
+		if (msr_read(v->fd, idx[i], &val))
+			continue;
+		s->msrs[s->nmsrs].index = idx[i];
+		s->msrs[s->nmsrs++].data = val;
 	}
 	return 0;
 }
@@ -173,23 +187,9 @@ void vcpu_state_free(struct vcpu_state *s)
 	s->msrs = NULL;
 }
 
-static int vcpu_msr_read(struct vm *vm, unsigned int i, uint32_t index,
-			 uint64_t *val)
-{
-	union one_msr one;
-
-	memset(&one, 0, sizeof(one));
-	one.hdr.nmsrs = 1;
-	one.hdr.entries[0].index = index;
-	if (ioctl(vm->vcpus[i].fd, KVM_GET_MSRS, &one) != 1)
-		return -EIO;
-	*val = one.hdr.entries[0].data;
-	return 0;
-}
-
 int vcpu_tsc_read(struct vm *vm, unsigned int i, uint64_t *tsc)
 {
-	return vcpu_msr_read(vm, i, MSR_IA32_TSC, tsc);
+	return msr_read(vm->vcpus[i].fd, MSR_IA32_TSC, tsc);
 }
 
 _Static_assert(sizeof(struct pvclock_page) == 32, "the KVM ABI's layout");
@@ -225,7 +225,7 @@ static int guest_clock(struct vm *vm, unsigned int i, uint64_t *ns)
 	struct pvclock_page p;
 	uint64_t msr, tsc;
 
-	if (vcpu_msr_read(vm, i, MSR_KVM_SYSTEM_TIME_NEW, &msr) || !(msr & 1) ||
+	if (msr_read(vm->vcpus[i].fd, MSR_KVM_SYSTEM_TIME_NEW, &msr) || !(msr & 1) ||
 	    vcpu_tsc_read(vm, i, &tsc) ||
 	    gm_read(&vm->mem, &p, msr & ~1ULL, sizeof(p)))
 		return -ENOENT;
