@@ -60,13 +60,17 @@ cp "$build/unixcat" "$build/pagecmp" "$payload/"
 # One test host per group of tests (linux.sh SECTIONS): the test host
 # itself (QEMU TCG emulating SVM) now and then dies without a word mid-run
 # (QEMU's -d cpu_reset log says "Triple fault") or stops making progress
-# (TEST-HOST.md). A group whose host died or hung is started again, up to
-# five runs in all while the whole nested run is under 50 minutes; each
+# (TEST-HOST.md). A group whose host died or hung is started again; each
 # new run goes on where the last one died: the tests that reported before
 # the death keep their results and are not run again (VIREO_DONE, lib.sh
 # already()), so the test that was running when the host died runs again
 # and the ones after it run for the first time. Each new run prints a
-# RETRY line.
+# RETRY line. The runs go on while they make progress: a group gives up
+# after three runs in a row that reported no test (the same test lost
+# each time), after ten runs, or once the whole nested run has taken
+# 50 minutes. (A fixed five runs in all was too few: the CI of
+# 2026-12-06 lost two groups whose fifth run was still reporting tests,
+# two of their deaths at the test host's start.)
 # VIREO_SECTIONS="net balloon" runs only those groups (while developing).
 sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate migrate-bad balloon vdpa}
 [ -n "$host_here" ] || [ -n "${VIREO_SECTIONS:-}" ] || sections="host $sections"
@@ -122,7 +126,11 @@ for sec in $sections; do
 	log=$logs/$sec.log
 	t0=$(date +%s)
 	done_names=
-	for attempt in 1 2 3 4 5; do
+	attempt=0
+	stuck=0
+	gave_up=
+	while :; do
+		attempt=$((attempt + 1))
 		echo "$done_names" > "$payload/done-$sec"
 		cat "$log".try* 2>/dev/null | tr -d '\r' | sed -n 's/^KEEP //p' > "$payload/kept-$sec"
 		TESTHOST_QEMU_LOG=$log.qemu$attempt TESTHOST_DIR=$(testhost_dir $sec) \
@@ -144,8 +152,6 @@ for sec in $sections; do
 			status=0
 			break
 		fi
-		[ $attempt -lt 5 ] || break
-		[ $(($(date +%s) - start)) -lt 3000 ] || break
 		# A FAIL just before the death is suspect (CI on 2026-12-06:
 		# net_iothread_mmio's guest saw no network as its test host
 		# was dying): it runs again in the new test host, its FAIL
@@ -157,6 +163,21 @@ for sec in $sections; do
 			sed -i "s/^FAIL $_n: /RETRY $_n: failed just before its test host died, so it runs again; it said: /" "$log.try$attempt"
 			;;
 		esac
+		# Progress: tests this run reported (a FAIL made a RETRY above
+		# is none, so a test that dies with its host every time stops).
+		if [ -n "$(reported "$log.try$attempt")" ]; then
+			stuck=0
+		else
+			stuck=$((stuck + 1))
+		fi
+		if [ $stuck -ge 3 ]; then
+			gave_up="three runs in a row reported no test"
+		elif [ $attempt -ge 10 ]; then
+			gave_up="ten runs in all"
+		elif [ $(($(date +%s) - start)) -ge 3000 ]; then
+			gave_up="the nested run's 50 minutes are spent"
+		fi
+		[ -z "$gave_up" ] || break
 		done_names=$(reported "$log".try*)
 		echo "RETRY testhost-$sec: the nested test host $how after '${last:-its start}' (its last line: '$(tail -n 1 "$log" | tr -d '\r' | cut -c1-120)'; logs in $log.try$attempt); a new test host goes on from there ($(echo $done_names | wc -w) tests done)"
 	done
@@ -167,7 +188,7 @@ for sec in $sections; do
 	echo "RETRIES testhost-$sec: guests=$guests testhost=$((attempt - 1))"
 	echo "NOTE testhost-$sec: $(($(date +%s) - t0)) s in the nested test host ($attempt run(s))"
 	if [ $status = 125 ]; then
-		echo "FAIL testhost-$sec: the nested test host died or hung; the run stopped after '$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1)'"
+		echo "FAIL testhost-$sec: the nested test host died or hung; the run stopped after '$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | tail -n 1)' (no more runs: ${gave_up:-?})"
 	elif ! cat "$log".try* | grep -q -E '^(PASS|FAIL|SKIP) '; then
 		echo "FAIL testhost-$sec: no results (status $status): $(tail -n 3 "$log" | tr '\n' '|')"
 	elif ! tr -d '\r' < "$log" | grep -q '^END-OF-TESTS'; then
