@@ -7,7 +7,15 @@
 # vireo over tcp (pre-copy) and unix local=on (the memfd handed over);
 # QEMU -M microvm 'migrate' to '-incoming tcp:', downtime-limit 300 ms.
 # One MIG line per migration:
-#   MIG vmm=vireo-tcp|vireo-local|qemu-tcp load=idle|busy total_ms=N downtime_ms=N
+#   MIG vmm=vireo-tcp|vireo-local|qemu-tcp load=idle|busy total_ms=N downtime_ms=N gap_ms=N
+# downtime_ms is what the VMM reports, and the VMMs do not count alike:
+# vireo's runs from the pause until the target says the guest runs there,
+# QEMU's ends on the source once the last state is sent, before the
+# target has loaded it. gap_ms counts the same way for both: the guest
+# prints TICK every 20 ms (the busy guest too, vireo.ticks=1), both
+# processes' output goes through tsline (stamped on this host's
+# monotonic clock), and gap_ms is from the source's last TICK to the
+# target's first, 20 ms of it the guest's own sleep.
 # usage: mig.sh DIR RUNS   (DIR holds vireo, qmp, guest/, qemu/)
 set -u
 d=$1
@@ -18,7 +26,7 @@ s=/tmp/migbench
 mkdir -p "$s"
 port=47100
 
-append() { echo "console=ttyS0 panic=-1 vireo.test=$1"; }
+append() { echo "console=ttyS0 panic=-1 vireo.test=$1 vireo.ticks=1"; }
 ready() { [ "$1" = idle ] && echo TICK-READY || echo 'MIG pass=1 ok'; }
 qemu_vm() { # qemu_vm LOAD ARGS...
 	_l=$1
@@ -28,6 +36,35 @@ qemu_vm() { # qemu_vm LOAD ARGS...
 		-display none -serial stdio -no-reboot -kernel guest/vmlinuz \
 		-initrd guest/initramfs.cpio -append "$(append "$_l")" "$@"
 }
+# stamped NAME: a fifo whose lines tsline writes, stamped, to $s/NAME.out
+# (a VMM writes into $s/NAME.fifo; $! stays the VMM's pid).
+stamped() {
+	rm -f "$s/$1.fifo"
+	mkfifo "$s/$1.fifo"
+	./tsline < "$s/$1.fifo" > "$s/$1.out" &
+}
+# gap: milliseconds from the source's last TICK to the target's first.
+gap() {
+	wait_out "$s/tgt.out" TICK 10 || return 0
+	_a=$(grep TICK "$s/src.out" | tail -n 1 | cut -d' ' -f1)
+	_b=$(grep TICK "$s/tgt.out" | head -n 1 | cut -d' ' -f1)
+	[ -n "$_a" ] && [ -n "$_b" ] && awk -v a="$_a" -v b="$_b" 'BEGIN { printf " gap_ms=%d", b - a }'
+}
+# timeline VMM LOAD DOWNTIME_MS: where a vireo migration's tick gap went,
+# from the stamped lines (the pause: the source's "migrate: done" line
+# less its downtime).
+timeline() {
+	_st=$(grep TICK "$s/src.out" | tail -n 1 | cut -d' ' -f1)
+	_done=$(grep 'migrate: done' "$s/src.out" | tail -n 1 | cut -d' ' -f1)
+	_runs=$(grep 'the guest runs here' "$s/tgt.out" | head -n 1 | cut -d' ' -f1)
+	_tt=$(grep TICK "$s/tgt.out" | head -n 1 | cut -d' ' -f1)
+	[ -n "$_st" ] && [ -n "$_done" ] && [ -n "$_runs" ] && [ -n "$_tt" ] || return 0
+	awk -v st="$_st" -v done="$_done" -v d="$3" -v runs="$_runs" -v tt="$_tt" \
+		-v what="BENCH-NOTE mig vmm=$1 load=$2" 'BEGIN {
+		p = done - d
+		printf "%s: the last TICK on the source %.0f ms before the pause; the target ran the guest %.0f ms after the pause; its first TICK came %.0f ms after that\n", what, p - st, runs - p, tt - runs
+	}'
+}
 note() { # note VMM LOAD WHAT FILE
 	echo "BENCH-NOTE mig vmm=$1 load=$2: $3; $(tail -n 3 "$4" | tr -d '\r' | tr '\n' '|')"
 }
@@ -35,6 +72,8 @@ one() { # one VMM LOAD: a MIG line
 	_v=$1 _l=$2
 	port=$((port + 1))
 	rm -f "$s"/*.sock "$s"/*.out
+	stamped src
+	stamped tgt
 	test=snap-tick
 	[ "$_l" = busy ] && test=mig-sum
 	case $_v in
@@ -43,9 +82,9 @@ one() { # one VMM LOAD: a MIG line
 		[ $_v = vireo-local ] && uri="unix:$s/mig.sock,local=on"
 		./vireo run --kernel guest/vmlinuz --initrd guest/initramfs.cpio \
 			--memory 512M --cpus 1 --cmdline "$(append $test)" \
-			--api-sock "$s/api.sock" < /dev/null > "$s/src.out" 2>&1 &
+			--api-sock "$s/api.sock" < /dev/null > "$s/src.fifo" 2>&1 &
 		src=$!
-		./vireo run --incoming "${uri%,local=on}" < /dev/null > "$s/tgt.out" 2>&1 &
+		./vireo run --incoming "${uri%,local=on}" < /dev/null > "$s/tgt.fifo" 2>&1 &
 		tgt=$!
 		if wait_out "$s/src.out" "$(ready $_l)" "$vm_timeout"; then
 			sleep 1
@@ -54,7 +93,8 @@ one() { # one VMM LOAD: a MIG line
 			r=$(grep -o '"total_ms":[0-9]*,"downtime_ms":[0-9]*' "$s/ctl.out" |
 				sed 's/"total_ms":\([0-9]*\),"downtime_ms":\([0-9]*\)/total_ms=\1 downtime_ms=\2/')
 			if [ -n "$r" ] && wait_out "$s/tgt.out" "the guest runs here" 30; then
-				echo "MIG vmm=$_v load=$_l $r"
+				echo "MIG vmm=$_v load=$_l $r$(gap)"
+				timeline $_v $_l "${r##*downtime_ms=}"
 			else
 				note $_v $_l "no result" "$s/ctl.out"
 				note $_v $_l "target" "$s/tgt.out"
@@ -67,9 +107,9 @@ one() { # one VMM LOAD: a MIG line
 		;;
 	qemu-tcp)
 		qemu_vm $test -qmp "unix:$s/q.sock,server=on,wait=off" \
-			< /dev/null > "$s/src.out" 2>&1 &
+			< /dev/null > "$s/src.fifo" 2>&1 &
 		src=$!
-		qemu_vm $test -incoming "tcp:127.0.0.1:$port" < /dev/null > "$s/tgt.out" 2>&1 &
+		qemu_vm $test -incoming "tcp:127.0.0.1:$port" < /dev/null > "$s/tgt.fifo" 2>&1 &
 		tgt=$!
 		if wait_out "$s/src.out" "$(ready $_l)" "$vm_timeout"; then
 			sleep 1
@@ -81,7 +121,7 @@ one() { # one VMM LOAD: a MIG line
 			tt=$(echo "$last" | sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p')
 			dt=$(echo "$last" | sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p')
 			if [ -n "$tt" ] && [ -n "$dt" ]; then
-				echo "MIG vmm=$_v load=$_l total_ms=$tt downtime_ms=$dt"
+				echo "MIG vmm=$_v load=$_l total_ms=$tt downtime_ms=$dt$(gap)"
 			else
 				note $_v $_l "no result" "$s/ctl.out"
 			fi

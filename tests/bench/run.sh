@@ -11,8 +11,10 @@
 #  snap  snapshot create time and size, restore latency to the guest's
 #        first output: vireo ctl snapshot / vireo restore vs QEMU migrate
 #        to a file / -incoming (256 MiB guest, 64 MiB of it filled).
-#  mig   live migration total time and downtime, 512 MiB guest idle and
-#        rewriting 64 MiB: vireo tcp and local=on vs QEMU migrate over tcp.
+#  mig   live migration total time and downtime (as each VMM reports it,
+#        and the gap in the guest's 20 ms ticks, the same for both), 512 MiB
+#        guest idle and rewriting 64 MiB: vireo tcp and local=on vs QEMU
+#        migrate over tcp.
 #  mix   2 vCPUs, two disks and a NIC busy at once (fio 4k randread and
 #        randwrite, numjobs=2 iodepth 32, iperf3 -P 2): vireo defaults,
 #        vireo with iothread=on everywhere, QEMU with num-queues=2 and an
@@ -48,6 +50,7 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
 fi
 cc -O2 -static -o "$b/stamp" "$top/tests/bench/stamp.c"
 cc -O2 -static -o "$b/qmp" "$top/tests/bench/qmp.c"
+cc -O2 -static -o "$b/tsline" "$top/tests/bench/tsline.c"
 cp "$build/guest/vmlinuz" "$build/guest/initramfs.cpio" "$b/guest/"
 "$top/guest-images/testhost/add-binary.sh" qemu-system-x86_64 "$b/qemu"
 mkdir -p "$b/qemu/share/qemu"

@@ -53,10 +53,11 @@ $1 == "SNAP" {
 $1 == "MIG" {
 	k = f["vmm"] SUBSEP f["load"]
 	nm[k]++; mtot[k, nm[k]] = f["total_ms"]; mdown[k, nm[k]] = f["downtime_ms"]
+	mgap[k, nm[k]] = ("gap_ms" in f) ? f["gap_ms"] : -1
 }
 function mig_median(k, what,   a, i) {
 	split("", a)
-	for (i = 1; i <= nm[k]; i++) a[i] = what == "down" ? mdown[k, i] : mtot[k, i]
+	for (i = 1; i <= nm[k]; i++) a[i] = what == "down" ? mdown[k, i] : what == "gap" ? mgap[k, i] : mtot[k, i]
 	return nm[k] ? median(a, nm[k]) : -1
 }
 function mig_summary(   l, v, q, li, vi, vs) {
@@ -68,7 +69,7 @@ function mig_summary(   l, v, q, li, vi, vs) {
 		for (vi = 1; vi <= 2; vi++) {
 			v = vs[vi] SUBSEP l
 			if (!nm[v]) { printf "mig %s %s: no runs\n", l, vs[vi]; bad = 1; continue }
-			printf "mig %-4s medians (runs %d/%d): %s total %.0f ms, downtime %.0f ms; qemu-tcp total %.0f ms, downtime %.0f ms; downtime ratio %s/qemu %.2f\n", l, nm[v], nm[q], vs[vi], mig_median(v, "tot"), mig_median(v, "down"), mig_median(q, "tot"), mig_median(q, "down"), vs[vi], (mig_median(q, "down") > 0 ? mig_median(v, "down") / mig_median(q, "down") : 0)
+			printf "mig %-4s medians (runs %d/%d): %s total %.0f ms, downtime %.0f ms, tick gap %.0f ms; qemu-tcp total %.0f ms, downtime %.0f ms, tick gap %.0f ms; %s/qemu downtime %.2f, tick gap %.2f\n", l, nm[v], nm[q], vs[vi], mig_median(v, "tot"), mig_median(v, "down"), mig_median(v, "gap"), mig_median(q, "tot"), mig_median(q, "down"), mig_median(q, "gap"), vs[vi], (mig_median(q, "down") > 0 ? mig_median(v, "down") / mig_median(q, "down") : 0), (mig_median(q, "gap") > 0 ? mig_median(v, "gap") / mig_median(q, "gap") : 0)
 		}
 	}
 }
