@@ -11,6 +11,22 @@
 #include "snapshot.h"
 #include "util.h"
 
+bool mig_precopy_done(uint64_t dirty, uint64_t prev, uint64_t bytes_per_ms,
+		      unsigned int round, const struct mig_opts *o)
+{
+	/* Bytes, with the rate capped so that no product overflows. */
+	uint64_t rest = dirty * 4096, rate = MIN(bytes_per_ms, 1ULL << 40);
+
+	if (round + 1 >= o->max_rounds)
+		return true;
+	if (rest > rate * o->max_downtime_ms)
+		return false;
+	if (rest <= rate * MIG_TAIL_MS)
+		return true;
+	/* After round 0 (all of RAM) the first re-send always pays. */
+	return round > 0 && dirty * 2 > prev;
+}
+
 uint32_t mig_crc(uint32_t c, const void *p, size_t len)
 {
 	const uint8_t *b = p;

@@ -363,10 +363,11 @@ static void round_line(struct migration *mg, unsigned int round, uint64_t sent,
 }
 
 /* Pre-copy: all of RAM, then the pages dirtied meanwhile, until the rest
- * fits the downtime (at the last round's rate) or the rounds run out. */
+ * fits the downtime (at the last round's rate) and another round would
+ * not pay, or the rounds run out (mig_precopy_done). */
 static int precopy(struct migration *mg)
 {
-	uint64_t sent, dirty, bytes_per_ms = 0;
+	uint64_t sent, dirty, prev = 0, bytes_per_ms = 0;
 	unsigned int round;
 	int ret;
 
@@ -385,10 +386,9 @@ static int precopy(struct migration *mg)
 			bytes_per_ms = mg->round_bytes / ms_since(&mg->t_round);
 		else if (mg->round_bytes)
 			bytes_per_ms = mg->round_bytes;
-		if (dirty * 4096 <= bytes_per_ms * mg->o.max_downtime_ms ||
-		    round + 1 >= mg->o.max_rounds)
+		if (mig_precopy_done(dirty, prev, bytes_per_ms, round, &mg->o))
 			return 0;
-		take_dirty(mg, true);
+		prev = take_dirty(mg, true);
 	}
 }
 
@@ -527,6 +527,10 @@ static void *mig_thread(void *arg)
 		ret = send_record(mg, MIG_END, total, NULL, 0);
 	if (ret)
 		goto io;
+	/* Where the downtime goes: this side's part, then the target's. */
+	pr_err("migrate: paused: the last %llu pages and %zu bytes of state "
+	       "sent %llu ms after the pause", (unsigned long long)sent,
+	       mg->blob_len, (unsigned long long)ms_since(&mg->t_pause));
 	/* The target answers once the guest runs there. */
 	ret = read_ack(mg, MIG_ACK_OK, "the guest runs there", err, sizeof(err));
 	goto out;

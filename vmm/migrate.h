@@ -122,6 +122,17 @@ struct machine;
 struct migration;
 struct ev_loop;
 
+/*
+ * Pre-copy's stop rule, after round (from 0) left dirty pages, the round
+ * before it prev (0 after round 0), sending at bytes_per_ms: stop at the
+ * round limit, never while the rest does not fit max_downtime_ms, and
+ * once it fits, stop when one more round would not pay: the rest takes
+ * under MIG_TAIL_MS to send, or it did not halve since the round before.
+ */
+#define MIG_TAIL_MS		10
+bool mig_precopy_done(uint64_t dirty, uint64_t prev, uint64_t bytes_per_ms,
+		      unsigned int round, const struct mig_opts *o);
+
 /* Parse "unix:PATH[,local=on]" or "tcp:HOST:PORT" into o. -EINVAL + err. */
 int mig_parse_uri(const char *uri, struct mig_opts *o, char *err,
 		  size_t errlen);

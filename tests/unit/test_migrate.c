@@ -326,6 +326,37 @@ START_TEST(uris)
 }
 END_TEST
 
+/* The pre-copy stop rule: at 100 pages per ms, a 300 ms budget holds
+ * 30000 pages and the 10 ms tail 1000. */
+START_TEST(precopy_stop_rule)
+{
+	struct mig_opts o = { .max_downtime_ms = 300, .max_rounds = 30 };
+	uint64_t rate = 100 * 4096;
+
+	/* Does not fit the downtime: go on, whatever the trend. */
+	ck_assert(!mig_precopy_done(30001, 0, rate, 0, &o));
+	ck_assert(!mig_precopy_done(30001, 30000, rate, 5, &o));
+	/* ... until the round limit. */
+	ck_assert(mig_precopy_done(30001, 30000, rate, 29, &o));
+	ck_assert(mig_precopy_done(1ULL << 30, 0, 0, 29, &o));
+	/* Fits, but round 0 (all of RAM) left more than the tail: once more. */
+	ck_assert(!mig_precopy_done(5000, 0, rate, 0, &o));
+	/* Fits and within the tail: done. */
+	ck_assert(mig_precopy_done(1000, 0, rate, 0, &o));
+	ck_assert(mig_precopy_done(0, 0, rate, 0, &o));
+	/* Fits, above the tail: on while each round halves the rest ... */
+	ck_assert(!mig_precopy_done(2000, 5000, rate, 1, &o));
+	/* ... and done once it does not. */
+	ck_assert(mig_precopy_done(2600, 5000, rate, 1, &o));
+	/* No rate known (nothing sent in no time): only the limit or an
+	 * empty rest stops it. */
+	ck_assert(!mig_precopy_done(1, 0, 0, 3, &o));
+	ck_assert(mig_precopy_done(0, 0, 0, 3, &o));
+	/* A rate that would overflow the products is capped. */
+	ck_assert(mig_precopy_done(1ULL << 28, 1ULL << 28, UINT64_MAX, 1, &o));
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -338,6 +369,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, config_first);
 	tcase_add_test(tc, local_stream_has_no_pages);
 	tcase_add_test(tc, uris);
+	tcase_add_test(tc, precopy_stop_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }
