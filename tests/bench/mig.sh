@@ -62,8 +62,9 @@ timeline() {
 	awk -v st="$_st" -v done="$_done" -v d="$3" -v runs="$_runs" -v tt="$_tt" \
 		-v what="BENCH-NOTE mig vmm=$1 load=$2" 'BEGIN {
 		p = done - d
-		printf "%s: the last TICK on the source %.0f ms before the pause; the target ran the guest %.0f ms after the pause; its first TICK came %.0f ms after that\n", what, p - st, runs - p, tt - runs
+		printf "%s: the last TICK on the source %.0f ms before the pause; the target ran the guest %.0f ms after the pause; its first TICK came %.0f ms after that", what, p - st, runs - p, tt - runs
 	}'
+	echo "; $(grep -h -o 'migrate: \(paused\|done\):.*' "$s/src.out" | tr -d '\r' | tr '\n' ' ')"
 }
 note() { # note VMM LOAD WHAT FILE
 	echo "BENCH-NOTE mig vmm=$1 load=$2: $3; $(tail -n 3 "$4" | tr -d '\r' | tr '\n' '|')"
