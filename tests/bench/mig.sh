@@ -17,6 +17,7 @@
 # monotonic clock), and gap_ms is from the source's last TICK to the
 # target's first, 20 ms of it the guest's own sleep.
 # usage: mig.sh DIR RUNS   (DIR holds vireo, qmp, guest/, qemu/)
+# MIG_LOADS="busy" runs only those loads (run.sh passes it on).
 set -u
 d=$1
 runs=$2
@@ -136,7 +137,7 @@ one() { # one VMM LOAD: a MIG line
 }
 i=0
 while [ $i -lt "$runs" ]; do
-	for l in idle busy; do
+	for l in ${MIG_LOADS:-idle busy}; do
 		for v in vireo-tcp vireo-local qemu-tcp; do
 			one $v $l
 		done

@@ -43,6 +43,8 @@ b=$build/bench
 rm -rf "$b"
 mkdir -p "$b/guest"
 cp "$build/vireo" "$b/"
+# MIG_LOADS="busy" (or "idle"): mig runs only that load (the test host
+# often dies partway through a mig run; this gets the other half).
 # BENCH_BASELINE=PATH: another vireo binary (say, the last commit's) runs
 # interleaved too, reported as vireo-base, to measure a change.
 if [ -n "${BENCH_BASELINE:-}" ]; then
@@ -98,7 +100,7 @@ if [ "$what" = snap ] || [ "$what" = all ]; then
 	echo "cd /payload && sh snap.sh /payload $snap_runs" >> "$b/go.sh"
 fi
 if [ "$what" = mig ] || [ "$what" = all ]; then
-	echo "cd /payload && sh mig.sh /payload $mig_runs" >> "$b/go.sh"
+	echo "cd /payload && MIG_LOADS='${MIG_LOADS:-}' sh mig.sh /payload $mig_runs" >> "$b/go.sh"
 fi
 
 if [ "$kind" = hardware ]; then
