@@ -123,11 +123,12 @@ struct migration;
 struct ev_loop;
 
 /*
- * Pre-copy's stop rule, after round (from 0) left dirty pages, the round
- * before it prev (0 after round 0), sending at bytes_per_ms: stop at the
- * round limit, never while the rest does not fit max_downtime_ms, and
- * once it fits, stop when one more round would not pay: the rest takes
- * under MIG_TAIL_MS to send, or it did not halve since the round before.
+ * Pre-copy's stop rule, after round (from 0) re-sent prev pages (0 for
+ * round 0, which sent all of RAM) and left dirty pages, at bytes_per_ms:
+ * stop at the round limit, never while the rest does not fit
+ * max_downtime_ms, and once it fits, stop when one more round would not
+ * pay: the rest takes under MIG_TAIL_MS to send, or it is more than half
+ * of what this round re-sent (the guest dirties about as fast as we send).
  */
 #define MIG_TAIL_MS		10
 bool mig_precopy_done(uint64_t dirty, uint64_t prev, uint64_t bytes_per_ms,
