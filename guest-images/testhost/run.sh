@@ -81,9 +81,12 @@ fi
 # A test host that has not started its script within TESTHOST_START_S
 # seconds (it boots in a few) hung while booting (seen: no output at all
 # for the whole group time limit); one that then prints nothing for
-# TESTHOST_SILENT_S seconds has stopped (the tests' own watchdog speaks up
-# well before that: linux.sh, VIREO_STALL_S). Either is stopped, and so
-# counted as died.
+# TESTHOST_SILENT_S seconds has stopped: its init prints TESTHOST-ALIVE
+# every 30 s while its kernel lives, so silence means a wedged test host,
+# not a slow test (a hung test is the tests' own watchdog's: linux.sh,
+# VIREO_STALL_S). Either is stopped, and so counted as died. (CI on
+# 2026-12-07: a test host spun silently for the whole ten minutes the
+# old silence limit allowed, with no heartbeat to tell it from a test.)
 start_s=${TESTHOST_START_S:-120}
 silent_s=${TESTHOST_SILENT_S:-600}
 watch() {

@@ -134,7 +134,7 @@ for sec in $sections; do
 		echo "$done_names" > "$payload/done-$sec"
 		cat "$log".try* 2>/dev/null | tr -d '\r' | sed -n 's/^KEEP //p' > "$payload/kept-$sec"
 		TESTHOST_QEMU_LOG=$log.qemu$attempt TESTHOST_DIR=$(testhost_dir $sec) \
-			TESTHOST_SILENT_S=$(( ${VIREO_STALL_S:-420} + 180 ${VIREO_FULL:+ + 600})) \
+			TESTHOST_SILENT_S=180 \
 			"$top/guest-images/testhost/run.sh" --timeout "$(group_timeout $sec)" "$payload" \
 			"run-$sec.sh" > "$log.try$attempt" 2>&1
 		status=$?
