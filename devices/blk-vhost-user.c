@@ -634,12 +634,13 @@ const struct vdpa_dev_spec blk_vdpa_spec = {
 void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len)
 {
 	struct vhost_blk *b = d->priv;
+	char slow[96];
 
 	snprintf(buf, len, "blk vhost-user %s: backend %s, lost %llu times, "
 		 "back %llu times; %llu requests in flight at a loss failed "
 		 "with IOERR%s; %llu kicks and %llu interrupts relayed by vireo; "
 		 "handed to another process %llu times (waiting %llu ms for "
-		 "%llu requests the backend had taken)",
+		 "%llu requests the backend had taken)%s",
 		 b->cfg.vhost_user, b->vu.parked ? "handed over" :
 		 b->vu.up ? "connected" : "gone",
 		 (unsigned long long)b->vu.losses,
@@ -651,5 +652,6 @@ void blk_vhost_user_stats(struct virtio_dev *d, char *buf, size_t len)
 		 (unsigned long long)d->interrupts,
 		 (unsigned long long)b->vu.handovers,
 		 (unsigned long long)b->vu.handover_ms,
-		 (unsigned long long)b->vu.handover_waited);
+		 (unsigned long long)b->vu.handover_waited,
+		 vhost_user_slowest(&b->vu, slow, sizeof(slow)));
 }

@@ -542,11 +542,12 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 	const struct net_stats *s = &n->stats;
 	/* (the guest acknowledged VIRTIO_NET_S_ANNOUNCE) */
 	const char *moved = n->announce_acks ? "; announced after a move" : "";
+	char slow[96];
 
 	if (n->backend == NET_VHOST_USER) {
 		snprintf(buf, len, "net %s: vhost-user %s, link %s, backend "
 			 "lost %llu times, back %llu times, handed to another "
-			 "process %llu times (waiting %llu ms for %llu buffers); "
+			 "process %llu times (waiting %llu ms for %llu buffers)%s; "
 			 "%llu kicks and %llu interrupts relayed by vireo%s",
 			 n->ifname, n->cfg.vhost_user,
 			 n->link_up ? "up" : "down",
@@ -555,6 +556,7 @@ void virtio_net_stats_line(struct virtio_net *n, char *buf, size_t len)
 			 (unsigned long long)n->vu.handovers,
 			 (unsigned long long)n->vu.handover_ms,
 			 (unsigned long long)n->vu.handover_waited,
+			 vhost_user_slowest(&n->vu, slow, sizeof(slow)),
 			 (unsigned long long)n->vdev.kicks,
 			 (unsigned long long)n->vdev.interrupts, moved);
 		return;

@@ -339,6 +339,8 @@ static int vu_call(struct vhost_user *u, struct vu_msg *m, const int *fds,
 	bool reply = vu_reply_expected(req, cfg_size, &size, &want_fds);
 	bool ack = !reply && vhost_user_has(u, VU_PROTOCOL_F_REPLY_ACK);
 	struct vu_reply scratch;
+	struct timespec t0;
+	uint64_t ms;
 	int ret;
 
 	/* Until negotiated, only the negotiation (on its own thread). */
@@ -352,10 +354,29 @@ static int vu_call(struct vhost_user *u, struct vu_msg *m, const int *fds,
 		return -ENOTCONN;
 	if (!r)
 		r = &scratch;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = vu_send(u, m, fds, nfds, ack);
 	if (ret || (!reply && !ack))
 		return ret;
-	return vu_await(u, req, cfg_size, ack, r, fd_out);
+	ret = vu_await(u, req, cfg_size, ack, r, fd_out);
+	ms = ms_since(&t0);
+	if (!ret && ms > u->slowest_ms) {
+		u->slowest_ms = ms;
+		u->slowest_req = req;
+	}
+	return ret;
+}
+
+const char *vhost_user_slowest(const struct vhost_user *u, char *buf,
+			       size_t len)
+{
+	if (u->slowest_ms < 100)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "; its slowest answer: %s in %llu ms",
+			 vu_request_name(u->slowest_req),
+			 (unsigned long long)u->slowest_ms);
+	return buf;
 }
 
 /* Send m without waiting; its reply (or ack) is owed, read later. */

@@ -110,7 +110,15 @@ struct vhost_user {
 	uint64_t handovers;		/* let go of for a migration */
 	uint64_t handover_waited;	/* requests completed meanwhile */
 	uint64_t handover_ms;
+	/* The slowest answer the backend gave (a request sent, its reply
+	 * or ack read): where a setup's time went. */
+	uint64_t slowest_ms;
+	uint32_t slowest_req;
 };
+
+/* "; its slowest answer: REQ in N ms" into buf (empty if under 100 ms). */
+const char *vhost_user_slowest(const struct vhost_user *u, char *buf,
+			       size_t len);
 
 #define VU_DRAIN_MS	5000	/* a migration waits for completions */
 #define VU_UNPARK_MS	10000	/* the backend, free of the source */

@@ -873,7 +873,7 @@ int mig_incoming(struct machine *m, struct vm_config *cfg, const char *uri,
 	struct mig_header h;
 	struct mig_received r = { 0 };
 	struct mig_reader rd;
-	struct timespec t0;
+	struct timespec t0, t_end;
 	uint8_t *ram = NULL;
 	int lfd, fd = -1, mfd = -1, ret;
 	char reply[MIG_ACK_LEN + MIG_REASON_MAX];
@@ -929,14 +929,17 @@ int mig_incoming(struct machine *m, struct vm_config *cfg, const char *uri,
 			machine_destroy(m);
 		goto out;
 	}
+	/* The target's part of the downtime starts here. */
+	clock_gettime(CLOCK_MONOTONIC, &t_end);
 	ret = machine_restore_blob(m, cfg, o, r.state, r.state_len, mfd,
 				   pb.built, con, loop, err, errlen);
 	if (ret)
 		goto out;
 	pr_err("migrate: received %llu pages in %llu rounds; the guest runs "
-	       "here (%llu ms after the stream began)",
+	       "here (%llu ms after the stream began, %llu ms after its end)",
 	       (unsigned long long)r.pages, (unsigned long long)r.rounds + 1,
-	       (unsigned long long)ms_since(&t0));
+	       (unsigned long long)ms_since(&t0),
+	       (unsigned long long)ms_since(&t_end));
 	(void)!write(fd, MIG_ACK_OK, MIG_ACK_LEN);
 out:
 	if (ret && fd >= 0) {
