@@ -474,6 +474,45 @@ START_TEST(negotiation)
 }
 END_TEST
 
+/* The slowest answer is kept and named, from 100 ms on (the exit line's
+ * "its slowest answer": a migration's downtime spent in a backend). */
+START_TEST(slowest_answer_named)
+{
+	struct vhost_user u;
+	char err[256], buf[96];
+	uint32_t base = 0;
+
+	memset(&vmm, 0, sizeof(vmm));
+	be_start();
+	be_run();
+	ck_assert_msg(vhost_user_init(&u, be.path, false,
+				      BIT(VU_PROTOCOL_F_REPLY_ACK),
+				      &fake, &dev_lock, NULL, NULL, err,
+				      sizeof(err)) == 0, "%s", err);
+	/* The negotiation's answers came at once: nothing to name. */
+	ck_assert_str_eq(vhost_user_slowest(&u, buf, sizeof(buf)), "");
+	be.base[0] = 7;
+	be.base_delay_ms = 150;
+	pthread_mutex_lock(&dev_lock);
+	ck_assert_int_eq(u.v.ops->get_vring_base(&u.v, 0, &base), 0);
+	pthread_mutex_unlock(&dev_lock);
+	be.base_delay_ms = 0;
+	ck_assert_uint_eq(base, 7);
+	ck_assert_uint_ge(u.slowest_ms, 150);
+	ck_assert_uint_eq(u.slowest_req, VU_GET_VRING_BASE);
+	vhost_user_slowest(&u, buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "; its slowest answer: GET_VRING_BASE in 1") == buf,
+		      "%s", buf);
+	/* A faster answer later does not replace it. */
+	pthread_mutex_lock(&dev_lock);
+	ck_assert_int_eq(u.v.ops->get_vring_base(&u.v, 0, &base), 0);
+	pthread_mutex_unlock(&dev_lock);
+	ck_assert_uint_ge(u.slowest_ms, 150);
+	vhost_user_fini(&u);
+	be_stop();
+}
+END_TEST
+
 /* Each kind of broken reply: refused, named, vireo carries on. */
 START_TEST(broken_replies)
 {
@@ -1261,6 +1300,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(tc, blk_moves_between_processes);
 	tcase_add_test(tc, net_moves_between_processes);
 	tcase_add_test(tc, blk_inflight_region);
+	tcase_add_test(tc, slowest_answer_named);
 	tcase_add_test(tc, blk_reset_does_not_wait);
 	tcase_add_test(tc, blk_pause_does_not_wait);
 	suite_add_tcase(s, tc);
