@@ -2303,7 +2303,7 @@ if section migrate-bad && ! have dpdk-testpmd; then
 elif section migrate-bad; then
 	# Under make check-full only: its three guests and testpmd's busy
 	# lcore are the heaviest load any test puts on the nested test host,
-	# and on 2026-12-07 four of the five test hosts that ran it died
+	# and on 2026-12-07 four of the seven test hosts that ran it died
 	# during it (triple faults, one kernel stack overflow in a vCPU
 	# thread), taking the group's time with them. mig_vu_fio_tcp moves
 	# a vhost-user backend under make check.
