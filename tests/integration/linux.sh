@@ -239,8 +239,8 @@ retry_log() {
 }
 
 # retry_flaky NAME FUNCTION: run FUNCTION, which leaves vireo's status in
-# $rc and its output in $work/NAME.out; again after a nested flake, up to
-# as boot() (CI on 2026-12-06: blk_crash_writethrough's
+# $rc and its output in $work/NAME.out; again after a nested flake, as
+# often as boot() (may_retry) (CI on 2026-12-06: blk_crash_writethrough's
 # guest stalled while booting, then died of an SVM shutdown).
 retry_flaky() {
 	if already "$1"; then
