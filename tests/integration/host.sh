@@ -503,7 +503,8 @@ VIREO_SECCOMP_SELFTEST=vcpu run $t-off poweroff --seccomp off
 # host).
 vireo_pids() {
 	for _d in /proc/[0-9]*; do
-		_c=$(tr '\0' ' ' < "$_d/cmdline" 2>/dev/null) || continue
+		# (stderr first: a process gone meanwhile fails the '<')
+		_c=$(tr '\0' ' ' 2>/dev/null < "$_d/cmdline") || continue
 		case "$_c" in "$vireo "*"$1"*) echo "${_d#/proc/}" ;; esac
 	done
 }

@@ -78,7 +78,8 @@ cp "$build/unixcat" "$build/pagecmp" "$payload/"
 # spent 75 minutes here when only new runs were held to 50). No test host
 # runs past it: each gets what is left of it (or its group's own limit,
 # if less), and a group that cannot start fails, saying so.
-# VIREO_SECTIONS="net balloon" runs only those groups (while developing).
+# VIREO_SECTIONS="net balloon" runs only those groups (while developing);
+# VIREO_ONLY="NAME..." only those tests in them.
 sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate migrate-bad balloon vdpa}
 [ -n "$host_here" ] || [ -n "${VIREO_SECTIONS:-}" ] || sections="host $sections"
 # The tests named in done-GROUP (VIREO_DONE) reported in the group's
@@ -87,7 +88,7 @@ sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate mi
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
-TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_STALL_S=${VIREO_STALL_S:-} VIREO_DONE="\$(cat done-$sec)" VIREO_KEPT="\$(cat kept-$sec)" SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
+TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_ONLY="${VIREO_ONLY:-}" VIREO_STALL_S=${VIREO_STALL_S:-} VIREO_DONE="\$(cat done-$sec)" VIREO_KEPT="\$(cat kept-$sec)" SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
 	guest/vmlinuz guest/initramfs.cpio guest/tools.img /payload/hosttools/bin \\
 	/payload/unixcat
 RUN
