@@ -1503,6 +1503,26 @@ peer_vm() {
 		--cmdline "console=ttyS0 panic=-1 vireo.test=net-peer vireo.role=$2 vireo.ip=$3 vireo.peer=$4" \
 		< /dev/null > "$work/$1.out" 2>&1 &
 }
+# tp_peer_up ROLE NET-OPTS: guest ${t}_b (192.0.2.12, ROLE) on testpmd's
+# vu1.sock (it listens, testpmd connects), testpmd started, and B up
+# ($pb). The other guest is to boot only then (B pings for up to 120 s):
+# the nested test host has died with both booting at once, and a guest
+# lost at boot (an SVM shutdown) ends the try before the other starts.
+# False, with $bad set and nothing left running, if B did not come up.
+tp_peer_up() {
+	rm -f "$work/vu1.sock"
+	peer_vm ${t}_b "$1" 192.0.2.12 192.0.2.11 \
+		"vhost-user=$work/vu1.sock,server=on$2"
+	pb=$!
+	wait_socket "$work/vu1.sock" 10
+	tp_start
+	wait_for "$work/${t}_b.out" NET-UP 200 && return 0
+	bad="the peer (B) did not come up: $(why ${t}_b)"
+	kill_vmm $pb
+	wait $pb 2>/dev/null
+	tp_stop
+	return 1
+}
 
 if section vhost; then
 # ---- vhost-user backends: qemu-storage-daemon and DPDK's testpmd --------
@@ -1593,22 +1613,7 @@ else
 vu_net_pair() {
 	[ $t = vu_net_iperf ] && ra=client rb=server ring=,ring=packed
 	[ $t = vu_net_restart ] && ra=flap rb=flap ring=
-	rm -f "$work/vu1.sock"
-	peer_vm ${t}_b "$rb" 192.0.2.12 192.0.2.11 \
-		"vhost-user=$work/vu1.sock,server=on,transport=mmio$ring"
-	pb=$!
-	wait_socket "$work/vu1.sock" 10
-	tp_start
-	# One guest boots at a time (B pings for up to 120 s): the nested
-	# test host has died with both booting at once, and a guest lost
-	# at boot (an SVM shutdown) ends the try before the other starts.
-	if ! wait_for "$work/${t}_b.out" NET-UP 200; then
-		bad="B did not come up: $(why ${t}_b)"
-		kill_vmm $pb
-		wait $pb 2>/dev/null
-		tp_stop
-		return
-	fi
+	tp_peer_up "$rb" ",transport=mmio$ring" || return
 	peer_vm ${t}_a "$ra" 192.0.2.11 192.0.2.12 "vhost-user=$work/vu0.sock"
 	pa=$!
 	if [ $t = vu_net_restart ] &&
@@ -2271,20 +2276,7 @@ mig_vu_local_refused() {
 # again from the target. First a pause and a resume.
 mig_vu_net_tcp() {
 	_uri=tcp:127.0.0.1:47006
-	rm -f "$work/vu1.sock"
-	peer_vm ${t}_b stay 192.0.2.12 192.0.2.11 \
-		"vhost-user=$work/vu1.sock,server=on"
-	pb=$!
-	wait_socket "$work/vu1.sock" 10
-	tp_start
-	# One guest boots at a time (vu_net_pair says why).
-	if ! wait_for "$work/${t}_b.out" NET-UP 200; then
-		bad="the peer did not come up: $(why ${t}_b)"
-		kill_vmm $pb
-		wait $pb 2>/dev/null
-		tp_stop
-		return
-	fi
+	tp_peer_up stay "" || return
 	vm_in ${t}_src run $migargs $toolsdisk --net "vhost-user=$work/vu0.sock" \
 		--api-sock "$work/api.sock" \
 		--cmdline "console=ttyS0 panic=-1 vireo.test=net-peer vireo.role=move vireo.ip=192.0.2.11 vireo.peer=192.0.2.12"
