@@ -2320,7 +2320,7 @@ elif section migrate-bad; then
 	# (Under make check-full only for a while: four of the seven test
 	# hosts that ran it on 2026-12-07 died during it. Its guests then
 	# booted at once, and testpmd locked all their memory; neither does
-	# now, and three runs and a rehearsal since lost no test host.)
+	# now. Of five test hosts that ran it since, one died during it.)
 	multi_test mig_vu_net_tcp mig_vu_net_tcp
 fi
 if section migrate-bad && ! have qemu-storage-daemon; then
