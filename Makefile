@@ -107,7 +107,8 @@ $(BUILD)/vq-bench: tests/bench/vq-bench.c tests/unit/vring.c tests/unit/testmem.
 fuzz-build: $(BUILD)/fuzz/fuzz_kernel $(BUILD)/fuzz/fuzz_devices \
 	$(BUILD)/fuzz/fuzz_vring $(BUILD)/fuzz/fuzz_transport $(BUILD)/fuzz/fuzz_vdev \
 	$(BUILD)/fuzz/fuzz_vhost_user $(BUILD)/fuzz/fuzz_api \
-	$(BUILD)/fuzz/fuzz_snapshot $(BUILD)/fuzz/fuzz_migrate $(BUILD)/fuzz/mkseeds
+	$(BUILD)/fuzz/fuzz_snapshot $(BUILD)/fuzz/fuzz_migrate $(BUILD)/fuzz/fuzz_pagewalk \
+	$(BUILD)/fuzz/mkseeds
 
 # ---- Debian packages ----------------------------------------------------
 deps:

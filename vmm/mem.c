@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -325,4 +326,107 @@ void gm_log_merge(struct guest_mem *gm, uint64_t *log)
 uint64_t gm_low_end(const struct guest_mem *gm)
 {
 	return gm->nr ? gm->r[0].gpa + gm->r[0].size : 0;
+}
+
+int gm_walk(const struct guest_mem *gm, uint64_t cr0, uint64_t cr3,
+	    uint64_t cr4, uint64_t efer, uint64_t la, uint64_t *gpa, char *why,
+	    size_t len)
+{
+	const uint64_t addr_mask = GM_PTE_ADDR;
+	int level = cr4 & (1u << 12) ? 5 : 4;
+	uint64_t table = cr3 & addr_mask, e = 0;
+
+	if (!(efer & (1u << 10)) || !(cr0 & (1u << 31))) {
+		snprintf(why, len, "not in long mode with paging");
+		return -1;
+	}
+	for (; level > 0; level--) {
+		unsigned int idx = (unsigned int)(la >> (12 + 9 * (level - 1))) & 511;
+
+		if (gm_read(gm, &e, table + idx * 8u, sizeof(e))) {
+			snprintf(why, len, "level %d table at %#llx not in RAM",
+				 level, (unsigned long long)table);
+			return -1;
+		}
+		if (!(e & 1)) {
+			snprintf(why, len, "level %d entry %#llx not present",
+				 level, (unsigned long long)e);
+			return -1;
+		}
+		if ((level == 2 || level == 3) && (e & (1u << 7))) {
+			uint64_t page = 1ull << (12 + 9 * (level - 1));
+
+			*gpa = (e & addr_mask & ~(page - 1)) | (la & (page - 1));
+			return 0;
+		}
+		table = e & addr_mask;
+	}
+	*gpa = table | (la & 4095);
+	return 0;
+}
+
+void gm_page_said(const struct guest_mem *gm, uint64_t gpa, char *buf, size_t len)
+{
+	uint64_t w[512], common = 0;
+	unsigned int i, j, nz = 0, present = 0, best = 0;
+
+	if (gm_read(gm, w, gpa & ~4095ull, sizeof(w))) {
+		snprintf(buf, len, "page %#llx not in RAM",
+			 (unsigned long long)gpa);
+		return;
+	}
+	for (i = 0; i < 512; i++) {
+		unsigned int same = 0;
+
+		nz += !!w[i];
+		present += w[i] & 1;
+		if (!w[i] || w[i] == common)
+			continue;
+		for (j = i; j < 512; j++)
+			same += w[j] == w[i];
+		if (same > best) {
+			best = same;
+			common = w[i];
+		}
+	}
+	snprintf(buf, len, "page %#llx: %u of 512 words non-zero, %u with bit 0; "
+		 "%#llx %#llx %#llx %#llx ... %#llx %#llx %#llx %#llx; %#llx "
+		 "%u times", (unsigned long long)(gpa & ~4095ull), nz, present,
+		 (unsigned long long)w[0], (unsigned long long)w[1],
+		 (unsigned long long)w[2], (unsigned long long)w[3],
+		 (unsigned long long)w[508], (unsigned long long)w[509],
+		 (unsigned long long)w[510], (unsigned long long)w[511],
+		 (unsigned long long)common, best);
+}
+
+void gm_top_tables_said(const struct guest_mem *gm, uint64_t cr3, char *buf,
+			size_t len)
+{
+	unsigned int i, found = 0;
+	bool cr3_seen = false;
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "top page tables in RAM:");
+	for (i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+		uint64_t off;
+
+		for (off = 0; off + 4096 <= r->size; off += 4096) {
+			const uint64_t *w = (const uint64_t *)(r->hva + off);
+			uint64_t gpa = r->gpa + off;
+
+			if (!(w[511] & 1) || !(w[273] & 1) ||
+			    (w[511] & 0xfff) != (w[273] & 0xfff))
+				continue;
+			found++;
+			cr3_seen |= gpa == cr3;
+			if (found <= 6 && n < len)
+				n += (size_t)snprintf(buf + n, len - n, " %#llx",
+						      (unsigned long long)gpa);
+		}
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "%s (%u in all; CR3's page %s them)",
+			 found > 6 ? " ..." : "", found,
+			 cr3_seen ? "among" : "not among");
 }

@@ -103,4 +103,37 @@ void gm_log_merge(struct guest_mem *gm, uint64_t *log);
 /* End of the RAM region below 4 GiB (the first region's end). */
 uint64_t gm_low_end(const struct guest_mem *gm);
 
+/* An x86 page-table entry's address bits. */
+#define GM_PTE_ADDR 0x000ffffffffff000ull
+
+/*
+ * The guest's own page tables, walked from CR3 (4 or 5 levels, long mode
+ * only, 2 MiB and 1 GiB pages too): 0 and the guest-physical address of
+ * linear address la in *gpa, or -1 and how far the walk got in why
+ * ("level L entry E not present", a table outside RAM). Every table is
+ * read through gm_read(): the tables are the guest's, anything at all.
+ * A check of KVM_TRANSLATE, which has said "not mapped" for a vCPU
+ * sitting at that very rip.
+ */
+int gm_walk(const struct guest_mem *gm, uint64_t cr0, uint64_t cr3,
+	    uint64_t cr4, uint64_t efer, uint64_t la, uint64_t *gpa, char *why,
+	    size_t len);
+
+/*
+ * What the page at gpa holds, in 64-bit words: how many are non-zero, how
+ * many have bit 0 (present, for a page table), the first and last four
+ * and the most common non-zero one. For a page table that stopped mapping
+ * what the vCPU runs: did one entry change, or the whole page?
+ */
+void gm_page_said(const struct guest_mem *gm, uint64_t gpa, char *buf, size_t len);
+
+/*
+ * Pages of guest RAM that look like a 64-bit Linux top page table (the
+ * direct map's entry, 273, and the kernel's, 511, both present): how
+ * many, and the first few. A vCPU whose CR3 page is not among them has
+ * either lost its page table or had its CR3 changed under it.
+ */
+void gm_top_tables_said(const struct guest_mem *gm, uint64_t cr3, char *buf,
+			size_t len);
+
 #endif

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,7 +200,7 @@ int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
 	int ret, max_vcpus;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->exit_fd = vm->watch_h.fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	pthread_mutex_init(&vm->routes_lock, NULL);
@@ -273,6 +275,13 @@ int vm_create(struct vm *vm, uint64_t ram_size, unsigned int nr_vcpus,
 		errf(err, errlen, "eventfd: %s", strerror(-ret));
 		goto err;
 	}
+	vm->watch_h.fd = timerfd_create(CLOCK_MONOTONIC,
+					TFD_NONBLOCK | TFD_CLOEXEC);
+	if (vm->watch_h.fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "timerfd: %s", strerror(errno));
+		goto err;
+	}
 	vm->nr_vcpus = nr_vcpus;
 	ret = vcpus_create(vm, err, errlen);
 	if (ret)
@@ -296,6 +305,9 @@ void vm_destroy(struct vm *vm)
 	gm_destroy(&vm->mem);
 	if (vm->exit_fd >= 0)
 		close(vm->exit_fd);
+	if (vm->watch_h.fd >= 0)
+		close(vm->watch_h.fd);
+	vm->watch_h.fd = -1;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -553,6 +565,8 @@ static void vcpu_code_said(struct vm *vm, struct vcpu *v,
 {
 	struct kvm_translation tr = { 0 };
 	struct kvm_sregs sr;
+	const char *how = "";
+	char why[96];
 	uint8_t bytes[12];
 	unsigned int i;
 	size_t n;
@@ -560,24 +574,42 @@ static void vcpu_code_said(struct vm *vm, struct vcpu *v,
 	/* rip is CS-relative outside 64-bit mode (an AP at its reset
 	 * vector, a real-mode trampoline). */
 	tr.linear_address = r->rip - 4;
-	if (ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 && !sr.cs.l)
+	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0) {
+		snprintf(buf, len, ", code: KVM_GET_SREGS: %s", strerror(errno));
+		return;
+	}
+	if (!sr.cs.l)
 		tr.linear_address += sr.cs.base;
 	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0) {
 		snprintf(buf, len, ", code: KVM_TRANSLATE: %s", strerror(errno));
-	} else if (!tr.valid) {
-		snprintf(buf, len, ", code: not mapped by the guest's page tables");
-	} else if ((tr.physical_address & 4095) > 4096 - sizeof(bytes)) {
-		snprintf(buf, len, ", code: crosses a page");
+		return;
+	}
+	if (!tr.valid) {
+		/* KVM says not mapped: see for ourselves. */
+		uint64_t gpa;
+
+		if (gm_walk(&vm->mem, sr.cr0, sr.cr3, sr.cr4, sr.efer,
+			    tr.linear_address, &gpa, why, sizeof(why))) {
+			snprintf(buf, len, ", code: not mapped by the guest's page "
+				 "tables (CR3 %#llx: %s)",
+				 (unsigned long long)sr.cr3, why);
+			return;
+		}
+		tr.physical_address = gpa;
+		how = " (KVM_TRANSLATE said not mapped; CR3's tables map it)";
+	}
+	if ((tr.physical_address & 4095) > 4096 - sizeof(bytes)) {
+		snprintf(buf, len, ", code: crosses a page%s", how);
 	} else if (gm_read(&vm->mem, bytes, tr.physical_address, sizeof(bytes))) {
-		snprintf(buf, len, ", code at %#llx, not in RAM",
-			 (unsigned long long)tr.physical_address);
+		snprintf(buf, len, ", code at %#llx, not in RAM%s",
+			 (unsigned long long)tr.physical_address, how);
 	} else {
 		n = (size_t)snprintf(buf, len, ", code (rip-4)");
 		for (i = 0; i < sizeof(bytes) && n < len; i++)
 			n += (size_t)snprintf(buf + n, len - n,
 					      i == 4 ? " [%02x" : " %02x", bytes[i]);
 		if (n < len)
-			snprintf(buf + n, len - n, "]");
+			snprintf(buf + n, len - n, "]%s", how);
 	}
 }
 
@@ -593,7 +625,7 @@ int vm_vcpu_position(struct vm *vm, unsigned int id, char *buf, size_t len)
 {
 	struct vcpu *v = &vm->vcpus[id];
 	struct kvm_mp_state mp = { 0 };
-	char apic[160], code[80];
+	char apic[160], code[224];
 	struct kvm_regs r;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
@@ -657,6 +689,278 @@ void vm_vcpu_activity(struct vm *vm, char *buf, size_t len)
 			break;
 		used += (size_t)n;
 	}
+}
+
+/*
+ * The stuck-vCPU checks. A vCPU that KVM runs with interrupts on and a
+ * vector pending in its APIC above the processor priority takes that
+ * vector at its next entry; one whose rip its page tables do not map
+ * faults at once. In the nested test host (TEST-HOST.md) guests were
+ * seen breaking both for minutes, with no exit, until a test's time ran
+ * out: the host's KVM had lost the vCPU's state (KVM's GIF clear in a
+ * guest without SVM; a CR3 at a page of zeros, or outside RAM). So every
+ * VM_WATCH_MS the loop kicks out of KVM_RUN each vCPU that has made no
+ * exit meanwhile, and the vCPU looks at itself:
+ * - the same vector pending at two looks in a row, no exit between: a
+ *   report (rip, whether it moved, KVM's GIF on AMD); GIF clear is set
+ *   again (vcpu_gif_restore()); at a third look, once, the full report
+ *   (vcpu_report()), and if vireo had set GIF the guest is stopped;
+ *   a vector taken after all is reported with when;
+ * - the same rip at three looks in a row, no exit, runnable, rip not
+ *   mapped: the full report and the guest is stopped
+ *   (vcpu_look_frozen()).
+ * A look costs a vCPU that makes no exits one exit per VM_WATCH_MS.
+ */
+#define VM_WATCH_MS 2000
+
+/*
+ * KVM's global interrupt flag (GIF) for vCPU v on AMD (SVM), from its
+ * nested state (KVM_STATE_NESTED_GIF_SET, reported outside guest mode
+ * too): 1 set, 0 clear, -1 not known (Intel, no KVM_CAP_NESTED_STATE, in
+ * guest mode). A guest without SVM never clears GIF; KVM delivers no
+ * interrupt while it is clear.
+ */
+static int vcpu_gif(struct vcpu *v)
+{
+	struct kvm_nested_state *ns;
+	int size = ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	int gif = -1;
+
+	if (size < (int)sizeof(*ns))
+		return -1;
+	ns = calloc(1, (size_t)size);
+	if (!ns)
+		return -1;
+	ns->size = (uint32_t)size;
+	if (ioctl(v->fd, KVM_GET_NESTED_STATE, ns) == 0 &&
+	    ns->format == KVM_STATE_NESTED_FORMAT_SVM &&
+	    !(ns->flags & KVM_STATE_NESTED_GUEST_MODE))
+		gif = !!(ns->flags & KVM_STATE_NESTED_GIF_SET);
+	free(ns);
+	return gif;
+}
+
+/*
+ * KVM's GIF found clear for a guest that has no SVM (EFER.SVME clear,
+ * where KVM itself requires GIF set: KVM_SET_NESTED_STATE refuses
+ * anything else): the host's KVM lost this vCPU's state, and no interrupt
+ * reaches the guest again. Set it as KVM's rule has it, and say so.
+ */
+static void vcpu_gif_restore(struct vcpu *v)
+{
+	struct kvm_nested_state ns = {
+		.flags = KVM_STATE_NESTED_GIF_SET,
+		.format = KVM_STATE_NESTED_FORMAT_SVM,
+		.size = sizeof(ns),
+	};
+	struct kvm_sregs sr;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0 || (sr.efer & (1u << 12)))
+		return;
+	if (ioctl(v->fd, KVM_SET_NESTED_STATE, &ns) < 0) {
+		pr_err("vCPU %u: KVM's GIF is clear in a guest without SVM; "
+		       "setting it failed: KVM_SET_NESTED_STATE: %s", v->id,
+		       strerror(errno));
+		return;
+	}
+	v->gif_set_by_vireo = true;
+	pr_err("vCPU %u: KVM's GIF was clear in a guest without SVM (the "
+	       "host's KVM lost the vCPU's state; seen in nested KVM on QEMU's "
+	       "emulated SVM): set again (KVM_SET_NESTED_STATE)", v->id);
+}
+
+/*
+ * "vCPU N: WHAT: where it is; what its CR3 page holds; the top page tables
+ * in RAM", then its registers: what the stuck-vCPU checks say once.
+ */
+static void vcpu_report(struct vcpu *v, const char *what)
+{
+	char where[512], regs[1536], pgd[400], pgds[200];
+	struct kvm_sregs sr;
+
+	vm_vcpu_position(v->vm, v->id, where, sizeof(where));
+	pgd[0] = pgds[0] = '\0';
+	if (ioctl(v->fd, KVM_GET_SREGS, &sr) == 0) {
+		gm_page_said(&v->vm->mem, sr.cr3 & GM_PTE_ADDR, pgd,
+			     sizeof(pgd));
+		gm_top_tables_said(&v->vm->mem, sr.cr3 & GM_PTE_ADDR, pgds,
+				   sizeof(pgds));
+	}
+	vcpu_dump(v, regs, sizeof(regs));
+	pr_err("vCPU %u: %s: %s; CR3's %s; %s\n%s", v->id, what, where, pgd,
+	       pgds, regs);
+}
+
+/*
+ * A vCPU that KVM runs (not halted) at one rip for two looks in a row
+ * with no exit, where the guest's page tables do not map rip (its CR3 at
+ * a page of zeros, or outside RAM): on a sound KVM the fetch faults at
+ * once and the guest's handler runs, or the guest triple-faults and KVM
+ * says so. Seen only in the nested test host, whose emulated SVM handed
+ * back a vCPU with a CR3 that was never the guest's (one outside its
+ * RAM, 2026-12-07). Stopping the guest with the report beats leaving it
+ * hung. true if so.
+ */
+static bool vcpu_look_frozen(struct vcpu *v, const struct kvm_regs *r,
+			     uint64_t exits, uint64_t now)
+{
+	struct kvm_mp_state mp = { 0 };
+	struct kvm_sregs sr;
+	uint64_t la, gpa;
+	char why[96], what[256];
+
+	if (r->rip != v->frozen_rip || exits != v->frozen_exits ||
+	    ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0 ||
+	    mp.mp_state != KVM_MP_STATE_RUNNABLE) {
+		v->frozen_rip = r->rip;
+		v->frozen_exits = exits;
+		v->frozen_ms = now;
+		v->frozen_looks = 0;
+		return false;
+	}
+	if (++v->frozen_looks < 2 || v->frozen_looks > 2 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
+		return false;
+	la = sr.cs.l ? r->rip : r->rip + sr.cs.base;
+	/* Outside long mode with paging the walk says nothing; a guest
+	 * running guests of its own (EFER.SVME, CR4.VMXE) may be in one,
+	 * whose CR3 is not of this RAM. */
+	if (!(sr.efer & (1u << 10)) || !(sr.cr0 & (1u << 31)) ||
+	    (sr.efer & (1u << 12)) || (sr.cr4 & (1u << 13)) ||
+	    !gm_walk(&v->vm->mem, sr.cr0, sr.cr3, sr.cr4, sr.efer, la, &gpa,
+		     why, sizeof(why)))
+		return false;
+	snprintf(what, sizeof(what), "at rip %#llx for %llu ms with no exit, "
+		 "where its page tables map nothing (CR3 %#llx: %s)",
+		 (unsigned long long)r->rip,
+		 (unsigned long long)(now - v->frozen_ms),
+		 (unsigned long long)sr.cr3, why);
+	vcpu_report(v, what);
+	vm_request_exit(v->vm, VM_EXIT_FAULT, "vCPU %u: the host's KVM lost "
+			"its state (it ran the vCPU %llu ms at rip %#llx, "
+			"which the guest's page tables do not map, with no "
+			"fault and no exit): the guest cannot go on", v->id,
+			(unsigned long long)(now - v->frozen_ms),
+			(unsigned long long)r->rip);
+	return true;
+}
+
+static void vcpu_look(struct vcpu *v)
+{
+	struct kvm_vcpu_events ev;
+	struct kvm_lapic_state lapic;
+	struct kvm_regs r;
+	uint64_t exits = atomic_load(&v->nr_exits), now = coarse_ms();
+	int top, ppr, gif;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0 ||
+	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return;
+	if (vcpu_look_frozen(v, &r, exits, now))
+		return;
+	top = lapic_top(&lapic, 0x200);
+	ppr = (int)(get_le32(&lapic.regs[0xa0]) & 0xff);
+	if (!(r.rflags & (1u << 9)) || top < 16 || (top >> 4) <= (ppr >> 4) ||
+	    ev.interrupt.injected || ev.interrupt.shadow ||
+	    ev.exception.injected || ev.exception.pending || ev.nmi.injected ||
+	    ev.smi.smm) {
+		if (v->stuck_vector >= 0 && v->stuck_looks > 1)
+			pr_err("vCPU %u: vector %d taken at last, %llu ms or "
+			       "less after it was first seen pending%s", v->id,
+			       v->stuck_vector,
+			       (unsigned long long)(now - v->stuck_ms),
+			       v->gif_set_by_vireo ? ", once vireo had set "
+			       "GIF" : "");
+		v->gif_set_by_vireo = false;
+		v->stuck_vector = -1;
+		v->stuck_looks = 0;
+		return;
+	}
+	if (top != v->stuck_vector || exits != v->stuck_exits) {
+		v->stuck_vector = top;
+		v->stuck_exits = exits;
+		v->stuck_ms = now;
+		v->stuck_rip = r.rip;
+		v->stuck_looks = 1;
+		return;
+	}
+	gif = vcpu_gif(v);
+	if (++v->stuck_looks == 2) {
+		pr_err("vCPU %u: vector %d pending in its APIC for %llu ms (PPR "
+		       "%#x) with interrupts on and no exit, rip %#llx (%s), "
+		       "GIF %s: not delivered yet", v->id, top,
+		       (unsigned long long)(now - v->stuck_ms), (unsigned int)ppr,
+		       (unsigned long long)r.rip,
+		       r.rip == v->stuck_rip ? "the same at both looks" :
+		       "it moved between the looks",
+		       gif < 0 ? "unknown" : gif ? "set" : "clear");
+		if (!gif)
+			vcpu_gif_restore(v);
+	} else if (v->stuck_looks == 3) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "vector %d still pending with "
+			 "interrupts on, %llu ms now (GIF %s)", top,
+			 (unsigned long long)(now - v->stuck_ms),
+			 gif < 0 ? "unknown" : gif ? "set" : "clear");
+		vcpu_report(v, what);
+		/* The host's KVM lost this vCPU's state and setting GIF did
+		 * not bring it back: the guest can never run on. */
+		if (v->gif_set_by_vireo)
+			vm_request_exit(v->vm, VM_EXIT_FAULT, "vCPU %u: the "
+					"host's KVM lost its state (GIF clear "
+					"in a guest without SVM; set again, it "
+					"still took no interrupt): the guest "
+					"cannot go on", v->id);
+	}
+}
+
+/* The loop's timer: ask each vCPU quiet since the last round to look. */
+static void vm_watch_vcpus(struct ev_handler *h, uint32_t events)
+{
+	struct vm *vm = container_of(h, struct vm, watch_h);
+	uint64_t now = coarse_ms(), ticks;
+	unsigned int i;
+
+	(void)events;
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	if (atomic_load(&vm->pause_req) || atomic_load(&vm->stopping))
+		return;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		uint64_t seen = MAX(atomic_load(&v->last_exit_ms),
+				    atomic_load(&v->checked_ms));
+
+		if (!v->started || !atomic_load(&v->in_guest) ||
+		    now < seen + VM_WATCH_MS)
+			continue;
+		atomic_store(&v->checked_ms, now);
+		atomic_store(&v->check_req, true);
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+static void vm_watch(struct vm *vm, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (!vm->loop || vm->watch_h.fd < 0 || vm->watching == on)
+		return;
+	if (on) {
+		its.it_value.tv_nsec = its.it_interval.tv_nsec =
+			(long)(VM_WATCH_MS % 1000) * 1000000;
+		its.it_value.tv_sec = its.it_interval.tv_sec =
+			VM_WATCH_MS / 1000;
+		vm->watch_h.fn = vm_watch_vcpus;
+		if (ev_add(vm->loop, &vm->watch_h, EPOLLIN))
+			return;
+	} else {
+		ev_del(vm->loop, &vm->watch_h);
+	}
+	timerfd_settime(vm->watch_h.fd, 0, &its, NULL);
+	vm->watching = on;
 }
 
 static void vcpu_fault(struct vcpu *v, const char *what)
@@ -785,6 +1089,8 @@ static void *vcpu_thread(void *arg)
 					      memory_order_relaxed);
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				if (atomic_exchange(&v->check_req, false))
+					vcpu_look(v);
 				continue;
 			}
 			vm_request_exit(vm, VM_EXIT_FAULT,
@@ -927,7 +1233,12 @@ err_regs:
 
 int vm_start_threads(struct vm *vm, bool paused, char *err, size_t errlen)
 {
-	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	/* SA_RESTART: a kick that lands while the thread serves an exit
+	 * (the stuck-interrupt check's, vm_watch_vcpus(), comes at any
+	 * time) must not fail what it is doing; KVM_RUN itself still
+	 * returns EINTR. */
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler,
+				.sa_flags = SA_RESTART };
 	unsigned int i;
 	int ret;
 
@@ -939,6 +1250,10 @@ int vm_start_threads(struct vm *vm, bool paused, char *err, size_t errlen)
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
+		v->stuck_vector = -1;
+		v->stuck_looks = 0;
+		v->gif_set_by_vireo = false;
+		atomic_store(&v->checked_ms, coarse_ms());
 		ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (ret) {
 			errf(err, errlen, "cannot start vCPU thread: %s",
@@ -948,6 +1263,7 @@ int vm_start_threads(struct vm *vm, bool paused, char *err, size_t errlen)
 		}
 		v->started = true;
 	}
+	vm_watch(vm, true);
 	return 0;
 }
 
@@ -991,6 +1307,7 @@ void vm_stop(struct vm *vm)
 	unsigned int i;
 
 	atomic_store(&vm->stopping, true);
+	vm_watch(vm, false);
 	/* Parked vCPUs wake up and leave. */
 	pthread_mutex_lock(&vm->pause_lock);
 	pthread_cond_broadcast(&vm->pause_cond);

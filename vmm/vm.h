@@ -20,6 +20,7 @@
 #include "../boot/x86.h"
 #include "bus.h"
 #include "irq.h"
+#include "loop.h"
 #include "mem.h"
 
 #define VM_MAX_VCPUS 254	/* xAPIC IDs 0..253 in the MADT */
@@ -59,6 +60,22 @@ struct vcpu {
 	atomic_uint last_exit;
 	_Atomic uint64_t last_exit_ms;
 	_Atomic uint64_t nr_exits;
+	/*
+	 * The stuck-interrupt check (vm_watch_vcpus()): the loop asks a vCPU
+	 * quiet for VM_WATCH_MS to look at its APIC (check_req, a kick); the
+	 * vCPU thread keeps what it found (the rest, its own).
+	 */
+	atomic_bool check_req;
+	_Atomic uint64_t checked_ms;
+	int stuck_vector;		/* -1: none pending at the last look */
+	uint64_t stuck_exits;		/* nr_exits when first seen */
+	uint64_t stuck_ms;		/* when first seen */
+	uint64_t stuck_rip;		/* rip then */
+	bool gif_set_by_vireo;		/* found clear at the second look */
+	/* A vCPU frozen at one rip: how many looks in a row, since when */
+	uint64_t frozen_rip, frozen_exits, frozen_ms;
+	unsigned int frozen_looks;
+	unsigned int stuck_looks;	/* looks that found it, in a row */
 };
 
 struct vm {
@@ -78,6 +95,8 @@ struct vm {
 	unsigned int next_msi_gsi;
 
 	int exit_fd;			/* eventfd: an exit was requested */
+	struct ev_handler watch_h;	/* timerfd: vm_watch_vcpus() */
+	bool watching;			/* watch_h on the loop */
 	atomic_bool stopping;		/* vCPU threads must leave KVM_RUN */
 
 	/* Pause: vCPUs park outside KVM_RUN until resumed (vm_pause()). */

@@ -4,6 +4,8 @@
 # (or migrate it: vireo.fio_loops=N makes it longer, 4 by default).
 . /tests/lib.sh
 dev=$(test_disk) && mount_tools || exit 1
+# Where the modules are (a vCPU's rip in a hang report maps to one).
+awk '{ print "MODULE", $1, $2, $6 }' /proc/modules
 echo FIO-START
 /opt/bin/fio --name=verify --filename="$dev" --rw=randwrite --bs=4k \
 	--size=8M --iodepth=8 --ioengine=libaio --direct=1 --verify=crc32c \

@@ -215,6 +215,27 @@ static void snapshot_seeds(const char *top)
 	snapshot_free(&s);
 }
 
+/* fuzz_pagewalk: a 4-level walk of 0xffffffffc0000dcc to a 4 KiB page. */
+static void pagewalk_seeds(const char *top)
+{
+	static uint8_t in[17 + 0x6000];
+	const uint64_t cr3 = 0x1000, la = 0xffffffffc0000dccull;
+	const uint64_t e[][2] = { { 0x1000 + 511 * 8, 0x2063 },
+				  { 0x1000 + 273 * 8, 0x2063 },
+				  { 0x2000 + 511 * 8, 0x3063 },
+				  { 0x3000, 0x4063 }, { 0x4000, 0x5163 } };
+	char dir[256];
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s/pagewalk", top);
+	mkdir(dir, 0755);
+	memcpy(in, &cr3, 8);
+	memcpy(in + 8, &la, 8);
+	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++)
+		memcpy(in + 17 + e[i][0], &e[i][1], 8);
+	put(dir, "walk4", in, sizeof(in));
+}
+
 int main(int argc, char **argv)
 {
 	static const enum payload_format fmts[] = {
@@ -256,5 +277,6 @@ int main(int argc, char **argv)
 	vhost_user_seeds(argv[1]);
 	migrate_seeds(argv[1]);
 	snapshot_seeds(argv[1]);
+	pagewalk_seeds(argv[1]);
 	return 0;
 }

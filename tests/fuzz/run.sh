@@ -17,7 +17,7 @@ case "${1:-}" in
 --default) shift ;;
 esac
 # The targets: all, or those named after the mode.
-targets=${*:-kernel devices vring transport vdev vhost_user api snapshot migrate}
+targets=${*:-kernel devices vring transport vdev vhost_user api snapshot migrate pagewalk}
 if ! command -v clang > /dev/null; then
 	echo "SKIP fuzz: clang is not installed (run 'make deps')"
 	exit 0
