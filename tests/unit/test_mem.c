@@ -160,7 +160,23 @@ static void wt_put(struct guest_mem *gm, uint64_t table, unsigned int i,
 	ck_assert_int_eq(gm_write(gm, table + i * 8u, &e, sizeof(e)), 0);
 }
 
-START_TEST(walk_four_levels)
+/* gm_walk() in long mode with paging; why holds 96 bytes. */
+static int wt_walk(struct guest_mem *gm, uint64_t cr3, uint64_t cr4,
+		   uint64_t la, uint64_t *gpa, char *why)
+{
+	return gm_walk(gm, WT_CR0, cr3, cr4, WT_EFER, la, gpa, why, 96);
+}
+
+/* 0xffffffffc0000dcc (indices 511, 511, 0, 0) mapped to 0x200dcc. */
+static void wt_chain(struct guest_mem *gm)
+{
+	wt_put(gm, WT_PML4, 511, WT_PDPT | 0x63);
+	wt_put(gm, WT_PDPT, 511, WT_PD | 0x63);
+	wt_put(gm, WT_PD, 0, WT_PT | 0x63);
+	wt_put(gm, WT_PT, 0, 0x200000 | 0x163);
+}
+
+START_TEST(walk)
 {
 	/* 0xffffffffc0000dcc: indices 511, 511, 0, 0. */
 	const uint64_t la = 0xffffffffc0000dccull;
@@ -169,81 +185,45 @@ START_TEST(walk_four_levels)
 	char why[96];
 
 	ck_assert_int_eq(gm_create(&gm, 16 * MiB), 0);
-	wt_put(&gm, WT_PML4, 511, WT_PDPT | 0x63);
-	wt_put(&gm, WT_PDPT, 511, WT_PD | 0x63);
-	wt_put(&gm, WT_PD, 0, WT_PT | 0x63);
-	wt_put(&gm, WT_PT, 0, 0x200000 | 0x163);
+	wt_chain(&gm);
 	/* PCID bits in CR3 are not part of the table's address. */
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4 | 5, 0x20, WT_EFER, la,
-				 &gpa, why, sizeof(why)), 0);
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4 | 5, 0x20, la, &gpa, why), 0);
 	ck_assert_uint_eq(gpa, 0x200dcc);
 	/* A 2 MiB page in the PD. */
 	wt_put(&gm, WT_PD, 0, 0x400000 | 0xe3);
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4, 0x20, WT_EFER, la + 0x1000,
-				 &gpa, why, sizeof(why)), 0);
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4, 0x20, la + 0x1000, &gpa, why), 0);
 	ck_assert_uint_eq(gpa, 0x401dcc);
 	/* A 1 GiB page in the PDPT. */
 	wt_put(&gm, WT_PDPT, 511, 0x40000000 | 0xe3);
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4, 0x20, WT_EFER, la,
-				 &gpa, why, sizeof(why)), 0);
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4, 0x20, la, &gpa, why), 0);
 	ck_assert_uint_eq(gpa, 0x40000dcc);
 	/* Not present at the top: the entry is named. */
 	wt_put(&gm, WT_PML4, 511, 0x5760000057600ull);
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4, 0x20, WT_EFER, la,
-				 &gpa, why, sizeof(why)), -1);
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4, 0x20, la, &gpa, why), -1);
 	ck_assert_str_eq(why, "level 4 entry 0x5760000057600 not present");
-	gm_destroy(&gm);
-}
-END_TEST
-
-START_TEST(walk_bad_tables)
-{
-	const uint64_t la = 0xffffffffc0000dccull;
-	struct guest_mem gm;
-	uint64_t gpa = 0;
-	char why[96];
-
-	ck_assert_int_eq(gm_create(&gm, 16 * MiB), 0);
+	/* With LA57 the top table is one level higher: index 511 again. */
+	wt_put(&gm, WT_PML4 + 0x10000, 511, WT_PML4 | 0x63);
+	wt_chain(&gm);
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4 + 0x10000, 0x1020, la, &gpa, why),
+			 0);
+	ck_assert_uint_eq(gpa, 0x200dcc);
+	/* The same CR3 walked as 4-level finds nothing at 511. */
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4 + 0x10000, 0x20, la, &gpa, why),
+			 -1);
 	/* A table outside RAM (the guest's entries can say anything). */
 	wt_put(&gm, WT_PML4, 511, 0xfff0000000000ull | 0x63);
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4, 0x20, WT_EFER, la,
-				 &gpa, why, sizeof(why)), -1);
+	ck_assert_int_eq(wt_walk(&gm, WT_PML4, 0x20, la, &gpa, why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "level 3 table at 0xfff0000000000 "
 				     "not in RAM"));
 	/* CR3 itself outside RAM, and the last page of RAM's last entry. */
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, 0xfffffffff000ull, 0x20, WT_EFER,
-				 la, &gpa, why, sizeof(why)), -1);
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, 16 * MiB - 4096, 0x20, WT_EFER,
-				 la, &gpa, why, sizeof(why)), -1);
+	ck_assert_int_eq(wt_walk(&gm, 0xfffffffff000ull, 0x20, la, &gpa, why),
+			 -1);
+	ck_assert_int_eq(wt_walk(&gm, 16 * MiB - 4096, 0x20, la, &gpa, why), -1);
 	ck_assert_str_eq(why, "level 4 entry 0 not present");
 	/* Not in long mode with paging. */
 	ck_assert_int_eq(gm_walk(&gm, 0x11, WT_PML4, 0, 0, la, &gpa, why,
 				 sizeof(why)), -1);
 	ck_assert_str_eq(why, "not in long mode with paging");
-	gm_destroy(&gm);
-}
-END_TEST
-
-START_TEST(walk_five_levels)
-{
-	/* With LA57 the top table is one level higher: index 511 again. */
-	const uint64_t la = 0xffffffffc0000dccull;
-	struct guest_mem gm;
-	uint64_t gpa = 0;
-	char why[96];
-
-	ck_assert_int_eq(gm_create(&gm, 16 * MiB), 0);
-	wt_put(&gm, WT_PML4 + 0x10000, 511, WT_PML4 | 0x63);
-	wt_put(&gm, WT_PML4, 511, WT_PDPT | 0x63);
-	wt_put(&gm, WT_PDPT, 511, WT_PD | 0x63);
-	wt_put(&gm, WT_PD, 0, WT_PT | 0x63);
-	wt_put(&gm, WT_PT, 0, 0x200000 | 0x163);
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4 + 0x10000, 0x1020,
-				 WT_EFER, la, &gpa, why, sizeof(why)), 0);
-	ck_assert_uint_eq(gpa, 0x200dcc);
-	/* The same CR3 walked as 4-level finds nothing at 511. */
-	ck_assert_int_eq(gm_walk(&gm, WT_CR0, WT_PML4 + 0x10000, 0x20,
-				 WT_EFER, la, &gpa, why, sizeof(why)), -1);
 	gm_destroy(&gm);
 }
 END_TEST
@@ -297,9 +277,7 @@ Suite *mem_suite(void)
 	tcase_add_test(tc, ptr_never_spans_regions);
 	tcase_add_test(tc, read_write_soft_fail);
 	tcase_add_test(tc, log_merge);
-	tcase_add_test(tc, walk_four_levels);
-	tcase_add_test(tc, walk_bad_tables);
-	tcase_add_test(tc, walk_five_levels);
+	tcase_add_test(tc, walk);
 	tcase_add_test(tc, page_and_top_tables_said);
 	suite_add_tcase(s, tc);
 	return s;
