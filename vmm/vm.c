@@ -796,10 +796,12 @@ static void vcpu_report(struct vcpu *v, const char *what)
  * with no exit, where the guest's page tables do not map rip (its CR3 at
  * a page of zeros, or outside RAM): on a sound KVM the fetch faults at
  * once and the guest's handler runs, or the guest triple-faults and KVM
- * says so. Seen only in the nested test host, whose emulated SVM handed
- * back a vCPU with a CR3 that was never the guest's (one outside its
- * RAM, 2026-12-07). Stopping the guest with the report beats leaving it
- * hung. true if so.
+ * says so. Seen only in the nested test host (2026-12-07), whose
+ * emulated SVM handed back a vCPU in the state of the test host itself:
+ * rip the instruction after VMRUN in the test host's kvm-amd (offset
+ * 0xedcc of 6.1.0-57's kvm-amd.ko, every time), CR3 just under the test
+ * host's 3 GiB, GIF clear as the test host had it for VMRUN. Stopping
+ * the guest with the report beats leaving it hung. true if so.
  */
 static bool vcpu_look_frozen(struct vcpu *v, const struct kvm_regs *r,
 			     uint64_t exits, uint64_t now)
