@@ -408,6 +408,14 @@ int snapshot_parse(const uint8_t *buf, size_t len, struct snapshot *s,
 		errf(err, errlen, "not a vireo state file (no device tree magic)");
 		return -EINVAL;
 	}
+	/* vireo writes version 17, the only one libfdt walks safely: 1.6.1's
+	 * fdt_check_full() reads through NULL on a version-6 tree
+	 * (fuzz_snapshot, 2026-12-07), where names are paths. */
+	if (fdt_version(buf) != 17) {
+		errf(err, errlen, "the state file's device tree is version %u; "
+		     "vireo writes and reads version 17", fdt_version(buf));
+		return -EINVAL;
+	}
 	if (fdt_totalsize(buf) != len || fdt_check_full(buf, len)) {
 		errf(err, errlen, "the state file is truncated or corrupt (%zu "
 		     "bytes, its header says %u)", len, fdt_totalsize(buf));

@@ -115,6 +115,13 @@ START_TEST(damage_refused)
 							sizeof(err)), -EINVAL);
 		}
 	}
+	/* Another device-tree version: refused before libfdt walks it
+	 * (1.6.1's fdt_check_full() crashed on a version-6 tree the
+	 * fuzzer built). */
+	memcpy(c, b, len);
+	fdt_set_version(c, 6);
+	fdt_set_last_comp_version(c, 2);
+	expect_refused(c, len, "device tree is version 6");
 	/* A well-formed file with another version. */
 	memcpy(c, b, len);
 	fdt_setprop_inplace_u32(c, 0, "vireo-snapshot", 9);
