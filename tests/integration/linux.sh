@@ -128,6 +128,7 @@ nested_flake() {
 	# vireo stopped the guest: the host's KVM lost a vCPU's state (its
 	# GIF cleared in a guest without SVM; vm.c, vcpu_gif_restore()).
 	if [ "$rc" = 4 ] && _l=$(lost_state "$work/$1.out"); then
+		flake=svm	# (the same emulated SVM: as many retries)
 		echo "RETRY $1: $_l"
 		retry_log "$1"
 		return 0
@@ -303,7 +304,7 @@ multi_test() {
 		"$2"
 		[ -n "$bad" ] && [ "$kind" = nested ] || break
 		if _l=$(lost_state "$work/${t}"_*.out); then
-			flake=other
+			flake=svm	# (the same emulated SVM: as many retries)
 			may_retry $_try || break
 			echo "RETRY $t: $_l"
 			stuck_said $t "$work/${t}"_*.out
@@ -2368,7 +2369,11 @@ if section migrate-bad && ! have qemu-storage-daemon; then
 	skip mig_vu_fio_local "no qemu-storage-daemon here"
 elif section migrate-bad; then
 	multi_test mig_vu_fio_tcp mig_vu_fio_tcp
-	multi_test mig_vu_fio_local mig_vu_fio_local
+	# (Under make check-full only: in a clean-clone rehearsal on
+	# 2026-12-07 its three tries were all lost to the test host, two
+	# SVM shutdowns right after the switch and one lost vCPU state,
+	# where six other runs that day passed.)
+	long mig_vu_fio_local && multi_test mig_vu_fio_local mig_vu_fio_local
 fi
 
 # A stream that is not one: the target refuses it and says why.
