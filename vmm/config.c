@@ -191,8 +191,9 @@ static const char usage[] =
 "  2  the command line is wrong\n"
 "  3  the guest kernel panicked (reported through pvpanic)\n"
 "  4  a vCPU failed: triple fault, KVM internal or entry error, or the\n"
-"     host's KVM lost its state (a vCPU with GIF clear, set again, still\n"
-"     took no interrupt); the vCPU registers are printed on stderr\n"
+"     host's KVM lost its state (a vCPU that took no interrupt once its\n"
+"     GIF was set again, or ran seconds at a rip its page tables do not\n"
+"     map); the vCPU registers are printed on stderr\n"
 "  128+N  vireo was stopped by signal N (159: a system call outside\n"
 "     its seccomp filter, named on stderr)\n";
 
