@@ -887,8 +887,11 @@ static void vcpu_look(struct vcpu *v)
 		v->stuck_looks = 1;
 		return;
 	}
+	/* Said at the second and third looks; after that, nothing to do. */
+	if (++v->stuck_looks > 3)
+		return;
 	gif = vcpu_gif(v);
-	if (++v->stuck_looks == 2) {
+	if (v->stuck_looks == 2) {
 		pr_err("vCPU %u: vector %d pending in its APIC for %llu ms (PPR "
 		       "%#x) with interrupts on and no exit, rip %#llx (%s), "
 		       "GIF %s: not delivered yet", v->id, top,
