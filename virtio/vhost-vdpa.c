@@ -423,6 +423,11 @@ int vhost_vdpa_open(struct vhost_vdpa *p, const char *path,
 			     errno == EACCES || errno == EPERM ?
 			     " (give your user read-write access to it)" :
 			     errno == EBUSY ? " (another process has it open)" :
+			     errno == EIO ? " (the device failed the reset "
+			     "every open does: a VDUSE device whose daemon "
+			     "died or does not answer; restart the daemon, or "
+			     "delete the device with 'vdpa dev del' and make "
+			     "it again)" :
 			     "");
 			return ret;
 		}

@@ -220,36 +220,91 @@ int pvclock_ns(const struct pvclock_page *p, uint64_t tsc, uint64_t *ns)
  * guest runs on its TSC, and where the TSC's rate differs from the one
  * KVM put in the page (a nested host), the two part by milliseconds.
  */
-static int guest_clock(struct vm *vm, unsigned int i, uint64_t *ns)
+static int guest_clock(struct vm *vm, unsigned int i, uint64_t *ns,
+		       uint64_t *tsc)
 {
 	struct pvclock_page p;
-	uint64_t msr, tsc;
+	uint64_t msr;
 
 	if (msr_read(vm->vcpus[i].fd, MSR_KVM_SYSTEM_TIME_NEW, &msr) || !(msr & 1) ||
-	    vcpu_tsc_read(vm, i, &tsc) ||
+	    vcpu_tsc_read(vm, i, tsc) ||
 	    gm_read(&vm->mem, &p, msr & ~1ULL, sizeof(p)))
 		return -ENOENT;
-	return pvclock_ns(&p, tsc, ns);
+	return pvclock_ns(&p, *tsc, ns);
+}
+
+uint64_t tsc_after(uint64_t tsc, uint64_t ns, unsigned int khz)
+{
+	return tsc + (uint64_t)((unsigned __int128)ns * khz / 1000000);
 }
 
 int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0)
 {
 	struct kvm_clock_data c;
-	uint64_t g;
+	uint64_t g, t, g0 = 0, t0 = 0;
+	bool have0 = false;
 	unsigned int i;
+	int khz;
 
 	*clock_ns = 0;
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &c) < 0)
 		return -EIO;
 	/* The latest any vCPU has seen: its time never goes back. */
-	for (i = 0; i < vm->nr_vcpus; i++)
-		if (!guest_clock(vm, i, &g) && g > *clock_ns)
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (guest_clock(vm, i, &g, &t))
+			continue;
+		if (i == 0) {
+			g0 = g;
+			t0 = t;
+			have0 = true;
+		}
+		if (g > *clock_ns)
 			*clock_ns = g;
+	}
 	if (!*clock_ns)
 		*clock_ns = c.clock;
-	if (!vm->nr_vcpus || vcpu_tsc_read(vm, 0, tsc0))
+	if (!vm->nr_vcpus)
 		return -EIO;
-	return 0;
+	/*
+	 * vCPU 0's TSC where its own clock reads *clock_ns, from the TSC
+	 * its clock was read at: a TSC read after the clocks, by a thread
+	 * the host let wait between the two (2 ms seen in the nested test
+	 * host), would put the TSC ahead of kvm-clock by that wait.
+	 */
+	khz = have0 ? ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ) : 0;
+	if (khz > 0) {
+		*tsc0 = tsc_after(t0, *clock_ns - g0, (unsigned int)khz);
+		return 0;
+	}
+	return vcpu_tsc_read(vm, 0, tsc0) ? -EIO : 0;
+}
+
+/*
+ * KVM's clock and vCPU 0's TSC at one moment: the TSC read before and
+ * after the clock, the midpoint of the closest of a few tries (a thread
+ * the host lets wait between two reads puts them apart by the wait).
+ */
+static int clock_and_tsc(struct vm *vm, unsigned int khz, uint64_t *clock,
+			 uint64_t *tsc)
+{
+	struct kvm_clock_data c;
+	uint64_t a, b, best = UINT64_MAX;
+	unsigned int try;
+
+	for (try = 0; try < 8; try++) {
+		if (vcpu_tsc_read(vm, 0, &a) ||
+		    ioctl(vm->vm_fd, KVM_GET_CLOCK, &c) < 0 ||
+		    vcpu_tsc_read(vm, 0, &b))
+			return -EIO;
+		if (b < a || b - a >= best)
+			continue;
+		best = b - a;
+		*clock = c.clock;
+		*tsc = a + best / 2;
+		if (best <= tsc_after(0, 50000, khz))	/* 50 us */
+			break;
+	}
+	return best == UINT64_MAX ? -EIO : 0;
 }
 
 /*
@@ -260,8 +315,7 @@ int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0)
  */
 int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns)
 {
-	uint64_t cur, off, want, offs[VM_MAX_VCPUS];
-	struct kvm_clock_data now;
+	uint64_t cur, now, off, want, offs[VM_MAX_VCPUS];
 	struct kvm_device_attr attr = {
 		.group = KVM_VCPU_TSC_CTRL,
 		.attr = KVM_VCPU_TSC_OFFSET,
@@ -276,14 +330,12 @@ int vm_tsc_follow_clock(struct vm *vm, uint64_t tsc0, uint64_t clock_ns)
 	khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ);
 	if (khz <= 0)
 		return -EIO;
-	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &now) < 0 ||
-	    vcpu_tsc_read(vm, 0, &cur))
+	if (clock_and_tsc(vm, (unsigned int)khz, &now, &cur))
 		return -EIO;
 	/* Where vCPU 0's TSC would be had it stood still with the clock. */
 	want = tsc0;
-	if (now.clock > clock_ns)
-		want += (uint64_t)((unsigned __int128)(now.clock - clock_ns) *
-				   (unsigned int)khz / 1000000);
+	if (now > clock_ns)
+		want = tsc_after(tsc0, now - clock_ns, (unsigned int)khz);
 	/* All offsets read first; one set refused puts back those set. */
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		attr.addr = (uint64_t)(uintptr_t)&offs[i];

@@ -59,13 +59,16 @@ int vcpu_tsc_read(struct vm *vm, unsigned int i, uint64_t *tsc);
 /*
  * At a pause: the guest's kvm-clock as its vCPUs read it from their
  * kvm-clock pages at their TSCs (the latest of them; KVM's own count,
- * KVM_GET_CLOCK, for a guest without kvm-clock), and vCPU 0's TSC.
+ * KVM_GET_CLOCK, for a guest without kvm-clock), and vCPU 0's TSC where
+ * its clock reads that (from the TSC its clock was read at).
  * KVM's count is not the guest's: it meets it only when KVM updates the
  * pages, and in the nested test host it ran 49 ms ahead at a pause; set
  * back, it made the guest's kvm-clock jump that far past its TSC. -EIO
  * with *clock_ns 0: KVM gave no clock; with *clock_ns set: no TSC.
  */
 int vm_clock_pause(struct vm *vm, uint64_t *clock_ns, uint64_t *tsc0);
+/* The TSC ns nanoseconds after tsc, at khz kHz. */
+uint64_t tsc_after(uint64_t tsc, uint64_t ns, unsigned int khz);
 /* The guest's kvm-clock page (the KVM ABI's pvclock_vcpu_time_info). */
 struct pvclock_page {
 	uint32_t version;

@@ -272,6 +272,15 @@ START_TEST(guest_clock_page)
 		ck_assert_int_eq(pvclock_ns(&p, UINT64_MAX, &ns),
 				 shift <= -64 || shift >= 64 ? -ENOENT : 0);
 	}
+	/*
+	 * The TSC a pause keeps is vCPU 0's where its clock reads the
+	 * latest any vCPU saw, from the TSC its own clock was read at:
+	 * 1 ms on at 2 GHz, and no overflow for an hour at 5 GHz.
+	 */
+	ck_assert_uint_eq(tsc_after(1000, 1000000, 2000000), 2001000);
+	ck_assert_uint_eq(tsc_after(0, 3600000000000ULL, 5000000),
+			  18000000000000ULL);
+	ck_assert_uint_eq(tsc_after(7, 0, 5000000), 7);
 }
 END_TEST
 
