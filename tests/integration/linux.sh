@@ -2502,25 +2502,31 @@ if [ ! -e /dev/vduse/control ] || ! have vdpa || ! have qemu-storage-daemon; the
 		skip $t "no VDUSE here (/dev/vduse/control, iproute2's vdpa and qemu-storage-daemon are needed; Linux >= 5.15 with the vduse and vhost_vdpa modules)"
 	done
 else
-# vduse_start IMG: export IMG as the VDUSE disk vduse0, make it a vDPA
-# device bound to vhost_vdpa ($vdpa_dev; the daemon is $qsd_pid).
+# vduse_start IMG: export IMG as a VDUSE disk ($vduse, a new name each
+# time: a daemon killed under its device, vdpa_gone, leaves the kernel's
+# VDUSE device behind, and one of the same name made again never answers),
+# make it a vDPA device bound to vhost_vdpa ($vdpa_dev; the daemon is
+# $qsd_pid).
+vduse_n=0
 vduse_start() {
+	vduse=vduse$vduse_n
+	vduse_n=$((vduse_n + 1))
 	rm -f "$work/qsd-qmp.sock"
 	qsd --blockdev "driver=file,node-name=f0,filename=$1" \
-		--export "type=vduse-blk,id=vduse0,name=vduse0,node-name=f0,writable=on" \
+		--export "type=vduse-blk,id=$vduse,name=$vduse,node-name=f0,writable=on" \
 		--chardev "socket,id=m0,path=$work/qsd-qmp.sock,server=on,wait=off" \
 		--monitor chardev=m0 >> "$work/qsd.log" 2>&1 &
 	qsd_pid=$!
 	_n=0
-	while [ ! -e /dev/vduse/vduse0 ] && [ $_n -lt 200 ]; do
+	while [ ! -e /dev/vduse/$vduse ] && [ $_n -lt 200 ]; do
 		sleep 0.1
 		_n=$((_n + 1))
 	done
-	hosttool vdpa dev add name vduse0 mgmtdev vduse >> "$work/qsd.log" 2>&1 || return 1
+	hosttool vdpa dev add name $vduse mgmtdev vduse >> "$work/qsd.log" 2>&1 || return 1
 	_n=0
 	vdpa_dev=
 	while [ -z "$vdpa_dev" ] && [ $_n -lt 100 ]; do
-		vdpa_dev=$(ls /sys/bus/vdpa/devices/vduse0 2>/dev/null | grep -m1 '^vhost-vdpa-')
+		vdpa_dev=$(ls /sys/bus/vdpa/devices/$vduse 2>/dev/null | grep -m1 '^vhost-vdpa-')
 		[ -n "$vdpa_dev" ] || sleep 0.1
 		_n=$((_n + 1))
 	done
@@ -2533,7 +2539,7 @@ vduse_start() {
 	[ -c "$vdpa_dev" ]
 }
 vduse_stop() {
-	hosttool vdpa dev del vduse0 >> "$work/qsd.log" 2>&1
+	hosttool vdpa dev del $vduse >> "$work/qsd.log" 2>&1
 	kill "$qsd_pid" 2>/dev/null
 	wait "$qsd_pid" 2>/dev/null
 }
@@ -2654,7 +2660,7 @@ vdpa_gone() {
 		[ "$(field rc "$fio")" != 0 ] &&
 		grep -q "the vDPA device stopped answering" "$work/$t.out" &&
 		grep -q "requests it held failed with an I/O error" "$work/$t.out" ||
-		bad="phase 1 md5 guest ${want:-?} disk $got; $fio; $(why $t)"
+		bad="phase 1 md5 guest ${want:-?} disk $got; $fio; $(why $t); qsd: $(tail -n 3 "$work/qsd.log" | tr '\n' '|')"
 }
 vdpa_test vdpa_gone vdpa_gone
 rm -f "$img"
