@@ -669,7 +669,7 @@ void vm_vcpu_activity(struct vm *vm, char *buf, size_t len)
 			snprintf(name, sizeof(name), "reason %u", why);
 		if (!v->started)
 			continue;
-		if (atomic_load(&vm->pause_req) && !atomic_load(&v->in_guest))
+		if (atomic_load(&v->parked))
 			n = snprintf(buf + used, len - used, "%svCPU %u paused",
 				     i ? "; " : "", i);
 		else if (!atomic_load(&v->nr_exits))
@@ -1062,9 +1062,11 @@ static void vcpu_park(struct vcpu *v)
 	v->run->immediate_exit = 0;
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->parked++;
+	atomic_store(&v->parked, true);
 	pthread_cond_broadcast(&vm->pause_cond);
 	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->stopping))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	atomic_store(&v->parked, false);
 	vm->parked--;
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -1274,7 +1276,8 @@ int vm_start_threads(struct vm *vm, bool paused, char *err, size_t errlen)
 
 void vm_pause(struct vm *vm)
 {
-	unsigned int i, started = 0;
+	unsigned int i, started = 0, waited = 0, parked;
+	char what[512];
 
 	if (vm->paused)
 		return;
@@ -1290,9 +1293,32 @@ void vm_pause(struct vm *vm)
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 	}
 	pthread_mutex_lock(&vm->pause_lock);
-	while (vm->parked < started && !atomic_load(&vm->stopping))
-		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	while (vm->parked < started && !atomic_load(&vm->stopping)) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
+		if (pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock,
+					   &until) != ETIMEDOUT)
+			continue;
+		/*
+		 * A vCPU leaves KVM_RUN at once when kicked; one that has
+		 * not in 2 s is stuck in the host's kernel (or serving an
+		 * exit that blocks): said, with where each is, every 2 s.
+		 */
+		waited += 2;
+		parked = vm->parked;
+		pthread_mutex_unlock(&vm->pause_lock);
+		vm_vcpu_activity(vm, what, sizeof(what));
+		fprintf(stderr, "vireo: pausing: %u of %u vCPUs stopped after "
+			"%u s, still waiting: %s\n", parked, started, waited,
+			what);
+		pthread_mutex_lock(&vm->pause_lock);
+	}
 	pthread_mutex_unlock(&vm->pause_lock);
+	if (waited)
+		fprintf(stderr, "vireo: pausing: all vCPUs stopped after %u s "
+			"or less\n", waited + 2);
 	vm->paused = true;
 }
 

@@ -57,6 +57,7 @@ struct vcpu {
 	 * how many it served.
 	 */
 	atomic_bool in_guest;
+	atomic_bool parked;		/* stopped for a pause */
 	atomic_uint last_exit;
 	_Atomic uint64_t last_exit_ms;
 	_Atomic uint64_t nr_exits;
