@@ -53,6 +53,9 @@ struct machine {
 	struct kvm_clock_data paused_clock;	/* kvm-clock when paused */
 	uint64_t paused_tsc;			/* vCPU 0's TSC then */
 	bool paused_tsc_ok;			/* (read) */
+	/* Where a restore's time went, once it is done (the target's
+	 * part of a migration's downtime): "devices N ms, ..." */
+	char restore_said[160];
 	/* machine_pause_begin(): devices whose backends still owe state. */
 	bool pausing;
 	unsigned int pause_waiting;

@@ -936,10 +936,11 @@ int mig_incoming(struct machine *m, struct vm_config *cfg, const char *uri,
 	if (ret)
 		goto out;
 	pr_err("migrate: received %llu pages in %llu rounds; the guest runs "
-	       "here (%llu ms after the stream began, %llu ms after its end)",
+	       "here (%llu ms after the stream began, %llu ms after its end: "
+	       "%s)",
 	       (unsigned long long)r.pages, (unsigned long long)r.rounds + 1,
 	       (unsigned long long)ms_since(&t0),
-	       (unsigned long long)ms_since(&t_end));
+	       (unsigned long long)ms_since(&t_end), m->restore_said);
 	(void)!write(fd, MIG_ACK_OK, MIG_ACK_LEN);
 out:
 	if (ret && fd >= 0) {

@@ -359,3 +359,14 @@ uint64_t ms_since(const struct timespec *t)
 	return (uint64_t)((now.tv_sec - t->tv_sec) * 1000 +
 			  (now.tv_nsec - t->tv_nsec) / 1000000);
 }
+
+uint64_t us_since(const struct timespec *t)
+{
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - t->tv_sec) * 1000000 +
+	     (now.tv_nsec - t->tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 0;
+}

@@ -137,5 +137,6 @@ void put_access(void *data, unsigned int len, uint64_t v);
 
 /* Milliseconds since t (CLOCK_MONOTONIC). */
 uint64_t ms_since(const struct timespec *t);
+uint64_t us_since(const struct timespec *t);
 
 #endif

@@ -65,7 +65,7 @@ timeline() {
 		p = done - d
 		printf "%s: the last TICK on the source %.0f ms before the pause; the target ran the guest %.0f ms after the pause; its first TICK came %.0f ms after that", what, p - st, runs - p, tt - runs
 	}'
-	echo "; $(grep -h -o 'migrate: \(paused\|done\):.*' "$s/src.out" | tr -d '\r' | tr '\n' ' ')"
+	echo "; $(grep -h -o 'migrate: \(paused\|done\):.*' "$s/src.out" | tr -d '\r' | tr '\n' ' ')target: $(grep -h -o 'the guest runs here.*' "$s/tgt.out" | tr -d '\r')"
 }
 note() { # note VMM LOAD WHAT FILE
 	echo "BENCH-NOTE mig vmm=$1 load=$2: $3; $(tail -n 3 "$4" | tr -d '\r' | tr '\n' '|')"
