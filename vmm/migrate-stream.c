@@ -127,6 +127,7 @@ static const char *type_name(uint32_t type)
 	case MIG_PAGES: return "pages";
 	case MIG_CONFIG: return "configuration";
 	case MIG_ROUND: return "round";
+	case MIG_SYNC: return "sync";
 	case MIG_STATE: return "state";
 	case MIG_END: return "end";
 	}
@@ -206,6 +207,10 @@ int mig_read_body(struct mig_reader *rd, const struct mig_header *h,
 				goto bad_len;
 			r->rounds = arg;
 			break;
+		case MIG_SYNC:
+			if (len)
+				goto bad_len;
+			break;
 		case MIG_STATE:
 			if (r->state) {
 				errf(err, errlen, "record %u: a second state", seq);
@@ -259,6 +264,11 @@ int mig_read_body(struct mig_reader *rd, const struct mig_header *h,
 						      errlen) : 0;
 			free(config);
 			config = NULL;
+			if (ret)
+				goto fail;
+		}
+		if (type == MIG_SYNC && rd->sync) {
+			ret = rd->sync(rd->cctx, arg, err, errlen);
 			if (ret)
 				goto fail;
 		}

@@ -16,10 +16,13 @@
  *     ROUND  arg = the pre-copy round that starts (no payload);
  *     STATE  the state file of the paused VM (snapshot.h), once, of the
  *            machine CONFIG described;
- *     END    arg = pages sent in all; after STATE.
+ *     END    arg = pages sent in all; after STATE;
+ *     SYNC   arg = the pre-copy round that ends (no payload): the target
+ *            answers "VIREO-SY" once it has read everything before it.
  * With MIG_LOCAL (a unix socket, same host) the RAM memfd itself follows
  * the header as SCM_RIGHTS and no PAGES may come. The target answers
- * "VIREO-OK" once the guest runs there, or "VIREO-NO" and a reason.
+ * "VIREO-RD" once it has built the VM from CONFIG, "VIREO-SY" for each
+ * SYNC, "VIREO-OK" once the guest runs there, or "VIREO-NO" and a reason.
  *
  * The stream's code is in migrate-stream.c, the source's and target's in
  * migrate.c. The target reads through struct mig_reader, so unit tests and
@@ -35,7 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MIG_VERSION		2	/* 2: CONFIG first */
+#define MIG_VERSION		3	/* 2: CONFIG first; 3: SYNC */
 #define MIG_LOCAL		1u
 #define MIG_HEADER_LEN		32
 #define MIG_RECORD_LEN		24
@@ -48,6 +51,7 @@ enum mig_type {
 	MIG_STATE = 3,
 	MIG_END = 4,
 	MIG_CONFIG = 5,
+	MIG_SYNC = 6,
 };
 
 struct mig_header {
@@ -64,6 +68,9 @@ struct mig_reader {
 	int (*config)(void *cctx, const uint8_t *blob, size_t len, char *err,
 		      size_t errlen);
 	void *cctx;
+	/* A SYNC record read, arg its arg (NULL: not answered). -errno
+	 * with err ends the stream. */
+	int (*sync)(void *cctx, uint64_t arg, char *err, size_t errlen);
 };
 
 /* What the target received. */

@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 1)
 		seal(b, size - 2);
 	s = (struct src){ b, size - 2, 0 };
-	rd = (struct mig_reader){ src_read, &s };
+	rd = (struct mig_reader){ .read = src_read, .ctx = &s };
 	if (!mig_read_header(&rd, &h, err, sizeof(err))) {
 		/* The RAM given is 1 MiB whatever the header claims: the
 		 * header's size bounds the offsets, so clamp it like the

@@ -8,6 +8,7 @@
 
 #include "devices/virtio-blk.h"
 #include "tests/unit/unit.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 #include "vmm/util.h"
 
@@ -143,10 +144,10 @@ static size_t mig_rec(uint8_t *b, uint32_t type, uint32_t seq, uint64_t arg,
 }
 
 /* Sealed (first byte odd), not local: a configuration, a round, a page,
- * a state, the end. */
+ * a sync, a state, the end. */
 static void migrate_seeds(const char *top)
 {
-	static uint8_t b[2 + 32 + 5 * 24 + 16 + 4096 + 16];
+	static uint8_t b[2 + 32 + 6 * 24 + 16 + 4096 + 16];
 	char dir[256];
 	size_t n = 2;
 
@@ -154,7 +155,7 @@ static void migrate_seeds(const char *top)
 	mkdir(dir, 0755);
 	b[0] = 1;
 	memcpy(b + n, "VIREOMIG", 8);
-	put_le32(b + n + 8, 2);
+	put_le32(b + n + 8, MIG_VERSION);
 	put_le32(b + n + 12, 0);
 	put_le64(b + n + 16, 1 << 20);
 	put_le32(b + n + 24, 4096);
@@ -162,8 +163,9 @@ static void migrate_seeds(const char *top)
 	n += mig_rec(b + n, 5, 0, 0, 16);
 	n += mig_rec(b + n, 2, 1, 0, 0);
 	n += mig_rec(b + n, 1, 2, 4096, 4096);
-	n += mig_rec(b + n, 3, 3, 0, 16);
-	n += mig_rec(b + n, 4, 4, 1, 0);
+	n += mig_rec(b + n, 6, 3, 0, 0);
+	n += mig_rec(b + n, 3, 4, 0, 16);
+	n += mig_rec(b + n, 4, 5, 1, 0);
 	put(dir, "stream", b, n);
 }
 

@@ -96,7 +96,7 @@ static int on_config(void *ctx, const uint8_t *blob, size_t len, char *err,
 /* Read b into fresh RAM: the result, the error in err. */
 static int read_stream(struct buf *b, uint8_t *ram, char *err, size_t errlen)
 {
-	struct mig_reader rd = { buf_read, b, on_config, NULL };
+	struct mig_reader rd = { buf_read, b, on_config, NULL, NULL };
 	struct mig_received r;
 	struct mig_header h;
 	int ret;
@@ -144,6 +144,86 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(ram[8192 * 2], 0);
 	ck_assert_uint_eq(ram[4096], 0);
 	free(b.p);
+}
+END_TEST
+
+/* The target's SYNC hook: the rounds it was told of; fails on demand. */
+static uint64_t syncs_seen[4];
+static unsigned int nr_syncs;
+static bool fail_sync;
+
+static int on_sync(void *ctx, uint64_t arg, char *err, size_t errlen)
+{
+	(void)ctx;
+	if (nr_syncs < 4)
+		syncs_seen[nr_syncs] = arg;
+	nr_syncs++;
+	if (fail_sync) {
+		snprintf(err, errlen, "the source went away");
+		return -EPIPE;
+	}
+	return 0;
+}
+
+/*
+ * A SYNC record after each round's pages: the hook is called once each,
+ * with the round, after what came before it was read; one with a payload
+ * is refused; a hook that fails ends the stream with its error.
+ */
+START_TEST(sync_after_rounds)
+{
+	static uint8_t ram[RAM];
+	struct mig_header h = { MIG_VERSION, 0, RAM };
+	uint8_t hb[MIG_HEADER_LEN], page[4096], state[100];
+	struct mig_reader rd = { buf_read, NULL, on_config, NULL, on_sync };
+	struct mig_received r;
+	struct buf b;
+	char err[512];
+	int pass;
+
+	memset(page, 0x77, sizeof(page));
+	memset(state, 0x5a, sizeof(state));
+	for (pass = 0; pass < 3; pass++) {
+		memset(&b, 0, sizeof(b));
+		mig_header_encode(hb, &h);
+		put(&b, hb, sizeof(hb));
+		rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+		rec(&b, MIG_ROUND, 1, 0, NULL, 0);
+		rec(&b, MIG_PAGES, 2, 0, page, sizeof(page));
+		rec(&b, MIG_SYNC, 3, 0, NULL, 0);
+		rec(&b, MIG_ROUND, 4, 1, NULL, 0);
+		rec(&b, MIG_PAGES, 5, 4096, page, sizeof(page));
+		rec(&b, MIG_SYNC, 6, 1, pass == 2 ? page : NULL,
+		    pass == 2 ? 16 : 0);
+		rec(&b, MIG_STATE, 7, 0, state, sizeof(state));
+		rec(&b, MIG_END, 8, 2, NULL, 0);
+		rd.ctx = &b;
+		nr_syncs = 0;
+		fail_sync = pass == 1;
+		memset(ram, 0, sizeof(ram));
+		ck_assert_int_eq(mig_read_header(&rd, &h, err, sizeof(err)), 0);
+		if (pass == 0) {
+			ck_assert_int_eq(mig_read_body(&rd, &h, ram, &r, err,
+						       sizeof(err)), 0);
+			ck_assert_uint_eq(nr_syncs, 2);
+			ck_assert_uint_eq(syncs_seen[0], 0);
+			ck_assert_uint_eq(syncs_seen[1], 1);
+			ck_assert_uint_eq(ram[4096 + 4095], 0x77);
+			free(r.state);
+		} else if (pass == 1) {
+			ck_assert_int_eq(mig_read_body(&rd, &h, ram, &r, err,
+						       sizeof(err)), -EPIPE);
+			ck_assert_uint_eq(nr_syncs, 1);
+			ck_assert(strstr(err, "went away") != NULL);
+		} else {
+			ck_assert_int_eq(mig_read_body(&rd, &h, ram, &r, err,
+						       sizeof(err)), -EPROTO);
+			ck_assert_uint_eq(nr_syncs, 1);
+			ck_assert(strstr(err, "record 6 (sync)") != NULL);
+		}
+		free(b.p);
+	}
+	fail_sync = false;
 }
 END_TEST
 
@@ -364,6 +444,7 @@ Suite *migrate_suite(void)
 
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, truncated_anywhere);
+	tcase_add_test(tc, sync_after_rounds);
 	tcase_add_test(tc, header_damage);
 	tcase_add_test(tc, record_damage);
 	tcase_add_test(tc, config_first);
