@@ -755,6 +755,20 @@ static int apply_diff(struct guest_mem *gm, int fd)
  * platform and the vCPUs; the vCPU threads start paused. Nothing is left
  * half-built on failure.
  */
+/* A restore's step done: what took how long since t (then t is now). */
+static void restore_step(struct machine *m, struct timespec *t,
+			 const char *what)
+{
+	size_t said = strlen(m->restore_said);
+	uint64_t us = us_since(t);
+
+	snprintf(m->restore_said + said, sizeof(m->restore_said) - said,
+		 "%s%s %llu.%llu ms", said ? ", " : "", what,
+		 (unsigned long long)(us / 1000),
+		 (unsigned long long)(us % 1000 / 100));
+	clock_gettime(CLOCK_MONOTONIC, t);
+}
+
 static int restore_parsed(struct machine *m, struct vm_config *cfg,
 			  const struct restore_opts *o, const struct snapshot *s,
 			  int mem_fd, enum gm_from from, const char *diff_path,
@@ -764,28 +778,15 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 	struct timespec t;
 	unsigned int i;
 	int diff_fd = -1, ret;
-	size_t said = 0;
 
-	/* The milliseconds since the last, after what took them. */
-#define RESTORE_STEP(what)						\
-	do {								\
-		uint64_t us_ = us_since(&t);				\
-		if (said < sizeof(m->restore_said))			\
-			said += (size_t)snprintf(m->restore_said + said,	\
-				sizeof(m->restore_said) - said, "%s%s %llu.%llu ms", \
-				said ? ", " : "", what,			\
-				(unsigned long long)(us_ / 1000),	\
-				(unsigned long long)(us_ % 1000 / 100)); \
-		clock_gettime(CLOCK_MONOTONIC, &t);			\
-	} while (0)
-
+	m->restore_said[0] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	/* (mem_fd < 0: m was built already, by machine_prebuild()) */
 	if (mem_fd >= 0) {
 		ret = machine_build(m, cfg, con, loop, mem_fd, from, err, errlen);
 		if (ret)
 			return ret;
-		RESTORE_STEP("build");
+		restore_step(m, &t, "build");
 	}
 	if (s->diff) {
 		diff_fd = open(diff_path, O_RDONLY | O_CLOEXEC);
@@ -812,7 +813,7 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 	serial_restore(&m->com1, &s->com1);
 	rtc_restore(&m->rtc, &s->rtc);
 	i8042_restore(&m->i8042, &s->i8042);
-	RESTORE_STEP("devices");
+	restore_step(m, &t, "devices");
 	ret = vm_configure_vcpus(&m->vm, err, errlen);
 	for (i = 0; !ret && i < s->cpus; i++)
 		ret = vcpu_state_load(&m->vm, i, &s->vcpu[i], err, errlen);
@@ -820,15 +821,15 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 		ret = vm_kvm_state_load(&m->vm, &s->kvm, err, errlen);
 	if (ret)
 		goto out;
-	RESTORE_STEP("vCPUs and KVM");
+	restore_step(m, &t, "vCPUs and KVM");
 	m->paused_clock = s->kvm.clock;
 	m->paused_tsc_ok = s->cpus && vcpu_state_tsc(&s->vcpu[0], &m->paused_tsc);
 	m->paused = true;
 	ret = vm_start_threads(&m->vm, true, err, errlen);
-	RESTORE_STEP("threads");
+	restore_step(m, &t, "threads");
 	if (!ret && o->before_run) {
 		ret = o->before_run(o->before_run_ctx, err, errlen);
-		RESTORE_STEP("lockdown");
+		restore_step(m, &t, "lockdown");
 	}
 	if (!ret && o->resume) {
 		machine_resume(m);
@@ -836,9 +837,8 @@ static int restore_parsed(struct machine *m, struct vm_config *cfg,
 		for (i = 0; i < m->nr_vdevs; i++)
 			if (m->vdevs[i]->cls == &virtio_net_class)
 				virtio_net_announce(m->vdevs[i]->vdev);
-		RESTORE_STEP("resume");
+		restore_step(m, &t, "resume");
 	}
-#undef RESTORE_STEP
 out:
 	if (ret)
 		machine_destroy(m);

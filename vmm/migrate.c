@@ -278,9 +278,8 @@ static uint8_t *ram_at(struct guest_mem *gm, uint64_t off, uint64_t *room)
  * Where the memfd's next data is from memfd offset off, and where it
  * ends: [*from, *to). False: none from off on. A memfd that cannot say
  * (no SEEK_DATA) is all data. Pages the guest never touched are holes:
- * reading them through the mapping would allocate them (a 512 MiB guest
- * that used 100 MiB grew the source by 400 MiB for the first round) and
- * the reading takes time.
+ * reading them through the shared mapping allocates them (all 256 MiB of
+ * a memfd that was all hole, read once) and the reading takes time.
  */
 static bool ram_data(const struct guest_mem *gm, uint64_t off, uint64_t *from,
 		     uint64_t *to)
@@ -410,8 +409,8 @@ static int read_ack(struct migration *mg, const char *want, const char *what,
 /*
  * The end of a round: the target has read all of it. What the socket took
  * is not what the target has: on loopback TCP some MiB sit in the socket
- * buffers, 80 ms of the target's reading in the nested test host, which
- * the downtime paid when the pause came before the target had caught up.
+ * buffers, some 60 ms of the target's reading in the nested test host,
+ * which the downtime paid when the pause came before it had caught up.
  */
 static int sync_round(struct migration *mg, unsigned int round, char *err,
 		      size_t errlen)
