@@ -33,6 +33,8 @@ spec=$out/initramfs.spec
 	for t in "$here"/guest-tests/*.sh; do
 		[ -f "$t" ] && echo "file /tests/$(basename "$t") $t 0755"
 	done
+	sh "$here/guest-tests/mig-sum.sh" sums > "$out/mig-sums"
+	echo "file /tests/mig-sums $out/mig-sums 0644"
 } > "$spec"
 "$out/../tools/mkcpio" "$spec" > "$out/initramfs.cpio.tmp"
 mv "$out/initramfs.cpio.tmp" "$out/initramfs.cpio"
