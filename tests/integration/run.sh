@@ -88,7 +88,7 @@ sections=${VIREO_SECTIONS:-boot virtio blk console net vhost snapshot migrate mi
 for sec in $sections; do
 	cat > "$payload/run-$sec.sh" <<RUN
 cd /payload
-TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_ONLY="${VIREO_ONLY:-}" VIREO_STALL_S=${VIREO_STALL_S:-} VIREO_DONE="\$(cat done-$sec)" VIREO_KEPT="\$(cat kept-$sec)" SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
+TMPDIR=/tmp VIREO_KVM_KIND=nested VIREO_FULL=${VIREO_FULL:-} VIREO_ONLY="${VIREO_ONLY:-}" VIREO_STALL_S=${VIREO_STALL_S:-} VIREO_KLOG="${VIREO_KLOG:-}" VIREO_DONE="\$(cat done-$sec)" VIREO_KEPT="\$(cat kept-$sec)" SECTIONS=$sec sh tests/linux.sh /payload/vireo \\
 	guest/vmlinuz guest/initramfs.cpio guest/tools.img /payload/hosttools/bin \\
 	/payload/unixcat
 RUN
