@@ -133,10 +133,9 @@ stall_watchdog() {
 }
 
 # wait_for FILE PATTERN SECONDS: wait until FILE contains PATTERN; false
-# after SECONDS, or at once when vireo wrote there that its guest died of
-# a triple fault (the nested test host's SVM shutdown) or that the host's
-# KVM lost a vCPU's state (vm.c): nothing more will come, and the test's
-# retry should not wait out the time limit first (in a run on 2026-12-07
+# after SECONDS, or at once when vireo wrote there that its guest died
+# (guest_died): nothing more will come, and the test's retry or failure
+# should not wait out the time limit first (in a run on 2026-12-07
 # net_pci-packed's guest died so after NET-UP, and the test waited 120 s
 # for iperf3 and 60 s for pings before its retry: 193 s for a 25 s test).
 wait_for() {
@@ -150,10 +149,12 @@ wait_for() {
 	return 0
 }
 
-# guest_died FILE: vireo wrote in FILE that its guest died in a way the
-# nested test host causes (and a retry handles: linux.sh nested_flake).
+# guest_died FILE: vireo wrote in FILE that its guest died: a triple
+# fault (the nested test host's SVM shutdown), the host's KVM losing a
+# vCPU's state (vm.c; both retried: linux.sh nested_flake) or a kernel
+# panic.
 guest_died() {
-	grep -q -E "triple fault \(KVM_EXIT_SHUTDOWN\)|the host's KVM lost its state" "$1" 2>/dev/null
+	grep -q -E "triple fault \(KVM_EXIT_SHUTDOWN\)|the host's KVM lost its state|the guest kernel panicked" "$1" 2>/dev/null
 }
 
 # count_of FILE PATTERN: how many lines of FILE contain PATTERN.
