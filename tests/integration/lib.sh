@@ -101,6 +101,9 @@ descends() {
 stall_watchdog() {
 	progressed start
 	while sleep 5; do
+		# The test host's heartbeat goes on while this loop does (its
+		# init; a stuck loop means a stuck test host).
+		[ -z "${TESTHOST_BEAT:-}" ] || touch "$TESTHOST_BEAT"
 		kill -0 "$3" 2>/dev/null || return 0
 		read -r _at _after < "$progress_file" 2>/dev/null || continue
 		_age=$(($(date +%s) - _at))
