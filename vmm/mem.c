@@ -127,6 +127,46 @@ int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
+#endif
+
+long gm_populate(const struct guest_mem *gm)
+{
+	long done = 0;
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+		uint64_t pages = r->size / 4096, pg = 0;
+		unsigned char *in = malloc(pages);
+
+		if (!in)
+			return -ENOMEM;
+		if (mincore(r->hva, r->size, in) < 0) {
+			free(in);
+			return -errno;
+		}
+		while (pg < pages) {
+			uint64_t n = 0;
+
+			while (pg < pages && !(in[pg] & 1))
+				pg++;
+			while (pg + n < pages && (in[pg + n] & 1))
+				n++;
+			if (n && madvise(r->hva + pg * 4096, n * 4096,
+					 MADV_POPULATE_WRITE) < 0) {
+				free(in);
+				return -errno;
+			}
+			done += (long)n;
+			pg += n;
+		}
+		free(in);
+	}
+	return done;
+}
+
 static bool page_is_zero(const uint8_t *p)
 {
 	static const uint8_t zero[4096];

@@ -65,6 +65,12 @@ int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from);
  * The file is sized to ram_size. -errno.
  */
 int gm_save(const struct guest_mem *gm, int fd, const uint64_t *dirty);
+/*
+ * Map into this process's page tables the pages of RAM that its file holds
+ * already (mincore), so that KVM's first touch of each finds them: the
+ * number of pages, or -errno.
+ */
+long gm_populate(const struct guest_mem *gm);
 
 /*
  * Host pointer to [gpa, gpa + len) if the whole range lies in one RAM

@@ -199,7 +199,9 @@ int mig_read_body(struct mig_reader *rd, const struct mig_header *h,
 				     (unsigned long long)h->ram_size);
 				goto bad;
 			}
-			into = ram + arg;
+			into = rd->pages ? rd->pages(rd->cctx, arg, len) : NULL;
+			if (!into)
+				into = ram + arg;
 			r->pages += len / 4096;
 			break;
 		case MIG_ROUND:

@@ -71,6 +71,9 @@ struct mig_reader {
 	/* A SYNC record read, arg its arg (NULL: not answered). -errno
 	 * with err ends the stream. */
 	int (*sync)(void *cctx, uint64_t arg, char *err, size_t errlen);
+	/* Where a checked run of len bytes of pages at RAM offset off goes
+	 * (NULL, or NULL returned: ram + off). */
+	uint8_t *(*pages)(void *cctx, uint64_t off, uint32_t len);
 };
 
 /* What the target received. */

@@ -17,7 +17,8 @@
 # monotonic clock), and gap_ms is from the source's last TICK to the
 # target's first, 20 ms of it the guest's own sleep.
 # usage: mig.sh DIR RUNS   (DIR holds vireo, qmp, guest/, qemu/)
-# MIG_LOADS="busy" runs only those loads (run.sh passes it on).
+# MIG_LOADS="busy" runs only those loads, MIG_VMMS="vireo-local qemu-tcp"
+# only those VMMs (run.sh passes both on).
 set -u
 d=$1
 runs=$2
@@ -138,7 +139,7 @@ one() { # one VMM LOAD: a MIG line
 i=0
 while [ $i -lt "$runs" ]; do
 	for l in ${MIG_LOADS:-idle busy}; do
-		for v in vireo-tcp vireo-local qemu-tcp; do
+		for v in ${MIG_VMMS:-vireo-tcp vireo-local qemu-tcp}; do
 			one $v $l
 		done
 	done

@@ -100,7 +100,7 @@ if [ "$what" = snap ] || [ "$what" = all ]; then
 	echo "cd /payload && sh snap.sh /payload $snap_runs" >> "$b/go.sh"
 fi
 if [ "$what" = mig ] || [ "$what" = all ]; then
-	echo "cd /payload && MIG_LOADS='${MIG_LOADS:-}' sh mig.sh /payload $mig_runs" >> "$b/go.sh"
+	echo "cd /payload && MIG_LOADS='${MIG_LOADS:-}' MIG_VMMS='${MIG_VMMS:-}' sh mig.sh /payload $mig_runs" >> "$b/go.sh"
 fi
 
 if [ "$kind" = hardware ]; then

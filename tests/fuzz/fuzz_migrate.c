@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t *ram;
 	struct mig_received r;
 	struct mig_header h;
-	struct mig_reader rd;
+	struct mig_reader rd = { 0 };
 	struct src s;
 	char err[512];
 	uint8_t *b;

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "vmm/layout.h"
@@ -176,6 +180,52 @@ static void wt_chain(struct guest_mem *gm)
 	wt_put(gm, WT_PT, 0, 0x200000 | 0x163);
 }
 
+/* Whether this process's page tables map the page at p (pagemap bit 63). */
+static bool mapped(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &e, sizeof(e),
+			       (off_t)((uintptr_t)p / 4096 * sizeof(e))),
+			 (ssize_t)sizeof(e));
+	close(fd);
+	return e >> 63;
+}
+
+/*
+ * gm_populate() maps the pages the memfd holds (written through another
+ * mapping, as a migration's source writes them) and only those: holes
+ * stay holes, so nothing is allocated.
+ */
+START_TEST(populate_maps_what_the_file_holds)
+{
+	struct guest_mem gm;
+	struct stat st;
+	uint8_t *other;
+
+	ck_assert_int_eq(gm_create(&gm, 16 * MiB), 0);
+	other = mmap(NULL, 16 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     gm.fd, 0);
+	ck_assert(other != MAP_FAILED);
+	other[3 * 4096] = 1;
+	other[7 * 4096 + 5] = 2;
+	other[4 * 4096] = 3;
+	ck_assert(!mapped(gm.r[0].hva + 3 * 4096));
+	ck_assert_int_eq(gm_populate(&gm), 3);
+	ck_assert(mapped(gm.r[0].hva + 3 * 4096));
+	ck_assert(mapped(gm.r[0].hva + 4 * 4096));
+	ck_assert(mapped(gm.r[0].hva + 7 * 4096));
+	ck_assert(!mapped(gm.r[0].hva + 5 * 4096));
+	ck_assert_uint_eq(gm.r[0].hva[7 * 4096 + 5], 2);
+	ck_assert_int_eq(fstat(gm.fd, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 3 * 4096 / 512);
+	munmap(other, 16 * MiB);
+	gm_destroy(&gm);
+}
+END_TEST
+
 START_TEST(walk)
 {
 	/* 0xffffffffc0000dcc: indices 511, 511, 0, 0. */
@@ -278,6 +328,7 @@ Suite *mem_suite(void)
 	tcase_add_test(tc, read_write_soft_fail);
 	tcase_add_test(tc, log_merge);
 	tcase_add_test(tc, walk);
+	tcase_add_test(tc, populate_maps_what_the_file_holds);
 	tcase_add_test(tc, page_and_top_tables_said);
 	suite_add_tcase(s, tc);
 	return s;

@@ -96,7 +96,7 @@ static int on_config(void *ctx, const uint8_t *blob, size_t len, char *err,
 /* Read b into fresh RAM: the result, the error in err. */
 static int read_stream(struct buf *b, uint8_t *ram, char *err, size_t errlen)
 {
-	struct mig_reader rd = { buf_read, b, on_config, NULL, NULL };
+	struct mig_reader rd = { buf_read, b, on_config, NULL, NULL, NULL };
 	struct mig_received r;
 	struct mig_header h;
 	int ret;
@@ -175,7 +175,7 @@ START_TEST(sync_after_rounds)
 	static uint8_t ram[RAM];
 	struct mig_header h = { MIG_VERSION, 0, RAM };
 	uint8_t hb[MIG_HEADER_LEN], page[4096], state[100];
-	struct mig_reader rd = { buf_read, NULL, on_config, NULL, on_sync };
+	struct mig_reader rd = { buf_read, NULL, on_config, NULL, on_sync, NULL };
 	struct mig_received r;
 	struct buf b;
 	char err[512];
@@ -224,6 +224,85 @@ START_TEST(sync_after_rounds)
 		free(b.p);
 	}
 	fail_sync = false;
+}
+END_TEST
+
+/* The pages hook: what it is asked, and where its answer sends pages. */
+static uint8_t *hook_to;
+static uint64_t hook_off[4];
+static uint32_t hook_len[4];
+static unsigned int nr_hooks;
+
+static uint8_t *on_pages(void *cctx, uint64_t off, uint32_t len)
+{
+	(void)cctx;
+	if (nr_hooks < 4) {
+		hook_off[nr_hooks] = off;
+		hook_len[nr_hooks] = len;
+	}
+	/* The first run elsewhere, the second left to ram. */
+	return nr_hooks++ == 0 ? hook_to + off : NULL;
+}
+
+/*
+ * The target's hook places each checked run of pages (the guest's own
+ * mapping, migrate.c); a NULL answer sends it into ram; a run outside
+ * RAM is refused before the hook is asked.
+ */
+START_TEST(pages_hook_places_runs)
+{
+	static uint8_t ram[RAM], other[RAM];
+	struct mig_header h = { MIG_VERSION, 0, RAM };
+	uint8_t hb[MIG_HEADER_LEN], page[2 * 4096], state[100];
+	struct mig_reader rd = { buf_read, NULL, on_config, NULL, NULL,
+				 on_pages };
+	struct mig_received r;
+	struct buf b;
+	char err[512];
+
+	memset(page, 0x66, sizeof(page));
+	memset(state, 0x5a, sizeof(state));
+	memset(&b, 0, sizeof(b));
+	mig_header_encode(hb, &h);
+	put(&b, hb, sizeof(hb));
+	rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	rec(&b, MIG_ROUND, 1, 0, NULL, 0);
+	rec(&b, MIG_PAGES, 2, 8192, page, sizeof(page));
+	rec(&b, MIG_PAGES, 3, 0, page, 4096);
+	rec(&b, MIG_STATE, 4, 0, state, sizeof(state));
+	rec(&b, MIG_END, 5, 3, NULL, 0);
+	rd.ctx = &b;
+	hook_to = other;
+	nr_hooks = 0;
+	memset(ram, 0, sizeof(ram));
+	memset(other, 0, sizeof(other));
+	ck_assert_int_eq(mig_read_header(&rd, &h, err, sizeof(err)), 0);
+	ck_assert_int_eq(mig_read_body(&rd, &h, ram, &r, err, sizeof(err)), 0);
+	free(r.state);
+	ck_assert_uint_eq(nr_hooks, 2);
+	ck_assert_uint_eq(hook_off[0], 8192);
+	ck_assert_uint_eq(hook_len[0], 8192);
+	ck_assert_uint_eq(hook_off[1], 0);
+	ck_assert_uint_eq(hook_len[1], 4096);
+	ck_assert_uint_eq(other[8192], 0x66);
+	ck_assert_uint_eq(other[3 * 4096 - 1], 0x66);
+	ck_assert_uint_eq(ram[8192], 0);
+	ck_assert_uint_eq(ram[0], 0x66);
+	ck_assert_uint_eq(other[0], 0);
+	free(b.p);
+
+	/* Outside RAM: refused, the hook never asked. */
+	memset(&b, 0, sizeof(b));
+	put(&b, hb, sizeof(hb));
+	rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	rec(&b, MIG_PAGES, 1, RAM - 4096, page, sizeof(page));
+	rd.ctx = &b;
+	nr_hooks = 0;
+	ck_assert_int_eq(mig_read_header(&rd, &h, err, sizeof(err)), 0);
+	ck_assert_int_eq(mig_read_body(&rd, &h, ram, &r, err, sizeof(err)),
+			 -EPROTO);
+	ck_assert_uint_eq(nr_hooks, 0);
+	free(b.p);
 }
 END_TEST
 
@@ -445,6 +524,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, truncated_anywhere);
 	tcase_add_test(tc, sync_after_rounds);
+	tcase_add_test(tc, pages_hook_places_runs);
 	tcase_add_test(tc, header_damage);
 	tcase_add_test(tc, record_damage);
 	tcase_add_test(tc, config_first);
