@@ -320,8 +320,13 @@ multi_test() {
 	for _try in 1 2 3 4 5; do
 		rm -f "$work/${t}"_*.out
 		bad=
+		clock_bad=
 		"$2"
 		[ -n "$bad" ] && [ "$kind" = nested ] || break
+		if [ "$bad" = "$clock_bad" ] && [ $_try = 1 ]; then
+			echo "RETRY $t: the guest's TSC was marked unstable, and nothing else went wrong; the nested test host's KVM keeps no master clock (clock_ok): $bad"
+			continue
+		fi
 		if _l=$(lost_state "$work/${t}"_*.out); then
 			flake=svm	# (the same emulated SVM: as many retries)
 			may_retry $_try || break
@@ -2066,10 +2071,20 @@ passes() { grep -o 'MIG pass=[0-9]* ok' "$1" | tail -n 1 | tr -dc 0-9; }
 # kvm-clock across the moves (mig-sum's RESULT clock: the guest kernel's
 # clocksource watchdog marks the TSC unstable when they drift apart);
 # sets clock to that line.
+# (In the nested test host its kernel's own TSC is unsynchronized and its
+# clocksource hpet, 2026-12-07, so its KVM keeps no master clock: it sets
+# a guest's kvm-clock page afresh from hpet time whenever a vCPU thread
+# moves to another CPU, and the guest's TSC-run clock between two such
+# settings drifts from hpet's. The step at a setting can mark any guest's
+# TSC unstable, moved or not (mig_tcp on 2026-12-07: 1 run of 6 with
+# vireo at 22e7e03, 2 of 7 with the commit after it). So there, a test that failed only here runs
+# once more (multi_test); a move that steps the clock every time, as
+# before 0f836c4, still fails.)
 clock_ok() {
 	clock=$(grep -a '^RESULT clock' "$1" | tr -d '\r')
-	[ "$(field tsc_unstable "$clock")" = 0 ] ||
-		bad="$bad; the guest's TSC and kvm-clock drifted apart: '$clock' $(grep -a -A3 'clocksource.*unstable' "$1" | tail -n 4 | tr -d '\r' | tr '\n' '|')"
+	[ "$(field tsc_unstable "$clock")" = 0 ] && return
+	clock_bad="; the guest's TSC and kvm-clock drifted apart: '$clock' $(grep -a -A3 'clocksource.*unstable' "$1" | tail -n 4 | tr -d '\r' | tr '\n' '|')"
+	bad="$bad$clock_bad"
 }
 tgt_in() { # tgt_in NAME URI [ARGS]: the target, stdin on fd 6, pid in tgtpid
 	_n=$1
