@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -131,39 +132,52 @@ int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from)
 #define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
 #endif
 
-long gm_populate(const struct guest_mem *gm)
+/* mincore()'s vector for this many pages at a time: 1 GiB of RAM. */
+#define POPULATE_CHUNK	(1u << 18)
+
+long gm_populate(const struct guest_mem *gm, unsigned int max_ms)
 {
+	unsigned char *in = malloc(POPULATE_CHUNK);
+	struct timespec t0;
 	long done = 0;
 	unsigned int i;
 
+	if (!in)
+		return -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < gm->nr; i++) {
 		const struct gm_region *r = &gm->r[i];
-		uint64_t pages = r->size / 4096, pg = 0;
-		unsigned char *in = malloc(pages);
+		uint64_t at;
 
-		if (!in)
-			return -ENOMEM;
-		if (mincore(r->hva, r->size, in) < 0) {
-			free(in);
-			return -errno;
-		}
-		while (pg < pages) {
-			uint64_t n = 0;
+		for (at = 0; at < r->size / 4096; at += POPULATE_CHUNK) {
+			uint64_t pages = MIN(r->size / 4096 - at,
+					     (uint64_t)POPULATE_CHUNK);
+			uint8_t *base = r->hva + at * 4096;
+			uint64_t pg = 0, n;
 
-			while (pg < pages && !(in[pg] & 1))
-				pg++;
-			while (pg + n < pages && (in[pg + n] & 1))
-				n++;
-			if (n && madvise(r->hva + pg * 4096, n * 4096,
-					 MADV_POPULATE_WRITE) < 0) {
-				free(in);
-				return -errno;
+			if (ms_since(&t0) >= max_ms)
+				goto out;
+			if (mincore(base, pages * 4096, in) < 0) {
+				done = -errno;
+				goto out;
 			}
-			done += (long)n;
-			pg += n;
+			while (pg < pages) {
+				while (pg < pages && !(in[pg] & 1))
+					pg++;
+				for (n = 0; pg + n < pages && (in[pg + n] & 1); n++)
+					;
+				if (n && madvise(base + pg * 4096, n * 4096,
+						 MADV_POPULATE_WRITE) < 0) {
+					done = -errno;
+					goto out;
+				}
+				done += (long)n;
+				pg += n;
+			}
 		}
-		free(in);
 	}
+out:
+	free(in);
 	return done;
 }
 

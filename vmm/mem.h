@@ -67,10 +67,11 @@ int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from);
 int gm_save(const struct guest_mem *gm, int fd, const uint64_t *dirty);
 /*
  * Map into this process's page tables the pages of RAM that its file holds
- * already (mincore), so that KVM's first touch of each finds them: the
- * number of pages, or -errno.
+ * already (mincore; holes stay holes), so that KVM's first touch of each
+ * finds them; stops after about max_ms. The number of pages mapped, or
+ * -errno (-EINVAL before Linux 5.14, which lacks MADV_POPULATE_WRITE).
  */
-long gm_populate(const struct guest_mem *gm);
+long gm_populate(const struct guest_mem *gm, unsigned int max_ms);
 
 /*
  * Host pointer to [gpa, gpa + len) if the whole range lies in one RAM

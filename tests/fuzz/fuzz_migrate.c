@@ -5,7 +5,9 @@
  * refuse what is wrong and never write outside that RAM (ASan watches).
  * To get past the CRCs, an input whose first byte is odd has them fixed
  * first (header and every record the lengths lead to); a second byte
- * with bit 0 set marks the stream local (no RAM given).
+ * with bit 0 set marks the stream local (no RAM given), with bit 1 set
+ * has the pages placed by a hook as the target's are (fuzz_pages aborts
+ * on a run outside RAM).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +52,31 @@ static void seal(uint8_t *b, size_t len)
 	}
 }
 
+/* The RAM a pages hook may place runs in, and how much of it there is. */
+struct placed {
+	uint8_t *ram;
+	uint64_t size;
+};
+static struct placed placed;
+
+/* A run the reader hands a hook must lie inside RAM: it aborts if not.
+ * Odd pages are left to the reader's own ram (a NULL answer). */
+static uint8_t *fuzz_pages(void *cctx, uint64_t off, uint32_t len)
+{
+	const struct placed *p = cctx;
+
+	if (!len || off > p->size || len > p->size - off)
+		abort();
+	return (off / 4096) & 1 ? NULL : p->ram + off;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *ram;
 	struct mig_received r;
 	struct mig_header h;
-	struct mig_reader rd = { 0 };
+	struct mig_reader rd;
 	struct src s;
 	char err[512];
 	uint8_t *b;
@@ -75,12 +95,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seal(b, size - 2);
 	s = (struct src){ b, size - 2, 0 };
 	rd = (struct mig_reader){ .read = src_read, .ctx = &s };
+	/* Every other input goes through a pages hook, as the target's. */
+	if (data[1] & 2) {
+		rd.pages = fuzz_pages;
+		rd.cctx = &placed;
+	}
+	placed = (struct placed){ ram, 0 };
 	if (!mig_read_header(&rd, &h, err, sizeof(err))) {
 		/* The RAM given is 1 MiB whatever the header claims: the
 		 * header's size bounds the offsets, so clamp it like the
 		 * target's memfd would be sized. */
 		if (h.ram_size > RAM)
 			h.ram_size = RAM;
+		placed.size = h.ram_size;
 		if (!mig_read_body(&rd, &h, (data[1] & 1) ? NULL : ram, &r, err,
 				   sizeof(err)))
 			free(r.state);
