@@ -68,6 +68,18 @@ timeline() {
 	}'
 	echo "; $(grep -h -o 'migrate: \(paused\|done\):.*' "$s/src.out" | tr -d '\r' | tr '\n' ' ')target: $(grep -h -o 'the guest runs here.*' "$s/tgt.out" | tr -d '\r')"
 }
+# huge VMM LOAD PID: how much of the target's memory (PID or its child
+# processes: QEMU runs under a subshell) is mapped in huge pages (its
+# guest's first touches after the move fault in 2 MiB pages there, 4 KiB
+# ones elsewhere), with the test host's THP settings.
+huge() {
+	_kb=0
+	for _p in $3 $(grep -l "^[0-9]* ([^)]*) [A-Z] $3 " /proc/[0-9]*/stat 2>/dev/null | cut -d/ -f3); do
+		_k=$(awk '/^(AnonHugePages|ShmemPmdMapped|FilePmdMapped):/ { s += $2 } END { print s + 0 }' "/proc/$_p/smaps_rollup" 2>/dev/null)
+		_kb=$((_kb + ${_k:-0}))
+	done
+	echo "BENCH-NOTE mig vmm=$1 load=$2: the target's huge pages: $_kb kB (THP $(cat /sys/kernel/mm/transparent_hugepage/enabled), shmem $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled))"
+}
 note() { # note VMM LOAD WHAT FILE
 	echo "BENCH-NOTE mig vmm=$1 load=$2: $3; $(tail -n 3 "$4" | tr -d '\r' | tr '\n' '|')"
 }
@@ -97,6 +109,7 @@ one() { # one VMM LOAD: a MIG line
 				sed 's/"total_ms":\([0-9]*\),"downtime_ms":\([0-9]*\)/total_ms=\1 downtime_ms=\2/')
 			if [ -n "$r" ] && wait_out "$s/tgt.out" "the guest runs here" 30; then
 				echo "MIG vmm=$_v load=$_l $r$(gap)"
+				huge $_v $_l $tgt
 				timeline $_v $_l "${r##*downtime_ms=}"
 			else
 				note $_v $_l "no result" "$s/ctl.out"
@@ -125,6 +138,7 @@ one() { # one VMM LOAD: a MIG line
 			dt=$(echo "$last" | sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p')
 			if [ -n "$tt" ] && [ -n "$dt" ]; then
 				echo "MIG vmm=$_v load=$_l total_ms=$tt downtime_ms=$dt$(gap)"
+				huge $_v $_l $tgt
 			else
 				note $_v $_l "no result" "$s/ctl.out"
 			fi
