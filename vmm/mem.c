@@ -38,6 +38,18 @@ int gm_layout(struct guest_mem *gm, uint64_t ram_size)
 	return 0;
 }
 
+/*
+ * Huge pages for the memfd where the host allows them for shared memory
+ * (/sys/kernel/mm/transparent_hugepage/shmem_enabled "advise"; Debian's
+ * default, "never", leaves this without effect): KVM then maps the guest
+ * 2 MiB at a time, so a guest's first touches after a migration or a
+ * restore fault in 512 times fewer pages.
+ */
+static void gm_huge(void *p, uint64_t size)
+{
+	madvise(p, size, MADV_HUGEPAGE);
+}
+
 int gm_create(struct guest_mem *gm, uint64_t ram_size)
 {
 	unsigned int i;
@@ -65,6 +77,7 @@ int gm_create(struct guest_mem *gm, uint64_t ram_size)
 		gm->r[i].hva = p;
 		/* Guest RAM never belongs in a host core dump. */
 		madvise(p, gm->r[i].size, MADV_DONTDUMP);
+		gm_huge(p, gm->r[i].size);
 	}
 	return 0;
 
@@ -116,6 +129,8 @@ int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from)
 		}
 		gm->r[i].hva = p;
 		madvise(p, gm->r[i].size, MADV_DONTDUMP);
+		if (from == GM_ADOPT)
+			gm_huge(p, gm->r[i].size);
 	}
 	if (from == GM_ADOPT) {
 		gm->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);

@@ -100,6 +100,10 @@ if [ "$what" = snap ] || [ "$what" = all ]; then
 	echo "cd /payload && sh snap.sh /payload $snap_runs" >> "$b/go.sh"
 fi
 if [ "$what" = mig ] || [ "$what" = all ]; then
+	# BENCH_SHMEM_THP=advise: the test host lets shared memory (vireo's
+	# memfd RAM) have huge pages where asked, as QEMU's anonymous RAM has.
+	[ -z "${BENCH_SHMEM_THP:-}" ] ||
+		echo "echo ${BENCH_SHMEM_THP} > /sys/kernel/mm/transparent_hugepage/shmem_enabled" >> "$b/go.sh"
 	echo "cd /payload && MIG_LOADS='${MIG_LOADS:-}' MIG_VMMS='${MIG_VMMS:-}' sh mig.sh /payload $mig_runs" >> "$b/go.sh"
 fi
 
