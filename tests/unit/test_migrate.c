@@ -56,19 +56,27 @@ static ssize_t buf_read(void *ctx, void *out, size_t len)
 
 static const uint8_t config[40] = { 0xc0, 0xf1, [39] = 0x9 };
 
+/* A fresh stream's opening: the header and the configuration, record 0. */
+static void opening(struct buf *b, uint32_t flags)
+{
+	struct mig_header h = { MIG_VERSION, flags, RAM };
+	uint8_t hb[MIG_HEADER_LEN];
+
+	memset(b, 0, sizeof(*b));
+	mig_header_encode(hb, &h);
+	put(b, hb, sizeof(hb));
+	rec(b, MIG_CONFIG, 0, 0, config, sizeof(config));
+}
+
 /* A good stream: header, the configuration, a round, 2 pages at 8 KiB,
  * a state, END. */
 static void good(struct buf *b, uint32_t flags)
 {
-	struct mig_header h = { MIG_VERSION, flags, RAM };
-	uint8_t hb[MIG_HEADER_LEN], pages[8192], state[100];
+	uint8_t pages[8192], state[100];
 
-	memset(b, 0, sizeof(*b));
 	memset(pages, 0xab, sizeof(pages));
 	memset(state, 0x5a, sizeof(state));
-	mig_header_encode(hb, &h);
-	put(b, hb, sizeof(hb));
-	rec(b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	opening(b, flags);
 	rec(b, MIG_ROUND, 1, 0, NULL, 0);
 	rec(b, MIG_PAGES, 2, 8192, pages, sizeof(pages));
 	rec(b, MIG_STATE, 3, 0, state, sizeof(state));
@@ -174,7 +182,7 @@ START_TEST(sync_after_rounds)
 {
 	static uint8_t ram[RAM];
 	struct mig_header h = { MIG_VERSION, 0, RAM };
-	uint8_t hb[MIG_HEADER_LEN], page[4096], state[100];
+	uint8_t page[4096], state[100];
 	struct mig_reader rd = { buf_read, NULL, on_config, NULL, on_sync, NULL };
 	struct mig_received r;
 	struct buf b;
@@ -184,10 +192,7 @@ START_TEST(sync_after_rounds)
 	memset(page, 0x77, sizeof(page));
 	memset(state, 0x5a, sizeof(state));
 	for (pass = 0; pass < 3; pass++) {
-		memset(&b, 0, sizeof(b));
-		mig_header_encode(hb, &h);
-		put(&b, hb, sizeof(hb));
-		rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+		opening(&b, 0);
 		rec(&b, MIG_ROUND, 1, 0, NULL, 0);
 		rec(&b, MIG_PAGES, 2, 0, page, sizeof(page));
 		rec(&b, MIG_SYNC, 3, 0, NULL, 0);
@@ -253,7 +258,7 @@ START_TEST(pages_hook_places_runs)
 {
 	static uint8_t ram[RAM], other[RAM];
 	struct mig_header h = { MIG_VERSION, 0, RAM };
-	uint8_t hb[MIG_HEADER_LEN], page[2 * 4096], state[100];
+	uint8_t page[2 * 4096], state[100];
 	struct mig_reader rd = { buf_read, NULL, on_config, NULL, NULL,
 				 on_pages };
 	struct mig_received r;
@@ -262,10 +267,7 @@ START_TEST(pages_hook_places_runs)
 
 	memset(page, 0x66, sizeof(page));
 	memset(state, 0x5a, sizeof(state));
-	memset(&b, 0, sizeof(b));
-	mig_header_encode(hb, &h);
-	put(&b, hb, sizeof(hb));
-	rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	opening(&b, 0);
 	rec(&b, MIG_ROUND, 1, 0, NULL, 0);
 	rec(&b, MIG_PAGES, 2, 8192, page, sizeof(page));
 	rec(&b, MIG_PAGES, 3, 0, page, 4096);
@@ -292,9 +294,7 @@ START_TEST(pages_hook_places_runs)
 	free(b.p);
 
 	/* Outside RAM: refused, the hook never asked. */
-	memset(&b, 0, sizeof(b));
-	put(&b, hb, sizeof(hb));
-	rec(&b, MIG_CONFIG, 0, 0, config, sizeof(config));
+	opening(&b, 0);
 	rec(&b, MIG_PAGES, 1, RAM - 4096, page, sizeof(page));
 	rd.ctx = &b;
 	nr_hooks = 0;
