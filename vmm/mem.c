@@ -39,15 +39,18 @@ int gm_layout(struct guest_mem *gm, uint64_t ram_size)
 }
 
 /*
- * Huge pages for the memfd where the host allows them for shared memory
+ * A mapping of guest RAM: never in a host core dump; where it is the
+ * memfd's (huge), huge pages where the host allows them for shared memory
  * (/sys/kernel/mm/transparent_hugepage/shmem_enabled "advise"; Debian's
  * default, "never", leaves this without effect): KVM then maps the guest
  * 2 MiB at a time, so a guest's first touches after a migration or a
  * restore fault in 512 times fewer pages.
  */
-static void gm_huge(void *p, uint64_t size)
+static void gm_advise(void *p, uint64_t size, bool huge)
 {
-	madvise(p, size, MADV_HUGEPAGE);
+	madvise(p, size, MADV_DONTDUMP);
+	if (huge)
+		madvise(p, size, MADV_HUGEPAGE);
 }
 
 int gm_create(struct guest_mem *gm, uint64_t ram_size)
@@ -75,9 +78,7 @@ int gm_create(struct guest_mem *gm, uint64_t ram_size)
 			goto err_unmap;
 		}
 		gm->r[i].hva = p;
-		/* Guest RAM never belongs in a host core dump. */
-		madvise(p, gm->r[i].size, MADV_DONTDUMP);
-		gm_huge(p, gm->r[i].size);
+		gm_advise(p, gm->r[i].size, true);
 	}
 	return 0;
 
@@ -128,9 +129,7 @@ int gm_load(struct guest_mem *gm, uint64_t ram_size, int fd, enum gm_from from)
 			return ret;
 		}
 		gm->r[i].hva = p;
-		madvise(p, gm->r[i].size, MADV_DONTDUMP);
-		if (from == GM_ADOPT)
-			gm_huge(p, gm->r[i].size);
+		gm_advise(p, gm->r[i].size, from == GM_ADOPT);
 	}
 	if (from == GM_ADOPT) {
 		gm->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);

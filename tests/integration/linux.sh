@@ -2077,9 +2077,9 @@ passes() { grep -o 'MIG pass=[0-9]* ok' "$1" | tail -n 1 | tr -dc 0-9; }
 # moves to another CPU, and the guest's TSC-run clock between two such
 # settings drifts from hpet's. The step at a setting can mark any guest's
 # TSC unstable, moved or not (mig_tcp on 2026-12-07: 1 run of 6 with
-# vireo at 22e7e03, 2 of 7 with the commit after it). So there, a test that failed only here runs
-# once more (multi_test); a move that steps the clock every time, as
-# before 0f836c4, still fails.)
+# vireo at 22e7e03, 2 of 7 with the commit after it). So there, a test
+# that failed only here runs once more (multi_test); a move that steps
+# the clock every time, as before 0f836c4, still fails.)
 clock_ok() {
 	clock=$(grep -a '^RESULT clock' "$1" | tr -d '\r')
 	[ "$(field tsc_unstable "$clock")" = 0 ] && return
