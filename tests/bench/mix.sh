@@ -7,6 +7,7 @@
 #   vireo      defaults: each disk one queue per vCPU (2), all on the
 #              event loop; the NIC on vireo's data path (vhost=off)
 #   vireo-iot  the same with iothread=on on both disks and the NIC
+#   vireo-niot (MIX_EXTRA="vireo_niot") iothread=on on the NIC only
 #   qemu       QEMU -M microvm: virtio-blk num-queues=2 with an iothread
 #              per disk (aio=threads), virtio-net without vhost
 # Every VMM on the same transport (BENCH_TRANSPORT, default pci here).
@@ -32,12 +33,12 @@ img2=/tmp/bench-mix2.img
 dd if=/dev/urandom of="$img1" bs=1M count=128 2>/dev/null
 dd if=/dev/urandom of="$img2" bs=1M count=128 2>/dev/null
 append="console=ttyS0 panic=-1 vireo.test=mix-bench vireo.bench_runtime=$rt${MIX_FIO_RATE:+ vireo.bench_fio_rate=$MIX_FIO_RATE}"
-iot=
+iot= niot=
 mix_vireo() {
 	vireo_vm 512M \
 		--disk "path=$img1,serial=vireo-b1,transport=$transport$iot" \
 		--disk "path=$img2,serial=vireo-b2,transport=$transport$iot" \
-		--net "tap=vt0,vhost=off,transport=$transport$iot"
+		--net "tap=vt0,vhost=off,transport=$transport$iot$niot"
 }
 mix_qemu() {
 	qemu_vm 512M -object iothread,id=io1 -object iothread,id=io2 \
@@ -52,16 +53,20 @@ run_vm() {
 	net_run_vm MIX "$@"
 }
 vireo() {
-	iot=
+	iot= niot=
 	run_vm mix_vireo "$1"
 }
 vireo_iot() {
-	iot=,iothread=on
+	iot=,iothread=on niot=
+	run_vm mix_vireo "$1"
+}
+vireo_niot() {
+	iot= niot=,iothread=on
 	run_vm mix_vireo "$1"
 }
 qemu() {
 	run_vm mix_qemu qemu
 }
-extra=vireo_iot
+extra=${MIX_EXTRA-vireo_iot}
 interleave "$runs"
 rm -f "$img1" "$img2"

@@ -40,8 +40,9 @@ $1 == "BENCH-CPU" {
 }
 $1 == "MIX" {
 	k = f["vmm"] SUBSEP f["job"]
-	nx[k]++; xval[k, nx[k]] = f["job"] ~ /net/ ? f["mbit"] : f["job"] ~ /busy/ ? f["pct"] : f["iops"]
+	nx[k]++; xval[k, nx[k]] = f["job"] ~ /net-tx/ ? f["mbit"] : f["job"] ~ /guest/ ? f["pct"] : f["iops"]
 	xjobs[f["job"]] = 1
+	xvmm[f["vmm"]] = 1
 }
 $1 == "BLK" { bvmm[f["vmm"]] = 1 }
 $1 == "SNAP" {
@@ -192,18 +193,31 @@ function mix_median(vmm, j,   k, a, i) {
 	for (i = 1; i <= nx[k]; i++) a[i] = xval[k, i]
 	return nx[k] ? median(a, nx[k]) : 0
 }
-function mix_summary(   j, v, w, q, u, vs, vi, name, line) {
+function mix_summary(   j, v, q, u, vs, vi, name, line, n, head, rat) {
 	if (length(xjobs) == 0) { print "mix: no successful runs"; bad = 1; return }
+	# vireo, then the variants (vireo-iot, vireo-niot) in name order.
+	n = 0
+	if ("vireo" in xvmm) vs[++n] = "vireo"
+	for (name in xvmm) if (name != "vireo" && name != "qemu") vs[++n] = name
+	for (vi = 2; vi <= n; vi++)
+		for (j = vi + 1; j <= n; j++)
+			if (vs[j] < vs[vi]) { name = vs[vi]; vs[vi] = vs[j]; vs[j] = name }
 	for (j in xjobs) {
-		u = j ~ /net/ ? "Mbit/s" : j ~ /busy/ ? "% of the guest's CPU time" : "IOPS"
-		v = mix_median("vireo", j); w = mix_median("vireo-iot", j)
+		u = j ~ /irqs/ ? "interrupts/s" : j ~ /net/ ? "Mbit/s" : j ~ /guest/ ? "% of the guest's CPU time" : "IOPS"
 		q = mix_median("qemu", j)
 		if (!q) { printf "mix %s: no QEMU runs\n", j; bad = 1; continue }
-		printf "mix %-14s medians (runs %d/%d/%d): vireo %.0f, vireo-iot %.0f, qemu %.0f %s; ratio vireo/qemu %.2f, vireo-iot/qemu %.2f\n", j, nx["vireo" SUBSEP j], nx["vireo-iot" SUBSEP j], nx["qemu" SUBSEP j], v, w, q, u, v / q, w / q
+		head = ""; line = ""; rat = ""
+		for (vi = 1; vi <= n; vi++) {
+			v = mix_median(vs[vi], j)
+			head = head sprintf("%s%d", vi > 1 ? "/" : "", nx[vs[vi] SUBSEP j])
+			line = line sprintf("%s %.0f, ", vs[vi], v)
+			rat = rat sprintf("%s %s/qemu %.2f", vi > 1 ? "," : "", vs[vi], v / q)
+		}
+		printf "mix %-14s medians (runs %s/%d): %sqemu %.0f %s; ratio%s\n", j, head, nx["qemu" SUBSEP j], line, q, u, rat
 	}
 	# The VMM's own CPU (not its guest's) per thread, summed over runs.
-	split("vireo vireo-iot qemu", vs, " ")
-	for (vi = 1; vi <= 3; vi++) {
+	vs[++n] = "qemu"
+	for (vi = 1; vi <= n; vi++) {
 		if (!cpu_runs[vs[vi]]) continue
 		line = ""
 		for (name in thrname)
