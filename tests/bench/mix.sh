@@ -12,7 +12,8 @@
 #              per disk (aio=threads), virtio-net without vhost
 # Every VMM on the same transport (BENCH_TRANSPORT, default pci here).
 # One MIX line per figure per run (and mix-guest-busy: how much of the
-# guest's CPU time the load used); BENCH-CPU lines give each VMM's CPU
+# guest's CPU time the load used; mix-guest-irq and -steal, where it
+# went; mix-irqs-*, the guest's interrupts per second by source); BENCH-CPU lines give each VMM's CPU
 # time per thread. MIX_FIO_RATE=N caps each fio job at N IOPS: the same
 # disk work for every VMM, so that the network figure compares what the
 # NIC costs the guest (run.sh passes it on).

@@ -68,6 +68,11 @@ if [ "$kind" != hardware ]; then
 	# The test host runs nothing else: its KVM's exit counts are ours.
 	echo "mount -t debugfs none /sys/kernel/debug 2>/dev/null; export BENCH_KVM_STATS=1" >> "$b/go.sh"
 fi
+# BENCH_SHMEM_THP=advise: the test host lets shared memory (vireo's memfd
+# RAM) have huge pages where asked, as QEMU's anonymous RAM has (any
+# benchmark).
+[ -z "${BENCH_SHMEM_THP:-}" ] ||
+	echo "echo ${BENCH_SHMEM_THP} > /sys/kernel/mm/transparent_hugepage/shmem_enabled" >> "$b/go.sh"
 if [ "$what" = boot ] || [ "$what" = all ]; then
 	echo "cd /payload && sh boot.sh /payload $boot_runs" >> "$b/go.sh"
 fi
@@ -100,10 +105,6 @@ if [ "$what" = snap ] || [ "$what" = all ]; then
 	echo "cd /payload && sh snap.sh /payload $snap_runs" >> "$b/go.sh"
 fi
 if [ "$what" = mig ] || [ "$what" = all ]; then
-	# BENCH_SHMEM_THP=advise: the test host lets shared memory (vireo's
-	# memfd RAM) have huge pages where asked, as QEMU's anonymous RAM has.
-	[ -z "${BENCH_SHMEM_THP:-}" ] ||
-		echo "echo ${BENCH_SHMEM_THP} > /sys/kernel/mm/transparent_hugepage/shmem_enabled" >> "$b/go.sh"
 	echo "cd /payload && MIG_LOADS='${MIG_LOADS:-}' MIG_VMMS='${MIG_VMMS:-}' sh mig.sh /payload $mig_runs" >> "$b/go.sh"
 fi
 

@@ -199,24 +199,26 @@ function mix_summary(   j, v, q, u, vs, vi, name, line, n, head, rat) {
 	n = 0
 	if ("vireo" in xvmm) vs[++n] = "vireo"
 	for (name in xvmm) if (name != "vireo" && name != "qemu") vs[++n] = name
-	for (vi = 2; vi <= n; vi++)
+	for (vi = ("vireo" in xvmm) + 1; vi <= n; vi++)
 		for (j = vi + 1; j <= n; j++)
 			if (vs[j] < vs[vi]) { name = vs[vi]; vs[vi] = vs[j]; vs[j] = name }
 	for (j in xjobs) {
 		u = j ~ /irqs/ ? "interrupts/s" : j ~ /net/ ? "Mbit/s" : j ~ /guest/ ? "% of the guest's CPU time" : "IOPS"
 		q = mix_median("qemu", j)
-		if (!q) { printf "mix %s: no QEMU runs\n", j; bad = 1; continue }
+		if (!nx["qemu" SUBSEP j]) { printf "mix %s: no QEMU runs\n", j; bad = 1; continue }
 		head = ""; line = ""; rat = ""
 		for (vi = 1; vi <= n; vi++) {
 			v = mix_median(vs[vi], j)
 			head = head sprintf("%s%d", vi > 1 ? "/" : "", nx[vs[vi] SUBSEP j])
 			line = line sprintf("%s %.0f, ", vs[vi], v)
-			rat = rat sprintf("%s %s/qemu %.2f", vi > 1 ? "," : "", vs[vi], v / q)
+			rat = rat sprintf("%s %s/qemu %s", vi > 1 ? "," : "", vs[vi], q ? sprintf("%.2f", v / q) : "-")
 		}
-		printf "mix %-14s medians (runs %s/%d): %sqemu %.0f %s; ratio%s\n", j, head, nx["qemu" SUBSEP j], line, q, u, rat
+		printf "mix %-15s medians (runs %s/%d): %sqemu %.0f %s; ratio%s\n", j, head, nx["qemu" SUBSEP j], line, q, u, rat
 	}
-	# The VMM's own CPU (not its guest's) per thread, summed over runs.
+	# The VMM's own CPU (not its guest's) per thread, summed over runs
+	# (also of a VMM whose runs all failed).
 	vs[++n] = "qemu"
+	for (name in cpu_runs) if (!(name in xvmm) && name != "qemu") vs[++n] = name
 	for (vi = 1; vi <= n; vi++) {
 		if (!cpu_runs[vs[vi]]) continue
 		line = ""
