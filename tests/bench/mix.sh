@@ -8,15 +8,20 @@
 #              event loop; the NIC on vireo's data path (vhost=off)
 #   vireo-iot  the same with iothread=on on both disks and the NIC
 #   vireo-niot (MIX_EXTRA="vireo_niot") iothread=on on the NIC only
+#   vireo-thp  (MIX_EXTRA="vireo_thp") defaults, with the test host's
+#              shmem_enabled at advise for its run: vireo's memfd RAM in
+#              huge pages, as QEMU's anonymous RAM is here
 #   qemu       QEMU -M microvm: virtio-blk num-queues=2 with an iothread
 #              per disk (aio=threads), virtio-net without vhost
 # Every VMM on the same transport (BENCH_TRANSPORT, default pci here).
 # One MIX line per figure per run (and mix-guest-busy: how much of the
 # guest's CPU time the load used; mix-guest-irq and -steal, where it
-# went; mix-irqs-*, the guest's interrupts per second by source); BENCH-CPU lines give each VMM's CPU
-# time per thread. MIX_FIO_RATE=N caps each fio job at N IOPS: the same
-# disk work for every VMM, so that the network figure compares what the
-# NIC costs the guest (run.sh passes it on).
+# went; mix-irqs-*, the guest's interrupts per second by source);
+# BENCH-CPU lines give each VMM's CPU time per thread. MIX_FIO_RATE=N
+# caps each fio job at N IOPS: the same disk work for every VMM, so that
+# the network figure compares what the NIC costs the guest. MIX_EXTRA
+# (default vireo_iot) names the vireo variants run beside vireo and QEMU
+# (run.sh passes both on).
 # usage: mix.sh DIR RUNS RUNTIME_S   (DIR holds vireo, guest/, qemu/, hosttools/)
 set -u
 cd "$1"
@@ -64,6 +69,14 @@ vireo_iot() {
 vireo_niot() {
 	iot= niot=,iothread=on
 	run_vm mix_vireo "$1"
+}
+vireo_thp() {
+	_thp=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+	_was=$(sed 's/.*\[\(.*\)\].*/\1/' "$_thp")
+	echo advise > "$_thp"
+	iot= niot=
+	run_vm mix_vireo "$1"
+	echo "$_was" > "$_thp"
 }
 qemu() {
 	run_vm mix_qemu qemu
