@@ -65,19 +65,20 @@ vmm_pid() {
 	done
 }
 
-# CPU time of PID: total=cpu/guest for the whole process (exited threads
-# included), then the live threads summed by name (digits dropped), in
-# clock ticks; cpu is user+system (a vCPU thread's user time includes the
-# guest time it ran).
+# CPU time of PID: total=cpu/guest/system for the whole process (exited
+# threads included), then the live threads summed by name (digits
+# dropped), in clock ticks; cpu is user+system (a vCPU thread's user time
+# includes the guest time it ran), system the kernel's part (for a vCPU
+# thread: the host KVM's work on its exits, not the VMM's own).
 thread_cpu() {
 	cat /proc/"$1"/stat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
 		match($0, /\(.*\)/)
 		c = NR == 1 ? "total" : substr($0, RSTART + 1, RLENGTH - 2)
 		gsub(/[0-9]+/, "", c); gsub(/[ \/]/, "_", c)
 		split(substr($0, RSTART + RLENGTH + 1), f, " ")
-		cpu[c] += f[12] + f[13]; guest[c] += f[41]
-		if (NR == 1) printf "total=%d/%d ", cpu[c], guest[c]
-	} END { for (c in cpu) if (c != "total") printf "%s=%d/%d ", c, cpu[c], guest[c] }'
+		cpu[c] += f[12] + f[13]; guest[c] += f[41]; sys[c] += f[13]
+		if (NR == 1) printf "total=%d/%d/%d ", cpu[c], guest[c], sys[c]
+	} END { for (c in cpu) if (c != "total") printf "%s=%d/%d/%d ", c, cpu[c], guest[c], sys[c] }'
 }
 
 # grew FILE "k=v ...": no value in the sample is below FILE's (if any),

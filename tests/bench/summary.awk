@@ -31,10 +31,12 @@ $1 == "BENCH-CPU" {
 	split(f["total"], t, "/")
 	cpu_ticks[f["vmm"]] += t[1] - t[2]	# the VMM's own, not the guest's
 	cpu_runs[f["vmm"]]++
-	# per thread name: cpu/guest ticks; the VMM's part is cpu - guest
+	# per thread name: cpu/guest/system ticks; the VMM's part is
+	# cpu - guest, of which system is the kernel's
 	for (tn in f) if (tn != "vmm" && tn != "total") {
 		split(f[tn], t, "/")
 		thr[f["vmm"], tn] += t[1] - t[2]
+		thrsys[f["vmm"], tn] += t[3]
 		thrname[tn] = 1
 	}
 }
@@ -224,7 +226,7 @@ function mix_summary(   j, v, q, u, vs, vi, name, line, n, head, rat) {
 		line = ""
 		for (name in thrname)
 			if ((vs[vi] SUBSEP name) in thr && thr[vs[vi], name] > 0)
-				line = line sprintf(" %s %.1f", name, thr[vs[vi], name] / 100 / cpu_runs[vs[vi]])
+				line = line sprintf(" %s %.1f (kernel %.1f)", name, thr[vs[vi], name] / 100 / cpu_runs[vs[vi]], thrsys[vs[vi], name] / 100 / cpu_runs[vs[vi]])
 		printf "mix CPU s per run, VMM's own (not the guest's), by thread: %s total %.1f;%s\n", vs[vi], cpu_ticks[vs[vi]] / 100 / cpu_runs[vs[vi]], line
 	}
 }
