@@ -50,7 +50,8 @@ last_words() {
 # asks (BENCH_KVM_STATS=1: the nested test host, no other VMs running).
 kvm_stats() {
 	for _s in exits mmio_exits io_exits halt_exits irq_injections \
-		  irq_window_exits insn_emulation; do
+		  irq_window_exits insn_emulation pf_fixed pf_guest \
+		  tlb_flush signal_exits request_irq_exits; do
 		printf '%s=%s ' $_s "$(cat /sys/kernel/debug/kvm/$_s 2>/dev/null)"
 	done
 }
@@ -110,8 +111,12 @@ counted() {
 	rm -f /tmp/kvm-last /tmp/cpu-last
 	if [ "${BENCH_KVM_STATS:-0}" = 1 ] || [ "${BENCH_CPU_STATS:-0}" = 1 ]; then
 		_vmm=
+		_tick=0
 		while :; do
+			# BENCH_KVM_EVERY=N: the KVM counters every N s only.
+			_tick=$((_tick + 1))
 			if [ "${BENCH_KVM_STATS:-0}" = 1 ] &&
+			   [ $((_tick % ${BENCH_KVM_EVERY:-1})) = 0 ] &&
 			   [ -r /sys/kernel/debug/kvm/exits ]; then
 				_s=$(kvm_stats)
 				# Counters only grow while the VM lives: a

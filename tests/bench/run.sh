@@ -79,7 +79,7 @@ fi
 if [ "$what" = mix ]; then
 	cp "$build/guest/tools.img" "$b/guest/"
 	"$top/guest-images/testhost/add-binary.sh" iperf3 "$b/hosttools"
-	echo "cd /payload && MIX_FIO_RATE=${MIX_FIO_RATE:-} MIX_EXTRA='${MIX_EXTRA-vireo_iot}' sh mix.sh /payload $mix_runs $mix_runtime" >> "$b/go.sh"
+	echo "cd /payload && MIX_FIO_RATE=${MIX_FIO_RATE:-} MIX_EXTRA='${MIX_EXTRA-vireo_iot}' MIX_KVM_STATS=${MIX_KVM_STATS:-0} sh mix.sh /payload $mix_runs $mix_runtime" >> "$b/go.sh"
 elif [ "$what" != boot ] && [ "$what" != snap ] && [ "$what" != mig ]; then
 	cp "$build/guest/tools.img" "$b/guest/"
 fi
