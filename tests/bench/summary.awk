@@ -1,7 +1,10 @@
 # Summarises the BOOT, BLK, NET, SNAP and MIG lines of a benchmark run (see run.sh).
-function median(a, n,   i, j, t) {
+function sort(a, n,   i, j, t) {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
 		if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+}
+function median(a, n) {
+	sort(a, n)
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 {
@@ -197,13 +200,11 @@ function mix_median(vmm, j,   k, a, i) {
 }
 function mix_summary(   j, v, q, u, vs, vi, name, line, n, head, rat) {
 	if (length(xjobs) == 0) { print "mix: no successful runs"; bad = 1; return }
-	# vireo, then the variants (vireo-iot, vireo-niot) in name order.
+	# In name order: vireo (a prefix of the others) first, then its
+	# variants (vireo-base, vireo-iot, ...).
 	n = 0
-	if ("vireo" in xvmm) vs[++n] = "vireo"
-	for (name in xvmm) if (name != "vireo" && name != "qemu") vs[++n] = name
-	for (vi = ("vireo" in xvmm) + 1; vi <= n; vi++)
-		for (j = vi + 1; j <= n; j++)
-			if (vs[j] < vs[vi]) { name = vs[vi]; vs[vi] = vs[j]; vs[j] = name }
+	for (name in xvmm) if (name != "qemu") vs[++n] = name
+	sort(vs, n)
 	for (j in xjobs) {
 		u = j ~ /irqs/ ? "interrupts/s" : j ~ /net/ ? "Mbit/s" : j ~ /guest/ ? "% of the guest's CPU time" : "IOPS"
 		q = mix_median("qemu", j)
